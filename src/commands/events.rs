@@ -1,0 +1,353 @@
+//! `evtdoctor events`: list the records of event logs, filtered.
+
+use crate::cli::{EventsArgs, FilterArgs, Format, LevelArg};
+use crate::input::{self, InputReport, ReadOptions};
+use crate::output::{self, JsonArrayWriter};
+use crate::progress::Progress;
+use crate::ExitCode;
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use evtdoctor_parsers::{Event, Level};
+use serde::Serialize;
+use std::io::{self, BufWriter, Write};
+
+/// One event as printed: the record and the input it came from.
+#[derive(Serialize)]
+struct EventRecord<'a> {
+    file: &'a str,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+pub fn run(args: &EventsArgs) -> Result<ExitCode> {
+    let filter = EventFilter::from_args(&args.filter)?;
+    let format = args.output.resolved();
+    let options = ReadOptions {
+        threads: args.read.threads,
+        no_recover: args.read.no_recover,
+    };
+    let (files, path_errors) = input::discover(&args.paths);
+    for error in &path_errors {
+        eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
+    }
+
+    let stdout = io::stdout();
+    let mut sink = Sink::new(format, BufWriter::new(stdout.lock()))?;
+    let progress = Progress::for_files(&files);
+    let mut reports = Vec::new();
+    for path in &files {
+        let name = path.display().to_string();
+        let mut write_error = None;
+        let report = input::read_events(path, options, |event| {
+            if write_error.is_none() && filter.matches(&event) {
+                if let Err(e) = sink.push(&name, &event) {
+                    write_error = Some(e);
+                }
+            }
+        });
+        progress.advance(report.size);
+        if let Some(e) = write_error {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(ExitCode::Clean);
+            }
+            return Err(e).context("writing output");
+        }
+        print_problems(&report);
+        reports.push(report);
+    }
+    progress.finish();
+    match sink.finish() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::Clean),
+        other => other.context("writing output")?,
+    }
+
+    let readable = reports.iter().filter(|r| r.readable()).count();
+    let records: u64 = reports.iter().map(|r| r.records).sum();
+    let recovered: u64 = reports.iter().map(|r| r.recovered).sum();
+    let unreadable = reports.len() - readable + path_errors.len();
+    eprintln!(
+        "evtdoctor: {records} records ({recovered} recovered) from {readable} input(s){}",
+        if unreadable > 0 {
+            format!("; {unreadable} unreadable")
+        } else {
+            String::new()
+        }
+    );
+    Ok(if readable == 0 {
+        ExitCode::Usage
+    } else {
+        ExitCode::Clean
+    })
+}
+
+/// Problems go to stderr, one line each, naming file and offset; a flood is capped.
+pub fn print_problems(report: &InputReport) {
+    const SHOWN: usize = 10;
+    let path = report.path.display();
+    if let Some(fatal) = &report.fatal {
+        eprintln!("evtdoctor: {path}: {fatal}");
+    }
+    for problem in report.problems.iter().take(SHOWN) {
+        eprintln!("evtdoctor: {path}: {problem}");
+    }
+    if report.problems.len() > SHOWN {
+        eprintln!(
+            "evtdoctor: {path}: … and {} more problems",
+            report.problems.len() - SHOWN
+        );
+    }
+}
+
+/// Where records go, in the chosen format. Tables need every row first; the rest stream.
+enum Sink<W: Write> {
+    Table(W, Vec<Vec<String>>),
+    Json(JsonArrayWriter<W>),
+    Jsonl(W),
+    Csv(W),
+}
+
+const CSV_HEADER: [&str; 17] = [
+    "file",
+    "log",
+    "record_number",
+    "time_generated",
+    "time_written",
+    "event_id",
+    "qualifiers",
+    "level",
+    "source",
+    "category",
+    "computer",
+    "user",
+    "strings",
+    "data",
+    "message",
+    "offset",
+    "recovered",
+];
+
+impl<W: Write> Sink<W> {
+    fn new(format: Format, mut out: W) -> Result<Self> {
+        Ok(match format {
+            Format::Table | Format::Markdown => Sink::Table(out, Vec::new()),
+            Format::Json => Sink::Json(JsonArrayWriter::new(out)?),
+            Format::Jsonl => Sink::Jsonl(out),
+            Format::Csv => {
+                output::write_csv_row(&mut out, &CSV_HEADER)?;
+                Sink::Csv(out)
+            }
+        })
+    }
+
+    fn push(&mut self, file: &str, event: &Event) -> io::Result<()> {
+        let record = EventRecord { file, event };
+        match self {
+            Sink::Table(_, rows) => rows.push(table_row(event)),
+            Sink::Json(w) => w.push(&record)?,
+            Sink::Jsonl(out) => {
+                serde_json::to_writer(&mut *out, &record)?;
+                out.write_all(b"\n")?;
+            }
+            Sink::Csv(out) => output::write_csv_row(out, &csv_row(file, event))?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Sink::Table(mut out, rows) => {
+                if rows.is_empty() {
+                    return writeln!(out, "No matching records.");
+                }
+                let mut table = output::table(&[
+                    "Time (UTC)",
+                    "Log",
+                    "Record",
+                    "Level",
+                    "Source",
+                    "ID",
+                    "Computer",
+                    "Description",
+                ]);
+                for row in rows {
+                    table.add_row(row);
+                }
+                writeln!(out, "{table}")?;
+                out.flush()
+            }
+            Sink::Json(w) => w.finish()?.flush(),
+            Sink::Jsonl(mut out) | Sink::Csv(mut out) => out.flush(),
+        }
+    }
+}
+
+fn time_text(time: Option<DateTime<Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn opt_text<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn table_row(event: &Event) -> Vec<String> {
+    let description = event
+        .message
+        .clone()
+        .unwrap_or_else(|| event.strings.join(" | "));
+    let mut record = opt_text(event.record_number);
+    if event.origin.recovered {
+        record.push_str(" (recovered)");
+    }
+    vec![
+        time_text(event.time()),
+        output::truncate(event.log.as_deref().unwrap_or(""), 12),
+        record,
+        event.level.name().to_owned(),
+        output::truncate(&event.source, 28),
+        event.event_id.to_string(),
+        output::truncate(event.computer.as_deref().unwrap_or(""), 16),
+        output::truncate(&description, 60),
+    ]
+}
+
+fn csv_row(file: &str, event: &Event) -> Vec<String> {
+    let rfc3339 = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    vec![
+        file.to_owned(),
+        event.log.clone().unwrap_or_default(),
+        opt_text(event.record_number),
+        rfc3339(event.time_generated),
+        rfc3339(event.time_written),
+        event.event_id.to_string(),
+        opt_text(event.qualifiers),
+        event.level.name().to_owned(),
+        event.source.clone(),
+        opt_text(event.category),
+        event.computer.clone().unwrap_or_default(),
+        event.user.clone().unwrap_or_default(),
+        event.strings.join("\u{1f}"),
+        event.data.as_ref().map(hex::encode).unwrap_or_default(),
+        event.message.clone().unwrap_or_default(),
+        opt_text(event.origin.offset),
+        event.origin.recovered.to_string(),
+    ]
+}
+
+/// The record filters of `events`, parsed once.
+pub struct EventFilter {
+    ids: Vec<u16>,
+    sources: Vec<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    levels: Vec<Level>,
+}
+
+impl EventFilter {
+    pub fn from_args(args: &FilterArgs) -> Result<EventFilter> {
+        Ok(EventFilter {
+            ids: args.ids.clone(),
+            sources: args.source.iter().map(|s| s.to_lowercase()).collect(),
+            since: args.since.as_deref().map(parse_time).transpose()?,
+            until: args.until.as_deref().map(parse_time).transpose()?,
+            levels: args.level.iter().map(|l| level_of(*l)).collect(),
+        })
+    }
+
+    pub fn matches(&self, event: &Event) -> bool {
+        if !self.ids.is_empty() && !self.ids.contains(&event.event_id) {
+            return false;
+        }
+        if !self.sources.is_empty() && !self.sources.contains(&event.source.to_lowercase()) {
+            return false;
+        }
+        if !self.levels.is_empty() && !self.levels.contains(&event.level) {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(time) = event.time() else {
+                return false;
+            };
+            if self.since.is_some_and(|since| time < since) {
+                return false;
+            }
+            if self.until.is_some_and(|until| time >= until) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn level_of(level: LevelArg) -> Level {
+    match level {
+        LevelArg::Critical => Level::Critical,
+        LevelArg::Error => Level::Error,
+        LevelArg::Warning => Level::Warning,
+        LevelArg::Information => Level::Information,
+        LevelArg::Verbose => Level::Verbose,
+        LevelArg::AuditSuccess => Level::AuditSuccess,
+        LevelArg::AuditFailure => Level::AuditFailure,
+    }
+}
+
+/// RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC) or `YYYY-MM-DD` (its midnight, UTC).
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for pattern in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, pattern) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    bail!("cannot read time {text:?}: use RFC 3339, `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_time_forms() {
+        let want = "2003-07-01T10:00:00+00:00";
+        for text in [
+            "2003-07-01T10:00:00Z",
+            "2003-07-01T12:00:00+02:00",
+            "2003-07-01 10:00:00",
+            "2003-07-01 10:00",
+        ] {
+            assert_eq!(parse_time(text).unwrap().to_rfc3339(), want, "{text}");
+        }
+        assert_eq!(
+            parse_time("2003-07-01").unwrap().to_rfc3339(),
+            "2003-07-01T00:00:00+00:00"
+        );
+        assert!(parse_time("July 1st").is_err());
+    }
+
+    #[test]
+    fn filter_combines_all_conditions() {
+        let args = FilterArgs {
+            ids: vec![5085],
+            source: vec!["msexchangekms".into()],
+            since: Some("2003-07-01".into()),
+            until: None,
+            level: vec![LevelArg::Error],
+        };
+        let filter = EventFilter::from_args(&args).unwrap();
+        let mut event = Event::new("MSExchangeKMS", 5085, Level::Error);
+        event.time_generated = Some(parse_time("2003-07-02").unwrap());
+        assert!(filter.matches(&event));
+        event.time_generated = Some(parse_time("2003-06-30").unwrap());
+        assert!(!filter.matches(&event));
+        event.time_generated = None;
+        assert!(!filter.matches(&event));
+        let other = Event::new("MSExchangeKMS", 5057, Level::Error);
+        assert!(!filter.matches(&other));
+    }
+}

@@ -1,0 +1,195 @@
+//! Finding inputs, reading them and turning them into events: the I/O policy the parser crate
+//! leaves to the application.
+
+use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
+use evtdoctor_parsers::{detect_format, event_xml, Event, InputFormat, Item, Problem};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// How many bytes detection looks at.
+const DETECT_HEAD: usize = 8192;
+
+/// Options for reading inputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    pub threads: usize,
+    pub no_recover: bool,
+}
+
+/// What reading one input gave: counts and every problem met.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    pub path: PathBuf,
+    /// Detected format, `None` when the content is not a known format.
+    pub format: Option<InputFormat>,
+    pub size: u64,
+    pub records: u64,
+    pub recovered: u64,
+    /// Damage inside the input; the records around it were still read.
+    pub problems: Vec<Problem>,
+    /// Why nothing could be read from this input at all.
+    pub fatal: Option<String>,
+}
+
+impl InputReport {
+    fn new(path: &Path) -> InputReport {
+        InputReport {
+            path: path.to_path_buf(),
+            format: None,
+            size: 0,
+            records: 0,
+            recovered: 0,
+            problems: Vec::new(),
+            fatal: None,
+        }
+    }
+
+    /// True when the input gave at least its header: it counts as a readable input.
+    pub fn readable(&self) -> bool {
+        self.fatal.is_none()
+    }
+}
+
+/// A path the user named that cannot be used as an input.
+#[derive(Debug, Clone)]
+pub struct PathError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Expands the given paths: files as they are, directories walked recursively (sorted, so runs
+/// are deterministic). Hidden entries inside directories are skipped.
+pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => walk(path, &mut files, &mut errors),
+            Ok(_) => files.push(path.clone()),
+            Err(e) => errors.push(PathError {
+                path: path.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    (files, errors)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<PathError>) {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut found = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                errors.push(PathError {
+                    path: dir,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => found.push(path),
+                // Symlinks: follow to files, not into directories (no cycles).
+                Ok(_) => {
+                    if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                        found.push(path)
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    found.sort();
+    files.extend(found);
+}
+
+/// The bytes of an input file, memory-mapped so large logs are not copied.
+pub struct InputBytes {
+    map: Option<memmap2::Mmap>,
+}
+
+impl InputBytes {
+    pub fn open(path: &Path) -> std::io::Result<InputBytes> {
+        let file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Ok(InputBytes { map: None });
+        }
+        // SAFETY: the map is read-only and private to this process. Another process truncating
+        // the file while it is read could fault; inputs are exported logs at rest, and the
+        // alternative (reading whole multi-GiB files into memory) is worse.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(InputBytes { map: Some(map) })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Reads one input and hands every event to `sink`, in input order.
+/// Never fails: what went wrong is in the returned report.
+pub fn read_events(path: &Path, options: ReadOptions, mut sink: impl FnMut(Event)) -> InputReport {
+    let mut report = InputReport::new(path);
+    let input = match InputBytes::open(path) {
+        Ok(input) => input,
+        Err(e) => {
+            report.fatal = Some(format!("cannot read: {e}"));
+            return report;
+        }
+    };
+    let bytes = input.bytes();
+    report.size = bytes.len() as u64;
+    report.format = detect_format(&bytes[..bytes.len().min(DETECT_HEAD)]);
+    let mut take = |item: Item| match item {
+        Ok(event) => {
+            report.records += 1;
+            report.recovered += u64::from(event.origin.recovered);
+            sink(event);
+        }
+        Err(problem) => report.problems.push(problem),
+    };
+    let outcome = match report.format {
+        Some(InputFormat::Evtx) => read_evtx(
+            bytes,
+            EvtxOptions {
+                threads: options.threads,
+                recover: !options.no_recover,
+            },
+            &mut take,
+        ),
+        Some(InputFormat::Evt) => {
+            evtdoctor_parsers::evt::read_evt(bytes, !options.no_recover, &mut take).map(|_| ())
+        }
+        Some(InputFormat::Xml) => {
+            let (events, problem) = event_xml::parse_events(bytes);
+            events.into_iter().map(Ok).for_each(&mut take);
+            if let Some(problem) = problem {
+                take(Err(problem));
+            }
+            Ok(())
+        }
+        Some(InputFormat::Text) => Err(Problem::at_offset(
+            0,
+            "event text exports are not supported yet",
+        )),
+        Some(InputFormat::Ese) => Err(Problem::at_offset(
+            0,
+            "an ESE database, not an event log (use `evtdoctor db`)",
+        )),
+        None if bytes.is_empty() => Err(Problem::at_offset(0, "empty file")),
+        None => Err(Problem::at_offset(0, "not a recognised event log format")),
+    };
+    if let Err(problem) = outcome {
+        report.fatal = Some(problem.to_string());
+    }
+    report
+}

@@ -1,0 +1,20 @@
+//! evtdoctor: the application on top of `evtdoctor-parsers`.
+//!
+//! Data flows one way: bytes → events (`input`) → facts → findings → report or fix.
+
+pub mod cli;
+pub mod commands;
+pub mod input;
+pub mod output;
+pub mod progress;
+
+/// The process exit codes every command shares (documented in `--help` and README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Done, nothing found.
+    Clean = 0,
+    /// Something found or refused: findings, corruption, a refused fix.
+    Found = 1,
+    /// Usage error, or no readable input.
+    Usage = 2,
+}

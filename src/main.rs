@@ -1,0 +1,18 @@
+use clap::Parser;
+use evtdoctor::cli::{Cli, Command};
+use evtdoctor::{commands, ExitCode};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Events(args) => commands::events::run(args),
+    };
+    let code = match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("evtdoctor: error: {error:#}");
+            ExitCode::Usage
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}

@@ -1,0 +1,98 @@
+//! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use std::io::{self, Write};
+
+/// A table with the project's look; wraps to the terminal width when there is one.
+pub fn table(headers: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.iter().copied());
+    table
+}
+
+/// Shortens `text` to at most `max` characters, marking the cut with an ellipsis.
+pub fn truncate(text: &str, max: usize) -> String {
+    let one_line = text.replace(['\r', '\n', '\t'], " ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// One CSV field, quoted when it needs to be (RFC 4180).
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Writes one CSV row.
+pub fn write_csv_row<W: Write, S: AsRef<str>>(out: &mut W, fields: &[S]) -> io::Result<()> {
+    let line: Vec<String> = fields.iter().map(|f| csv_field(f.as_ref())).collect();
+    writeln!(out, "{}", line.join(","))
+}
+
+/// Streams a JSON array one element at a time, so large outputs need no buffering.
+pub struct JsonArrayWriter<W: Write> {
+    out: W,
+    first: bool,
+}
+
+impl<W: Write> JsonArrayWriter<W> {
+    pub fn new(mut out: W) -> io::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(JsonArrayWriter { out, first: true })
+    }
+
+    pub fn push<T: serde::Serialize>(&mut self, value: &T) -> io::Result<()> {
+        self.out
+            .write_all(if self.first { b"\n  " } else { b",\n  " })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, value)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out
+            .write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_only_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn truncate_marks_the_cut() {
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("ab\ncd", 10), "ab cd");
+    }
+
+    #[test]
+    fn json_array_writer_writes_valid_json() {
+        let mut w = JsonArrayWriter::new(Vec::new()).unwrap();
+        w.push(&1).unwrap();
+        w.push(&"two").unwrap();
+        let bytes = w.finish().unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value, serde_json::json!([1, "two"]));
+        let empty = JsonArrayWriter::new(Vec::new()).unwrap().finish().unwrap();
+        assert_eq!(empty, b"[]\n");
+    }
+}
