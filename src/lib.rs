@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod input;
+pub mod logwriter;
 pub mod output;
 pub mod progress;
 

@@ -84,18 +84,12 @@ impl Walker {
                 self.start(start, true);
                 return self.end(start.local_name().as_ref());
             }
-            XmlEvent::Text(text) => {
-                if self.current.is_some() {
-                    match text.unescape() {
-                        Ok(t) => self.text.push_str(&t),
-                        Err(_) => self.text.push_str(&String::from_utf8_lossy(text)),
-                    }
-                }
-            }
-            XmlEvent::CData(data) => {
-                if self.current.is_some() {
-                    self.text.push_str(&String::from_utf8_lossy(data));
-                }
+            XmlEvent::Text(text) if self.current.is_some() => match text.unescape() {
+                Ok(t) => self.text.push_str(&t),
+                Err(_) => self.text.push_str(&String::from_utf8_lossy(text)),
+            },
+            XmlEvent::CData(data) if self.current.is_some() => {
+                self.text.push_str(&String::from_utf8_lossy(data));
             }
             XmlEvent::End(end) => return self.end(end.local_name().as_ref()),
             _ => {}

@@ -86,7 +86,13 @@ fn convert_record(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> evtx::err:
     })
 }
 
+/// Seconds from 1970 back to 1601-01-01, the FILETIME epoch: a zero FILETIME means "not set".
+const FILETIME_EPOCH_SECONDS: i64 = -11_644_473_600;
+
 fn timestamp_to_utc(ts: evtx::Timestamp) -> Option<DateTime<Utc>> {
+    if ts.as_second() == FILETIME_EPOCH_SECONDS && ts.subsec_nanosecond() == 0 {
+        return None;
+    }
     DateTime::from_timestamp(ts.as_second(), ts.subsec_nanosecond().max(0) as u32)
 }
 
