@@ -5,6 +5,7 @@
 //! the records that could still be read, never as a panic.
 
 pub mod detect;
+pub mod ese;
 pub mod event;
 pub mod event_xml;
 pub mod evt;

@@ -1,0 +1,298 @@
+//! Verification, like `eseutil /k` (every page checksum) and part of `eseutil /g` (every tree
+//! of the catalog reachable, owned by its object, in key order, leaves linked and level).
+
+use super::btree::{self, TreeEvent};
+use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT};
+use super::checksum::{self, ChecksumStatus};
+use super::database::{describe_checksum, Database};
+use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
+use super::PageSource;
+use crate::Problem;
+use serde::Serialize;
+use std::ops::ControlFlow;
+
+/// One problem found, with the page it is on (when it is on one) and its kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub page: Option<u32>,
+    pub kind: &'static str,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+/// What a full check covered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckSummary {
+    pub pages: u32,
+    pub pages_in_use: u32,
+    pub ecc_correctable: u32,
+    pub trees: u32,
+    pub records: u64,
+}
+
+/// Runs every check, calling `report` for each finding; `progress` gets pages done.
+pub fn check<S: PageSource>(
+    db: &Database<S>,
+    mut report: impl FnMut(Finding),
+    mut progress: impl FnMut(u32),
+) -> CheckSummary {
+    let mut summary = CheckSummary {
+        pages: db.page_count(),
+        ..CheckSummary::default()
+    };
+    for problem in &db.header_problems {
+        report(Finding {
+            page: None,
+            kind: "header",
+            problem: problem.clone(),
+        });
+    }
+    let tail = db.file_size() % db.page_size() as u64;
+    if tail != 0 {
+        report(Finding {
+            page: Some(db.page_count() + 1),
+            kind: "truncated",
+            problem: Problem::at_offset(
+                db.file_size() - tail,
+                format!(
+                    "file ends {tail} bytes into page {} (truncated)",
+                    db.page_count() + 1
+                ),
+            ),
+        });
+    }
+    check_pages(db, &mut report, &mut progress, &mut summary);
+    check_trees(db, &mut report, &mut summary);
+    summary
+}
+
+fn check_pages<S: PageSource>(
+    db: &Database<S>,
+    report: &mut impl FnMut(Finding),
+    progress: &mut impl FnMut(u32),
+    summary: &mut CheckSummary,
+) {
+    for number in 1..=db.page_count() {
+        if number % 256 == 0 {
+            progress(number);
+        }
+        let bytes = match db.read_raw(number) {
+            Ok(bytes) => bytes,
+            Err(problem) => {
+                report(finding(number, "read", problem));
+                continue;
+            }
+        };
+        // Pages never written are all zero and carry no checksum.
+        if bytes.iter().all(|&b| b == 0) {
+            continue;
+        }
+        summary.pages_in_use += 1;
+        let offset = db.page_offset(number);
+        let status = checksum::verify_page(&bytes, number);
+        if let ChecksumStatus::CorrectableBit { .. } = status {
+            summary.ecc_correctable += 1;
+        }
+        if status != ChecksumStatus::Ok {
+            let kind = match status {
+                ChecksumStatus::CorrectableBit { .. } => "checksum-correctable",
+                ChecksumStatus::WrongPageNumber { .. } => "page-number",
+                _ => "checksum",
+            };
+            report(finding(
+                number,
+                kind,
+                Problem::at_offset(
+                    offset,
+                    format!("page {number}: {}", describe_checksum(&status)),
+                ),
+            ));
+            continue;
+        }
+        let stored = PageHeader::parse(&bytes).and_then(|h| h.stored_page_number);
+        if let Some(stored) = stored.filter(|&s| s != u64::from(number)) {
+            report(finding(
+                number,
+                "page-number",
+                Problem::at_offset(offset, format!("page {number}: header says page {stored}")),
+            ));
+        }
+    }
+    progress(db.page_count());
+}
+
+fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {
+    Finding {
+        page: Some(page),
+        kind,
+        problem,
+    }
+}
+
+/// Every tree the catalog names: tables, their indexes and long-value trees.
+fn check_trees<S: PageSource>(
+    db: &Database<S>,
+    report: &mut impl FnMut(Finding),
+    summary: &mut CheckSummary,
+) {
+    let mut catalog_tree = TreeCheck::new(db, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT);
+    catalog_tree.run(report, summary);
+    let (catalog, problems) = Catalog::read(db);
+    for problem in problems {
+        report(Finding {
+            page: None,
+            kind: "catalog",
+            problem,
+        });
+    }
+    for table in &catalog.tables {
+        if table.object_id == CATALOG_OBJECT_ID {
+            continue;
+        }
+        TreeCheck::new(db, &table.name, table.object_id, table.root_page).run(report, summary);
+        for index in &table.indexes {
+            if index.root_page != table.root_page {
+                let name = format!("{} index {}", table.name, index.name);
+                TreeCheck::new(db, &name, index.object_id, index.root_page).run(report, summary);
+            }
+        }
+        if let Some(root) = table.long_value_root {
+            let name = format!("{} long values", table.name);
+            let object_id = page_object_id(db, root).unwrap_or(0);
+            TreeCheck::new(db, &name, object_id, root).run(report, summary);
+        }
+    }
+}
+
+fn page_object_id<S: PageSource>(db: &Database<S>, number: u32) -> Option<u32> {
+    db.read_page(number).page.map(|p| p.header.object_id)
+}
+
+/// The structural checks of one tree.
+struct TreeCheck<'a, S> {
+    db: &'a Database<S>,
+    name: &'a str,
+    object_id: u32,
+    root: u32,
+}
+
+impl<'a, S: PageSource> TreeCheck<'a, S> {
+    fn new(db: &'a Database<S>, name: &'a str, object_id: u32, root: u32) -> Self {
+        TreeCheck {
+            db,
+            name,
+            object_id,
+            root,
+        }
+    }
+
+    fn run(&mut self, report: &mut impl FnMut(Finding), summary: &mut CheckSummary) {
+        summary.trees += 1;
+        let mut previous_key: Option<Vec<u8>> = None;
+        let mut previous_leaf: Option<(u32, u32)> = None; // (page, its next link)
+        let mut leaf_depth: Option<usize> = None;
+        let name = self.name;
+        let (db, object_id, root) = (self.db, self.object_id, self.root);
+        let problem = |number: u32, message: String| {
+            Problem::at_offset(
+                db.page_offset(number),
+                format!("page {number} ({name}): {message}"),
+            )
+        };
+        btree::walk(db, root, |event| {
+            match event {
+                TreeEvent::Page { page, depth } => {
+                    let number = page.number;
+                    let header = &page.header;
+                    if depth == 0 && !header.is(FLAG_ROOT) {
+                        report(finding(
+                            number,
+                            "root",
+                            problem(number, "tree root without the root flag".into()),
+                        ));
+                    }
+                    if header.object_id != object_id {
+                        report(finding(
+                            number,
+                            "owner",
+                            problem(
+                                number,
+                                format!(
+                                    "belongs to object {}, expected {object_id}",
+                                    header.object_id
+                                ),
+                            ),
+                        ));
+                    }
+                    if header.is(FLAG_LEAF) {
+                        if let Some(expected) = leaf_depth.filter(|&d| d != depth) {
+                            report(finding(
+                                number,
+                                "depth",
+                                problem(
+                                    number,
+                                    format!("leaf at depth {depth}, others at {expected}"),
+                                ),
+                            ));
+                        }
+                        leaf_depth.get_or_insert(depth);
+                        if let Some((previous, next)) = previous_leaf {
+                            if next != number || header.previous != previous {
+                                report(finding(
+                                    number,
+                                    "sibling-link",
+                                    problem(number, format!(
+                                        "leaf links broken: page {previous} says next is {next}, this page says previous is {}",
+                                        header.previous
+                                    )),
+                                ));
+                            }
+                        } else if header.previous != 0 {
+                            report(finding(
+                                number,
+                                "sibling-link",
+                                problem(
+                                    number,
+                                    format!(
+                                        "first leaf has a previous link to {}",
+                                        header.previous
+                                    ),
+                                ),
+                            ));
+                        }
+                        previous_leaf = Some((number, header.next));
+                    }
+                }
+                TreeEvent::Entry { page, key, .. } => {
+                    summary.records += 1;
+                    if previous_key.as_ref().is_some_and(|p| key < *p) {
+                        report(finding(
+                            page.number,
+                            "key-order",
+                            problem(page.number, "key smaller than the key before it".into()),
+                        ));
+                    }
+                    previous_key = Some(key);
+                }
+                TreeEvent::Problem(p) => {
+                    let number = p
+                        .offset
+                        .map(|o| (o / db.page_size() as u64).saturating_sub(1) as u32);
+                    report(Finding {
+                        page: number,
+                        kind: "tree",
+                        problem: p,
+                    });
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if let Some((last, next)) = previous_leaf.filter(|&(_, next)| next != 0) {
+            report(finding(
+                last,
+                "sibling-link",
+                problem(last, format!("last leaf links on to page {next}")),
+            ));
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Records ("data definitions"): fixed columns, variable columns and tagged columns, decoded
+//! to what each column stores. Long values and compression are resolved by the caller
+//! ([`super::catalog::TableReader`]), which has the database at hand.
+//!
+//! Layout: byte 0 = last fixed column id, byte 1 = last variable column id, word 2 = offset of
+//! the variable-column offset array. Fixed values follow from byte 4 in column-id order, then
+//! a NULL bitmap. Variable columns: cumulative end offsets (bit 15 = NULL), then their data.
+//! Tagged columns: (column id, offset) pairs, then their data; each value may start with a
+//! flags byte (long value, compressed, separated, multi-valued, NULL).
+
+use super::catalog::{ColumnDef, TableDef};
+use super::{le_u16, le_u32};
+
+/// Tagged-value flags (ESE TAGFLD_HEADER).
+const TAG_COMPRESSED: u8 = 0x02;
+const TAG_SEPARATED: u8 = 0x04;
+const TAG_MULTI: u8 = 0x08;
+const TAG_TWO_VALUES: u8 = 0x10;
+const TAG_NULL: u8 = 0x20;
+
+/// What a record holds for one column, before long values are fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored<'a> {
+    Null,
+    Bytes(&'a [u8]),
+    /// Compressed bytes (first byte names the scheme).
+    Compressed(&'a [u8]),
+    /// A separated long value: its id as stored (4 or 8 bytes, little-endian).
+    LongValue(&'a [u8]),
+    Multi(Vec<Stored<'a>>),
+}
+
+/// Decodes `record` against `table`'s columns: one [`Stored`] per column, in column order.
+/// `large_pages` selects the 15-bit tagged offsets and mandatory flag bytes of 16/32 KiB pages.
+pub fn decode<'a>(
+    record: &'a [u8],
+    table: &TableDef,
+    large_pages: bool,
+) -> Result<Vec<Stored<'a>>, String> {
+    let last_fixed = u32::from(*record.first().ok_or("empty record")?);
+    let last_variable = u32::from(*record.get(1).ok_or("record too short")?);
+    let variable_offsets_at = usize::from(le_u16(record, 2).ok_or("record too short")?);
+    if variable_offsets_at > record.len() {
+        return Err(format!(
+            "variable-column offset {variable_offsets_at} beyond the record ({} bytes)",
+            record.len()
+        ));
+    }
+    let fixed = fixed_values(record, table, last_fixed, variable_offsets_at)?;
+    let variable_count = last_variable.saturating_sub(127) as usize;
+    let variable_data_at = variable_offsets_at + variable_count * 2;
+    if variable_data_at > record.len() {
+        return Err("variable-column offsets run past the record".into());
+    }
+    let mut variable = Vec::with_capacity(variable_count);
+    let mut previous_end = 0usize;
+    for i in 0..variable_count {
+        let word = le_u16(record, variable_offsets_at + i * 2).unwrap_or(0x8000);
+        let end = usize::from(word & 0x7fff);
+        if word & 0x8000 != 0 {
+            variable.push(Stored::Null);
+            continue;
+        }
+        let value = record
+            .get(variable_data_at + previous_end..variable_data_at + end)
+            .ok_or_else(|| format!("variable column {} has a bad offset {end}", 128 + i))?;
+        variable.push(Stored::Bytes(value));
+        previous_end = end;
+    }
+    let tagged_at =
+        variable_data_at + last_variable_end(record, variable_offsets_at, variable_count);
+    let tagged = tagged_values(record.get(tagged_at..).unwrap_or(&[]), large_pages)?;
+
+    let mut values = Vec::with_capacity(table.columns.len());
+    for column in &table.columns {
+        let value = if column.id <= 127 {
+            fixed.get(&column.id).cloned().unwrap_or(Stored::Null)
+        } else if column.id <= 255 {
+            variable
+                .get((column.id - 128) as usize)
+                .cloned()
+                .unwrap_or(Stored::Null)
+        } else {
+            tagged
+                .iter()
+                .find(|(id, _)| *id == column.id)
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Stored::Null)
+        };
+        values.push(value);
+    }
+    Ok(values)
+}
+
+fn last_variable_end(record: &[u8], offsets_at: usize, count: usize) -> usize {
+    (0..count)
+        .rev()
+        .filter_map(|i| le_u16(record, offsets_at + i * 2))
+        .map(|w| usize::from(w & 0x7fff))
+        .next()
+        .unwrap_or(0)
+}
+
+fn fixed_values<'a>(
+    record: &'a [u8],
+    table: &TableDef,
+    last_fixed: u32,
+    variable_offsets_at: usize,
+) -> Result<std::collections::BTreeMap<u32, Stored<'a>>, String> {
+    let bitmap_len = last_fixed.div_ceil(8) as usize;
+    let bitmap_at = variable_offsets_at
+        .checked_sub(bitmap_len)
+        .ok_or("fixed-column NULL bitmap before the record start")?;
+    let mut values = std::collections::BTreeMap::new();
+    let mut at = 4usize;
+    for id in 1..=last_fixed {
+        let column: &ColumnDef = table
+            .columns
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| format!("record has fixed column {id}, the catalog does not"))?;
+        let size = column.fixed_size();
+        let bytes = record
+            .get(at..at + size)
+            .filter(|_| at + size <= bitmap_at)
+            .ok_or_else(|| format!("fixed column {id} runs past the fixed data"))?;
+        let bit = (id - 1) as usize;
+        let is_null = record
+            .get(bitmap_at + bit / 8)
+            .is_some_and(|b| b >> (bit % 8) & 1 == 1);
+        values.insert(
+            id,
+            if is_null {
+                Stored::Null
+            } else {
+                Stored::Bytes(bytes)
+            },
+        );
+        at += size;
+    }
+    Ok(values)
+}
+
+/// The tagged columns: (column id, value).
+fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<(u32, Stored<'_>)>, String> {
+    if area.is_empty() {
+        return Ok(Vec::new());
+    }
+    let offset_mask: u16 = if large_pages { 0x7fff } else { 0x1fff };
+    let first = le_u16(area, 2).ok_or("tagged-column index cut short")?;
+    let index_len = usize::from(first & offset_mask);
+    if index_len == 0 || index_len % 4 != 0 || index_len > area.len() {
+        return Err(format!(
+            "tagged-column index of {index_len} bytes is invalid"
+        ));
+    }
+    let count = index_len / 4;
+    let mut values = Vec::with_capacity(count);
+    for i in 0..count {
+        let id = u32::from(le_u16(area, i * 4).unwrap_or(0));
+        let word = le_u16(area, i * 4 + 2).unwrap_or(0);
+        let start = usize::from(word & offset_mask);
+        let end = if i + 1 < count {
+            usize::from(le_u16(area, i * 4 + 6).unwrap_or(0) & offset_mask)
+        } else {
+            area.len()
+        };
+        let bytes = area
+            .get(start..end)
+            .ok_or_else(|| format!("tagged column {id}: bad offsets {start}..{end}"))?;
+        let has_flags = large_pages || word & 0x4000 != 0;
+        let null_small = !large_pages && word & 0x2000 != 0;
+        values.push((id, tagged_value(bytes, has_flags, null_small)?));
+    }
+    Ok(values)
+}
+
+fn tagged_value(bytes: &[u8], has_flags: bool, null_small: bool) -> Result<Stored<'_>, String> {
+    if null_small {
+        return Ok(Stored::Null);
+    }
+    let (flags, data) = match (has_flags, bytes.split_first()) {
+        (true, Some((flags, data))) => (*flags, data),
+        (true, None) => return Ok(Stored::Null),
+        (false, _) => (0, bytes),
+    };
+    if flags & TAG_NULL != 0 {
+        return Ok(Stored::Null);
+    }
+    if flags & TAG_TWO_VALUES != 0 {
+        let (&first_len, rest) = data.split_first().ok_or("two-value column empty")?;
+        let first_len = usize::from(first_len);
+        let (a, b) = (
+            rest.get(..first_len).ok_or("two-value column cut short")?,
+            &rest[first_len.min(rest.len())..],
+        );
+        return Ok(Stored::Multi(vec![Stored::Bytes(a), Stored::Bytes(b)]));
+    }
+    if flags & TAG_MULTI != 0 {
+        let first = le_u16(data, 0).ok_or("multi-value index cut short")?;
+        let index_len = usize::from(first & 0x7fff);
+        if index_len == 0 || index_len % 2 != 0 || index_len > data.len() {
+            return Err(format!("multi-value index of {index_len} bytes is invalid"));
+        }
+        let count = index_len / 2;
+        let mut values = Vec::with_capacity(count);
+        for i in 0..count {
+            let word = le_u16(data, i * 2).unwrap_or(0);
+            let start = usize::from(word & 0x7fff);
+            let end = if i + 1 < count {
+                usize::from(le_u16(data, i * 2 + 2).unwrap_or(0) & 0x7fff)
+            } else {
+                data.len()
+            };
+            let value = data
+                .get(start..end)
+                .ok_or_else(|| format!("multi-value {i}: bad offsets {start}..{end}"))?;
+            values.push(if word & 0x8000 != 0 {
+                Stored::LongValue(value)
+            } else if flags & TAG_COMPRESSED != 0 {
+                Stored::Compressed(value)
+            } else {
+                Stored::Bytes(value)
+            });
+        }
+        return Ok(Stored::Multi(values));
+    }
+    Ok(if flags & TAG_SEPARATED != 0 {
+        Stored::LongValue(data)
+    } else if flags & TAG_COMPRESSED != 0 {
+        Stored::Compressed(data)
+    } else {
+        Stored::Bytes(data)
+    })
+}
+
+/// A separated long value's id as the key of the long-value tree (big-endian).
+pub fn long_value_key(id: &[u8]) -> Option<Vec<u8>> {
+    match id.len() {
+        4 => Some(le_u32(id, 0)?.to_be_bytes().to_vec()),
+        8 => Some(super::le_u64(id, 0)?.to_be_bytes().to_vec()),
+        _ => None,
+    }
+}
