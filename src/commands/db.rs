@@ -138,10 +138,11 @@ fn check(args: &DbCheckArgs) -> Result<ExitCode> {
     }
     sink.finish(&["Page", "Kind", "Offset", "Problem"], "No problems found.")?;
     eprintln!(
-        "evtdoctor: {}: {} pages ({} in use), {} trees, {} records checked; {count} problem(s)",
+        "evtdoctor: {}: {} pages ({} in use, {} past the database's space), {} trees, {} records checked; {count} problem(s)",
         args.file.display(),
         summary.pages,
         summary.pages_in_use,
+        summary.pages_not_owned,
         summary.trees,
         summary.records
     );

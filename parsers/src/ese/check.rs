@@ -6,6 +6,7 @@ use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT};
 use super::checksum::{self, ChecksumStatus};
 use super::database::{describe_checksum, Database};
 use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
+use super::space::{self, Extents, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
 use serde::Serialize;
@@ -25,6 +26,8 @@ pub struct Finding {
 pub struct CheckSummary {
     pub pages: u32,
     pub pages_in_use: u32,
+    /// Pages in the file past the space the database owns (not part of it; not checked).
+    pub pages_not_owned: u32,
     pub ecc_correctable: u32,
     pub trees: u32,
     pub records: u64,
@@ -61,13 +64,69 @@ pub fn check<S: PageSource>(
             ),
         });
     }
-    check_pages(db, &mut report, &mut progress, &mut summary);
-    check_trees(db, &mut report, &mut summary);
+    let db_space = database_space(db, &mut report);
+    check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
+    check_trees(db, &db_space, &mut report, &mut summary);
     summary
+}
+
+/// The database's own space (the tree of page 1): what it owns and what is free. `None` when
+/// it cannot be read; then every page of the file is checked.
+fn database_space<S: PageSource>(
+    db: &Database<S>,
+    report: &mut impl FnMut(Finding),
+) -> Option<space::TreeSpace> {
+    let read = db.read_page(DATABASE_ROOT);
+    let header = read
+        .page
+        .as_ref()
+        .and_then(|p| SpaceHeader::parse(p.external_header()));
+    let Some(header) = header else {
+        let problem = read.problem.unwrap_or_else(|| {
+            Problem::at_offset(
+                db.page_offset(DATABASE_ROOT),
+                "page 1: database space header missing",
+            )
+        });
+        report(finding(DATABASE_ROOT, "space", problem));
+        return None;
+    };
+    let (db_space, problems) = space::tree_space(db, DATABASE_ROOT, &header);
+    for problem in problems {
+        report(Finding {
+            page: page_of(db, &problem),
+            kind: "space",
+            problem,
+        });
+    }
+    if let Some(last) = db_space.owned.last_page().filter(|&l| l > db.page_count()) {
+        report(finding(
+            db.page_count() + 1,
+            "truncated",
+            Problem::at_offset(
+                db.file_size(),
+                format!(
+                    "the database owns pages up to {last}, the file ends after page {}",
+                    db.page_count()
+                ),
+            ),
+        ));
+    }
+    Some(db_space)
+}
+
+/// The root of the database's own tree (its space), fixed by ESE.
+const DATABASE_ROOT: u32 = 1;
+
+fn page_of<S: PageSource>(db: &Database<S>, problem: &Problem) -> Option<u32> {
+    problem
+        .offset
+        .map(|o| (o / db.page_size() as u64).saturating_sub(1) as u32)
 }
 
 fn check_pages<S: PageSource>(
     db: &Database<S>,
+    db_space: &Option<space::TreeSpace>,
     report: &mut impl FnMut(Finding),
     progress: &mut impl FnMut(u32),
     summary: &mut CheckSummary,
@@ -75,6 +134,10 @@ fn check_pages<S: PageSource>(
     for number in 1..=db.page_count() {
         if number % 256 == 0 {
             progress(number);
+        }
+        if db_space.as_ref().is_some_and(|s| !s.owned.contains(number)) {
+            summary.pages_not_owned += 1;
+            continue;
         }
         let bytes = match db.read_raw(number) {
             Ok(bytes) => bytes,
@@ -110,7 +173,7 @@ fn check_pages<S: PageSource>(
             continue;
         }
         let stored = PageHeader::parse(&bytes).and_then(|h| h.stored_page_number);
-        if let Some(stored) = stored.filter(|&s| s != u64::from(number)) {
+        if let Some(stored) = stored.filter(|&s| s != number) {
             report(finding(
                 number,
                 "page-number",
@@ -132,10 +195,12 @@ fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {
 /// Every tree the catalog names: tables, their indexes and long-value trees.
 fn check_trees<S: PageSource>(
     db: &Database<S>,
+    db_space: &Option<space::TreeSpace>,
     report: &mut impl FnMut(Finding),
     summary: &mut CheckSummary,
 ) {
-    let mut catalog_tree = TreeCheck::new(db, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT);
+    let mut catalog_tree =
+        TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT);
     catalog_tree.run(report, summary);
     let (catalog, problems) = Catalog::read(db);
     for problem in problems {
@@ -149,19 +214,25 @@ fn check_trees<S: PageSource>(
         if table.object_id == CATALOG_OBJECT_ID {
             continue;
         }
-        TreeCheck::new(db, &table.name, table.object_id, table.root_page).run(report, summary);
+        TreeCheck::new(db, db_space, &table.name, table.object_id, table.root_page)
+            .run(report, summary);
         for index in &table.indexes {
             if index.root_page != table.root_page {
                 let name = format!("{} index {}", table.name, index.name);
-                TreeCheck::new(db, &name, index.object_id, index.root_page).run(report, summary);
+                TreeCheck::new(db, db_space, &name, index.object_id, index.root_page)
+                    .run(report, summary);
             }
         }
         if let Some(root) = table.long_value_root {
             let name = format!("{} long values", table.name);
             let object_id = page_object_id(db, root).unwrap_or(0);
-            TreeCheck::new(db, &name, object_id, root).run(report, summary);
+            TreeCheck::new(db, db_space, &name, object_id, root).run(report, summary);
         }
     }
+}
+
+fn contains_extent(owned: &Extents, extent: &space::Extent) -> bool {
+    (extent.first..=extent.last).all(|page| owned.contains(page))
 }
 
 fn page_object_id<S: PageSource>(db: &Database<S>, number: u32) -> Option<u32> {
@@ -171,15 +242,23 @@ fn page_object_id<S: PageSource>(db: &Database<S>, number: u32) -> Option<u32> {
 /// The structural checks of one tree.
 struct TreeCheck<'a, S> {
     db: &'a Database<S>,
+    db_space: &'a Option<space::TreeSpace>,
     name: &'a str,
     object_id: u32,
     root: u32,
 }
 
 impl<'a, S: PageSource> TreeCheck<'a, S> {
-    fn new(db: &'a Database<S>, name: &'a str, object_id: u32, root: u32) -> Self {
+    fn new(
+        db: &'a Database<S>,
+        db_space: &'a Option<space::TreeSpace>,
+        name: &'a str,
+        object_id: u32,
+        root: u32,
+    ) -> Self {
         TreeCheck {
             db,
+            db_space,
             name,
             object_id,
             root,
@@ -191,6 +270,8 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         let mut previous_key: Option<Vec<u8>> = None;
         let mut previous_leaf: Option<(u32, u32)> = None; // (page, its next link)
         let mut leaf_depth: Option<usize> = None;
+        let mut pages: Vec<u32> = Vec::new();
+        let mut space_header = None;
         let name = self.name;
         let (db, object_id, root) = (self.db, self.object_id, self.root);
         let problem = |number: u32, message: String| {
@@ -204,6 +285,10 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                 TreeEvent::Page { page, depth } => {
                     let number = page.number;
                     let header = &page.header;
+                    pages.push(number);
+                    if depth == 0 {
+                        space_header = SpaceHeader::parse(page.external_header());
+                    }
                     if depth == 0 && !header.is(FLAG_ROOT) {
                         report(finding(
                             number,
@@ -293,6 +378,71 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                 "sibling-link",
                 problem(last, format!("last leaf links on to page {next}")),
             ));
+        }
+        if let Some(header) = space_header {
+            self.check_space(&header, &pages, report);
+        }
+    }
+
+    /// Every page of the tree lies in its owned extents and in none of its free ones, and
+    /// the tree's space lies in the database's.
+    fn check_space(&self, header: &SpaceHeader, pages: &[u32], report: &mut impl FnMut(Finding)) {
+        let (db, name) = (self.db, self.name);
+        let (tree_space, problems) = space::tree_space(db, self.root, header);
+        for problem in problems {
+            report(Finding {
+                page: page_of(db, &problem),
+                kind: "space",
+                problem,
+            });
+        }
+        let problem = |number: u32, message: &str| {
+            Problem::at_offset(
+                db.page_offset(number),
+                format!("page {number} ({name}): {message}"),
+            )
+        };
+        let db_space = self.db_space.as_ref();
+        for &number in pages {
+            if !tree_space.owned.contains(number) {
+                report(finding(
+                    number,
+                    "space",
+                    problem(number, "in use but outside the tree's owned extents"),
+                ));
+            }
+            if tree_space.available.contains(number) {
+                report(finding(
+                    number,
+                    "space",
+                    problem(number, "in use but listed as free in the tree's space"),
+                ));
+            }
+            if db_space.is_some_and(|s| s.available.contains(number)) {
+                report(finding(
+                    number,
+                    "space",
+                    problem(number, "in use but listed as free in the database's space"),
+                ));
+            }
+        }
+        if let Some(db_owned) = db_space.map(|s| &s.owned) {
+            for extent in tree_space
+                .owned
+                .0
+                .iter()
+                .filter(|e| !contains_extent(db_owned, e))
+            {
+                let message = format!(
+                    "owned extent {}-{} lies outside the database's space",
+                    extent.first, extent.last
+                );
+                report(finding(
+                    extent.first,
+                    "space",
+                    problem(extent.first, &message),
+                ));
+            }
         }
     }
 }

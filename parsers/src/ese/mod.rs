@@ -15,6 +15,7 @@ pub mod header;
 pub mod longvalue;
 pub mod page;
 pub mod record;
+pub mod space;
 pub mod value;
 
 pub use catalog::{Catalog, ColumnDef, TableDef};

@@ -33,10 +33,11 @@ pub struct PageHeader {
     pub free_bytes: u16,
     pub uncommitted_free_bytes: u16,
     pub first_free_offset: u16,
+    /// Tags in use (the low 12 bits of ESE's `itagState`; the rest counts reserved tags).
     pub tag_count: u16,
     pub flags: u32,
     /// Large pages store their own number (a check against misdirected writes).
-    pub stored_page_number: Option<u64>,
+    pub stored_page_number: Option<u32>,
 }
 
 impl PageHeader {
@@ -50,10 +51,10 @@ impl PageHeader {
             free_bytes: le_u16(page, 28)?,
             uncommitted_free_bytes: le_u16(page, 30)?,
             first_free_offset: le_u16(page, 32)?,
-            tag_count: le_u16(page, 34)?,
+            tag_count: le_u16(page, 34)? & 0x0fff,
             flags: le_u32(page, 36)?,
             stored_page_number: if page.len() > 8192 {
-                le_u64(page, 64)
+                le_u32(page, 64)
             } else {
                 None
             },

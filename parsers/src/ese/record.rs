@@ -8,7 +8,7 @@
 //! Tagged columns: (column id, offset) pairs, then their data; each value may start with a
 //! flags byte (long value, compressed, separated, multi-valued, NULL).
 
-use super::catalog::{ColumnDef, TableDef};
+use super::catalog::TableDef;
 use super::{le_u16, le_u32};
 
 /// Tagged-value flags (ESE TAGFLD_HEADER).
@@ -114,11 +114,20 @@ fn fixed_values<'a>(
     let mut values = std::collections::BTreeMap::new();
     let mut at = 4usize;
     for id in 1..=last_fixed {
-        let column: &ColumnDef = table
-            .columns
-            .iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| format!("record has fixed column {id}, the catalog does not"))?;
+        let Some(column) = table.columns.iter().find(|c| c.id == id) else {
+            // A column the schema does not know (MSysObjects of a newer engine): harmless
+            // unless a known column comes after it, whose offset would then be unknown.
+            if table
+                .columns
+                .iter()
+                .any(|c| c.id > id && c.id <= last_fixed)
+            {
+                return Err(format!(
+                    "record has fixed column {id}, the catalog does not"
+                ));
+            }
+            break;
+        };
         let size = column.fixed_size();
         let bytes = record
             .get(at..at + size)
@@ -217,7 +226,8 @@ fn tagged_value(bytes: &[u8], has_flags: bool, null_small: bool) -> Result<Store
                 .ok_or_else(|| format!("multi-value {i}: bad offsets {start}..{end}"))?;
             values.push(if word & 0x8000 != 0 {
                 Stored::LongValue(value)
-            } else if flags & TAG_COMPRESSED != 0 {
+            } else if flags & TAG_COMPRESSED != 0 && i == 0 {
+                // Only the first of several values is ever stored compressed.
                 Stored::Compressed(value)
             } else {
                 Stored::Bytes(value)

@@ -77,13 +77,23 @@ pub enum Value {
     Int(i64),
     UInt(u64),
     Float(f64),
-    /// An OLE automation date: days since 1899-12-30.
+    /// An OLE automation date: days since 1899-12-30 (what JET_coltypDateTime means).
     DateTime(f64),
+    /// A FILETIME (100 ns ticks since 1601) that an application stored in a DateTime column
+    /// (User Access Logging does this); see [`date_time`].
+    FileTime(i64),
     Guid([u8; 16]),
     Text(String),
     Binary(Vec<u8>),
     /// A multi-valued tagged column.
     Multi(Vec<Value>),
+}
+
+fn four(bytes: &[u8]) -> [u8; 4] {
+    let mut a = [0u8; 4];
+    let n = bytes.len().min(4);
+    a[..n].copy_from_slice(&bytes[..n]);
+    a
 }
 
 /// Code page 1200 is UTF-16 little-endian; everything else is stored one byte per character.
@@ -107,18 +117,12 @@ impl Value {
             1 => Value::Bool(bytes[0] != 0),
             2 => Value::UInt(u64::from(bytes[0])),
             3 => Value::Int(i64::from(i16::from_le_bytes([bytes[0], bytes[1]]))),
-            4 => Value::Int(i64::from(i32::from_le_bytes(
-                array(4)[..4].try_into().unwrap_or([0; 4]),
-            ))),
+            4 => Value::Int(i64::from(i32::from_le_bytes(four(bytes)))),
             5 | 15 => Value::Int(i64::from_le_bytes(array(8))),
-            6 => Value::Float(f64::from(f32::from_le_bytes(
-                array(4)[..4].try_into().unwrap_or([0; 4]),
-            ))),
+            6 => Value::Float(f64::from(f32::from_le_bytes(four(bytes)))),
             7 => Value::Float(f64::from_le_bytes(array(8))),
-            8 => Value::DateTime(f64::from_le_bytes(array(8))),
-            14 => Value::UInt(u64::from(u32::from_le_bytes(
-                array(4)[..4].try_into().unwrap_or([0; 4]),
-            ))),
+            8 => date_time(i64::from_le_bytes(array(8))),
+            14 => Value::UInt(u64::from(u32::from_le_bytes(four(bytes)))),
             16 => Value::Guid(bytes.try_into().unwrap_or([0; 16])),
             17 => Value::UInt(u64::from(u16::from_le_bytes([bytes[0], bytes[1]]))),
             18 => Value::UInt(u64::from_le_bytes(array(8))),
@@ -136,6 +140,7 @@ impl Value {
             Value::UInt(u) => u.to_string(),
             Value::Float(f) => f.to_string(),
             Value::DateTime(days) => ole_date_text(*days),
+            Value::FileTime(ticks) => filetime_text(*ticks),
             Value::Guid(g) => guid_text(g),
             Value::Text(t) => t.clone(),
             Value::Binary(b) => hex::encode(b),
@@ -168,9 +173,47 @@ impl Serialize for Value {
     }
 }
 
+/// FILETIME ticks of 9999-12-31, the last time anyone means.
+const FILETIME_MAX: i64 = 2_650_467_743_999_999_999;
+/// Days of 9999-12-31 in OLE dates.
+const OLE_DAYS_MAX: f64 = 2_958_465.0;
+
+/// A DateTime column's 8 bytes: an OLE date when they read as one (a normal double within
+/// years 100-9999, or zero), else a FILETIME when they read as one, else the raw number. The
+/// two cannot be confused: a FILETIME's bits read as a double are below 1e-290.
+pub fn date_time(bits: i64) -> Value {
+    let days = f64::from_bits(bits as u64);
+    let plausible_ole = days == 0.0 || (days.is_normal() && days.abs() >= 1e-9);
+    if plausible_ole && days.abs() <= OLE_DAYS_MAX {
+        Value::DateTime(days)
+    } else if (1..=FILETIME_MAX).contains(&bits) {
+        Value::FileTime(bits)
+    } else {
+        Value::Int(bits)
+    }
+}
+
+/// A FILETIME as `YYYY-MM-DDTHH:MM:SS.fffffffZ` (all seven digits of its 100 ns ticks).
+pub fn filetime_text(ticks: i64) -> String {
+    let epoch = NaiveDate::from_ymd_opt(1601, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+    let seconds = ticks.div_euclid(10_000_000);
+    let fraction = ticks.rem_euclid(10_000_000);
+    match epoch.and_then(|e| e.checked_add_signed(Duration::seconds(seconds))) {
+        Some(t) => format!("{}.{fraction:07}Z", t.format("%Y-%m-%dT%H:%M:%S")),
+        None => ticks.to_string(),
+    }
+}
+
 /// Text in the column's code page: UTF-16LE for 1200, else one byte per character
-/// (Windows-1252 for the bytes 0x80-0x9f, Latin-1 above).
+/// (Windows-1252 for the bytes 0x80-0x9f, Latin-1 above). Trailing NULs (C string
+/// terminators many applications store) are dropped.
 pub fn decode_text(codepage: u32, bytes: &[u8]) -> String {
+    let mut text = decode_text_raw(codepage, bytes);
+    text.truncate(text.trim_end_matches('\0').len());
+    text
+}
+
+fn decode_text_raw(codepage: u32, bytes: &[u8]) -> String {
     if codepage == CODEPAGE_UNICODE {
         let units: Vec<u16> = bytes
             .chunks_exact(2)
@@ -243,6 +286,25 @@ mod tests {
             Value::Text("hi".into())
         );
         assert_eq!(decode_text(1252, &[0x80, b'a']), "€a");
+    }
+
+    #[test]
+    fn date_time_tells_ole_dates_from_filetimes() {
+        assert_eq!(
+            date_time(36526.5f64.to_bits() as i64),
+            Value::DateTime(36526.5)
+        );
+        assert_eq!(date_time(0), Value::DateTime(0.0));
+        let filetime = 132_767_929_493_700_000;
+        assert_eq!(date_time(filetime), Value::FileTime(filetime));
+        assert_eq!(filetime_text(filetime), "2021-09-22T14:02:29.3700000Z");
+        assert_eq!(date_time(-1), Value::Int(-1));
+    }
+
+    #[test]
+    fn text_drops_terminators() {
+        assert_eq!(decode_text(1252, b"gc\0"), "gc");
+        assert_eq!(decode_text(1200, &[b'g', 0, 0, 0]), "g");
     }
 
     #[test]
