@@ -33,6 +33,18 @@ pub struct ColumnDef {
     pub size: u32,
     pub flags: u32,
     pub codepage: u32,
+    /// What a record that does not store the column reads as.
+    #[serde(skip_serializing_if = "Option::is_none", with = "hex_bytes")]
+    pub default: Option<Vec<u8>>,
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => s.serialize_str(&hex::encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 impl ColumnDef {
@@ -120,6 +132,10 @@ impl Catalog {
                             size: int(4) as u32,
                             flags: int(5) as u32,
                             codepage: int(6) as u32,
+                            default: match values.get(15) {
+                                Some(Value::Binary(bytes)) => Some(bytes.clone()),
+                                _ => None,
+                            },
                         }),
                         TYPE_INDEX => table.indexes.push(IndexDef {
                             name,
@@ -206,6 +222,7 @@ pub fn msysobjects() -> TableDef {
         size: 0,
         flags: 0,
         codepage: 1252,
+        default: None,
     };
     let mut columns: Vec<ColumnDef> = Vec::new();
     columns.extend((1..).zip(fixed).map(|(id, (n, k))| column(id, n, k)));
@@ -271,6 +288,10 @@ impl<'a, S: PageSource> TableReader<'a, S> {
         let decode = |bytes: &[u8]| Value::decode(column.kind, column.codepage, bytes);
         Ok(match stored {
             Stored::Null => Value::Null,
+            Stored::Absent => match &column.default {
+                Some(bytes) => decode(bytes),
+                None => Value::Null,
+            },
             Stored::Bytes(bytes) => decode(bytes),
             Stored::Compressed(bytes) => decode(&self.decompress(bytes, column)?),
             Stored::LongValue(id) => decode(&self.long_value(id, column)?),

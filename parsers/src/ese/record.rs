@@ -22,6 +22,8 @@ const TAG_NULL: u8 = 0x20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored<'a> {
     Null,
+    /// The record does not store the column at all: it reads as the column's default.
+    Absent,
     Bytes(&'a [u8]),
     /// Compressed bytes (first byte names the scheme).
     Compressed(&'a [u8]),
@@ -74,18 +76,18 @@ pub fn decode<'a>(
     let mut values = Vec::with_capacity(table.columns.len());
     for column in &table.columns {
         let value = if column.id <= 127 {
-            fixed.get(&column.id).cloned().unwrap_or(Stored::Null)
+            fixed.get(&column.id).cloned().unwrap_or(Stored::Absent)
         } else if column.id <= 255 {
             variable
                 .get((column.id - 128) as usize)
                 .cloned()
-                .unwrap_or(Stored::Null)
+                .unwrap_or(Stored::Absent)
         } else {
             tagged
                 .iter()
                 .find(|(id, _)| *id == column.id)
                 .map(|(_, v)| v.clone())
-                .unwrap_or(Stored::Null)
+                .unwrap_or(Stored::Absent)
         };
         values.push(value);
     }

@@ -215,9 +215,10 @@ pub fn decode_text(codepage: u32, bytes: &[u8]) -> String {
 
 fn decode_text_raw(codepage: u32, bytes: &[u8]) -> String {
     if codepage == CODEPAGE_UNICODE {
+        // A lone last byte (odd-sized fixed columns are padded bytewise) is its own unit.
         let units: Vec<u16> = bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c.get(1).copied().unwrap_or(0)]))
             .collect();
         return String::from_utf16_lossy(&units);
     }
@@ -256,7 +257,9 @@ pub fn ole_date_text(days: f64) -> String {
     if !micros.is_finite() || micros.abs() > 3.0e17 {
         return days.to_string();
     }
-    match epoch.and_then(|e| e.checked_add_signed(Duration::microseconds(micros.round() as i64))) {
+    match epoch
+        .and_then(|e| e.checked_add_signed(Duration::microseconds(micros.round_ties_even() as i64)))
+    {
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         None => days.to_string(),
     }
