@@ -10,6 +10,7 @@ use super::space::{self, Extents, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 /// One problem found, with the page it is on (when it is on one) and its kind.
@@ -64,6 +65,20 @@ pub fn check<S: PageSource>(
             ),
         });
     }
+    // A page the page pass found damaged is reported once, not again by every tree walk.
+    let mut damaged = HashSet::new();
+    let mut report = |finding: Finding| {
+        let page_level = matches!(
+            finding.kind,
+            "checksum" | "checksum-correctable" | "page-number" | "read"
+        );
+        if let (true, Some(page)) = (page_level, finding.page) {
+            damaged.insert(page);
+        } else if finding.kind == "tree" && finding.page.is_some_and(|p| damaged.contains(&p)) {
+            return;
+        }
+        report(finding);
+    };
     let db_space = database_space(db, &mut report);
     check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
     check_trees(db, &db_space, &mut report, &mut summary);
@@ -166,7 +181,11 @@ fn check_pages<S: PageSource>(
                 number,
                 kind,
                 Problem::at_offset(
-                    offset,
+                    match status {
+                        // Point at the very byte holding the flipped bit.
+                        ChecksumStatus::CorrectableBit { bit } => offset + u64::from(bit / 8),
+                        _ => offset,
+                    },
                     format!("page {number}: {}", describe_checksum(&status)),
                 ),
             ));
