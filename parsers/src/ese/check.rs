@@ -218,9 +218,8 @@ fn check_trees<S: PageSource>(
     report: &mut impl FnMut(Finding),
     summary: &mut CheckSummary,
 ) {
-    let mut catalog_tree =
-        TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT);
-    catalog_tree.run(report, summary);
+    TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT)
+        .run(report, summary);
     let (catalog, problems) = Catalog::read(db);
     for problem in problems {
         report(Finding {
@@ -267,6 +266,15 @@ struct TreeCheck<'a, S> {
     root: u32,
 }
 
+/// What the walk of one tree remembers between pages: constant size, whatever the tree.
+#[derive(Default)]
+struct WalkState {
+    previous_key: Option<Vec<u8>>,
+    /// The previous leaf and the page its `next` link names.
+    previous_leaf: Option<(u32, u32)>,
+    leaf_depth: Option<usize>,
+}
+
 impl<'a, S: PageSource> TreeCheck<'a, S> {
     fn new(
         db: &'a Database<S>,
@@ -284,168 +292,114 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         }
     }
 
-    fn run(&mut self, report: &mut impl FnMut(Finding), summary: &mut CheckSummary) {
+    fn problem(&self, number: u32, message: &str) -> Problem {
+        Problem::at_offset(
+            self.db.page_offset(number),
+            format!("page {number} ({}): {message}", self.name),
+        )
+    }
+
+    fn run(&self, report: &mut impl FnMut(Finding), summary: &mut CheckSummary) {
         summary.trees += 1;
-        let mut previous_key: Option<Vec<u8>> = None;
-        let mut previous_leaf: Option<(u32, u32)> = None; // (page, its next link)
-        let mut leaf_depth: Option<usize> = None;
-        let mut pages: Vec<u32> = Vec::new();
-        let mut space_header = None;
-        let name = self.name;
-        let (db, object_id, root) = (self.db, self.object_id, self.root);
-        let problem = |number: u32, message: String| {
-            Problem::at_offset(
-                db.page_offset(number),
-                format!("page {number} ({name}): {message}"),
-            )
-        };
-        btree::walk(db, root, |event| {
+        let tree_space = self.tree_space(report);
+        let mut state = WalkState::default();
+        btree::walk(self.db, self.root, |event| {
             match event {
                 TreeEvent::Page { page, depth } => {
-                    let number = page.number;
-                    let header = &page.header;
-                    pages.push(number);
-                    if depth == 0 {
-                        space_header = SpaceHeader::parse(page.external_header());
-                    }
-                    if depth == 0 && !header.is(FLAG_ROOT) {
-                        report(finding(
-                            number,
-                            "root",
-                            problem(number, "tree root without the root flag".into()),
-                        ));
-                    }
-                    if header.object_id != object_id {
-                        report(finding(
-                            number,
-                            "owner",
-                            problem(
-                                number,
-                                format!(
-                                    "belongs to object {}, expected {object_id}",
-                                    header.object_id
-                                ),
-                            ),
-                        ));
-                    }
-                    if header.is(FLAG_LEAF) {
-                        if let Some(expected) = leaf_depth.filter(|&d| d != depth) {
-                            report(finding(
-                                number,
-                                "depth",
-                                problem(
-                                    number,
-                                    format!("leaf at depth {depth}, others at {expected}"),
-                                ),
-                            ));
-                        }
-                        leaf_depth.get_or_insert(depth);
-                        if let Some((previous, next)) = previous_leaf {
-                            if next != number || header.previous != previous {
-                                report(finding(
-                                    number,
-                                    "sibling-link",
-                                    problem(number, format!(
-                                        "leaf links broken: page {previous} says next is {next}, this page says previous is {}",
-                                        header.previous
-                                    )),
-                                ));
-                            }
-                        } else if header.previous != 0 {
-                            report(finding(
-                                number,
-                                "sibling-link",
-                                problem(
-                                    number,
-                                    format!(
-                                        "first leaf has a previous link to {}",
-                                        header.previous
-                                    ),
-                                ),
-                            ));
-                        }
-                        previous_leaf = Some((number, header.next));
+                    self.check_page(page, depth, &mut state, report);
+                    if let Some(tree_space) = &tree_space {
+                        self.check_page_space(page.number, tree_space, report);
                     }
                 }
                 TreeEvent::Entry { page, key, .. } => {
                     summary.records += 1;
-                    if previous_key.as_ref().is_some_and(|p| key < *p) {
+                    if state.previous_key.as_ref().is_some_and(|p| key < *p) {
+                        let message = "key smaller than the key before it";
                         report(finding(
                             page.number,
                             "key-order",
-                            problem(page.number, "key smaller than the key before it".into()),
+                            self.problem(page.number, message),
                         ));
                     }
-                    previous_key = Some(key);
+                    state.previous_key = Some(key);
                 }
-                TreeEvent::Problem(p) => {
-                    let number = p
-                        .offset
-                        .map(|o| (o / db.page_size() as u64).saturating_sub(1) as u32);
-                    report(Finding {
-                        page: number,
-                        kind: "tree",
-                        problem: p,
-                    });
-                }
+                TreeEvent::Problem(problem) => report(Finding {
+                    page: page_of(self.db, &problem),
+                    kind: "tree",
+                    problem,
+                }),
             }
             ControlFlow::Continue(())
         });
-        if let Some((last, next)) = previous_leaf.filter(|&(_, next)| next != 0) {
-            report(finding(
-                last,
-                "sibling-link",
-                problem(last, format!("last leaf links on to page {next}")),
-            ));
-        }
-        if let Some(header) = space_header {
-            self.check_space(&header, &pages, report);
+        if let Some((last, next)) = state.previous_leaf.filter(|&(_, next)| next != 0) {
+            let message = format!("last leaf links on to page {next}");
+            report(finding(last, "sibling-link", self.problem(last, &message)));
         }
     }
 
-    /// Every page of the tree lies in its owned extents and in none of its free ones, and
-    /// the tree's space lies in the database's.
-    fn check_space(&self, header: &SpaceHeader, pages: &[u32], report: &mut impl FnMut(Finding)) {
-        let (db, name) = (self.db, self.name);
-        let (tree_space, problems) = space::tree_space(db, self.root, header);
+    /// Root flag, owner, leaf level and the leaf chain.
+    fn check_page(
+        &self,
+        page: &super::page::Page,
+        depth: usize,
+        state: &mut WalkState,
+        report: &mut impl FnMut(Finding),
+    ) {
+        let (number, header) = (page.number, &page.header);
+        if depth == 0 && !header.is(FLAG_ROOT) {
+            let message = "tree root without the root flag";
+            report(finding(number, "root", self.problem(number, message)));
+        }
+        if header.object_id != self.object_id {
+            let message = format!(
+                "belongs to object {}, expected {}",
+                header.object_id, self.object_id
+            );
+            report(finding(number, "owner", self.problem(number, &message)));
+        }
+        if !header.is(FLAG_LEAF) {
+            return;
+        }
+        if let Some(expected) = state.leaf_depth.filter(|&d| d != depth) {
+            let message = format!("leaf at depth {depth}, others at {expected}");
+            report(finding(number, "depth", self.problem(number, &message)));
+        }
+        state.leaf_depth.get_or_insert(depth);
+        let broken_link = match state.previous_leaf {
+            Some((previous, next)) if next != number || header.previous != previous => Some(format!(
+                "leaf links broken: page {previous} says next is {next}, this page says previous is {}",
+                header.previous
+            )),
+            None if header.previous != 0 => Some(format!(
+                "first leaf has a previous link to {}",
+                header.previous
+            )),
+            _ => None,
+        };
+        if let Some(message) = broken_link {
+            report(finding(
+                number,
+                "sibling-link",
+                self.problem(number, &message),
+            ));
+        }
+        state.previous_leaf = Some((number, header.next));
+    }
+
+    /// The tree's owned and free extents, read before the walk (its space trees are walked,
+    /// and their damage reported, on the way); `None` when the root has no space header.
+    fn tree_space(&self, report: &mut impl FnMut(Finding)) -> Option<space::TreeSpace> {
+        let root_page = self.db.read_page(self.root).page?;
+        let header = SpaceHeader::parse(root_page.external_header())?;
+        let (tree_space, problems) = space::tree_space(self.db, self.root, &header);
         for problem in problems {
             report(Finding {
-                page: page_of(db, &problem),
+                page: page_of(self.db, &problem),
                 kind: "space",
                 problem,
             });
         }
-        let problem = |number: u32, message: &str| {
-            Problem::at_offset(
-                db.page_offset(number),
-                format!("page {number} ({name}): {message}"),
-            )
-        };
-        let db_space = self.db_space.as_ref();
-        for &number in pages {
-            if !tree_space.owned.contains(number) {
-                report(finding(
-                    number,
-                    "space",
-                    problem(number, "in use but outside the tree's owned extents"),
-                ));
-            }
-            if tree_space.available.contains(number) {
-                report(finding(
-                    number,
-                    "space",
-                    problem(number, "in use but listed as free in the tree's space"),
-                ));
-            }
-            if db_space.is_some_and(|s| s.available.contains(number)) {
-                report(finding(
-                    number,
-                    "space",
-                    problem(number, "in use but listed as free in the database's space"),
-                ));
-            }
-        }
-        if let Some(db_owned) = db_space.map(|s| &s.owned) {
+        if let Some(db_owned) = self.db_space.as_ref().map(|s| &s.owned) {
             for extent in tree_space
                 .owned
                 .0
@@ -459,9 +413,35 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                 report(finding(
                     extent.first,
                     "space",
-                    problem(extent.first, &message),
+                    self.problem(extent.first, &message),
                 ));
             }
+        }
+        Some(tree_space)
+    }
+
+    /// A page in use lies in the tree's owned extents and in nobody's free ones.
+    fn check_page_space(
+        &self,
+        number: u32,
+        tree_space: &space::TreeSpace,
+        report: &mut impl FnMut(Finding),
+    ) {
+        let mut complain = |message: &str| {
+            report(finding(number, "space", self.problem(number, message)));
+        };
+        if !tree_space.owned.contains(number) {
+            complain("in use but outside the tree's owned extents");
+        }
+        if tree_space.available.contains(number) {
+            complain("in use but listed as free in the tree's space");
+        }
+        if self
+            .db_space
+            .as_ref()
+            .is_some_and(|s| s.available.contains(number))
+        {
+            complain("in use but listed as free in the database's space");
         }
     }
 }

@@ -49,8 +49,18 @@ pub struct Extent {
 pub struct Extents(pub Vec<Extent>);
 
 impl Extents {
+    /// Sorted by first page, for [`Extents::contains`].
+    pub fn new(mut extents: Vec<Extent>) -> Extents {
+        extents.sort_by_key(|e| e.first);
+        Extents(extents)
+    }
+
     pub fn contains(&self, page: u32) -> bool {
-        self.0.iter().any(|e| e.first <= page && page <= e.last)
+        // The last extent starting at or before `page` is the only candidate, unless extents
+        // overlap (damage), where a linear look settles it.
+        let i = self.0.partition_point(|e| e.first <= page);
+        i > 0 && self.0[i - 1].last >= page
+            || self.0.iter().any(|e| e.first <= page && page <= e.last)
     }
 
     pub fn last_page(&self) -> Option<u32> {
@@ -96,7 +106,7 @@ pub fn read_extents<S: PageSource>(db: &Database<S>, root: u32) -> (Extents, Vec
         }
         ControlFlow::Continue(())
     });
-    (Extents(extents), problems)
+    (Extents::new(extents), problems)
 }
 
 /// What the tree rooted at `root` owns and has free: from its space trees, or its single
@@ -116,7 +126,7 @@ pub fn tree_space<S: PageSource>(
     if !header.multiple_extents() {
         let last = root.saturating_add(header.primary_pages.max(1) - 1);
         let space = TreeSpace {
-            owned: Extents(vec![Extent { first: root, last }]),
+            owned: Extents::new(vec![Extent { first: root, last }]),
             available: Extents::default(),
             space_trees: None,
         };
