@@ -253,6 +253,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
     /// Calls `visit` with each row (or the problem that cost a record or a page).
     pub fn for_each(&self, mut visit: impl FnMut(Result<Vec<Value>, Problem>) -> ControlFlow<()>) {
         let large = self.db.page_size() > 8192;
+        let layout = record::Layout::new(self.table);
         btree::walk(self.db, self.table.root_page, |event| match event {
             TreeEvent::Entry {
                 page, data, flags, ..
@@ -261,7 +262,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
                     return ControlFlow::Continue(());
                 }
                 let offset = self.db.page_offset(page.number);
-                let row = record::decode(data, self.table, large)
+                let row = record::decode(data, self.table, &layout, large)
                     .map_err(|m| {
                         Problem::at_offset(
                             offset,

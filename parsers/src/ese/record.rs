@@ -32,11 +32,35 @@ pub enum Stored<'a> {
     Multi(Vec<Stored<'a>>),
 }
 
+/// What decoding needs from a table's columns, worked out once per table: the size of each
+/// fixed column by id (tables can have tens of thousands of columns).
+pub struct Layout {
+    fixed_sizes: Vec<Option<usize>>,
+}
+
+impl Layout {
+    pub fn new(table: &TableDef) -> Layout {
+        let mut fixed_sizes = vec![None; 127];
+        for column in table.columns.iter().filter(|c| (1..=127).contains(&c.id)) {
+            fixed_sizes[column.id as usize - 1] = Some(column.fixed_size());
+        }
+        Layout { fixed_sizes }
+    }
+
+    fn fixed_size(&self, id: u32) -> Option<usize> {
+        self.fixed_sizes
+            .get((id as usize).checked_sub(1)?)
+            .copied()
+            .flatten()
+    }
+}
+
 /// Decodes `record` against `table`'s columns: one [`Stored`] per column, in column order.
 /// `large_pages` selects the 15-bit tagged offsets and mandatory flag bytes of 16/32 KiB pages.
 pub fn decode<'a>(
     record: &'a [u8],
     table: &TableDef,
+    layout: &Layout,
     large_pages: bool,
 ) -> Result<Vec<Stored<'a>>, String> {
     let last_fixed = u32::from(*record.first().ok_or("empty record")?);
@@ -48,7 +72,7 @@ pub fn decode<'a>(
             record.len()
         ));
     }
-    let fixed = fixed_values(record, table, last_fixed, variable_offsets_at)?;
+    let fixed = fixed_values(record, layout, last_fixed, variable_offsets_at)?;
     let variable_count = last_variable.saturating_sub(127) as usize;
     let variable_data_at = variable_offsets_at + variable_count * 2;
     if variable_data_at > record.len() {
@@ -71,25 +95,24 @@ pub fn decode<'a>(
     }
     let tagged_at =
         variable_data_at + last_variable_end(record, variable_offsets_at, variable_count);
-    let tagged = tagged_values(record.get(tagged_at..).unwrap_or(&[]), large_pages)?;
+    let mut tagged = tagged_values(record.get(tagged_at..).unwrap_or(&[]), large_pages)?;
+    tagged.sort_by_key(|(id, _)| *id);
 
     let mut values = Vec::with_capacity(table.columns.len());
     for column in &table.columns {
-        let value = if column.id <= 127 {
-            fixed.get(&column.id).cloned().unwrap_or(Stored::Absent)
-        } else if column.id <= 255 {
-            variable
-                .get((column.id - 128) as usize)
-                .cloned()
-                .unwrap_or(Stored::Absent)
-        } else {
-            tagged
-                .iter()
-                .find(|(id, _)| *id == column.id)
-                .map(|(_, v)| v.clone())
-                .unwrap_or(Stored::Absent)
+        let id = column.id;
+        let value = match id {
+            1..=127 => fixed.get(id as usize - 1).cloned().flatten(),
+            128..=255 => variable.get((id - 128) as usize).cloned(),
+            _ => {
+                let at = tagged.partition_point(|(tag, _)| *tag < id);
+                tagged
+                    .get(at)
+                    .filter(|(tag, _)| *tag == id)
+                    .map(|(_, v)| v.clone())
+            }
         };
-        values.push(value);
+        values.push(value.unwrap_or(Stored::Absent));
     }
     Ok(values)
 }
@@ -103,34 +126,30 @@ fn last_variable_end(record: &[u8], offsets_at: usize, count: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// The fixed columns the record stores, by id - 1 (`None` past the ones it stores).
 fn fixed_values<'a>(
     record: &'a [u8],
-    table: &TableDef,
+    layout: &Layout,
     last_fixed: u32,
     variable_offsets_at: usize,
-) -> Result<std::collections::BTreeMap<u32, Stored<'a>>, String> {
+) -> Result<Vec<Option<Stored<'a>>>, String> {
     let bitmap_len = last_fixed.div_ceil(8) as usize;
     let bitmap_at = variable_offsets_at
         .checked_sub(bitmap_len)
         .ok_or("fixed-column NULL bitmap before the record start")?;
-    let mut values = std::collections::BTreeMap::new();
+    let mut values = Vec::with_capacity(last_fixed as usize);
     let mut at = 4usize;
     for id in 1..=last_fixed {
-        let Some(column) = table.columns.iter().find(|c| c.id == id) else {
+        let Some(size) = layout.fixed_size(id) else {
             // A column the schema does not know (MSysObjects of a newer engine): harmless
             // unless a known column comes after it, whose offset would then be unknown.
-            if table
-                .columns
-                .iter()
-                .any(|c| c.id > id && c.id <= last_fixed)
-            {
+            if (id + 1..=last_fixed).any(|later| layout.fixed_size(later).is_some()) {
                 return Err(format!(
                     "record has fixed column {id}, the catalog does not"
                 ));
             }
             break;
         };
-        let size = column.fixed_size();
         let bytes = record
             .get(at..at + size)
             .filter(|_| at + size <= bitmap_at)
@@ -139,14 +158,11 @@ fn fixed_values<'a>(
         let is_null = record
             .get(bitmap_at + bit / 8)
             .is_some_and(|b| b >> (bit % 8) & 1 == 1);
-        values.insert(
-            id,
-            if is_null {
-                Stored::Null
-            } else {
-                Stored::Bytes(bytes)
-            },
-        );
+        values.push(Some(if is_null {
+            Stored::Null
+        } else {
+            Stored::Bytes(bytes)
+        }));
         at += size;
     }
     Ok(values)
