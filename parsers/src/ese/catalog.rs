@@ -33,6 +33,9 @@ pub struct ColumnDef {
     pub size: u32,
     pub flags: u32,
     pub codepage: u32,
+    /// Inherited from the table's template table.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_template: bool,
     /// What a record that does not store the column reads as.
     #[serde(skip_serializing_if = "Option::is_none", with = "hex_bytes")]
     pub default: Option<Vec<u8>>,
@@ -132,6 +135,7 @@ impl Catalog {
                             size: int(4) as u32,
                             flags: int(5) as u32,
                             codepage: int(6) as u32,
+                            from_template: false,
                             default: match values.get(15) {
                                 Some(Value::Binary(bytes)) => Some(bytes.clone()),
                                 _ => None,
@@ -168,11 +172,14 @@ fn inherit_template_columns(tables: &mut [TableDef]) {
         let Some(template) = tables[i].template.clone() else {
             continue;
         };
-        let inherited = tables
+        let mut inherited = tables
             .iter()
             .find(|t| t.name == template)
             .map(|t| t.columns.clone())
             .unwrap_or_default();
+        for column in &mut inherited {
+            column.from_template = true;
+        }
         let own = std::mem::take(&mut tables[i].columns);
         tables[i].columns = inherited;
         tables[i].columns.extend(own);
@@ -223,6 +230,7 @@ pub fn msysobjects() -> TableDef {
         flags: 0,
         codepage: 1252,
         default: None,
+        from_template: false,
     };
     let mut columns: Vec<ColumnDef> = Vec::new();
     columns.extend((1..).zip(fixed).map(|(id, (n, k))| column(id, n, k)));
@@ -252,7 +260,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
 
     /// Calls `visit` with each row (or the problem that cost a record or a page).
     pub fn for_each(&self, mut visit: impl FnMut(Result<Vec<Value>, Problem>) -> ControlFlow<()>) {
-        let large = self.db.page_size() > 8192;
+        let format = record::RecordFormat::of(&self.db.header);
         let layout = record::Layout::new(self.table);
         btree::walk(self.db, self.table.root_page, |event| match event {
             TreeEvent::Entry {
@@ -262,7 +270,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
                     return ControlFlow::Continue(());
                 }
                 let offset = self.db.page_offset(page.number);
-                let row = record::decode(data, self.table, &layout, large)
+                let row = record::decode(data, self.table, &layout, format)
                     .map_err(|m| {
                         Problem::at_offset(
                             offset,

@@ -9,6 +9,7 @@
 //! flags byte (long value, compressed, separated, multi-valued, NULL).
 
 use super::catalog::TableDef;
+use super::header::FileHeader;
 use super::{le_u16, le_u32};
 
 /// Tagged-value flags (ESE TAGFLD_HEADER).
@@ -55,13 +56,31 @@ impl Layout {
     }
 }
 
+/// How a database lays out tagged columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordFormat {
+    /// 16/32 KiB pages: 15-bit tagged offsets, and every tagged value has a flags byte.
+    pub large_pages: bool,
+    /// Format 0x620 revisions up to 2 (Exchange 5.5 era) list tagged columns as
+    /// (id, size) pairs each followed by its data, instead of an offset index.
+    pub linear_tags: bool,
+}
+
+impl RecordFormat {
+    pub fn of(header: &FileHeader) -> RecordFormat {
+        RecordFormat {
+            large_pages: header.large_pages(),
+            linear_tags: header.format_version == 0x620 && header.format_revision <= 2,
+        }
+    }
+}
+
 /// Decodes `record` against `table`'s columns: one [`Stored`] per column, in column order.
-/// `large_pages` selects the 15-bit tagged offsets and mandatory flag bytes of 16/32 KiB pages.
 pub fn decode<'a>(
     record: &'a [u8],
     table: &TableDef,
     layout: &Layout,
-    large_pages: bool,
+    format: RecordFormat,
 ) -> Result<Vec<Stored<'a>>, String> {
     let last_fixed = u32::from(*record.first().ok_or("empty record")?);
     let last_variable = u32::from(*record.get(1).ok_or("record too short")?);
@@ -95,8 +114,13 @@ pub fn decode<'a>(
     }
     let tagged_at =
         variable_data_at + last_variable_end(record, variable_offsets_at, variable_count);
-    let mut tagged = tagged_values(record.get(tagged_at..).unwrap_or(&[]), large_pages)?;
-    tagged.sort_by_key(|(id, _)| *id);
+    let tagged_area = record.get(tagged_at..).unwrap_or(&[]);
+    let mut tagged = if format.linear_tags {
+        linear_tagged_values(tagged_area)?
+    } else {
+        tagged_values(tagged_area, format.large_pages)?
+    };
+    tagged.sort_by_key(|t| (t.id, t.derived));
 
     let mut values = Vec::with_capacity(table.columns.len());
     for column in &table.columns {
@@ -105,11 +129,14 @@ pub fn decode<'a>(
             1..=127 => fixed.get(id as usize - 1).cloned().flatten(),
             128..=255 => variable.get((id - 128) as usize).cloned(),
             _ => {
-                let at = tagged.partition_point(|(tag, _)| *tag < id);
+                // A derived table stores its template's tagged columns under the template's
+                // ids, marked derived; its own tagged ids may be the same numbers.
+                let key = (id, column.from_template);
+                let at = tagged.partition_point(|t| (t.id, t.derived) < key);
                 tagged
                     .get(at)
-                    .filter(|(tag, _)| *tag == id)
-                    .map(|(_, v)| v.clone())
+                    .filter(|t| (t.id, t.derived) == key)
+                    .map(|t| t.value.clone())
             }
         };
         values.push(value.unwrap_or(Stored::Absent));
@@ -168,8 +195,18 @@ fn fixed_values<'a>(
     Ok(values)
 }
 
-/// The tagged columns: (column id, value).
-fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<(u32, Stored<'_>)>, String> {
+/// One tagged column of a record.
+struct Tagged<'a> {
+    id: u32,
+    derived: bool,
+    value: Stored<'a>,
+}
+
+/// Tagged-index word flag: the column comes from the table's template.
+const TAG_DERIVED: u16 = 0x8000;
+
+/// The tagged columns of the indexed format: (id, offset) pairs, then the values.
+fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<Tagged<'_>>, String> {
     if area.is_empty() {
         return Ok(Vec::new());
     }
@@ -197,7 +234,35 @@ fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<(u32, Stored<'_>)
             .ok_or_else(|| format!("tagged column {id}: bad offsets {start}..{end}"))?;
         let has_flags = large_pages || word & 0x4000 != 0;
         let null_small = !large_pages && word & 0x2000 != 0;
-        values.push((id, tagged_value(bytes, has_flags, null_small)?));
+        values.push(Tagged {
+            id,
+            derived: word & TAG_DERIVED != 0,
+            value: tagged_value(bytes, has_flags, null_small)?,
+        });
+    }
+    Ok(values)
+}
+
+/// The tagged columns of the linear format: id, size word (0x8000 = the value starts with a
+/// flags byte), value; repeated.
+fn linear_tagged_values(area: &[u8]) -> Result<Vec<Tagged<'_>>, String> {
+    let mut values = Vec::new();
+    let mut at = 0usize;
+    while at < area.len() {
+        let (Some(id), Some(word)) = (le_u16(area, at), le_u16(area, at + 2)) else {
+            return Err(format!("tagged column entry cut short at byte {at}"));
+        };
+        at += 4;
+        let size = usize::from(word & 0x5fff);
+        let bytes = area
+            .get(at..at + size)
+            .ok_or_else(|| format!("tagged column {id}: {size} bytes run past the record"))?;
+        values.push(Tagged {
+            id: u32::from(id),
+            derived: false,
+            value: tagged_value(bytes, word & 0x8000 != 0, false)?,
+        });
+        at += size;
     }
     Ok(values)
 }
@@ -268,5 +333,130 @@ pub fn long_value_key(id: &[u8]) -> Option<Vec<u8>> {
         4 => Some(le_u32(id, 0)?.to_be_bytes().to_vec()),
         8 => Some(super::le_u64(id, 0)?.to_be_bytes().to_vec()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ese::catalog::ColumnDef;
+    use crate::ese::value::ColumnType;
+
+    fn column(id: u32, kind: ColumnType, from_template: bool) -> ColumnDef {
+        ColumnDef {
+            id,
+            name: format!("c{id}"),
+            kind,
+            size: 0,
+            flags: 0,
+            codepage: 1252,
+            default: None,
+            from_template,
+        }
+    }
+
+    fn table(columns: Vec<ColumnDef>) -> TableDef {
+        TableDef {
+            name: "t".into(),
+            object_id: 9,
+            root_page: 40,
+            columns,
+            indexes: Vec::new(),
+            long_value_root: None,
+            template: None,
+        }
+    }
+
+    const SMALL: RecordFormat = RecordFormat {
+        large_pages: false,
+        linear_tags: false,
+    };
+
+    #[test]
+    fn fixed_variable_and_tagged_columns() {
+        let t = table(vec![
+            column(1, ColumnType::LONG, false),
+            column(2, ColumnType::SHORT, false),
+            column(128, ColumnType::TEXT, false),
+            column(256, ColumnType::BINARY, false),
+            column(257, ColumnType::BINARY, false),
+        ]);
+        // last fixed 2, last variable 128, variable offsets at 4+4+2+1 (bitmap) = 11.
+        let mut r = vec![2u8, 128, 11, 0];
+        r.extend_from_slice(&7i32.to_le_bytes());
+        r.extend_from_slice(&[0xaa, 0xaa]); // column 2: NULL filler
+        r.push(0b10); // NULL bitmap: column 2
+        r.extend_from_slice(&2u16.to_le_bytes()); // variable column 128 ends at 2
+        r.extend_from_slice(b"hi");
+        // tagged: index of one entry (4 bytes), column 256 at offset 4, value "xyz".
+        r.extend_from_slice(&256u16.to_le_bytes());
+        r.extend_from_slice(&4u16.to_le_bytes());
+        r.extend_from_slice(b"xyz");
+        let values = decode(&r, &t, &Layout::new(&t), SMALL).unwrap();
+        assert_eq!(values[0], Stored::Bytes(&7i32.to_le_bytes()));
+        assert_eq!(values[1], Stored::Null);
+        assert_eq!(values[2], Stored::Bytes(b"hi"));
+        assert_eq!(values[3], Stored::Bytes(b"xyz"));
+        assert_eq!(
+            values[4],
+            Stored::Absent,
+            "column 257 is not stored: its default applies"
+        );
+    }
+
+    #[test]
+    fn derived_tagged_columns_match_template_columns_only() {
+        let t = table(vec![
+            column(256, ColumnType::BINARY, true),
+            column(256, ColumnType::BINARY, false),
+        ]);
+        let mut r = vec![0u8, 0, 4, 0];
+        r.extend_from_slice(&256u16.to_le_bytes());
+        r.extend_from_slice(&(8u16 | TAG_DERIVED).to_le_bytes());
+        r.extend_from_slice(&256u16.to_le_bytes());
+        r.extend_from_slice(&9u16.to_le_bytes());
+        r.extend_from_slice(b"Tb");
+        let values = decode(&r, &t, &Layout::new(&t), SMALL).unwrap();
+        assert_eq!(values, vec![Stored::Bytes(b"T"), Stored::Bytes(b"b")]);
+    }
+
+    #[test]
+    fn linear_tagged_format_of_old_databases() {
+        let t = table(vec![
+            column(256, ColumnType::BINARY, false),
+            column(300, ColumnType::LONG_BINARY, false),
+        ]);
+        let mut r = vec![0u8, 0, 4, 0];
+        r.extend_from_slice(&256u16.to_le_bytes());
+        r.extend_from_slice(&2u16.to_le_bytes());
+        r.extend_from_slice(b"ab");
+        r.extend_from_slice(&300u16.to_le_bytes());
+        r.extend_from_slice(&(5u16 | 0x8000).to_le_bytes());
+        r.push(TAG_SEPARATED);
+        r.extend_from_slice(&0x1234u32.to_le_bytes());
+        let format = RecordFormat {
+            large_pages: false,
+            linear_tags: true,
+        };
+        let values = decode(&r, &t, &Layout::new(&t), format).unwrap();
+        assert_eq!(values[0], Stored::Bytes(b"ab"));
+        assert_eq!(values[1], Stored::LongValue(&0x1234u32.to_le_bytes()));
+        r.truncate(r.len() - 2);
+        assert!(decode(&r, &t, &Layout::new(&t), format)
+            .unwrap_err()
+            .contains("run past"));
+    }
+
+    #[test]
+    fn damaged_records_are_errors() {
+        let t = table(vec![column(1, ColumnType::LONG, false)]);
+        let layout = Layout::new(&t);
+        assert!(decode(&[], &t, &layout, SMALL).is_err());
+        assert!(decode(&[1, 0, 200, 0], &t, &layout, SMALL).is_err());
+        assert!(decode(&[1, 0, 6, 0, 1, 2], &t, &layout, SMALL).is_err());
+        assert!(
+            decode(&[3, 0, 5, 0, 0], &t, &layout, SMALL).is_err(),
+            "fixed column 2 unknown"
+        );
     }
 }
