@@ -8,6 +8,7 @@ use crate::ExitCode;
 use anyhow::{Context, Result};
 use evtdoctor_parsers::ese::catalog::TableReader;
 use evtdoctor_parsers::ese::check::{self, Finding};
+use evtdoctor_parsers::ese::header::DbState;
 use evtdoctor_parsers::ese::{Catalog, Database, TableDef, Value};
 use evtdoctor_parsers::Problem;
 use std::fs::File;
@@ -137,6 +138,14 @@ fn check(args: &DbCheckArgs) -> Result<ExitCode> {
         return Err(e).context("writing output");
     }
     sink.finish(&["Page", "Kind", "Offset", "Problem"], "No problems found.")?;
+    if db.header.state != DbState::CLEAN_SHUTDOWN {
+        eprintln!(
+            "evtdoctor: {}: state is {}: the database needs its log files (recovery) before \
+             ESE will attach it; that is not page damage",
+            args.file.display(),
+            db.header.state.name()
+        );
+    }
     eprintln!(
         "evtdoctor: {}: {} pages ({} in use, {} past the database's space), {} trees, {} records checked; {count} problem(s)",
         args.file.display(),
@@ -198,6 +207,9 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
     }
     let mut sink = Sink::new(format, BufWriter::new(io::stdout().lock()))?;
     let mut records = 0u64;
+    // Pages read, in bytes: roughly the file once (long values add a little).
+    let progress = Progress::for_bytes(db.file_size(), false);
+    let mut shown = 0u64;
     for table in &tables {
         let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
         if format == Format::Csv {
@@ -213,6 +225,9 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
                 }
             };
             records += 1;
+            let read = db.pages_read() * db.page_size() as u64;
+            progress.advance(read.saturating_sub(shown));
+            shown = shown.max(read);
             let text: Vec<String> = values.iter().map(Value::display).collect();
             match sink.push(
                 &RowJson {
@@ -236,6 +251,7 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
         .first()
         .map(|t| t.columns.iter().map(|c| c.name.as_str()).collect())
         .unwrap_or_default();
+    progress.finish();
     sink.finish(&headers, "No records.")?;
     for problem in problems.iter().take(20) {
         eprintln!("evtdoctor: {path}: {problem}");

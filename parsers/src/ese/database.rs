@@ -16,6 +16,8 @@ pub struct Database<S> {
     /// Problems with the primary or shadow header found while opening.
     pub header_problems: Vec<Problem>,
     page_size: usize,
+    /// Pages read so far, for progress reports.
+    pages_read: std::cell::Cell<u64>,
 }
 
 /// A page as read: `None` when it could not be used, with the reason.
@@ -64,6 +66,7 @@ impl<S: PageSource> Database<S> {
             header,
             header_problems,
             page_size,
+            pages_read: std::cell::Cell::new(0),
         })
     }
 
@@ -86,8 +89,14 @@ impl<S: PageSource> Database<S> {
         (u64::from(number) + 1) * self.page_size as u64
     }
 
+    /// Pages read since the database was opened.
+    pub fn pages_read(&self) -> u64 {
+        self.pages_read.get()
+    }
+
     /// Reads page `number` without verifying it.
     pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
+        self.pages_read.set(self.pages_read.get() + 1);
         let offset = self.page_offset(number);
         let mut bytes = vec![0u8; self.page_size];
         let n = self
