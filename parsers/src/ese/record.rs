@@ -177,9 +177,9 @@ fn fixed_values<'a>(
             }
             break;
         };
-        let bytes = record
-            .get(at..at + size)
-            .filter(|_| at + size <= bitmap_at)
+        let end = at.checked_add(size).filter(|&end| end <= bitmap_at);
+        let bytes = end
+            .and_then(|end| record.get(at..end))
             .ok_or_else(|| format!("fixed column {id} runs past the fixed data"))?;
         let bit = (id - 1) as usize;
         let is_null = record
