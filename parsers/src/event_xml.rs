@@ -142,11 +142,10 @@ impl Walker {
                     }
                 }
             }
-            Some(Section::EventData) | Some(Section::UserData) => {
-                // Every leaf element below EventData/UserData is one value; a parent
-                // element restarts the collection at its first child.
-                self.leaf_depth = Some(self.depth);
-            }
+            // Every leaf element below EventData (or below UserData's one wrapper element) is
+            // one value; a parent element restarts the collection at its first child.
+            Some(Section::EventData) => self.leaf_depth = Some(self.depth),
+            Some(Section::UserData) if self.depth >= 3 => self.leaf_depth = Some(self.depth),
             _ => {}
         }
     }
@@ -287,12 +286,17 @@ mod tests {
     fn user_data_leaves_become_strings_and_wrappers_hold_many_events() {
         let xml = r#"<Events><Event><System><Provider Name="Microsoft-Windows-Eventlog"/><EventID>1102</EventID></System>
 <UserData><LogFileCleared xmlns="x"><SubjectUserSid>S-1-5-21</SubjectUserSid><SubjectUserName>bob</SubjectUserName></LogFileCleared></UserData></Event>
-<Event><System><Provider Name="A" EventSourceName="B"/><EventID>7</EventID></System></Event></Events>"#;
+<Event><System><Provider Name="A" EventSourceName="B"/><EventID>7</EventID></System>
+<UserData><ServiceShutdown xmlns="x"/></UserData></Event></Events>"#;
         let (events, problem) = parse_events(xml.as_bytes());
         assert!(problem.is_none());
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].strings, vec!["S-1-5-21", "bob"]);
         assert_eq!(events[1].source, "B");
+        assert!(
+            events[1].strings.is_empty(),
+            "an empty wrapper holds no value"
+        );
         assert_eq!(events[1].event_id, 7);
     }
 
