@@ -81,11 +81,12 @@ impl EvtxWriter {
         let fail = |message: String| EvtxWriteError { index, message };
         let record_id = event.record_number.unwrap_or(self.next_record_id);
         let record = RecordValues::from_event(event, record_id).map_err(fail)?;
-        let mark = self.current.mark();
+        let mut start = self.current.mark();
         write_record(&mut self.current, &record);
         if !self.current.fits() {
-            self.current.rollback(mark);
+            self.current.rollback(start);
             let mut fresh = Chunk::new();
+            start = fresh.mark();
             write_record(&mut fresh, &record);
             if !fresh.fits() {
                 return Err(fail("the record is larger than a 64 KiB chunk".into()));
@@ -98,6 +99,7 @@ impl EvtxWriter {
             let full = std::mem::replace(&mut self.current, fresh);
             self.chunks.push(full.seal());
         }
+        self.current.record_added(record_id, start);
         self.next_record_id = record_id.saturating_add(1);
         Ok(record_id)
     }

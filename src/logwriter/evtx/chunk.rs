@@ -103,9 +103,10 @@ impl Chunk {
         Mark(self.bytes.len())
     }
 
-    /// Whether everything written so far fits in the chunk.
+    /// Whether everything written so far fits in the chunk. A record may not end exactly at
+    /// the chunk end: libevtx then drops it (Windows never fills a chunk to the last byte).
     pub fn fits(&self) -> bool {
-        self.bytes.len() <= CHUNK_SIZE
+        self.bytes.len() < CHUNK_SIZE
     }
 
     /// Notes a complete record that starts at `start`.

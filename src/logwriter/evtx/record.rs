@@ -47,7 +47,7 @@ fn slot(index: u16, kind: ValueType, optional: bool) -> Piece {
 
 /// A record ready to be written: its id, written time and substitution values, all validated.
 pub(super) struct RecordValues {
-    pub record_id: u64,
+    record_id: u64,
     written: u64,
     slots: Vec<Value>,
 }
@@ -130,9 +130,9 @@ fn level_and_keywords(level: Level) -> Result<(u8, u64), String> {
     })
 }
 
-/// Appends the record to the chunk. The caller checks afterwards that the chunk still fits.
+/// Appends the record to the chunk. The caller checks afterwards that the chunk still fits,
+/// and then tells the chunk with [`Chunk::record_added`].
 pub(super) fn write_record(chunk: &mut Chunk, record: &RecordValues) {
-    let start = chunk.mark();
     let start_offset = chunk.position();
     chunk.push(RECORD_SIGNATURE);
     let mut xml = BinXml { chunk };
@@ -160,7 +160,6 @@ pub(super) fn write_record(chunk: &mut Chunk, record: &RecordValues) {
     let size = unpadded + padding;
     xml.chunk.patch_u32(size_at, size);
     xml.chunk.push_u32(size);
-    chunk.record_added(record.record_id, start);
 }
 
 /// The template instance token; the definition follows it the first time the chunk uses it.
