@@ -144,3 +144,82 @@ pub fn write_evtx<'a>(
     }
     Ok(writer.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
+    use evtdoctor_parsers::Level;
+
+    fn read_back(bytes: &[u8]) -> Vec<Event> {
+        let (events, problems) = read_evtx_all(bytes, EvtxOptions::default()).unwrap();
+        assert_eq!(problems, []);
+        events
+    }
+
+    #[test]
+    fn unwritable_events_are_refused_and_the_rest_still_written() {
+        let mut writer = EvtxWriter::new();
+        let good = Event::new("EventLog", 6005, Level::Information);
+        let mut account_name = good.clone();
+        account_name.user = Some("NT AUTHORITY\\SYSTEM".into());
+        let mut long_string = good.clone();
+        long_string.strings = vec!["x".repeat(40_000)];
+        let mut huge_data = good.clone();
+        huge_data.data = Some(vec![7; 65_000]);
+        let mut fits = good.clone();
+        fits.data = Some(vec![7; 64_000]);
+
+        assert_eq!(writer.push(&good), Ok(1));
+        let refused = writer.push(&account_name).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "event #1: user \"NT AUTHORITY\\\\SYSTEM\" is not a SID string"
+        );
+        let refused = writer.push(&long_string).unwrap_err();
+        assert_eq!(refused.index, 2);
+        assert_eq!(refused.message, "a value of 80000 bytes exceeds 65535");
+        let refused = writer.push(&huge_data).unwrap_err();
+        assert_eq!(refused.message, "the record is larger than a 64 KiB chunk");
+        assert_eq!(writer.push(&fits), Ok(2));
+        assert_eq!(writer.push(&good), Ok(3));
+
+        let bytes = writer.finish();
+        // The 64,000-byte record needed a chunk of its own, and left no room after it.
+        assert_eq!(bytes.len(), FILE_HEADER_BLOCK_SIZE + 3 * chunk::CHUNK_SIZE);
+        let events = read_back(&bytes);
+        let ids: Vec<_> = events.iter().map(|e| e.record_number).collect();
+        assert_eq!(ids, [Some(1), Some(2), Some(3)]);
+        assert_eq!(events[1].data.as_ref().map(Vec::len), Some(64_000));
+    }
+
+    #[test]
+    fn no_events_give_a_header_only_file() {
+        let bytes = write_evtx([]).unwrap();
+        assert_eq!(bytes.len(), FILE_HEADER_BLOCK_SIZE);
+        assert_eq!(&bytes[..8], b"ElfFile\0");
+        assert_eq!(read_back(&bytes), []);
+    }
+
+    #[test]
+    fn file_header_fields_and_checksum() {
+        let events: Vec<Event> = (0..3)
+            .map(|_| Event::new("EventLog", 6005, Level::Information))
+            .collect();
+        let bytes = write_evtx(&events).unwrap();
+        let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        assert_eq!(u64_at(16), 0, "last chunk number");
+        assert_eq!(u64_at(24), 4, "next record id");
+        assert_eq!((u16_at(36), u16_at(38)), (1, 3), "version 3.1");
+        assert_eq!(
+            (u16_at(40), u16_at(42)),
+            (4096, 1),
+            "block size, chunk count"
+        );
+        assert_eq!(
+            bytes[124..128],
+            crc32fast::hash(&bytes[..120]).to_le_bytes()
+        );
+    }
+}
