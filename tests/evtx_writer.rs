@@ -405,6 +405,46 @@ fn libevtx_text_export_lists_ids_times_sources_and_strings() {
     }
 }
 
+/// Audits carry level 0 and say their outcome in the keywords, next to the classic-source bit.
+#[test]
+fn audits_are_written_with_level_zero_and_outcome_keywords() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut success = Event::new("Security", 528, Level::AuditSuccess);
+    success.log = Some("Security".into());
+    let mut failure = success.clone();
+    failure.event_id = 529;
+    failure.level = Level::AuditFailure;
+    let path = write_file(dir.path(), "audits.evtx", &[success, failure]);
+    let dump = python_evtx(&path, "all");
+    let seen: Vec<(Value, Value)> = dump["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["level"].clone(), r["keywords"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (0.into(), "0x00a0000000000000".into()),
+            (0.into(), "0x0090000000000000".into())
+        ]
+    );
+}
+
+#[test]
+fn an_empty_log_is_valid_for_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "empty.evtx", &[]);
+    let info = text(oracle("evtxinfo", &[path.to_str().unwrap()]));
+    assert!(info.contains("Number of records\t\t: 0\n"), "{info}");
+    assert!(!info.contains("corrupted"), "{info}");
+    let dump = python_evtx(&path, "all");
+    assert_eq!(dump["header_valid"], true);
+    assert_eq!(dump["chunks"], serde_json::json!([[true, 0, 0]]));
+    assert_eq!(dump["count"], 0);
+    assert_eq!(read_back(&path), []);
+}
+
 /// 5,000 events of varied shapes: enough for several chunks, several templates per chunk.
 fn many_events() -> Vec<Event> {
     let start = at("2003-07-01T00:00:00Z");

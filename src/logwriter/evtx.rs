@@ -104,9 +104,10 @@ impl EvtxWriter {
         Ok(record_id)
     }
 
-    /// The complete file: header block, then every chunk.
+    /// The complete file: header block, then every chunk. A log without events still gets
+    /// one empty chunk, as libevtx reports a chunkless file corrupted.
     pub fn finish(mut self) -> Vec<u8> {
-        if !self.current.is_empty() {
+        if !self.current.is_empty() || self.chunks.is_empty() {
             self.chunks.push(self.current.seal());
         }
         // push() keeps the count within u16.
@@ -194,9 +195,9 @@ mod tests {
     }
 
     #[test]
-    fn no_events_give_a_header_only_file() {
+    fn no_events_give_one_empty_chunk() {
         let bytes = write_evtx([]).unwrap();
-        assert_eq!(bytes.len(), FILE_HEADER_BLOCK_SIZE);
+        assert_eq!(bytes.len(), FILE_HEADER_BLOCK_SIZE + chunk::CHUNK_SIZE);
         assert_eq!(&bytes[..8], b"ElfFile\0");
         assert_eq!(read_back(&bytes), []);
     }

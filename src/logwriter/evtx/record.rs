@@ -156,7 +156,8 @@ pub(super) fn write_record(chunk: &mut Chunk, record: &RecordValues) {
     let trailing_size_length = 4;
     let unpadded = xml.chunk.position() - start_offset + trailing_size_length;
     let padding = (RECORD_ALIGNMENT - unpadded % RECORD_ALIGNMENT) % RECORD_ALIGNMENT;
-    xml.chunk.push(&vec![0; padding as usize]);
+    xml.chunk
+        .push(&[0; RECORD_ALIGNMENT as usize][..padding as usize]);
     let size = unpadded + padding;
     xml.chunk.patch_u32(size_at, size);
     xml.chunk.push_u32(size);
