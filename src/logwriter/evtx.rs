@@ -46,10 +46,19 @@ impl std::error::Error for EvtxWriteError {}
 
 /// Builds an .evtx file in memory, one event at a time.
 ///
-/// Record ids are the events' `record_number`s; an event without one gets the previous id
-/// plus one (the first gets 1). `time_written` goes to the record header (falling back to
-/// `time_generated`); `data: None` is written like empty data. The output depends only on
-/// the events: the same events give the same bytes.
+/// How [`Event`] fields land in the record:
+/// - `record_number` is the record id; without one, the previous id plus one (first: 1).
+/// - `time_generated` is `<TimeCreated>`; `time_written` the record header time (falling back
+///   to `time_generated`).
+/// - `source` is `<Provider Name>`, `event_id` and `qualifiers` `<EventID Qualifiers>`,
+///   `category` `<Task>` (none: 0), `log` `<Channel>`, `computer` `<Computer>`, `user` (a SID
+///   string, else the event is refused) `<Security UserID>`.
+/// - `level` becomes `<Level>` and `<Keywords>` as Windows writes classic events; audits get
+///   level 0 with the audit-outcome keyword.
+/// - `strings` become one `<Data>` each, `data` the `<Binary>` (none is written like empty).
+/// - `message` and `origin` are not stored: .evtx has no place for them.
+///
+/// The output depends only on the events: the same events give the same bytes.
 pub struct EvtxWriter {
     chunks: Vec<Vec<u8>>,
     current: Chunk,
