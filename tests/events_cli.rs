@@ -36,10 +36,17 @@ fn jsonl_gives_every_field_of_a_classic_event_with_binary_data() {
     assert_eq!(event["log"], "System");
     assert_eq!(event["record_number"], 2);
     assert_eq!(event["computer"], "01566s-win16-ir.threebeesco.com");
-    assert_eq!(event["strings"], serde_json::json!(["01566S-WIN16-IR", "%%5"]));
+    assert_eq!(
+        event["strings"],
+        serde_json::json!(["01566S-WIN16-IR", "%%5"])
+    );
     assert_eq!(event["data"], "220000c0");
     assert_eq!(event["time_generated"], "2020-09-15T19:28:49.359772Z");
-    assert_eq!(event["time_written"], Value::Null, "a zero FILETIME is no time");
+    assert_eq!(
+        event["time_written"],
+        Value::Null,
+        "a zero FILETIME is no time"
+    );
 }
 
 #[test]
@@ -84,16 +91,27 @@ fn filters_select_by_level_source_and_time() {
 #[test]
 fn unreadable_inputs_are_listed_and_readable_ones_still_read() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("garbage.bin"), [0u8, 1, 2, 3, 0xff, 0xfe, 7, 9, 0]).unwrap();
+    std::fs::write(
+        dir.path().join("garbage.bin"),
+        [0u8, 1, 2, 3, 0xff, 0xfe, 7, 9, 0],
+    )
+    .unwrap();
     std::fs::write(dir.path().join("empty.evtx"), b"").unwrap();
     std::fs::copy(binary_corpus_file(), dir.path().join("good.log")).unwrap();
     let out = evtdoctor(&["events", "--jsonl", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stdout_lines(&out).len(), 2, "the .evtx is detected by content");
+    assert_eq!(
+        stdout_lines(&out).len(),
+        2,
+        "the .evtx is detected by content"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("garbage.bin: offset 0 (0x0): not a recognised event log format"));
     assert!(stderr.contains("empty.evtx: offset 0 (0x0): empty file"));
-    assert!(stderr.contains("2 records (0 recovered) from 1 input(s); 2 unreadable"), "{stderr}");
+    assert!(
+        stderr.contains("2 records (0 recovered) from 1 input(s); 2 unreadable"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -114,7 +132,11 @@ fn read_damaged(path: &Path) -> (Option<i32>, Vec<u64>) {
     let out = evtdoctor(&["events", "--jsonl", "--no-recover", path.to_str().unwrap()]);
     let numbers = stdout_lines(&out)
         .iter()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["record_number"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["record_number"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     (out.status.code(), numbers)
 }
@@ -145,9 +167,16 @@ fn truncated_and_bit_flipped_evtx_copies_never_panic_and_keep_intact_records() {
     assert_eq!(out.status.code(), Some(0));
     // libevtx exports none of this copy; evtdoctor keeps over a quarter of the 5009 records
     // and names each damaged chunk by its file offset.
-    assert!(stdout_lines(&out).len() > 1300, "{}", stdout_lines(&out).len());
+    assert!(
+        stdout_lines(&out).len() > 1300,
+        "{}",
+        stdout_lines(&out).len()
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("offset 69632 (0x11000): chunk 1:"), "{stderr}");
+    assert!(
+        stderr.contains("offset 69632 (0x11000): chunk 1:"),
+        "{stderr}"
+    );
 
     // A destroyed file header is fatal for the file, reported with its offset.
     let mut headless = original;
