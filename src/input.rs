@@ -163,6 +163,7 @@ pub fn read_events(path: &Path, options: ReadOptions, mut sink: impl FnMut(Event
             EvtxOptions {
                 threads: options.threads,
                 recover: !options.no_recover,
+                ..EvtxOptions::default()
             },
             &mut take,
         ),
