@@ -167,6 +167,8 @@ struct FieldPlan {
 #[derive(Debug, Clone, Default)]
 pub struct TemplatePlan {
     fields: Vec<FieldPlan>,
+    /// One more than the highest substitution index the fields refer to.
+    values_needed: usize,
 }
 
 impl TemplatePlan {
@@ -189,7 +191,20 @@ impl TemplatePlan {
             root: None,
         };
         walker.walk()?;
-        let plan = walker.plan;
+        let mut plan = walker.plan;
+        plan.values_needed = plan
+            .fields
+            .iter()
+            .flat_map(|f| {
+                let values = f.pieces.iter().filter_map(|p| match p {
+                    Piece::Value(i) => Some(*i),
+                    Piece::Literal(_) => None,
+                });
+                f.dependencies.iter().copied().chain(values)
+            })
+            .map(|i| usize::from(i) + 1)
+            .max()
+            .unwrap_or(0);
         // A whole-event template must say at least who logged what; one that does not is
         // damaged or unusual, and the XML path reads it more carefully.
         let has = |field| plan.fields.iter().any(|f| f.field == field);
