@@ -150,7 +150,7 @@ mod tests {
         let recs = records(10, 4);
         let size = recs[0].len();
         let len = 0x30 + 4 * size + 0x28 + 8; // room for all four and the cursor
-        let first = len - size - (size / 2 & !3); // the second one straddles the wrap point
+        let first = len - size - ((size / 2) & !3); // the second one straddles the wrap point
         for dirty in [false, true] {
             let bytes = file(len, first, &recs, dirty);
             let (events, problems) = read_evt_all(&bytes, false).unwrap();
