@@ -48,3 +48,93 @@ pub fn oracle(program: &str, args: &[&str]) -> Output {
         .output()
         .unwrap_or_else(|e| panic!("{program} not runnable ({e}); .ci/run installs it"))
 }
+
+/// One record as `evtexport` (libevt) prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportedRecord {
+    pub number: u64,
+    pub created: String,
+    pub written: String,
+    /// The numeric event type in the "(4)" of "Information event (4)".
+    pub event_type: u16,
+    pub computer: String,
+    pub source: String,
+    pub category: u16,
+    /// The full 32-bit identifier.
+    pub identifier: u32,
+    pub sid: Option<String>,
+    pub strings: Vec<String>,
+}
+
+/// Runs `evtexport -m <mode>` on `path` and parses its records. Values may span lines (strings
+/// with CR LF): a line that starts no field continues the previous value.
+pub fn evtexport(path: &std::path::Path, mode: &str) -> Vec<ExportedRecord> {
+    let out = oracle("evtexport", &["-m", mode, &path.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "evtexport failed on {}",
+        path.display()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut records: Vec<ExportedRecord> = Vec::new();
+    let mut last_string = false;
+    for (i, line) in lines.iter().enumerate() {
+        let field = line.split_once('\t').map(|(key, rest)| {
+            let value = rest
+                .trim_start_matches('\t')
+                .strip_prefix(": ")
+                .unwrap_or("");
+            (key, value)
+        });
+        let record_ends = line.is_empty()
+            && lines.get(i + 1).map_or(true, |next| {
+                next.is_empty() || next.starts_with("Event number")
+            });
+        let Some(record) = records.last_mut() else {
+            if let Some(("Event number", n)) = field {
+                records.push(ExportedRecord {
+                    number: n.parse().expect("event number"),
+                    ..Default::default()
+                });
+            }
+            continue;
+        };
+        let number = |v: &str| -> u64 {
+            let inner = v
+                .rsplit_once('(')
+                .map_or(v, |(_, n)| n.trim_end_matches(')'));
+            inner.parse().unwrap_or_else(|_| panic!("number in {v:?}"))
+        };
+        match field {
+            Some(("Event number", n)) => {
+                records.push(ExportedRecord {
+                    number: n.parse().expect("event number"),
+                    ..Default::default()
+                });
+                last_string = false;
+            }
+            Some(("Creation time", v)) => record.created = v.to_owned(),
+            Some(("Written time", v)) => record.written = v.to_owned(),
+            Some(("Event type", v)) => record.event_type = number(v) as u16,
+            Some(("Computer name", v)) => record.computer = v.to_owned(),
+            Some(("Source name", v)) => record.source = v.to_owned(),
+            Some(("Event category", v)) => record.category = number(v) as u16,
+            Some(("Event identifier", v)) => record.identifier = number(v) as u32,
+            Some(("User security identifier", v)) => record.sid = Some(v.to_owned()),
+            Some(("Number of strings", _)) => {}
+            Some((key, v)) if key.starts_with("String: ") => {
+                record.strings.push(v.to_owned());
+                last_string = true;
+            }
+            _ if record_ends => last_string = false,
+            _ if last_string => {
+                let s = record.strings.last_mut().expect("a string");
+                s.push('\n');
+                s.push_str(line);
+            }
+            _ => panic!("unexpected evtexport line {line:?}"),
+        }
+    }
+    records
+}
