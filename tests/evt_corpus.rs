@@ -3,60 +3,11 @@
 
 mod common;
 
-use common::{corpus_files, evtdoctor, evtexport, oracle, ExportedRecord};
+use common::{assert_same, corpus_files, evtdoctor_events, evtexport, libevt_time, oracle};
 use evtdoctor_parsers::evt::sid_to_string;
-use evtdoctor_parsers::{Event, Level};
+use evtdoctor_parsers::Event;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Runs `evtdoctor events FILE --jsonl` and parses every record.
-fn read_with_evtdoctor(path: &Path) -> (Vec<Event>, String) {
-    let out = evtdoctor(&["events", &path.to_string_lossy(), "--jsonl"]);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{}: {stderr}", path.display());
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let events = String::from_utf8(out.stdout)
-        .expect("UTF-8 output")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("an Event per line"))
-        .collect();
-    (events, stderr)
-}
-
-/// libevt's time format: "Jul 21, 2021 02:40:16 UTC".
-fn libevt_time(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    time.map_or_else(
-        || "Not set (0)".into(),
-        |t| t.format("%b %d, %Y %H:%M:%S UTC").to_string(),
-    )
-}
-
-/// Every field evtexport prints, compared.
-fn assert_same(mine: &Event, theirs: &ExportedRecord, context: &str) {
-    let context = format!("{context}, record {}", theirs.number);
-    assert_eq!(mine.record_number, Some(theirs.number), "{context}");
-    assert_eq!(mine.full_event_id(), theirs.identifier, "{context}");
-    assert_eq!(
-        mine.level,
-        Level::from_evt_type(theirs.event_type),
-        "{context}"
-    );
-    assert_eq!(mine.source, theirs.source, "{context}");
-    assert_eq!(
-        mine.computer.as_deref(),
-        Some(&*theirs.computer),
-        "{context}"
-    );
-    assert_eq!(mine.category, Some(theirs.category), "{context}");
-    assert_eq!(
-        libevt_time(mine.time_generated),
-        theirs.created,
-        "{context}"
-    );
-    assert_eq!(libevt_time(mine.time_written), theirs.written, "{context}");
-    assert_eq!(mine.user, theirs.sid, "{context}");
-    assert_eq!(mine.strings, theirs.strings, "{context}");
-}
 
 /// What dissect.eventlog decodes: its live records in order, then a record parsed from each
 /// offset given (those evtdoctor carved), with the raw SID bytes rather than its rendering.
@@ -148,7 +99,7 @@ fn every_corpus_evt_matches_libevt_and_dissect_record_by_record() {
     let mut totals = Vec::new();
     for path in corpus_files("evt", &[".evt"]) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let (events, _) = read_with_evtdoctor(&path);
+        let (events, _) = evtdoctor_events(&path);
         let (live, carved): (Vec<&Event>, Vec<&Event>) =
             events.iter().partition(|e| !e.origin.recovered);
 

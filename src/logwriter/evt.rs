@@ -54,8 +54,11 @@ impl EvtWriter {
         }
     }
 
-    /// Leave the log as a copy taken while it was open: header flagged dirty and still holding
-    /// the offsets of the empty log it was when opened. Only the cursor knows the truth.
+    /// Leave the log as a copy taken while it was open: header flagged dirty and holding the
+    /// state it was last rewritten with. Like the EventLog service (as real dirty logs show),
+    /// the header is rewritten only when the log is opened (empty here) and when a write
+    /// overwrites the oldest records, so its end offset and next record number lag behind;
+    /// only the end-of-file record knows the truth.
     pub fn dirty(mut self, dirty: bool) -> EvtWriter {
         self.dirty = dirty;
         self
@@ -74,6 +77,13 @@ impl EvtWriter {
         let mut used = 0;
         let mut straddling = None;
         let mut number = self.first_record_number;
+        // What the header held when the service last rewrote it: at first an empty log's.
+        let mut flushed = Cursor {
+            begin_offset: HEADER_SIZE,
+            end_offset: HEADER_SIZE,
+            next_record_number: number,
+            oldest_record_number: 0,
+        };
         for event in events {
             let record = encode_record(event, number).with_context(|| {
                 format!("record {number} ({} {})", event.source, event.event_id)
@@ -86,11 +96,13 @@ impl EvtWriter {
             );
             // Like the EventLog service: overwrite the oldest records until the new one and
             // the end-of-file record fit.
+            let mut overwrote = false;
             while ring.capacity() - used < needed {
                 let Some((_, _, size)) = live.pop_front() else {
                     break;
                 };
                 used -= size;
+                overwrote = true;
             }
             let offset = ring.pos;
             if ring.put(&record) {
@@ -99,63 +111,55 @@ impl EvtWriter {
             live.push_back((number, offset, record.len()));
             used += record.len();
             number = number.checked_add(1).context("record numbers exhausted")?;
+            if overwrote {
+                flushed = live_state(&live, ring.pos, number)?;
+            }
         }
         straddling = straddling.filter(|n| live.iter().any(|(live_n, _, _)| live_n == n));
-        let cursor_offset = ring.pos;
-        let oldest = live.front().map_or(number, |(n, _, _)| *n);
-        let cursor = Cursor {
-            begin_offset: to_u32(live.front().map_or(cursor_offset, |(_, o, _)| *o))?,
-            end_offset: to_u32(cursor_offset)?,
-            next_record_number: number,
-            oldest_record_number: if live.is_empty() { 0 } else { oldest },
-        };
+        let cursor = live_state(&live, ring.pos, number)?;
         ring.put(&cursor.to_bytes());
-        let header = if self.dirty {
-            FileHeader {
-                start_offset: HEADER_SIZE,
-                end_offset: HEADER_SIZE,
-                next_record_number: self.first_record_number,
-                oldest_record_number: 0,
-                ..self.header(HeaderFlags::DIRTY)
-            }
-        } else {
-            FileHeader {
-                start_offset: cursor.begin_offset,
-                end_offset: cursor.end_offset,
-                next_record_number: cursor.next_record_number,
-                oldest_record_number: cursor.oldest_record_number,
-                ..self.header(if ring.wrapped {
-                    HeaderFlags::WRAPPED
-                } else {
-                    0
-                })
-            }
-        };
         let wrapped = ring.wrapped;
+        let wrapped_flag = if wrapped { HeaderFlags::WRAPPED } else { 0 };
+        let header = if self.dirty {
+            self.header(&flushed, HeaderFlags::DIRTY | wrapped_flag)
+        } else {
+            self.header(&cursor, wrapped_flag)
+        };
         let mut bytes = ring.bytes;
         bytes[..HEADER_SIZE as usize].copy_from_slice(&header.to_bytes());
         Ok(EvtFile {
             bytes,
-            live: oldest..=number.saturating_sub(1),
+            live: live.front().map_or(number, |(n, _, _)| *n)..=number.saturating_sub(1),
             wrapped,
             straddling,
             cursor_offset: cursor.end_offset,
         })
     }
 
-    fn header(&self, flags: u32) -> FileHeader {
+    /// A header describing the live range `state`.
+    fn header(&self, state: &Cursor, flags: u32) -> FileHeader {
         FileHeader {
             major_version: 1,
             minor_version: 1,
-            start_offset: 0,
-            end_offset: 0,
-            next_record_number: 0,
-            oldest_record_number: 0,
+            start_offset: state.begin_offset,
+            end_offset: state.end_offset,
+            next_record_number: state.next_record_number,
+            oldest_record_number: state.oldest_record_number,
             max_size: self.max_size,
             flags: HeaderFlags(flags),
             retention: 0,
         }
     }
+}
+
+/// The live range as the end-of-file record (and a flushed header) states it.
+fn live_state(live: &VecDeque<(u32, usize, usize)>, end: usize, next: u32) -> Result<Cursor> {
+    Ok(Cursor {
+        begin_offset: to_u32(live.front().map_or(end, |(_, offset, _)| *offset))?,
+        end_offset: to_u32(end)?,
+        next_record_number: next,
+        oldest_record_number: live.front().map_or(0, |(n, _, _)| *n),
+    })
 }
 
 /// The file being written: a circular area after the header.

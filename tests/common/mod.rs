@@ -138,3 +138,52 @@ pub fn evtexport(path: &std::path::Path, mode: &str) -> Vec<ExportedRecord> {
     }
     records
 }
+
+/// libevt's time format: "Jul 21, 2021 02:40:16 UTC".
+pub fn libevt_time(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    time.map_or_else(
+        || "Not set (0)".into(),
+        |t| t.format("%b %d, %Y %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// Every field evtexport prints, compared.
+pub fn assert_same(mine: &evtdoctor_parsers::Event, theirs: &ExportedRecord, context: &str) {
+    let context = format!("{context}, record {}", theirs.number);
+    assert_eq!(mine.record_number, Some(theirs.number), "{context}");
+    assert_eq!(mine.full_event_id(), theirs.identifier, "{context}");
+    assert_eq!(
+        mine.level,
+        evtdoctor_parsers::Level::from_evt_type(theirs.event_type),
+        "{context}"
+    );
+    assert_eq!(mine.source, theirs.source, "{context}");
+    assert_eq!(
+        mine.computer.as_deref(),
+        Some(&*theirs.computer),
+        "{context}"
+    );
+    assert_eq!(mine.category, Some(theirs.category), "{context}");
+    assert_eq!(
+        libevt_time(mine.time_generated),
+        theirs.created,
+        "{context}"
+    );
+    assert_eq!(libevt_time(mine.time_written), theirs.written, "{context}");
+    assert_eq!(mine.user, theirs.sid, "{context}");
+    assert_eq!(mine.strings, theirs.strings, "{context}");
+}
+
+/// Runs `evtdoctor events FILE --jsonl` and parses every record.
+pub fn evtdoctor_events(path: &std::path::Path) -> (Vec<evtdoctor_parsers::Event>, String) {
+    let out = evtdoctor(&["events", &path.to_string_lossy(), "--jsonl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}: {stderr}", path.display());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let events = String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("an Event per line"))
+        .collect();
+    (events, stderr)
+}
