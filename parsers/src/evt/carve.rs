@@ -3,6 +3,7 @@
 
 use super::record::{decode, probe, Probe};
 use super::ring::Ring;
+use super::walk::Slack;
 use super::SIGNATURE;
 use crate::Item;
 use memchr::memmem;
@@ -36,11 +37,10 @@ pub(crate) fn find_records<'r, 'a>(
         })
 }
 
-/// Hands every whole record found in the slack from `from` up to `to` to `sink`, marked
-/// recovered. Records with fields pointing outside themselves are taken for noise.
-pub(crate) fn carve_slack(ring: &Ring<'_>, from: usize, to: usize, sink: &mut impl FnMut(Item)) {
-    let len = ring.distance(from, to);
-    for (_, offset, bytes) in find_records(ring, from, len) {
+/// Hands every whole record found in the slack to `sink`, marked recovered. Records with
+/// fields pointing outside themselves are taken for noise.
+pub(crate) fn carve_slack(ring: &Ring<'_>, slack: &Slack, sink: &mut impl FnMut(Item)) {
+    for (_, offset, bytes) in find_records(ring, slack.from, slack.len) {
         let decoded = decode(&bytes, offset);
         if decoded.defect.is_none() {
             let mut event = decoded.event;

@@ -63,51 +63,75 @@ pub(crate) fn live_range(
     }
 }
 
-/// Hands every live record to `sink` and returns the offset where the live data ends (after
-/// the cursor, or where the chain broke). Damage becomes a problem and the walk goes on at
-/// the next whole record.
-pub(crate) fn walk_live(ring: &Ring<'_>, live: &LiveRange, sink: &mut impl FnMut(Item)) -> usize {
-    let mut left = match live.cursor {
+/// The part of the ring outside the live records: `len` bytes from `from`.
+pub(crate) struct Slack {
+    pub from: usize,
+    pub len: usize,
+}
+
+/// Hands every live record to `sink` and returns the slack: from the end of the cursor (or
+/// where the chain broke) round to the oldest record. Damage becomes a problem and the walk
+/// goes on at the next whole record.
+pub(crate) fn walk_live(ring: &Ring<'_>, live: &LiveRange, sink: &mut impl FnMut(Item)) -> Slack {
+    let range = match live.cursor {
         Some(cursor) => ring.distance(live.start, cursor),
         None => ring.capacity(),
     };
+    let mut left = range;
     let mut pos = live.start;
     while left > 0 {
-        match probe(ring, pos, left) {
+        let step = match probe(ring, pos, left) {
             Probe::Record { bytes, closed } => {
                 let decoded = decode(&bytes, pos);
-                if !closed {
-                    sink(Err(Problem::at_offset(
-                        pos as u64,
-                        "record's closing size copy is wrong (cut short while written?); \
-                         fields read as far as they go",
-                    )));
-                }
                 if let Some(defect) = decoded.defect {
                     sink(Err(Problem::at_offset(pos as u64, defect)));
                 }
                 sink(Ok(decoded.event));
-                pos = ring.advance(pos, bytes.len());
-                left -= bytes.len();
+                if closed {
+                    bytes.len()
+                } else {
+                    // Torn while being written: its size cannot be trusted to find the next.
+                    let skip = next_record(ring, pos, left);
+                    sink(Err(Problem::at_offset(
+                        pos as u64,
+                        format!(
+                            "record's closing size is wrong (torn?): fields read as far as \
+                             they go; next record {skip} bytes on"
+                        ),
+                    )));
+                    skip
+                }
             }
             Probe::NotRecord(_) if live.cursor.is_none() => break,
             Probe::NotRecord(reason) => {
-                let skip = find_records(ring, ring.advance(pos, 4), left - 4.min(left))
-                    .next()
-                    .map_or(left, |(distance, _, _)| distance + 4);
+                let skip = next_record(ring, pos, left);
                 sink(Err(Problem::at_offset(
                     pos as u64,
                     format!("{reason}; skipped {skip} bytes of the live log"),
                 )));
-                pos = ring.advance(pos, skip);
-                left -= skip;
+                skip
             }
-        }
+        };
+        pos = ring.advance(pos, step);
+        left -= step;
     }
     match live.cursor {
-        Some(cursor) => ring.advance(cursor, CURSOR_SIZE as usize),
-        None => pos,
+        Some(cursor) => Slack {
+            from: ring.advance(cursor, CURSOR_SIZE as usize),
+            len: ring.capacity().saturating_sub(range + CURSOR_SIZE as usize),
+        },
+        None => Slack {
+            from: pos,
+            len: ring.capacity() - (range - left),
+        },
     }
+}
+
+/// Distance from `pos` to the next whole record after it within `left` bytes (or `left`).
+fn next_record(ring: &Ring<'_>, pos: usize, left: usize) -> usize {
+    find_records(ring, ring.advance(pos, 4), left.saturating_sub(4))
+        .next()
+        .map_or(left, |(distance, _, _)| distance + 4)
 }
 
 #[cfg(test)]
