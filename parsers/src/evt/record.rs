@@ -213,20 +213,56 @@ fn read_strings(
 /// A UTF-16LE string up to its NUL (or the end of `bytes`), and the bytes it took with the NUL.
 /// Unpaired surrogates become U+FFFD.
 fn utf16z(bytes: &[u8]) -> (String, usize) {
-    let units = bytes
+    let units = units_before_nul(bytes);
+    let used = (units * 2 + 2).min(bytes.len() & !1);
+    let body = bytes.get(..units * 2).unwrap_or_default();
+    // ASCII, the common case, needs no decoding: its low bytes are the text.
+    if is_ascii_utf16(body) {
+        let text: Vec<u8> = body.chunks_exact(2).map(|pair| pair[0]).collect();
+        return (String::from_utf8(text).unwrap_or_default(), used);
+    }
+    let units = body
         .chunks_exact(2)
         .map(|pair| u16::from_le_bytes([pair[0], pair[1]]));
-    let len = units.clone().take_while(|&u| u != 0).count();
-    let used = (len * 2 + 2).min(bytes.len() & !1);
-    let mut text = String::with_capacity(len);
-    if units.clone().take(len).all(|u| u < 0x80) {
-        text.extend(units.take(len).map(|u| char::from(u as u8)));
-    } else {
-        text.extend(
-            char::decode_utf16(units.take(len)).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)),
-        );
-    }
+    let text = char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
     (text, used)
+}
+
+/// Four UTF-16 units at a time, as little-endian words (the tail that is not a whole word is
+/// left out).
+fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes
+        .chunks_exact(8)
+        .filter_map(|chunk| chunk.try_into().ok().map(u64::from_le_bytes))
+}
+
+/// How many UTF-16 units come before the first NUL unit (all of them if none).
+fn units_before_nul(bytes: &[u8]) -> usize {
+    const LOW_BITS: u64 = 0x0001_0001_0001_0001;
+    const HIGH_BITS: u64 = 0x8000_8000_8000_8000;
+    // A word holds a zero unit exactly when this borrow trick flags one of its lanes.
+    let whole = words(bytes)
+        .take_while(|word| word.wrapping_sub(LOW_BITS) & !word & HIGH_BITS == 0)
+        .count()
+        * 4;
+    let rest = bytes.get(whole * 2..).unwrap_or_default();
+    whole
+        + rest
+            .chunks_exact(2)
+            .take_while(|pair| pair != &[0, 0])
+            .count()
+}
+
+/// True when every unit is below 0x80.
+fn is_ascii_utf16(units: &[u8]) -> bool {
+    const NOT_ASCII: u64 = 0xff80_ff80_ff80_ff80;
+    let tail = units.get(units.len() / 8 * 8..).unwrap_or_default();
+    words(units).all(|word| word & NOT_ASCII == 0)
+        && tail
+            .chunks_exact(2)
+            .all(|pair| pair[1] == 0 && pair[0] < 0x80)
 }
 
 /// 0 means "not set".
@@ -348,7 +384,14 @@ mod tests {
 
     #[test]
     fn strings_stop_at_nul_or_end_and_survive_bad_utf16() {
+        assert_eq!(utf16z(b"a\0b\0c\0d\0e\0\0\0f\0"), ("abcde".into(), 12));
+        assert_eq!(utf16z(b"a\0b\0c\0\0\0e\0f\0g\0"), ("abc".into(), 8));
+        assert_eq!(
+            utf16z(b"\0\x01\0\x01\0\x01\0\x01"),
+            ("\u{100}\u{100}\u{100}\u{100}".into(), 8)
+        );
         assert_eq!(utf16z(b"A\0B\0\0\0C\0"), ("AB".into(), 6));
+        assert_eq!(utf16z(b"a\0b\0c\0d\0\xe9\0\0\0"), ("abcd\u{e9}".into(), 12));
         assert_eq!(utf16z(b"A\0B"), ("A".into(), 2));
         assert_eq!(utf16z(&[0x00, 0xd8, 0x41, 0x00]), ("\u{fffd}A".into(), 4));
         assert_eq!(utf16z(b""), (String::new(), 0));
