@@ -196,3 +196,15 @@ fn every_corpus_evt_matches_libevt_and_dissect_record_by_record() {
         .collect();
     assert_eq!(totals, expected);
 }
+
+#[test]
+fn no_recover_reads_only_the_live_records() {
+    let path = common::corpus_dir().join("evt/winxp_sp3_System_wrapped_dirty_plaso.Evt");
+    let out = common::evtdoctor(&["events", &path.to_string_lossy(), "--jsonl", "--no-recover"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 6063);
+    assert!(!stdout.contains("\"recovered\":true"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("6063 records (0 recovered)"), "{stderr}");
+}

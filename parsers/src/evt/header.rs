@@ -186,7 +186,8 @@ pub(crate) fn cursor_at(ring: &Ring<'_>, offset: usize) -> Option<Cursor> {
 }
 
 /// Searches the whole ring for the cursor: by its magic words, then across the wrap point
-/// (where its magic may be split).
+/// (where its magic may be split). Should an older one survive too, the newest state (highest
+/// next record number) wins.
 pub(crate) fn find_cursor(ring: &Ring<'_>) -> Option<(usize, Cursor)> {
     let magic: Vec<u8> = CURSOR_MAGIC.iter().flat_map(|w| w.to_le_bytes()).collect();
     let finder = memmem::Finder::new(&magic);
@@ -197,7 +198,8 @@ pub(crate) fn find_cursor(ring: &Ring<'_>) -> Option<(usize, Cursor)> {
     let across_wrap = (1..CURSOR_SIZE as usize).map(|k| ring.back(ring.start(), k));
     whole
         .chain(across_wrap)
-        .find_map(|offset| Some((offset, cursor_at(ring, offset)?)))
+        .filter_map(|offset| Some((offset, cursor_at(ring, offset)?)))
+        .max_by_key(|(_, cursor)| cursor.next_record_number)
 }
 
 #[cfg(test)]
@@ -274,6 +276,20 @@ mod tests {
             );
             assert_eq!(cursor_at(&ring, offset), Some(cursor));
         }
+    }
+
+    #[test]
+    fn of_two_cursors_the_newest_wins() {
+        let mut bytes = ring_with_cursor_at(0x100, 0x80);
+        let newer = Cursor {
+            begin_offset: 0x30,
+            end_offset: 0xc0,
+            next_record_number: 9,
+            oldest_record_number: 3,
+        };
+        bytes[0xc0..0xe8].copy_from_slice(&newer.to_bytes());
+        let ring = Ring::new(&bytes).unwrap();
+        assert_eq!(find_cursor(&ring), Some((0xc0, newer)));
     }
 
     #[test]

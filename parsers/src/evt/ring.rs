@@ -36,7 +36,7 @@ impl<'a> Ring<'a> {
         if to >= from {
             to - from
         } else {
-            self.bytes.len() - from + (to - START)
+            self.bytes.len().saturating_sub(from) + to.saturating_sub(START)
         }
     }
 
