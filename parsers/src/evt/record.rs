@@ -33,12 +33,14 @@ pub(crate) fn probe<'a>(ring: &Ring<'a>, offset: usize, room: usize) -> Probe<'a
             "no record here (size field {size:#x} is impossible in {room:#x} bytes of log)"
         ));
     }
+    // The signature first: garbage sizes must not cost a copy across the wrap point.
+    let signature = ring.read(ring.advance(offset, 4), 4);
+    if signature.as_deref() != Some(&SIGNATURE[..]) {
+        return Probe::NotRecord("no record signature \"LfLe\"".into());
+    }
     let Some(bytes) = ring.read(offset, size) else {
         return Probe::NotRecord(format!("record size {size:#x} runs past the log"));
     };
-    if bytes.get(4..8) != Some(&SIGNATURE[..]) {
-        return Probe::NotRecord("no record signature \"LfLe\"".into());
-    }
     let closing = bytes
         .get(size - 4..)
         .and_then(|b| b.try_into().ok())
