@@ -1,0 +1,220 @@
+//! Event text as support engineers have it: pasted Event Properties blocks, Event Viewer
+//! text/CSV exports, PowerShell `Export-Csv` output and event XML (`wevtutil qe /f:xml`,
+//! evtx_dump). The shape is detected from the content, never from a file name.
+
+mod block;
+pub mod clock;
+mod delimited;
+mod fields;
+pub mod hexdump;
+
+pub use clock::{parse_offset, TimeBasis};
+
+use crate::{event_xml, Item, Problem};
+use chrono::FixedOffset;
+use clock::Clock;
+use serde::Serialize;
+
+/// How to read event text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    /// The offset zone-less times were written in; `None` reads them as UTC (and says so).
+    pub offset: Option<FixedOffset>,
+}
+
+/// Which kind of event text an input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextKind {
+    /// Pasted Event Properties blocks (with their `Data:` dumps).
+    Blocks,
+    /// Tab- or comma-delimited export (Event Viewer, PowerShell, evtdoctor CSV).
+    Delimited,
+    /// Event XML.
+    Xml,
+}
+
+/// Everything read from one text input.
+#[derive(Debug, Clone)]
+pub struct TextRead {
+    pub kind: TextKind,
+    /// How the times were turned into UTC: commands print it wherever times are shown.
+    pub time_basis: TimeBasis,
+    /// Events and problems in input order.
+    pub items: Vec<Item>,
+}
+
+/// Reads event text of any supported kind. Fails only when the text is none of them.
+pub fn read_text(bytes: &[u8], options: TextOptions) -> Result<TextRead, Problem> {
+    let text = decode_text(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut clock = Clock::new(options.offset);
+    let mut items = Vec::new();
+    let first = lines
+        .iter()
+        .position(|l| !l.trim().is_empty())
+        .ok_or_else(|| Problem::at_line(1, "no text"))?;
+    let first_text = lines[first].trim();
+    let kind = if is_xml_start(first_text) {
+        let (events, problem) = event_xml::parse_events(text.as_bytes());
+        items.extend(events.into_iter().map(Ok));
+        items.extend(problem.map(Err));
+        TextKind::Xml
+    } else if let Some(kind) = read_delimited(&lines, first, &mut clock, &mut items) {
+        kind
+    } else {
+        block::read_blocks(&lines, &mut clock, &mut |item| items.push(item));
+        if items.is_empty() {
+            return Err(Problem::at_line(
+                first as u64 + 1,
+                "not a recognised event text: expected pasted event properties, an Event \
+                 Viewer text/CSV export, PowerShell Export-Csv output or event XML",
+            ));
+        }
+        TextKind::Blocks
+    };
+    Ok(TextRead {
+        kind,
+        time_basis: clock.basis(),
+        items,
+    })
+}
+
+/// `<Event`, `<Events>`, `<?xml`, or evtx_dump's `Record 1` banner.
+fn is_xml_start(line: &str) -> bool {
+    line.starts_with('<')
+        || line
+            .strip_prefix("Record ")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Reads the input as a delimited export when its first record (after a PowerShell `#TYPE`
+/// line) has that shape; `None` leaves it to the block reader.
+fn read_delimited(
+    lines: &[&str],
+    first: usize,
+    clock: &mut Clock,
+    items: &mut Vec<Item>,
+) -> Option<TextKind> {
+    let start = if lines[first].trim_start().starts_with("#TYPE") {
+        first + 1
+    } else {
+        first
+    };
+    let body = lines.get(start..)?;
+    let head = body.first()?;
+    let delimiter = if head.contains('\t') { '\t' } else { ',' };
+    let records = delimited::records(body, delimiter);
+    let first_record = records.first()?.as_ref().ok()?;
+    let (columns, has_header) = delimited::layout(&first_record.fields)?;
+    let line_base = start as u64;
+    delimited::read_delimited(
+        records,
+        &columns,
+        has_header,
+        delimiter,
+        clock,
+        &mut |item| items.push(shift_line(item, line_base)),
+    );
+    Some(TextKind::Delimited)
+}
+
+/// Records were numbered from the start of their slice; make the numbers the file's.
+fn shift_line(item: Item, by: u64) -> Item {
+    match item {
+        Ok(mut event) => {
+            event.origin.line = event.origin.line.map(|l| l + by);
+            Ok(event)
+        }
+        Err(mut problem) => {
+            problem.line = problem.line.map(|l| l + by);
+            Err(problem)
+        }
+    }
+}
+
+/// Text from UTF-8 (with or without BOM), UTF-16 with a BOM (Event Viewer's Unicode exports),
+/// or, failing those, Windows-1252-like single bytes (NT-era ANSI exports; bytes map to the
+/// Latin-1 code points).
+pub fn decode_text(bytes: &[u8]) -> String {
+    let utf16 = |body: &[u8], little: bool| {
+        let units: Vec<u16> = body
+            .chunks_exact(2)
+            .map(|p| {
+                let pair = [p[0], p[1]];
+                if little {
+                    u16::from_le_bytes(pair)
+                } else {
+                    u16::from_be_bytes(pair)
+                }
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    if let Some(body) = bytes.strip_prefix(&[0xff, 0xfe]) {
+        return utf16(body, true);
+    }
+    if let Some(body) = bytes.strip_prefix(&[0xfe, 0xff]) {
+        return utf16(body, false);
+    }
+    let body = bytes.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(bytes);
+    match std::str::from_utf8(body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => body.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatches_by_content() {
+        let block = read_text(
+            b"Event Type: Error\nEvent Source: X\nEvent ID: 1\n",
+            TextOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(block.kind, TextKind::Blocks);
+        let csv = read_text(b"#TYPE System.Diagnostics.EventLogEntry\n\"EventID\",\"Source\",\"EntryType\"\n\"1\",\"X\",\"Error\"\n", TextOptions::default()).unwrap();
+        assert_eq!(csv.kind, TextKind::Delimited);
+        assert_eq!(csv.items[0].as_ref().unwrap().origin.line, Some(3));
+        let xml = read_text(b"Record 1\n<?xml version=\"1.0\"?>\n<Event><System><EventID>7</EventID></System></Event>\n", TextOptions::default()).unwrap();
+        assert_eq!((xml.kind, xml.time_basis), (TextKind::Xml, TimeBasis::Utc));
+        assert_eq!(xml.items[0].as_ref().unwrap().event_id, 7);
+        assert!(read_text(b"just some prose\n", TextOptions::default()).is_err());
+        assert!(read_text(b"  \n", TextOptions::default()).is_err());
+    }
+
+    #[test]
+    fn decodes_utf16_and_ansi_exports() {
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain("Event ID: 1\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(decode_text(&utf16), "Event ID: 1\n");
+        assert_eq!(decode_text(b"Caf\xe9"), "Caf\u{e9}");
+    }
+
+    #[test]
+    fn the_time_basis_names_an_assumption() {
+        let text =
+            b"Event Type: Error\nEvent Source: X\nEvent ID: 1\nDate: 7/1/2003\nTime: 10:00:00 AM\n";
+        let read = read_text(text, TextOptions::default()).unwrap();
+        assert_eq!(read.time_basis, TimeBasis::AssumedUtc);
+        let offset = parse_offset("+02:00").unwrap();
+        let read = read_text(
+            text,
+            TextOptions {
+                offset: Some(offset),
+            },
+        )
+        .unwrap();
+        assert_eq!(read.time_basis, TimeBasis::Offset(offset));
+        let e = read.items[0].as_ref().unwrap();
+        assert_eq!(
+            e.time_generated.unwrap().to_rfc3339(),
+            "2003-07-01T08:00:00+00:00"
+        );
+    }
+}
