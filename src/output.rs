@@ -24,6 +24,24 @@ pub fn truncate(text: &str, max: usize) -> String {
     cut
 }
 
+/// A Markdown table; pipes are escaped and line breaks become `<br>` so each row stays one line.
+pub fn markdown_table<R: AsRef<[String]>>(headers: &[&str], rows: &[R]) -> String {
+    let cell = |text: &str| {
+        text.replace('|', "\\|")
+            .replace("\r\n", "<br>")
+            .replace('\n', "<br>")
+    };
+    let mut lines = vec![
+        format!("| {} |", headers.join(" | ")),
+        format!("|{}", "---|".repeat(headers.len())),
+    ];
+    for row in rows {
+        let cells: Vec<String> = row.as_ref().iter().map(|c| cell(c)).collect();
+        lines.push(format!("| {} |", cells.join(" | ")));
+    }
+    lines.join("\n")
+}
+
 /// One CSV field, quoted when it needs to be (RFC 4180).
 pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
@@ -76,6 +94,15 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn markdown_tables_escape_cells() {
+        let rows = [vec!["a|b".to_owned(), "one\ntwo".to_owned()]];
+        assert_eq!(
+            markdown_table(&["K", "V"], &rows),
+            "| K | V |\n|---|---|\n| a\\|b | one<br>two |"
+        );
     }
 
     #[test]

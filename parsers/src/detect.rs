@@ -54,18 +54,23 @@ fn text_prefix(head: &[u8]) -> Option<String> {
         return Some(String::from_utf16_lossy(&units));
     }
     let body = head.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(head);
-    // A cut multi-byte character at the end of the head is fine; control bytes are not.
-    let valid = match std::str::from_utf8(body) {
-        Ok(s) => s,
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&body[..e.valid_up_to()]).ok()?,
-        Err(_) => return None,
-    };
-    if valid
-        .bytes()
-        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+    // Control bytes mean binary; bytes that are not UTF-8 are a single-byte code page (the
+    // ANSI exports of NT-era Event Viewer), read as Latin-1.
+    if body
+        .iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
     {
         return None;
     }
+    let latin1;
+    let valid = match std::str::from_utf8(body) {
+        Ok(s) => s,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&body[..e.valid_up_to()]).ok()?,
+        Err(_) => {
+            latin1 = body.iter().map(|&b| char::from(b)).collect::<String>();
+            &latin1
+        }
+    };
     if valid.trim().is_empty() {
         return None;
     }
@@ -100,5 +105,9 @@ mod tests {
             Some(InputFormat::Xml)
         );
         assert_eq!(detect_format(b"   \n"), None);
+        assert_eq!(
+            detect_format(b"Computer:\tCAF\xc9\r\n"),
+            Some(InputFormat::Text)
+        );
     }
 }
