@@ -54,11 +54,12 @@ fn text_prefix(head: &[u8]) -> Option<String> {
         return Some(String::from_utf16_lossy(&units));
     }
     let body = head.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(head);
-    // Control bytes mean binary; bytes that are not UTF-8 are a single-byte code page (the
-    // ANSI exports of NT-era Event Viewer), read as Latin-1.
+    // Control bytes mean binary (except U+001F, which evtdoctor's CSV puts between insertion
+    // strings); bytes that are not UTF-8 are a single-byte code page (the ANSI exports of
+    // NT-era Event Viewer), read as Latin-1.
     if body
         .iter()
-        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1f))
     {
         return None;
     }

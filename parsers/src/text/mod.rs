@@ -54,8 +54,7 @@ pub fn read_text(bytes: &[u8], options: TextOptions) -> Result<TextRead, Problem
         .iter()
         .position(|l| !l.trim().is_empty())
         .ok_or_else(|| Problem::at_line(1, "no text"))?;
-    let first_text = lines[first].trim();
-    let kind = if is_xml_start(first_text) {
+    let kind = if looks_like_xml(&lines) {
         let (events, problem) = event_xml::parse_events(text.as_bytes());
         items.extend(events.into_iter().map(Ok));
         items.extend(problem.map(Err));
@@ -80,12 +79,16 @@ pub fn read_text(bytes: &[u8], options: TextOptions) -> Result<TextRead, Problem
     })
 }
 
-/// `<Event`, `<Events>`, `<?xml`, or evtx_dump's `Record 1` banner.
-fn is_xml_start(line: &str) -> bool {
-    line.starts_with('<')
-        || line
-            .strip_prefix("Record ")
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+/// Event XML, possibly after a tool's banner (evtx_dump's `Record 1`, evtxexport's version
+/// line): one of the first few non-blank lines opens it.
+fn looks_like_xml(lines: &[&str]) -> bool {
+    const BANNER_LINES: usize = 3;
+    lines
+        .iter()
+        .map(|l| l.trim_start())
+        .filter(|l| !l.is_empty())
+        .take(BANNER_LINES)
+        .any(|l| l.starts_with("<?xml") || l.starts_with("<Event"))
 }
 
 /// Reads the input as a delimited export when its first record (after a PowerShell `#TYPE`
@@ -182,6 +185,12 @@ mod tests {
         let xml = read_text(b"Record 1\n<?xml version=\"1.0\"?>\n<Event><System><EventID>7</EventID></System></Event>\n", TextOptions::default()).unwrap();
         assert_eq!((xml.kind, xml.time_basis), (TextKind::Xml, TimeBasis::Utc));
         assert_eq!(xml.items[0].as_ref().unwrap().event_id, 7);
+        let banner = read_text(
+            b"evtxexport 20181227\n\n<Event><System><EventID>8</EventID></System></Event>\n",
+            TextOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(banner.items[0].as_ref().unwrap().event_id, 8);
         assert!(read_text(b"just some prose\n", TextOptions::default()).is_err());
         assert!(read_text(b"  \n", TextOptions::default()).is_err());
     }
