@@ -25,6 +25,9 @@ fn evtx_events(path: &Path) -> Vec<Event> {
     events
 }
 
+/// Renders binary data as a dump view.
+type Dump = dyn Fn(&[u8]) -> String;
+
 fn with_data(events: &[Event]) -> usize {
     events
         .iter()
@@ -115,7 +118,7 @@ fn assert_blocks_round_trip(
 }
 
 fn assert_all_views_round_trip(name: &str, events: &[Event]) {
-    let views: [(&str, &dyn Fn(&[u8]) -> String); 4] = [
+    let views: [(&str, &Dump); 4] = [
         ("bytes/8/ascii", &|d| render::bytes_view(d, 8, true, false)),
         ("bytes/16/plain", &|d| {
             render::bytes_view(d, 16, false, true)
