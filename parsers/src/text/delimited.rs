@@ -115,70 +115,96 @@ pub struct Record {
 pub fn records(lines: &[&str], delimiter: char) -> Vec<Result<Record, Problem>> {
     let mut out = Vec::new();
     let mut index = 0;
-    while index < lines.len() {
+    while let Some(first) = lines.get(index) {
         let line = index as u64 + 1;
-        let mut text = lines[index].trim_end_matches('\r').to_owned();
+        let mut splitter = Splitter::new(delimiter);
+        splitter.feed(first.trim_end_matches('\r'));
         let mut used = 1;
-        loop {
-            if let Some(fields) = split_record(&text, delimiter) {
-                if !text.trim().is_empty() {
-                    out.push(Ok(Record { line, fields }));
-                }
-                break;
-            }
+        while splitter.quoted {
             match lines.get(index + used) {
                 Some(next) if used < MAX_RECORD_LINES => {
-                    text.push('\n');
-                    text.push_str(next.trim_end_matches('\r'));
+                    splitter.feed("\n");
+                    splitter.feed(next.trim_end_matches('\r'));
                     used += 1;
                 }
-                _ => {
-                    out.push(Err(Problem::at_line(line, "unterminated quoted field")));
-                    used = 1; // go on with the next line
-                    break;
-                }
+                _ => break,
             }
+        }
+        if splitter.quoted {
+            out.push(Err(Problem::at_line(line, "unterminated quoted field")));
+            used = 1; // go on with the next line
+        } else if used > 1 || !first.trim().is_empty() {
+            out.push(Ok(Record {
+                line,
+                fields: splitter.finish(),
+            }));
         }
         index += used;
     }
     out
 }
 
-/// The fields of one record, or `None` when a quoted field is still open at the end.
-fn split_record(text: &str, delimiter: char) -> Option<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut at_start = true;
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    field.push('"');
-                } else {
-                    quoted = false;
-                }
-            } else {
-                field.push(c);
-            }
-        } else if c == delimiter {
-            fields.push(std::mem::take(&mut field));
-            at_start = true;
-            continue;
-        } else if c == '"' && at_start {
-            quoted = true;
-        } else {
-            field.push(c);
+/// Splits one record as its lines arrive.
+struct Splitter {
+    delimiter: char,
+    fields: Vec<String>,
+    field: String,
+    at_start: bool,
+    quoted: bool,
+    /// A quote inside a quoted field: either the end of the field or the first of a pair.
+    quote_pending: bool,
+}
+
+impl Splitter {
+    fn new(delimiter: char) -> Splitter {
+        Splitter {
+            delimiter,
+            fields: Vec::new(),
+            field: String::new(),
+            at_start: true,
+            quoted: false,
+            quote_pending: false,
         }
-        at_start = false;
     }
-    if quoted {
-        return None;
+
+    fn feed(&mut self, text: &str) {
+        for c in text.chars() {
+            if self.quote_pending {
+                self.quote_pending = false;
+                if c == '"' {
+                    self.field.push('"');
+                    continue;
+                }
+                self.quoted = false;
+            }
+            if self.quoted {
+                if c == '"' {
+                    self.quote_pending = true;
+                } else {
+                    self.field.push(c);
+                }
+            } else if c == self.delimiter {
+                self.fields.push(std::mem::take(&mut self.field));
+                self.at_start = true;
+                continue;
+            } else if c == '"' && self.at_start {
+                self.quoted = true;
+            } else {
+                self.field.push(c);
+            }
+            self.at_start = false;
+        }
+        // A quote at the very end of a line closes the field (a pair never spans lines).
+        if self.quote_pending {
+            self.quote_pending = false;
+            self.quoted = false;
+        }
     }
-    fields.push(field);
-    Some(fields)
+
+    fn finish(mut self) -> Vec<String> {
+        self.fields.push(self.field);
+        self.fields
+    }
 }
 
 /// How the first record says the file is laid out, if it is a delimited export at all.

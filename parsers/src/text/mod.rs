@@ -195,6 +195,132 @@ mod tests {
         assert!(read_text(b"  \n", TextOptions::default()).is_err());
     }
 
+    /// A small deterministic generator (xorshift64*), so the no-panic property is checked on
+    /// the same thousands of inputs every run without a property-testing dependency.
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+    }
+
+    /// Pieces of every supported shape, damaged ones included.
+    const FRAGMENTS: &[&str] = &[
+        "Event Type:\tError",
+        "Event Source:\tMSExchangeKMS",
+        "Event ID:\t5085",
+        "Event ID: 99999999999",
+        "Event Category: (70000)",
+        "Date: 13/45/2003",
+        "Date:\t7/1/2003",
+        "Time: 25:61 PM",
+        "Time:\t10:00:05 AM",
+        "User: N/A",
+        "Computer: X",
+        "Description:",
+        "Data:",
+        "Data: Words",
+        "Log Name: A",
+        "Source: B",
+        "Level: 9",
+        "Event Xml:",
+        "0000: 36 2e 30 2e",
+        "0004: 36 32 34 39 6249",
+        "0008:",
+        "ffffffff: 41",
+        "0000: 2e302e36 3",
+        "0010: 4",
+        "0000: 41 42 AB",
+        "#TYPE x",
+        "\"EventID\",\"Source\",\"Data\",\"EntryType\"",
+        "\"1\",\"S\",\"4142\",\"Error\"",
+        "\"unterminated",
+        "a,b,c,d,e,f,g,h,i",
+        "7/1/2003\t1:00 AM\tS\tError\tNone\t1\tN/A\tC\tD",
+        "Level,Date and Time,Source,Event ID,Task Category",
+        "<Event>",
+        "</Event>",
+        "<System><EventID>x</EventID>",
+        "<Binary>ABC</Binary>",
+        "Record 1",
+        "<?xml ?>",
+        "",
+        "   ",
+        "\t\t",
+        "\u{feff}",
+        "é€😀",
+        "\r",
+        ":",
+        "0000:",
+        "\"\"\"",
+        ",,,,\"\n\"",
+    ];
+
+    #[test]
+    fn arbitrary_text_never_panics() {
+        let mut random = Random(0x005e_ed0f_e7d0_c702);
+        let kb = include_str!("../../../tests/fixtures/kb818952_event_5085.txt");
+        for case in 0..6000 {
+            let mut bytes: Vec<u8> = match case % 3 {
+                // Lines of known shapes in random order.
+                0 => (0..random.below(40))
+                    .map(|_| random.pick(FRAGMENTS))
+                    .collect::<Vec<_>>()
+                    .join(if random.below(2) == 0 { "\n" } else { "\r\n" })
+                    .into_bytes(),
+                // The KB event with random bytes changed, dropped or added.
+                1 => {
+                    let mut text = kb.as_bytes().to_vec();
+                    for _ in 0..1 + random.below(8) {
+                        let at = random.below(text.len() + 1);
+                        const POOL: &[u8] = b" 0123456789abcdefABCDEF:.\n\t\"<x";
+                        let byte = POOL[random.below(POOL.len())];
+                        match random.below(3) {
+                            0 if at < text.len() => text[at] = byte,
+                            1 if at < text.len() => {
+                                text.remove(at);
+                            }
+                            _ => text.insert(at, byte),
+                        }
+                    }
+                    text
+                }
+                // Raw bytes, sometimes behind a UTF-16 byte-order mark.
+                _ => {
+                    let mut raw: Vec<u8> = (0..random.below(300))
+                        .map(|_| random.next() as u8)
+                        .collect();
+                    if random.below(4) == 0 {
+                        raw.splice(0..0, [0xff, 0xfe]);
+                    }
+                    raw
+                }
+            };
+            bytes.truncate(20_000);
+            let offset = FixedOffset::east_opt(3600 * (random.below(27) as i32 - 13));
+            if let Ok(read) = read_text(&bytes, TextOptions { offset }) {
+                for event in read.items.into_iter().flatten() {
+                    if let Some(data) = &event.data {
+                        crate::payload::decode_payload(data);
+                    }
+                }
+            }
+            crate::payload::decode_payload(&bytes);
+        }
+    }
+
     #[test]
     fn decodes_utf16_and_ansi_exports() {
         let utf16: Vec<u8> = [0xff, 0xfe]
