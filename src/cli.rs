@@ -31,7 +31,11 @@ pub enum Command {
         "Examples:\n",
         "  evtdoctor events System.evt Application.evtx\n",
         "  evtdoctor events logs/ --id 5085,6009 --source MSExchangeKMS --jsonl\n",
-        "  evtdoctor events Application.evt --level error --since 2003-07-01 --format csv\n\n",
+        "  evtdoctor events Application.evt --level error --since 2003-07-01 --format csv\n",
+        "  evtdoctor events pasted-events.txt exported.csv --tz +02:00\n\n",
+        "Text exports (pasted event properties, Event Viewer tab/CSV, PowerShell Export-Csv) carry \
+         local times without a zone: --tz gives their offset; without it they are read as UTC \
+         and marked as assumed.\n\n",
         "Exit codes:\n",
         "  0  done\n",
         "  2  usage error, or no readable input (unreadable files beside readable ones are listed on stderr)"

@@ -7,6 +7,7 @@ use super::clock::Clock;
 use super::fields;
 use super::hexdump::{decode_dump, dump_line, DumpLine};
 use crate::event::{Event, Level};
+use crate::event_xml;
 use crate::{Item, Problem};
 
 /// The header labels a block may carry.
@@ -80,8 +81,9 @@ enum Part {
     Header,
     Description,
     Dump,
-    /// After `Event Xml:` or text that ended a dump: nothing more belongs to the event.
-    Trailer,
+    /// After `Event Xml:` (Vista and later): the event's XML, which carries the binary data
+    /// and the time in UTC.
+    Xml,
 }
 
 /// One event while its lines are read.
@@ -95,6 +97,8 @@ struct Pending<'a> {
     /// dump lines follow it).
     interruption: Option<(u64, &'a str)>,
     problem: Option<Problem>,
+    /// The `Event Xml:` line and the lines after it.
+    xml: Option<(u64, Vec<&'a str>)>,
 }
 
 impl<'a> Pending<'a> {
@@ -107,6 +111,7 @@ impl<'a> Pending<'a> {
             dump: Vec::new(),
             interruption: None,
             problem: None,
+            xml: None,
         }
     }
 
@@ -136,7 +141,7 @@ pub fn read_blocks(lines: &[&str], clock: &mut Clock, sink: &mut dyn FnMut(Item)
             (Some(p), Some((l, _))) => {
                 l.opens_event() && p.part != Part::Header
                     || p.part == Part::Header && l.holds_a_field() && p.has(l)
-                    || p.part == Part::Trailer && l.starts_event()
+                    || p.part == Part::Xml && l.starts_event()
             }
             (Some(_), None) => false,
         };
@@ -168,10 +173,13 @@ fn take_line<'a>(
     labelled: Option<(Label, &'a str)>,
     dump: Option<DumpLine<'a>>,
 ) {
-    if let Some(line) = dump {
-        if event.part == Part::Trailer && event.dump.is_empty() {
-            return;
+    if event.part == Part::Xml {
+        if let Some((_, xml)) = event.xml.as_mut() {
+            xml.push(text);
         }
+        return;
+    }
+    if let Some(line) = dump {
         if let Some((at, interrupting)) = event.interruption {
             event.problem.get_or_insert_with(|| {
                 Problem::at_line(
@@ -185,8 +193,11 @@ fn take_line<'a>(
         return;
     }
     match (event.part, labelled) {
-        (Part::Trailer, _) => {}
-        (_, Some((Label::EventXml, _))) => event.part = Part::Trailer,
+        (Part::Xml, _) => {}
+        (_, Some((Label::EventXml, _))) => {
+            event.part = Part::Xml;
+            event.xml = Some((number, Vec::new()));
+        }
         (Part::Header | Part::Description, Some((Label::Data, rest))) if names_a_view(rest) => {
             event.part = Part::Dump
         }
@@ -268,7 +279,16 @@ fn finish(event: Pending<'_>, clock: &mut Clock, sink: &mut dyn FnMut(Item)) {
     out.message = description(&event.description);
     out.data = data;
     out.origin.line = Some(event.first_line);
-    if let Some((date, line)) = event.field(Label::Date) {
+    if let Some((line, xml)) = &event.xml {
+        match xml_details(xml) {
+            Ok(details) => merge_xml(&mut out, details),
+            Err(message) => sink(Err(Problem::at_line(*line, message))),
+        }
+    }
+    let date = event
+        .field(Label::Date)
+        .filter(|_| out.time_generated.is_none());
+    if let Some((date, line)) = date {
         let time = event.field(Label::Time).map(|(v, _)| v);
         match clock.read(date, time) {
             Ok(time) => out.time_generated = time,
@@ -276,6 +296,29 @@ fn finish(event: Pending<'_>, clock: &mut Clock, sink: &mut dyn FnMut(Item)) {
         }
     }
     sink(Ok(out));
+}
+
+/// The event inside an `Event Xml:` section.
+fn xml_details(lines: &[&str]) -> Result<Event, String> {
+    let (events, problem) = event_xml::parse_events(lines.join("\n").as_bytes());
+    match (events.into_iter().next(), problem) {
+        (Some(event), None) => Ok(event),
+        (_, Some(problem)) => Err(format!("event XML unreadable: {}", problem.message)),
+        (None, None) => Err("event XML section without an <Event>".into()),
+    }
+}
+
+/// What the XML knows better than the text: its data, its UTC time, its record number,
+/// qualifiers and insertion strings. The text keeps its account and computer names.
+fn merge_xml(out: &mut Event, xml: Event) {
+    out.data = xml.data;
+    out.time_generated = xml.time_generated;
+    out.record_number = xml.record_number;
+    out.qualifiers = xml.qualifiers.or(out.qualifiers);
+    out.strings = xml.strings;
+    out.log = out.log.take().or(xml.log);
+    out.user = out.user.take().or(xml.user);
+    out.computer = out.computer.take().or(xml.computer);
 }
 
 /// `Data:` alone, or naming the dump's view (`Data: Bytes`).
@@ -343,11 +386,29 @@ Event Type: Information\nEvent Source: C\nEvent ID: 3\nthird";
     fn missing_fields_and_vista_labels() {
         let text = "Log Name:      Application\nSource:        MSExchangeKMS\nDate:          7/1/2003 10:00:05 AM\n\
 Event ID:      5085\nTask Category: (3)\nLevel:         Error\nKeywords:      Classic\nUser:          N/A\n\
-Computer:      EXCH01\nDescription:\nKMS can not mount\nEvent Xml:\n<Event><System/></Event>\n";
-        let items = read(text);
-        assert_eq!(items.len(), 1, "{items:?}");
+Computer:      EXCH01\nDescription:\nKMS can not mount\nEvent Xml:\n<Event xmlns=\"x\">\n  <System><EventID Qualifiers=\"49152\">5085</EventID>\n\
+<TimeCreated SystemTime=\"2003-07-01T08:00:05.5Z\"/><EventRecordID>9</EventRecordID></System>\n\
+  <EventData><Data>a</Data><Binary>362E30</Binary></EventData>\n</Event>\n\
+Log Name: System\nSource: Next\nEvent ID: 1\nEvent Xml:\n<Event><System></Wrong></Event>\n";
+        let mut clock = Clock::new(None);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut items = Vec::new();
+        read_blocks(&lines, &mut clock, &mut |i| items.push(i));
+        assert_eq!(items.len(), 3, "{items:?}");
         let e = items[0].as_ref().unwrap();
         assert_eq!(e.log.as_deref(), Some("Application"));
+        assert_eq!(e.data.as_deref(), Some(&b"6.0"[..]));
+        assert_eq!((e.record_number, e.qualifiers), (Some(9), Some(0xc000)));
+        assert_eq!(e.strings, ["a"]);
+        let broken = items[1].as_ref().unwrap_err();
+        assert_eq!(broken.line, Some(21));
+        assert!(
+            broken.message.starts_with("event XML unreadable"),
+            "{broken}"
+        );
+        assert_eq!(items[2].as_ref().unwrap().source, "Next");
+        // The XML's UTC time wins over the zone-less Date line, so nothing was assumed.
+        assert_eq!(clock.basis(), crate::text::TimeBasis::Utc);
         assert_eq!(
             (e.event_id, e.category, e.level),
             (5085, Some(3), Level::Error)
@@ -355,7 +416,7 @@ Computer:      EXCH01\nDescription:\nKMS can not mount\nEvent Xml:\n<Event><Syst
         assert_eq!(e.message.as_deref(), Some("KMS can not mount"));
         assert_eq!(
             e.time_generated.unwrap().to_rfc3339(),
-            "2003-07-01T10:00:05+00:00"
+            "2003-07-01T08:00:05.500+00:00"
         );
     }
 }
