@@ -1,6 +1,8 @@
 //! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
 
+use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use evtdoctor_parsers::text::TimeBasis;
 use std::io::{self, Write};
 
 /// A table with the project's look; wraps to the terminal width when there is one.
@@ -11,6 +13,23 @@ pub fn table(headers: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(headers.iter().copied());
     table
+}
+
+/// The note a table carries when some of its times were read as UTC by assumption.
+pub const ASSUMED_UTC_NOTE: &str =
+    "* time from text without a zone, read as UTC (give --tz to set the offset)";
+
+/// The time as tables show it; a time read as UTC by assumption is marked with `*`.
+pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
+    let Some(time) = time else {
+        return String::new();
+    };
+    let mark = if basis == TimeBasis::AssumedUtc {
+        " *"
+    } else {
+        ""
+    };
+    format!("{}{mark}", time.format("%Y-%m-%d %H:%M:%S"))
 }
 
 /// Shortens `text` to at most `max` characters, marking the cut with an ellipsis.

@@ -221,3 +221,29 @@ fn nothing_readable_exits_2_and_exports_without_data_say_so() {
     .unwrap();
     assert!(table.contains("| Marker 1 | kmserver.cpp line 1653, tag DD1 (meaning unknown) |"));
 }
+
+#[test]
+fn decodes_the_data_of_a_binary_log_like_the_oracle() {
+    let log = common::corpus_dir().join("evtx/attack_netlogon5805_zerologon_binary.evtx");
+    let log = log.to_str().unwrap();
+    let (events, stderr, code) = decode_json(&[log]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let xml = common::oracle("evtxexport", &["-f", "xml", log]);
+    let xml = String::from_utf8_lossy(&xml.stdout);
+    let oracle_hex: Vec<String> = xml
+        .split("<Binary>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</Binary>"))
+        .map(|(hex, _)| hex.to_lowercase())
+        .collect();
+    assert_eq!(oracle_hex, ["220000c0"]);
+    let decoded: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["payload"]["size"].as_u64().unwrap_or(0) > 0)
+        .collect();
+    assert_eq!(decoded.len(), 1);
+    assert_eq!(decoded[0]["payload"]["hex"], oracle_hex[0].as_str());
+    assert_eq!(decoded[0]["payload"]["layout"], "binary");
+    assert_eq!(decoded[0]["event_id"], 5805);
+    assert_eq!(decoded[0]["time_basis"], "utc");
+}

@@ -2,7 +2,7 @@
 //! with its binary data made readable.
 
 use crate::cli::{DecodeArgs, Format};
-use crate::commands::events::{print_problems, time_text, ASSUMED_UTC_NOTE};
+use crate::commands::events::print_problems;
 use crate::input::{self, InputReport, ReadOptions};
 use crate::output::{self, JsonArrayWriter};
 use crate::ExitCode;
@@ -133,7 +133,7 @@ fn write<W: Write>(out: &mut W, format: Format, decoded: &[Decoded]) -> io::Resu
                 }
             }
             if assumed {
-                writeln!(out, "{ASSUMED_UTC_NOTE}")?;
+                writeln!(out, "{}", output::ASSUMED_UTC_NOTE)?;
             }
         }
     }
@@ -157,7 +157,7 @@ fn rows(item: &Decoded) -> Vec<[String; 2]> {
     add("Event ID", id);
     add("Level", event.level.name().to_owned());
     add("Category", opt(event.category));
-    let time = time_text(event.time(), item.time_basis);
+    let time = output::time_text(event.time(), item.time_basis);
     add(
         "Time (UTC)",
         match item.time_basis {

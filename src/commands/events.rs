@@ -27,10 +27,6 @@ fn is_utc(basis: &TimeBasis) -> bool {
     *basis == TimeBasis::Utc
 }
 
-/// The note a table carries when some of its times were read as UTC by assumption.
-pub const ASSUMED_UTC_NOTE: &str =
-    "* time from text without a zone, read as UTC (give --tz to set the offset)";
-
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
     let format = args.output.resolved();
@@ -193,7 +189,7 @@ impl<W: Write> Sink<W> {
                 }
                 writeln!(out, "{table}")?;
                 if assumed {
-                    writeln!(out, "{ASSUMED_UTC_NOTE}")?;
+                    writeln!(out, "{}", output::ASSUMED_UTC_NOTE)?;
                 }
                 out.flush()
             }
@@ -201,19 +197,6 @@ impl<W: Write> Sink<W> {
             Sink::Jsonl(mut out) | Sink::Csv(mut out) => out.flush(),
         }
     }
-}
-
-/// The time as tables show it; a time read as UTC by assumption is marked with `*`.
-pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
-    let Some(time) = time else {
-        return String::new();
-    };
-    let mark = if basis == TimeBasis::AssumedUtc {
-        " *"
-    } else {
-        ""
-    };
-    format!("{}{mark}", time.format("%Y-%m-%d %H:%M:%S"))
 }
 
 fn opt_text<T: ToString>(value: Option<T>) -> String {
@@ -230,7 +213,7 @@ fn table_row(event: &Event, basis: TimeBasis) -> Vec<String> {
         record.push_str(" (recovered)");
     }
     vec![
-        time_text(event.time(), basis),
+        output::time_text(event.time(), basis),
         output::truncate(event.log.as_deref().unwrap_or(""), 12),
         record,
         event.level.name().to_owned(),

@@ -45,9 +45,9 @@ pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
     }
     let invalid =
         || format!("time zone {text:?}: give a fixed offset such as +02:00, -0500 or UTC");
-    let (sign, digits) = match text.as_bytes().first() {
-        Some(b'+') => (1, &text[1..]),
-        Some(b'-') => (-1, &text[1..]),
+    let (sign, digits) = match (text.strip_prefix('+'), text.strip_prefix('-')) {
+        (Some(digits), _) => (1, digits),
+        (_, Some(digits)) => (-1, digits),
         _ => return Err(invalid()),
     };
     let (hours, minutes) = match digits.split_once(':') {

@@ -176,10 +176,16 @@ fn last_line(
     width: Option<usize>,
     has_ascii: bool,
 ) -> Result<(Vec<u8>, bool), Problem> {
+    if line.tokens.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    // The byte count after each leading token that reads as a unit, and why reading stopped.
     let mut bytes = Vec::new();
     let mut ends = Vec::new();
+    let mut spoiler = None;
     for token in &line.tokens {
-        if push_unit(view, line.line, token, true, &mut bytes).is_err() {
+        if let Err(problem) = push_unit(view, line.line, token, true, &mut bytes) {
+            spoiler = Some(problem);
             break;
         }
         ends.push(bytes.len());
@@ -187,12 +193,17 @@ fn last_line(
             break; // a partial word ends the data
         }
     }
+    // Taking `k` tokens as bytes leaves this many bytes and this ASCII column.
+    let split = |k: usize| -> Option<(usize, &[&str])> {
+        Some((*ends.get(k.checked_sub(1)?)?, line.tokens.get(k..)?))
+    };
     let fits = |n: usize| width.map_or(true, |w| n <= w);
     let with_column = (1..=ends.len()).rev().find(|&k| {
-        let column = &line.tokens[k..];
-        fits(ends[k - 1])
-            && !column.is_empty()
-            && ascii_column_matches(&bytes[..ends[k - 1]], column)
+        split(k).is_some_and(|(end, column)| {
+            fits(end)
+                && !column.is_empty()
+                && ascii_column_matches(bytes.get(..end).unwrap_or_default(), column)
+        })
     });
     let without_column =
         (ends.len() == line.tokens.len() && fits(bytes.len())).then_some(ends.len());
@@ -201,27 +212,22 @@ fn last_line(
     } else {
         without_column.or(with_column)
     };
-    match chosen {
-        Some(0) | None if line.tokens.is_empty() => Ok((Vec::new(), false)),
-        Some(k) if k > 0 => {
-            let end = ends[k - 1];
+    match chosen.and_then(split) {
+        Some((end, column)) => {
             bytes.truncate(end);
-            Ok((bytes, k < line.tokens.len()))
+            Ok((bytes, !column.is_empty()))
         }
-        _ => {
-            // Name the first token that spoils the line.
-            let bad = line.tokens.get(ends.len()).copied();
-            match bad.map(|t| push_unit(view, line.line, t, true, &mut Vec::new())) {
-                Some(Err(problem)) if ends.is_empty() || !has_ascii => Err(problem),
-                _ => Err(Problem::at_line(
-                    line.line,
-                    format!(
-                        "last dump line: no split into bytes and a matching ASCII column: {:?}",
-                        line.tokens.join(" ")
-                    ),
-                )),
-            }
-        }
+        None => Err(match spoiler {
+            // A token that is no unit at all is the clearest thing to name.
+            Some(problem) if ends.is_empty() || !has_ascii => problem,
+            _ => Problem::at_line(
+                line.line,
+                format!(
+                    "last dump line: no split into bytes and a matching ASCII column: {:?}",
+                    line.tokens.join(" ")
+                ),
+            ),
+        }),
     }
 }
 

@@ -57,7 +57,7 @@ pub fn read_text(bytes: &[u8], options: TextOptions) -> Result<TextRead, Problem
     let kind = if looks_like_xml(&lines) {
         let (events, problem) = event_xml::parse_events(text.as_bytes());
         items.extend(events.into_iter().map(Ok));
-        items.extend(problem.map(Err));
+        items.extend(problem.map(|p| Err(offset_to_line(&text, p))));
         TextKind::Xml
     } else if let Some(kind) = read_delimited(&lines, first, &mut clock, &mut items) {
         kind
@@ -89,6 +89,19 @@ fn looks_like_xml(lines: &[&str]) -> bool {
         .filter(|l| !l.is_empty())
         .take(BANNER_LINES)
         .any(|l| l.starts_with("<?xml") || l.starts_with("<Event"))
+}
+
+/// A problem at a byte offset of the decoded text, restated at its line (the offset would
+/// not match the file when it was UTF-16 or ANSI).
+fn offset_to_line(text: &str, problem: Problem) -> Problem {
+    match problem.offset.and_then(|o| usize::try_from(o).ok()) {
+        Some(offset) => {
+            let before = text.as_bytes().get(..offset).unwrap_or(text.as_bytes());
+            let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            Problem::at_line(line, problem.message)
+        }
+        None => problem,
+    }
 }
 
 /// Reads the input as a delimited export when its first record (after a PowerShell `#TYPE`
@@ -185,6 +198,13 @@ mod tests {
         let xml = read_text(b"Record 1\n<?xml version=\"1.0\"?>\n<Event><System><EventID>7</EventID></System></Event>\n", TextOptions::default()).unwrap();
         assert_eq!((xml.kind, xml.time_basis), (TextKind::Xml, TimeBasis::Utc));
         assert_eq!(xml.items[0].as_ref().unwrap().event_id, 7);
+        let broken = read_text(
+            b"<Events>\n<Event><System><EventID>7</EventID></System></Event>\n<Event></Wrong>\n",
+            TextOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(broken.items.len(), 2);
+        assert_eq!(broken.items[1].as_ref().unwrap_err().line, Some(3));
         let banner = read_text(
             b"evtxexport 20181227\n\n<Event><System><EventID>8</EventID></System></Event>\n",
             TextOptions::default(),
