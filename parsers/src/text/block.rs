@@ -68,7 +68,7 @@ fn label(text: &str) -> Option<(Label, &str)> {
         "computer" => Label::Computer,
         "log name" => Label::Log,
         "description" => Label::Description,
-        "data" => Label::Data,
+        "data" | "binary data" => Label::Data,
         "event xml" => Label::EventXml,
         "keywords" | "opcode" => Label::Ignored,
         _ => return None,
@@ -214,6 +214,9 @@ fn take_line<'a>(
             event.description.push(text);
         }
         (Part::Dump, _) if text.trim().is_empty() => {}
+        // Vista's friendly view names the view on its own line before the dump.
+        (Part::Dump, _)
+            if event.dump.is_empty() && names_a_view(text.trim().trim_start_matches("In ")) => {}
         (Part::Dump, _) => {
             event.interruption.get_or_insert((number, text));
         }
@@ -380,6 +383,16 @@ Event Type: Information\nEvent Source: C\nEvent ID: 3\nthird";
         assert!(stray.message.contains("stray words"));
         let third = items[2].as_ref().unwrap();
         assert_eq!((third.source.as_str(), third.data.clone()), ("C", None));
+    }
+
+    #[test]
+    fn vista_friendly_view_binary_data_in_words() {
+        let text = "Log Name: System\nSource: NETLOGON\nEvent ID: 5805\nDescription:\n\
+The session setup failed.\n\nBinary data:\n\nIn Words\n\n0000: C0000022\n";
+        let items = read(text);
+        let e = items[0].as_ref().unwrap();
+        assert_eq!(e.message.as_deref(), Some("The session setup failed."));
+        assert_eq!(e.data.as_deref(), Some(&[0x22u8, 0, 0, 0xc0][..]));
     }
 
     #[test]

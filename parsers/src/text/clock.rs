@@ -3,7 +3,8 @@
 //! user gives; without one they are taken as UTC and the read says so.
 //!
 //! Dates: `M/D/YYYY` (Event Viewer's US default; read as `D/M/YYYY` only when the first number
-//! cannot be a month), `YYYY-MM-DD`, `D.M.YYYY`. Times: `H:MM[:SS[.fraction]]` with optional
+//! cannot be a month), `YYYY-MM-DD` or `YYYY/MM/DD`, `D.M.YYYY`. A day-first date whose day is
+//! 12 or less cannot be told from a month-first one and is read month-first. Times: `H:MM[:SS[.fraction]]` with optional
 //! `AM`/`PM`.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -164,7 +165,7 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
         }
     };
     let (year, month, day) = match separator {
-        b'-' if a > 31 => (a, b, c),
+        _ if a > 31 => (a, b, c),
         b'.' => (full_year(c), b, a),
         b'/' if a > 12 => (full_year(c), b, a),
         b'/' => (full_year(c), a, b),
@@ -235,6 +236,7 @@ mod tests {
         assert_eq!(utc(&mut clock, "7/1/2003 10:00:05 PM", None), want);
         assert_eq!(utc(&mut clock, "2003-07-01 22:00:05", None), want);
         assert_eq!(utc(&mut clock, "01.07.2003", Some("22:00:05")), want);
+        assert_eq!(utc(&mut clock, "2003/07/01", Some("22:00:05")), want);
         assert_eq!(
             utc(&mut clock, "13/7/2003", Some("12:00:00 AM")),
             "2003-07-13T00:00:00+00:00"
