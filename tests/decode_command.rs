@@ -246,4 +246,8 @@ fn decodes_the_data_of_a_binary_log_like_the_oracle() {
     assert_eq!(decoded[0]["payload"]["layout"], "binary");
     assert_eq!(decoded[0]["event_id"], 5805);
     assert_eq!(decoded[0]["time_basis"], "utc");
+    // The table adds the Words view, where the NTSTATUS reads as Event Viewer shows it.
+    let table = String::from_utf8(evtdoctor(&["decode", log]).stdout).unwrap();
+    assert!(table.contains("0000: 22 00 00 c0"), "{table}");
+    assert!(table.contains("0000: c0000022"), "{table}");
 }

@@ -74,16 +74,20 @@ pub struct Payload {
     pub hex: String,
 }
 
-/// Shortest printable run reported inside a payload of unknown shape.
+/// Shortest printable run reported inside a payload of unknown shape; also the length the
+/// longest string must reach before a payload counts as strings (a DWORD such as `51 27 00 00`
+/// is not the string "Q'").
 const MIN_RUN: usize = 4;
 
 /// Decodes a payload. Never fails: unknown shapes give their printable runs and hex.
 pub fn decode_payload(data: &[u8]) -> Payload {
+    let substantial =
+        |strings: &Vec<PayloadString>| strings.iter().any(|s| s.text.chars().count() >= MIN_RUN);
     let (layout, strings) = if data.is_empty() {
         (Layout::Empty, Vec::new())
-    } else if let Some(strings) = utf16_strings(data) {
+    } else if let Some(strings) = utf16_strings(data).filter(substantial) {
         (Layout::Utf16Strings, strings)
-    } else if let Some(strings) = ascii_strings(data) {
+    } else if let Some(strings) = ascii_strings(data).filter(substantial) {
         (Layout::AsciiStrings, strings)
     } else {
         (Layout::Binary, printable_runs(data))
@@ -311,14 +315,14 @@ mod tests {
 
     #[test]
     fn utf16_payloads_split_at_nul_units() {
-        let data: Vec<u8> = "ab\0\u{e9}t\u{e9}\0"
+        let data: Vec<u8> = "abcd\0\u{e9}t\u{e9}\0"
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
             .collect();
         let payload = decode_payload(&data);
         assert_eq!(payload.layout, Layout::Utf16Strings);
         assert_eq!(payload.strings.len(), 2);
-        assert_eq!(payload.strings[1].offset, 6);
+        assert_eq!(payload.strings[1].offset, 10);
         assert_eq!(payload.strings[1].text, "\u{e9}t\u{e9}");
     }
 
@@ -344,6 +348,12 @@ mod tests {
         assert_eq!(payload.build, None);
         assert_eq!(decode_payload(&[]).layout, Layout::Empty);
         assert_eq!(decode_payload(&[0, 0]).layout, Layout::Binary);
+        // Status codes and counters seen in the corpus are numbers, not strings.
+        for dword in [[0xff, 0, 0, 0], [0x51, 0x27, 0, 0], [0x0a, 0, 0, 0]] {
+            let payload = decode_payload(&dword);
+            assert_eq!(payload.layout, Layout::Binary, "{dword:?}");
+            assert!(payload.strings.is_empty());
+        }
     }
 
     #[test]

@@ -219,7 +219,17 @@ fn rows(item: &Decoded) -> Vec<[String; 2]> {
             format!("{} line {}{tag}", marker.file, marker.line),
         );
     }
-    add("Hex", hex_lines(&payload.hex));
+    let data = event.data.as_deref().unwrap_or_default();
+    add("Hex", dump_lines(data, 1, |byte| hex::encode(byte)));
+    if payload.layout == Layout::Binary {
+        // Status codes and counters read best as Event Viewer's Words view shows them.
+        add(
+            "Words",
+            dump_lines(data, 4, |word| {
+                word.iter().rev().map(|b| format!("{b:02x}")).collect()
+            }),
+        );
+    }
     rows
 }
 
@@ -232,23 +242,22 @@ fn layout_name(layout: Layout) -> &'static str {
     }
 }
 
-/// The hex as `0000: 36 2e 30 ...` lines of 16 bytes, cut after [`TABLE_HEX_BYTES`].
-fn hex_lines(hex: &str) -> String {
-    let bytes: Vec<&str> = hex
-        .as_bytes()
-        .chunks(2)
-        .filter_map(|pair| std::str::from_utf8(pair).ok())
-        .collect();
-    let mut lines: Vec<String> = bytes
+/// `0000: ...` lines of 16 bytes, each shown in `unit`-byte groups by `show`, cut after
+/// [`TABLE_HEX_BYTES`].
+fn dump_lines(data: &[u8], unit: usize, show: impl Fn(&[u8]) -> String) -> String {
+    let mut lines: Vec<String> = data
         .chunks(16)
         .take(TABLE_HEX_BYTES / 16)
         .enumerate()
-        .map(|(index, chunk)| format!("{:04x}: {}", index * 16, chunk.join(" ")))
+        .map(|(index, line)| {
+            let groups: Vec<String> = line.chunks(unit).map(&show).collect();
+            format!("{:04x}: {}", index * 16, groups.join(" "))
+        })
         .collect();
-    if bytes.len() > TABLE_HEX_BYTES {
+    if data.len() > TABLE_HEX_BYTES {
         lines.push(format!(
             "… {} more bytes (--json shows all)",
-            bytes.len() - TABLE_HEX_BYTES
+            data.len() - TABLE_HEX_BYTES
         ));
     }
     lines.join("\n")
