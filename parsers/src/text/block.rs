@@ -1,7 +1,11 @@
 //! Pasted "Event Properties" blocks: `Event Type:`, `Event Source:`, ... `Computer:`, the
 //! description (its `Description:` label is optional), then the `Data:` dump. Several events may
 //! follow each other, with prose between them. Vista-style copies (`Log Name:`, `Source:`,
-//! `Level:`, `Task Category:`) use the same reader.
+//! `Level:`, `Task Category:`, then `Event Xml:`) use the same reader; their XML supplies the data
+//! and the UTC time.
+//!
+//! A block without a dump has no data (`None`): Event Viewer leaves the section out for a record
+//! without data, but a paste may also have been cut, and the two cannot be told apart.
 
 use super::clock::Clock;
 use super::fields;
@@ -24,7 +28,7 @@ enum Label {
     Log,
     Description,
     Data,
-    /// Vista's `Event Xml:` section, which this reader skips.
+    /// Vista's `Event Xml:` section (the event as XML, up to the next event).
     EventXml,
     /// Known labels without a field in the model (`Keywords:`, `Opcode:`).
     Ignored,
@@ -127,7 +131,7 @@ impl<'a> Pending<'a> {
     }
 }
 
-/// Reads every block in `lines` (already split, 1-based numbering from `first_line`).
+/// Reads every block in `lines` (the input split into lines; problems name them from 1).
 pub fn read_blocks(lines: &[&str], clock: &mut Clock, sink: &mut dyn FnMut(Item)) {
     let mut pending: Option<Pending<'_>> = None;
     for (index, raw) in lines.iter().enumerate() {
