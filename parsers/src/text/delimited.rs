@@ -432,6 +432,37 @@ Information,7/1/2003 10:01:00 AM,EventLog,6005,None,The Event log service was st
     }
 
     #[test]
+    fn powershell_get_winevent_columns() {
+        let text = "\"Message\",\"Id\",\"Version\",\"Qualifiers\",\"Level\",\"Task\",\"Opcode\",\"Keywords\",\"RecordId\",\"ProviderName\",\"ProviderId\",\"LogName\",\"ProcessId\",\"ThreadId\",\"MachineName\",\"UserId\",\"TimeCreated\",\"LevelDisplayName\",\"TaskDisplayName\",\"Properties\"\n\
+\"The session setup failed.\nSecond line.\",\"5805\",\"0\",\"0\",\"2\",\"0\",\"0\",\"36028797018963968\",\"63221\",\"NETLOGON\",\"\",\"System\",\"0\",\"0\",\"dc01\",\"S-1-5-18\",\"9/15/2020 7:28:49 PM\",\"Error\",\"None\",\"System.Collections.Generic.List`1[System.Diagnostics.Eventing.Reader.EventProperty]\"\n";
+        let items = read(text, ',');
+        assert_eq!(items.len(), 1, "{items:?}");
+        let e = items[0].as_ref().unwrap();
+        assert_eq!(
+            (e.source.as_str(), e.event_id, e.level),
+            ("NETLOGON", 5805, Level::Error)
+        );
+        assert_eq!(
+            (e.qualifiers, e.category, e.record_number),
+            (Some(0), Some(0), Some(63221))
+        );
+        assert_eq!(
+            (e.log.as_deref(), e.computer.as_deref()),
+            (Some("System"), Some("dc01"))
+        );
+        assert_eq!(e.user.as_deref(), Some("S-1-5-18"));
+        assert_eq!(
+            e.message.as_deref(),
+            Some("The session setup failed.\nSecond line.")
+        );
+        assert_eq!((e.data.clone(), e.strings.len()), (None, 0));
+        assert_eq!(
+            e.time_generated.unwrap().to_rfc3339(),
+            "2020-09-15T19:28:49+00:00"
+        );
+    }
+
+    #[test]
     fn bad_rows_are_reported_and_good_ones_kept() {
         let text = "Source,Event ID,Data,Level\nA,1,4142,Error\nB,x,41,Error\nC,3,zz,Error\n\"D,4\nE,5,,Warning\n";
         let items = read(text, ',');
