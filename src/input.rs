@@ -4,7 +4,7 @@
 use chrono::FixedOffset;
 use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
 use evtdoctor_parsers::text::{read_text, TextOptions, TimeBasis};
-use evtdoctor_parsers::{detect_format, event_xml, Event, InputFormat, Item, Problem};
+use evtdoctor_parsers::{detect_format, Event, InputFormat, Item, Problem};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -176,9 +176,12 @@ pub fn read_bytes(
     let mut report = InputReport::new(name);
     report.size = bytes.len() as u64;
     report.format = detect_format(&bytes[..bytes.len().min(DETECT_HEAD)]);
-    // Text is read whole first, so its time basis is known before any event is handed on.
+    // Text (XML included: it may be UTF-16) is read whole first, so its time basis is known
+    // before any event is handed on.
     let text = match report.format {
-        Some(InputFormat::Text) => Some(read_text(bytes, TextOptions { offset: options.tz })),
+        Some(InputFormat::Text | InputFormat::Xml) => {
+            Some(read_text(bytes, TextOptions { offset: options.tz }))
+        }
         _ => None,
     };
     if let Some(Ok(read)) = &text {
@@ -209,14 +212,6 @@ pub fn read_bytes(
         ),
         (Some(InputFormat::Evt), _) => {
             evtdoctor_parsers::evt::read_evt(bytes, !options.no_recover, &mut take).map(|_| ())
-        }
-        (Some(InputFormat::Xml), _) => {
-            let (events, problem) = event_xml::parse_events(bytes);
-            events.into_iter().map(Ok).for_each(&mut take);
-            if let Some(problem) = problem {
-                take(Err(problem));
-            }
-            Ok(())
         }
         (Some(InputFormat::Ese), _) => Err(Problem::at_offset(
             0,

@@ -48,8 +48,8 @@ fn evtx_with_data() -> Vec<(PathBuf, Vec<Event>)> {
 }
 
 /// Reads rendered text back, failing on any problem.
-fn read_back(text: &str, kind: TextKind) -> Vec<Event> {
-    let read = read_text(text.as_bytes(), TextOptions::default()).expect("text recognised");
+fn read_back(text: impl AsRef<[u8]>, kind: TextKind) -> Vec<Event> {
+    let read = read_text(text.as_ref(), TextOptions::default()).expect("text recognised");
     assert_eq!(read.kind, kind);
     read.items
         .into_iter()
@@ -253,7 +253,17 @@ fn wevtutil_and_evtx_dump_shaped_xml_round_trips_every_field() {
                 )
             })
             .collect();
-        for (shape, text) in [("wevtutil", wevtutil), ("evtx_dump", evtx_dump)] {
+        // PowerShell redirects wevtutil's output as UTF-16LE with a byte-order mark.
+        let utf16: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(wevtutil.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let shapes = [
+            ("wevtutil", wevtutil.into_bytes()),
+            ("wevtutil utf-16", utf16),
+            ("evtx_dump", evtx_dump.into_bytes()),
+        ];
+        for (shape, text) in shapes {
             let back = read_back(&text, TextKind::Xml);
             assert_eq!(back.len(), events.len(), "{name} {shape}");
             for (original, back) in events.iter().zip(&back) {
