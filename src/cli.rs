@@ -50,7 +50,7 @@ pub enum Command {
         "their file@line markers.\n\n",
         "Examples:\n",
         "  evtdoctor decode pasted-event.txt\n",
-        "  pbpaste | evtdoctor decode - --json\n",
+        "  cat pasted.txt | evtdoctor decode - --json\n",
         "  evtdoctor decode export.csv --tz -05:00\n\n",
         "Exit codes:\n",
         "  0  decoded at least one event (damaged parts are listed on stderr by line)\n",

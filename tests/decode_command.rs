@@ -251,3 +251,24 @@ fn decodes_the_data_of_a_binary_log_like_the_oracle() {
     assert!(table.contains("0000: 22 00 00 c0"), "{table}");
     assert!(table.contains("0000: c0000022"), "{table}");
 }
+
+#[test]
+fn help_has_examples_and_exit_codes_and_bad_tz_is_a_usage_error() {
+    let help = String::from_utf8(evtdoctor(&["decode", "--help"]).stdout).unwrap();
+    for expected in [
+        "Examples:",
+        "evtdoctor decode pasted-event.txt",
+        "Exit codes:",
+        "--tz",
+    ] {
+        assert!(help.contains(expected), "{expected:?} missing:\n{help}");
+    }
+    let bad = evtdoctor(&[
+        "decode",
+        "--tz",
+        "Europe/Berlin",
+        kb_fixture().to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("give a fixed offset such as +02:00"));
+}
