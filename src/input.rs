@@ -207,6 +207,7 @@ pub fn read_bytes(
             EvtxOptions {
                 threads: options.threads,
                 recover: !options.no_recover,
+                ..EvtxOptions::default()
             },
             &mut take,
         ),

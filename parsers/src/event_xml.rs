@@ -221,7 +221,7 @@ impl Builder {
 const KEYWORD_AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
 const KEYWORD_AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
 
-fn audit_level(level: Level, keywords: u64) -> Level {
+pub(crate) fn audit_level(level: Level, keywords: u64) -> Level {
     if level != Level::Information {
         level
     } else if keywords & KEYWORD_AUDIT_FAILURE != 0 {
