@@ -20,6 +20,7 @@ fn evtx_events(path: &Path) -> Vec<Event> {
     let options = EvtxOptions {
         threads: 1,
         recover: false,
+        ..EvtxOptions::default()
     };
     let (events, _) = read_evtx_all(&bytes, options).unwrap();
     events

@@ -137,7 +137,7 @@ fn ascii_strings(data: &[u8]) -> Option<Vec<PayloadString>> {
 
 /// The payload split at NUL code units when it is whole UTF-16LE text.
 fn utf16_strings(data: &[u8]) -> Option<Vec<PayloadString>> {
-    if data.len() % 2 != 0 {
+    if !data.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<u16> = data

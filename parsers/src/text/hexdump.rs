@@ -114,7 +114,7 @@ fn full_line(
     let count = next.offset - line.offset;
     let units = match view {
         View::Bytes => count,
-        View::Words if count % 4 == 0 => count / 4,
+        View::Words if count.is_multiple_of(4) => count / 4,
         View::Words => {
             return Err(Problem::at_line(
                 line.line,
@@ -197,7 +197,7 @@ fn last_line(
     let split = |k: usize| -> Option<(usize, &[&str])> {
         Some((*ends.get(k.checked_sub(1)?)?, line.tokens.get(k..)?))
     };
-    let fits = |n: usize| width.map_or(true, |w| n <= w);
+    let fits = |n: usize| width.is_none_or(|w| n <= w);
     let with_column = (1..=ends.len()).rev().find(|&k| {
         split(k).is_some_and(|(end, column)| {
             fits(end)
@@ -246,7 +246,7 @@ fn push_unit(
             format!("{token:?} is not hex in a {} dump", view.name()),
         ));
     }
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(Problem::at_line(
             line,
             format!("{token:?} has an odd number of hex digits"),
