@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: where the corpus is, and running the real binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod render;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
