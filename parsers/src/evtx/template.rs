@@ -294,6 +294,16 @@ impl TemplatePlan {
                         _ => return None,
                     };
                 }
+                field if is_numeric(field) && numeric_of(&plan.pieces, values).is_some() => {
+                    let n = numeric_of(&plan.pieces, values)?;
+                    match field {
+                        Field::EventId => event.event_id = u16::try_from(n).unwrap_or(0),
+                        Field::Qualifiers => event.qualifiers = u16::try_from(n).ok(),
+                        Field::Level => event.level = Level::from_evtx_level(u8::try_from(n).ok()?),
+                        Field::Task => event.category = u16::try_from(n).ok(),
+                        _ => state.keywords = n,
+                    }
+                }
                 field => {
                     let text = text_of(&plan.pieces, values)?;
                     match field {
@@ -322,6 +332,30 @@ impl TemplatePlan {
             }
         }
         Some(())
+    }
+}
+
+fn is_numeric(field: Field) -> bool {
+    matches!(
+        field,
+        Field::EventId | Field::Qualifiers | Field::Level | Field::Task | Field::Keywords
+    )
+}
+
+/// The number a field holds when it is exactly one unsigned integer value (the usual case);
+/// `None` sends the field through its text.
+fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
+    let [Piece::Value(i)] = pieces else {
+        return None;
+    };
+    let value = values.get(usize::from(*i))?;
+    let b = value.bytes;
+    match value.kind {
+        0x04 => Some(u64::from(*b.first()?)).filter(|_| b.len() == 1),
+        0x06 => Some(u64::from(u16::from_le_bytes(b.try_into().ok()?))),
+        0x08 => Some(u64::from(u32::from_le_bytes(b.try_into().ok()?))),
+        0x0a | 0x15 => le_u64(b),
+        _ => None,
     }
 }
 
@@ -354,7 +388,7 @@ fn push_value_text(text: &mut String, value: RawValue<'_>) -> Option<()> {
     match value.kind {
         NULL_TYPE => {}
         // Windows often stores the terminating NUL in the value; the text ends there.
-        0x01 => text.push_str(utf16(b)?.split('\0').next().unwrap_or("")),
+        0x01 => push_utf16_until_nul(text, b)?,
         // ANSI strings: only plain ASCII is safe without a code page.
         0x02 => {
             let s = b.split(|c| *c == 0).next().unwrap_or(&[]);
@@ -426,6 +460,22 @@ fn push_sid(text: &mut String, b: &[u8]) -> Option<()> {
     write!(text, "S-{revision}-{authority}").ok()?;
     for sub in subs.chunks_exact(4).take(usize::from(*count)) {
         write!(text, "-{}", u32::from_le_bytes(sub.try_into().ok()?)).ok()?;
+    }
+    Some(())
+}
+
+/// Appends UTF-16LE text up to its first NUL; plain ASCII (most event text) is copied directly.
+fn push_utf16_until_nul(text: &mut String, bytes: &[u8]) -> Option<()> {
+    let units = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]));
+    let units = units.take_while(|u| *u != 0);
+    if bytes.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
+        text.extend(units.map(|u| u as u8 as char));
+        return Some(());
+    }
+    for c in char::decode_utf16(units) {
+        text.push(c.ok()?);
     }
     Some(())
 }
