@@ -67,7 +67,7 @@ fn event(n: u64, start: DateTime<Utc>) -> Event {
     event.record_number = Some(n + 1);
     event.log = Some("System".into());
     event.computer = Some("EXCH01".into());
-    event.user = (n % 3 == 0).then(|| "S-1-5-18".into());
+    event.user = n.is_multiple_of(3).then(|| "S-1-5-18".into());
     event.category = Some(0);
     event.strings = strings;
     event.data = Some(data);
