@@ -90,9 +90,9 @@ pub fn evtexport(path: &std::path::Path, mode: &str) -> Vec<ExportedRecord> {
             (key, value)
         });
         let record_ends = line.is_empty()
-            && lines.get(i + 1).map_or(true, |next| {
-                next.is_empty() || next.starts_with("Event number")
-            });
+            && lines
+                .get(i + 1)
+                .is_none_or(|next| next.is_empty() || next.starts_with("Event number"));
         let Some(record) = records.last_mut() else {
             if let Some(("Event number", n)) = field {
                 records.push(ExportedRecord {
