@@ -4,7 +4,10 @@
 
 pub mod cli;
 pub mod commands;
+pub mod correlate;
+pub mod diagnose;
 pub mod input;
+pub mod knowledge;
 pub mod logwriter;
 pub mod output;
 pub mod progress;

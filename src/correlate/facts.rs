@@ -1,0 +1,334 @@
+//! Turning events into facts, and deriving the facts no single event states (the moment the
+//! service-pack level changed between two boots).
+
+use super::{Evidence, RecordRef, SourcedEvent, TimelineEntry};
+use crate::knowledge::catalog::{self, source_is};
+use crate::knowledge::exchange::ExchangeBuild;
+use crate::knowledge::windows::{service_pack_number, OsVersion};
+use evtdoctor_parsers::Event;
+use serde::Serialize;
+
+/// Names by which Service Control Manager events refer to the Exchange KMS service.
+pub const KMS_SERVICE_NAMES: &[&str] = &["Key Management", "MSExchangeKMS"];
+
+/// What a timeline entry states.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fact {
+    /// EventLog 6009: the OS version and service pack in force at this boot.
+    Boot { os: Option<OsVersion> },
+    /// EventLog 6005.
+    EventLogStarted,
+    /// EventLog 6006.
+    CleanShutdown,
+    /// EventLog 6008: the shutdown before this boot was not clean.
+    UnexpectedShutdown,
+    /// Derived: two consecutive boots ran different OS levels (evidence: both boot records).
+    OsLevelChanged { from: OsVersion, to: OsVersion },
+    /// NtServicePack 4371: a service pack was installed.
+    ServicePackInstalled {
+        os: Option<OsVersion>,
+        installed: String,
+        replaced: String,
+    },
+    /// NtServicePack 4377: a hotfix was installed.
+    HotfixInstalled { hotfix: String },
+    /// An Exchange build stated by an Exchange or Exchange-ESE record.
+    ExchangeBuildSeen { build: ExchangeBuild },
+    /// Service Control Manager 7000/7001/7023/7024.
+    ServiceFailed {
+        service: String,
+        event_id: u16,
+        detail: String,
+    },
+    /// Service Control Manager 7036 "running", kept for the services rules watch (KMS).
+    ServiceRunning { service: String },
+    /// An MSExchangeKMS event, with the Exchange build its binary data names.
+    KmsEvent {
+        event_id: u16,
+        build: Option<ExchangeBuild>,
+    },
+    /// An Exchange database engine (ESE) event the catalog knows.
+    DatabaseEvent {
+        event_id: u16,
+        build: Option<ExchangeBuild>,
+    },
+}
+
+impl Fact {
+    /// Facts worth a line in a summary (the full timeline is in the JSON report).
+    pub fn is_highlight(&self) -> bool {
+        !matches!(
+            self,
+            Fact::Boot { .. }
+                | Fact::EventLogStarted
+                | Fact::CleanShutdown
+                | Fact::HotfixInstalled { .. }
+                | Fact::DatabaseEvent { .. }
+        )
+    }
+}
+
+/// The timeline of one computer's events (already merged and in time order).
+pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    let mut last_boot: Option<(OsVersion, RecordRef)> = None;
+    for sourced in events {
+        let Some((fact, summary, excerpt)) = fact_of(&sourced.event) else {
+            continue;
+        };
+        let record = RecordRef::new(sourced, excerpt);
+        if let Fact::Boot { os: Some(os) } = &fact {
+            if let Some((previous, previous_record)) = &last_boot {
+                if previous != os {
+                    entries.push(TimelineEntry {
+                        time: record.time,
+                        summary: format!("OS level changed: {previous} → {os}"),
+                        fact: Fact::OsLevelChanged {
+                            from: previous.clone(),
+                            to: os.clone(),
+                        },
+                        evidence: vec![
+                            Evidence::Record(previous_record.clone()),
+                            Evidence::Record(record.clone()),
+                        ],
+                    });
+                }
+            }
+            last_boot = Some((os.clone(), record.clone()));
+        }
+        entries.push(TimelineEntry {
+            time: record.time,
+            fact,
+            summary,
+            evidence: vec![Evidence::Record(record)],
+        });
+    }
+    entries
+}
+
+/// The fact an event states, a one-line summary and the decisive excerpt.
+fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
+    let strings = &event.strings;
+    let joined = strings.join(" | ");
+    let source = event.source.as_str();
+    let id = event.event_id;
+    if source_is(source, catalog::EVENT_LOG) {
+        return match id {
+            6009 => {
+                let os = OsVersion::from_boot_record(strings, event.message.as_deref());
+                let summary = match &os {
+                    Some(os) => format!("Boot: {os}"),
+                    None => "Boot (OS version not readable)".to_owned(),
+                };
+                Some((Fact::Boot { os }, summary, joined))
+            }
+            6005 => Some((
+                Fact::EventLogStarted,
+                "Event Log service started".into(),
+                joined,
+            )),
+            6006 => Some((Fact::CleanShutdown, "Clean shutdown".into(), joined)),
+            6008 => Some((
+                Fact::UnexpectedShutdown,
+                "The previous shutdown was unexpected".into(),
+                joined,
+            )),
+            _ => None,
+        };
+    }
+    if source_is(source, catalog::SERVICE_PACK_SETUP) {
+        let text = |i: usize| {
+            strings
+                .get(i)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default()
+        };
+        return match id {
+            4371 => {
+                let os = service_pack_number(&text(1))
+                    .and_then(|sp| OsVersion::from_release_name(&text(0), sp));
+                let summary = format!(
+                    "Service pack installed: {} {} (replacing {})",
+                    text(0),
+                    text(1),
+                    text(2)
+                );
+                Some((
+                    Fact::ServicePackInstalled {
+                        os,
+                        installed: text(1),
+                        replaced: text(2),
+                    },
+                    summary,
+                    joined,
+                ))
+            }
+            4377 => Some((
+                Fact::HotfixInstalled { hotfix: text(1) },
+                format!("Hotfix installed: {}", text(1)),
+                joined,
+            )),
+            _ => None,
+        };
+    }
+    if source_is(source, catalog::SERVICE_CONTROL_MANAGER) {
+        let service = strings
+            .first()
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        return match id {
+            7000 | 7001 | 7023 | 7024 => {
+                let detail = strings.get(1..).unwrap_or_default().join(" | ");
+                Some((
+                    Fact::ServiceFailed {
+                        service: service.clone(),
+                        event_id: id,
+                        detail,
+                    },
+                    format!("Service failed ({id}): {service}"),
+                    joined,
+                ))
+            }
+            7036 if is_kms_service(&service)
+                && strings
+                    .get(1)
+                    .is_some_and(|s| s.to_lowercase().contains("running")) =>
+            {
+                Some((
+                    Fact::ServiceRunning {
+                        service: service.clone(),
+                    },
+                    format!("Service running: {service}"),
+                    joined,
+                ))
+            }
+            _ => None,
+        };
+    }
+    if source_is(source, catalog::KMS) {
+        let payload = event.data.as_deref().and_then(payload_build);
+        let build = payload.or_else(|| build_in_text(event));
+        let excerpt = match (&event.data, payload) {
+            (Some(data), Some(_)) if !data.is_empty() => {
+                format!("data: {}", payload_strings(data).join(" | "))
+            }
+            _ => joined,
+        };
+        let what = catalog::describe(source, id, strings)
+            .unwrap_or_else(|| "MSExchangeKMS event".to_owned());
+        return Some((
+            Fact::KmsEvent {
+                event_id: id,
+                build,
+            },
+            format!("KMS {id}: {}", crate::output::truncate(&what, 80)),
+            excerpt,
+        ));
+    }
+    let build = build_in_text(event);
+    if source_is(source, catalog::EXCHANGE_ESE) && catalog::lookup(source, id).is_some() {
+        let what = catalog::describe(source, id, strings).unwrap_or_default();
+        return Some((
+            Fact::DatabaseEvent {
+                event_id: id,
+                build,
+            },
+            format!("{source} {id}: {what}"),
+            joined,
+        ));
+    }
+    if source.to_ascii_lowercase().starts_with("msexchange") {
+        let build = build?;
+        return Some((
+            Fact::ExchangeBuildSeen { build },
+            format!("Exchange build {build} ({})", build.describe()),
+            joined,
+        ));
+    }
+    None
+}
+
+pub fn is_kms_service(service: &str) -> bool {
+    let lower = service.to_lowercase();
+    KMS_SERVICE_NAMES
+        .iter()
+        .any(|n| lower.contains(&n.to_lowercase()))
+}
+
+/// The NUL-separated ASCII strings of a KMS event's binary data.
+// Interim: replace with `evtdoctor_parsers::payload` once the payload decoder is merged.
+fn payload_strings(data: &[u8]) -> Vec<String> {
+    data.split(|&b| b == 0)
+        .filter(|part| !part.is_empty())
+        .map(|part| String::from_utf8_lossy(part).into_owned())
+        .collect()
+}
+
+/// The Exchange build the KMS payload starts with (`6.0.6249.0 PT`).
+fn payload_build(data: &[u8]) -> Option<ExchangeBuild> {
+    ExchangeBuild::parse_leading(payload_strings(data).first()?)
+}
+
+/// An Exchange build written in an event's strings or message: dotted (`6.0.6249.0`) or as
+/// four consecutive numeric insertion strings (ESE `%5.%6.%7.%8`).
+fn build_in_text(event: &Event) -> Option<ExchangeBuild> {
+    let texts = event.strings.iter().chain(event.message.as_ref());
+    for text in texts {
+        let starts = text.char_indices().filter(|&(i, c)| {
+            c.is_ascii_digit() && !text[..i].ends_with(|p: char| p.is_ascii_digit() || p == '.')
+        });
+        for (i, _) in starts {
+            if let Some(build) = ExchangeBuild::parse_leading(&text[i..]) {
+                return Some(build);
+            }
+        }
+    }
+    event.strings.windows(4).find_map(|w| {
+        let numeric = w
+            .iter()
+            .all(|s| !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()));
+        if !numeric {
+            return None;
+        }
+        let dotted = w.iter().map(|s| s.trim()).collect::<Vec<_>>().join(".");
+        ExchangeBuild::parse_leading(&dotted)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evtdoctor_parsers::Level;
+
+    #[test]
+    fn reads_the_build_from_the_kms_payload() {
+        let data =
+            b"6.0.6249.0 PT\0kmserver.cpp@1653DD1\0kmserver.cpp@1120DHa84\0kmserver.cpp@704DD2\0";
+        let mut event = Event::new("MSExchangeKMS", 5085, Level::Error);
+        event.data = Some(data.to_vec());
+        let (fact, _, excerpt) = fact_of(&event).unwrap();
+        let Fact::KmsEvent {
+            build: Some(build), ..
+        } = fact
+        else {
+            panic!("{fact:?}")
+        };
+        assert_eq!(build.to_string(), "6.0.6249.0");
+        assert!(excerpt.starts_with("data: 6.0.6249.0 PT | kmserver.cpp@1653DD1"));
+    }
+
+    #[test]
+    fn reads_builds_from_strings() {
+        let mut ese = Event::new("ESE98", 100, Level::Information);
+        ese.strings = ["MSExchangeIS", "1234", "x", "6", "0", "6249", "0"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(build_in_text(&ese).unwrap().to_string(), "6.0.6249.0");
+        let mut sa = Event::new("MSExchangeSA", 1000, Level::Information);
+        sa.message = Some("Exchange version 6.0.6603.1 starting (Windows 5.0.2195)".into());
+        assert_eq!(build_in_text(&sa).unwrap().to_string(), "6.0.6603.1");
+        sa.message = Some("build 16.0.6249.0".into());
+        assert_eq!(build_in_text(&sa), None);
+    }
+}

@@ -1,0 +1,175 @@
+//! Correlation: events from every input of a server become one timeline per computer of
+//! facts (boots, service-pack levels, installs, builds, failures), each with the records that
+//! prove it.
+
+mod dedup;
+mod facts;
+
+pub use facts::{is_kms_service, Fact};
+
+use crate::knowledge::catalog;
+use chrono::{DateTime, Utc};
+use evtdoctor_parsers::Event;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// An event and the input file it was read from.
+#[derive(Debug, Clone)]
+pub struct SourcedEvent {
+    pub file: String,
+    pub event: Event,
+}
+
+/// What proves a fact. Records today; a database-header variant (the `--db` ESE header: OS
+/// version the indexes were built under, state) joins when the ESE reader lands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    Record(RecordRef),
+}
+
+/// One event record cited as evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordRef {
+    pub file: String,
+    pub log: Option<String>,
+    pub record_number: Option<u64>,
+    pub time: Option<DateTime<Utc>>,
+    pub source: String,
+    pub event_id: u16,
+    /// The part of the record that decides (strings, payload build).
+    pub excerpt: String,
+    /// The record's message, else the built-in catalog's description.
+    pub description: Option<String>,
+}
+
+impl RecordRef {
+    pub fn new(sourced: &SourcedEvent, excerpt: impl Into<String>) -> RecordRef {
+        let event = &sourced.event;
+        RecordRef {
+            file: sourced.file.clone(),
+            log: event.log.clone(),
+            record_number: event.record_number,
+            time: event.time(),
+            source: event.source.clone(),
+            event_id: event.event_id,
+            excerpt: excerpt.into(),
+            description: event
+                .message
+                .clone()
+                .or_else(|| catalog::describe(&event.source, event.event_id, &event.strings)),
+        }
+    }
+
+    /// `System record 3489 (EventLog 6009, 2011-09-09 18:29:39 UTC)`, for reasons people read.
+    pub fn label(&self) -> String {
+        let log = self
+            .log
+            .as_deref()
+            .map(|l| format!("{l} "))
+            .unwrap_or_default();
+        let number = self
+            .record_number
+            .map(|n| format!("record {n}"))
+            .unwrap_or_else(|| "record".to_owned());
+        let time = self
+            .time
+            .map(|t| format!(", {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+            .unwrap_or_default();
+        format!("{log}{number} ({} {}{time})", self.source, self.event_id)
+    }
+}
+
+/// One fact on a computer's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub time: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub fact: Fact,
+    /// One line a person reads.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+impl TimelineEntry {
+    /// The first record cited (every entry built from events has one).
+    pub fn record(&self) -> Option<&RecordRef> {
+        self.evidence.iter().map(|Evidence::Record(r)| r).next()
+    }
+}
+
+/// Everything known about one computer.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostTimeline {
+    pub computer: String,
+    /// Distinct events (after merging duplicates).
+    pub events: usize,
+    pub first_event: Option<DateTime<Utc>>,
+    pub last_event: Option<DateTime<Utc>>,
+    pub files: Vec<String>,
+    /// Oldest first; entries without a time keep their input order at the end.
+    pub entries: Vec<TimelineEntry>,
+}
+
+/// The correlation result for all inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Correlation {
+    pub events_read: usize,
+    pub duplicates_merged: usize,
+    pub hosts: Vec<HostTimeline>,
+}
+
+/// The name used for events that do not say which computer logged them.
+pub const UNKNOWN_COMPUTER: &str = "(unknown computer)";
+
+/// Merges duplicates, groups by computer and derives each computer's timeline.
+pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
+    let events_read = events.len();
+    let mut by_computer: BTreeMap<String, (String, Vec<SourcedEvent>)> = BTreeMap::new();
+    for sourced in events {
+        let name = sourced
+            .event
+            .computer
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .unwrap_or(UNKNOWN_COMPUTER)
+            .to_owned();
+        by_computer
+            .entry(name.to_lowercase())
+            .or_insert_with(|| (name, Vec::new()))
+            .1
+            .push(sourced);
+    }
+    let mut duplicates_merged = 0;
+    let hosts = by_computer
+        .into_values()
+        .map(|(computer, events)| {
+            let (mut events, duplicates) = dedup::merge(events);
+            duplicates_merged += duplicates;
+            // Stable: same-time events keep input order; undated ones go last.
+            events.sort_by_key(|e| (e.event.time().is_none(), e.event.time()));
+            host_timeline(computer, &events)
+        })
+        .collect();
+    Correlation {
+        events_read,
+        duplicates_merged,
+        hosts,
+    }
+}
+
+fn host_timeline(computer: String, events: &[SourcedEvent]) -> HostTimeline {
+    let mut files: Vec<String> = events.iter().map(|e| e.file.clone()).collect();
+    files.sort();
+    files.dedup();
+    let times = events.iter().filter_map(|e| e.event.time());
+    HostTimeline {
+        computer,
+        events: events.len(),
+        first_event: times.clone().min(),
+        last_event: times.max(),
+        files,
+        entries: facts::timeline(events),
+    }
+}
