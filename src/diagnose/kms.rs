@@ -390,12 +390,10 @@ fn dirty_shutdown(host: &HostTimeline, failure: &RecordRef) -> Differential {
     let hypothesis =
         "The database was left in a dirty-shutdown state (recovery first, not defragmentation)"
             .to_owned();
-    let last_shutdown = host
-        .entries
-        .iter()
-        .filter(|e| matches!(e.fact, Fact::CleanShutdown | Fact::UnexpectedShutdown))
-        .filter(|e| matches!((e.time, failure.time), (Some(t), Some(f)) if t <= f))
-        .next_back();
+    let last_shutdown = host.entries.iter().rfind(|e| {
+        matches!(e.fact, Fact::CleanShutdown | Fact::UnexpectedShutdown)
+            && matches!((e.time, failure.time), (Some(t), Some(f)) if t <= f)
+    });
     let (verdict, reason, evidence) = match last_shutdown {
         Some(entry) if entry.fact == Fact::CleanShutdown => (
             Verdict::Rejected,

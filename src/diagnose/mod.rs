@@ -178,9 +178,12 @@ enum Outcome {
     NotApplicable,
 }
 
+/// A rule: one computer's timeline in, an outcome out.
+type Rule = fn(&HostTimeline, &Context) -> Outcome;
+
 /// Runs every rule on every computer.
 pub fn diagnose(correlation: &Correlation, context: &Context) -> Diagnosis {
-    let rules: &[(RuleInfo, fn(&HostTimeline, &Context) -> Outcome)] = &[(kms::RULE, kms::check)];
+    let rules: &[(RuleInfo, Rule)] = &[(kms::RULE, kms::check)];
     let mut diagnosis = Diagnosis {
         rules: rules.iter().map(|(info, _)| *info).collect(),
         findings: Vec::new(),
