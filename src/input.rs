@@ -4,6 +4,7 @@
 use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
 use evtdoctor_parsers::{detect_format, event_xml, Event, InputFormat, Item, Problem};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// How many bytes detection looks at.
@@ -14,6 +15,8 @@ const DETECT_HEAD: usize = 8192;
 pub struct ReadOptions {
     pub threads: usize,
     pub no_recover: bool,
+    /// Also compute each input's SHA-256 (for reports that must identify their evidence).
+    pub hash: bool,
 }
 
 /// What reading one input gave: counts and every problem met.
@@ -23,6 +26,8 @@ pub struct InputReport {
     /// Detected format, `None` when the content is not a known format.
     pub format: Option<InputFormat>,
     pub size: u64,
+    /// Lowercase hex SHA-256 of the file, when asked for.
+    pub sha256: Option<String>,
     pub records: u64,
     pub recovered: u64,
     /// Damage inside the input; the records around it were still read.
@@ -37,6 +42,7 @@ impl InputReport {
             path: path.to_path_buf(),
             format: None,
             size: 0,
+            sha256: None,
             records: 0,
             recovered: 0,
             problems: Vec::new(),
@@ -148,6 +154,9 @@ pub fn read_events(path: &Path, options: ReadOptions, mut sink: impl FnMut(Event
     };
     let bytes = input.bytes();
     report.size = bytes.len() as u64;
+    if options.hash {
+        report.sha256 = Some(hex::encode(Sha256::digest(bytes)));
+    }
     report.format = detect_format(&bytes[..bytes.len().min(DETECT_HEAD)]);
     let mut take = |item: Item| match item {
         Ok(event) => {

@@ -11,6 +11,7 @@ pub mod knowledge;
 pub mod logwriter;
 pub mod output;
 pub mod progress;
+pub mod report;
 
 /// The process exit codes every command shares (documented in `--help` and README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

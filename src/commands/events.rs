@@ -25,6 +25,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let options = ReadOptions {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
+        hash: false,
     };
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {

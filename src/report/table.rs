@@ -1,0 +1,185 @@
+//! The terminal rendering: a few comfy tables, most important first.
+
+use super::{evidence_labels, evidence_line, Report};
+use crate::diagnose::Finding;
+use crate::output;
+use comfy_table::Table;
+use std::fmt::Write;
+
+/// At most this many highlight rows; the JSON report has the full timeline.
+const SHOWN_HIGHLIGHTS: usize = 40;
+
+/// Width of the tables when not printing to a terminal (files, pipes, golden tests).
+const FIXED_WIDTH: u16 = 120;
+
+/// Renders the report for a terminal. `fit_terminal` wraps to the terminal's width;
+/// otherwise to a fixed width, so the same report always renders the same.
+pub fn render_table(report: &Report, fit_terminal: bool) -> String {
+    let new_table = |headers: &[&str]| {
+        let mut table = output::table(headers);
+        if !fit_terminal {
+            table.force_no_tty().set_width(FIXED_WIDTH);
+        }
+        table
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", report.conclusion);
+
+    let mut findings = new_table(&["Finding", "Computer", "Status", "Confidence", "KB"]);
+    for f in &report.findings {
+        findings.add_row(vec![
+            f.title.to_owned(),
+            f.computer.clone(),
+            format!("{:?}", f.status).to_lowercase(),
+            f.confidence.level.name().to_owned(),
+            f.kb.to_owned(),
+        ]);
+    }
+    if !report.findings.is_empty() {
+        let _ = writeln!(out, "{findings}\n");
+    }
+    for finding in &report.findings {
+        let _ = writeln!(out, "{}\n", finding_table(finding, &new_table));
+    }
+    if !report.ruled_out.is_empty() {
+        let mut table = new_table(&["Rule not applied", "Computer", "Why"]);
+        for r in &report.ruled_out {
+            table.add_row(vec![
+                r.rule.to_owned(),
+                r.computer.clone(),
+                r.reason.clone(),
+            ]);
+        }
+        let _ = writeln!(out, "{table}\n");
+    }
+
+    let mut hosts = new_table(&[
+        "Computer",
+        "Events",
+        "From",
+        "To",
+        "OS levels (boots)",
+        "Exchange",
+    ]);
+    for h in &report.hosts {
+        let os: Vec<String> = h
+            .os_history
+            .iter()
+            .map(|p| format!("{} ({})", p.label, p.boots))
+            .collect();
+        let builds: Vec<String> = h
+            .exchange_builds
+            .iter()
+            .map(|b| format!("{} ({})", b.build, b.description))
+            .collect();
+        hosts.add_row(vec![
+            h.computer.clone(),
+            h.events.to_string(),
+            report.show_time(h.first_event),
+            report.show_time(h.last_event),
+            os.join(" → "),
+            builds.join(", "),
+        ]);
+    }
+    if !report.hosts.is_empty() {
+        let _ = writeln!(out, "{hosts}\n");
+    }
+
+    let highlights: Vec<_> = report.highlights().collect();
+    if !highlights.is_empty() {
+        let header = format!("Time ({})", report.time_zone);
+        let mut table = new_table(&[header.as_str(), "Computer", "What", "Evidence"]);
+        for item in highlights.iter().take(SHOWN_HIGHLIGHTS) {
+            table.add_row(vec![
+                report.show_time(item.entry.time),
+                item.computer.clone(),
+                item.entry.summary.clone(),
+                evidence_labels(&item.entry.evidence).join("; "),
+            ]);
+        }
+        let _ = writeln!(out, "{table}");
+        if highlights.len() > SHOWN_HIGHLIGHTS {
+            let _ = writeln!(
+                out,
+                "… {} more timeline highlights (all {} entries with --format json)",
+                highlights.len() - SHOWN_HIGHLIGHTS,
+                report.timeline.len()
+            );
+        }
+        out.push('\n');
+    }
+
+    let mut inputs = new_table(&[
+        "Input",
+        "Format",
+        "Records",
+        "Recovered",
+        "Problems",
+        "SHA-256",
+    ]);
+    for i in &report.inputs {
+        let format = i
+            .format
+            .map(|f| format!("{f:?}").to_lowercase())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let problems = match &i.unreadable {
+            Some(why) => format!("unreadable: {why}"),
+            None => i.errors_total.to_string(),
+        };
+        inputs.add_row(vec![
+            i.path.clone(),
+            format,
+            i.records.to_string(),
+            i.recovered.to_string(),
+            problems,
+            i.sha256
+                .as_deref()
+                .map(|h| h.get(..16).unwrap_or(h))
+                .unwrap_or("")
+                .to_owned(),
+        ]);
+    }
+    let _ = writeln!(out, "{inputs}");
+    out
+}
+
+fn finding_table(f: &Finding, new_table: &dyn Fn(&[&str]) -> Table) -> Table {
+    let mut table = new_table(&["", f.title]);
+    let numbered = |items: &[String]| {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{}. {s}", i + 1))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    table.add_row(vec!["ID".to_owned(), format!("{} ({})", f.id, f.kb)]);
+    table.add_row(vec!["Computer".to_owned(), f.computer.clone()]);
+    table.add_row(vec!["Summary".to_owned(), f.summary.clone()]);
+    table.add_row(vec![
+        "Confidence".to_owned(),
+        format!(
+            "{}\n{}",
+            f.confidence.level.name(),
+            f.confidence
+                .reasons
+                .iter()
+                .map(|r| format!("- {r}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    ]);
+    let evidence: Vec<String> = f.evidence.iter().map(evidence_line).collect();
+    table.add_row(vec!["Evidence".to_owned(), evidence.join("\n")]);
+    let differentials: Vec<String> = f
+        .differentials
+        .iter()
+        .map(|d| format!("- {}: {} ({})", d.hypothesis, d.verdict.name(), d.reason))
+        .collect();
+    table.add_row(vec!["Considered".to_owned(), differentials.join("\n")]);
+    table.add_row(vec!["What to do".to_owned(), numbered(&f.remediation)]);
+    if let Some(resolution) = &f.resolution {
+        table.add_row(vec!["Resolved".to_owned(), resolution.summary.clone()]);
+    }
+    table
+}
