@@ -48,3 +48,61 @@ pub fn oracle(program: &str, args: &[&str]) -> Output {
         .output()
         .unwrap_or_else(|e| panic!("{program} not runnable ({e}); .ci/run installs it"))
 }
+
+pub mod scenarios;
+
+/// Validates a JSON report against `docs/report.schema.json` with the PyPI `jsonschema`
+/// package (Draft 2020-12); panics with every violation.
+pub fn assert_valid_report(json: &str) {
+    const CHECK: &str = "\
+import json, sys
+from jsonschema import Draft202012Validator as V
+schema = json.load(open(sys.argv[1]))
+V.check_schema(schema)
+errors = list(V(schema, format_checker=V.FORMAT_CHECKER).iter_errors(json.load(sys.stdin)))
+for e in errors:
+    print(list(e.absolute_path), e.message)
+sys.exit(1 if errors else 0)
+";
+    use std::io::Write;
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let mut child = Command::new("python3")
+        .args(["-c", CHECK])
+        .arg(&schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install jsonschema)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(json.as_bytes())
+        .expect("report written to the validator");
+    let output = child.wait_with_output().expect("validator finishes");
+    assert!(
+        output.status.success(),
+        "report violates docs/report.schema.json:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// Compares `actual` with the golden file `tests/golden/<name>`; with `EVTDOCTOR_BLESS=1`
+/// the golden file is (re)written instead.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("EVTDOCTOR_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("golden folder")).expect("golden folder");
+        std::fs::write(&path, actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with EVTDOCTOR_BLESS=1)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from the output (EVTDOCTOR_BLESS=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
