@@ -1,6 +1,6 @@
 //! The Markdown rendering, for pasting into a ticket: the same facts as the table.
 
-use super::{evidence_labels, evidence_line, Report};
+use super::{evidence_line, Report};
 use std::fmt::Write;
 
 /// A table cell: one line, pipes escaped.
@@ -122,16 +122,8 @@ pub fn render_markdown(report: &Report) -> String {
     let _ = writeln!(out, "\n## Timeline highlights\n");
     let header = format!("Time ({})", report.time_zone);
     table_head(&mut out, &[header.as_str(), "Computer", "What", "Evidence"]);
-    for item in report.highlights() {
-        table_row(
-            &mut out,
-            &[
-                report.show_time(item.entry.time),
-                item.computer.clone(),
-                item.entry.summary.clone(),
-                evidence_labels(&item.entry.evidence).join("; "),
-            ],
-        );
+    for row in report.highlights() {
+        table_row(&mut out, &report.highlight_cells(&row));
     }
     let _ = writeln!(
         out,

@@ -16,6 +16,7 @@ use anyhow::{bail, Result};
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use evtdoctor_parsers::InputFormat;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Bumped when a field changes meaning or disappears (additions keep the version).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -227,10 +228,58 @@ impl Report {
         }
     }
 
-    /// The timeline entries worth showing in a summary.
-    fn highlights(&self) -> impl Iterator<Item = &TimelineItem> {
-        self.timeline.iter().filter(|i| i.entry.fact.is_highlight())
+    /// The timeline entries worth showing in a summary, repeats of the same fact on the same
+    /// computer folded into their first occurrence (a service failing at every boot is one row).
+    fn highlights(&self) -> Vec<Highlight<'_>> {
+        let mut rows: Vec<Highlight<'_>> = Vec::new();
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+        for item in self.timeline.iter().filter(|i| i.entry.fact.is_highlight()) {
+            let key = (item.computer.as_str(), item.entry.summary.as_str());
+            match seen.get(&key).and_then(|&i| rows.get_mut(i)) {
+                Some(row) => {
+                    row.repeats += 1;
+                    row.last = item.entry.time.or(row.last);
+                }
+                None => {
+                    seen.insert(key, rows.len());
+                    rows.push(Highlight {
+                        item,
+                        repeats: 1,
+                        last: item.entry.time,
+                    });
+                }
+            }
+        }
+        rows
     }
+
+    /// A highlight as table cells: time, computer, what, evidence.
+    fn highlight_cells(&self, row: &Highlight<'_>) -> [String; 4] {
+        let entry = &row.item.entry;
+        let mut what = entry.summary.clone();
+        let mut evidence = evidence_labels(&entry.evidence).join("; ");
+        if row.repeats > 1 {
+            what.push_str(&format!(
+                " (×{}, last {})",
+                row.repeats,
+                self.show_time(row.last)
+            ));
+            evidence.push_str(&format!(" (+{} more)", row.repeats - 1));
+        }
+        [
+            self.show_time(entry.time),
+            row.item.computer.clone(),
+            what,
+            evidence,
+        ]
+    }
+}
+
+/// One summary row: the first occurrence of a fact and how often it recurred.
+struct Highlight<'a> {
+    item: &'a TimelineItem,
+    repeats: usize,
+    last: Option<DateTime<Utc>>,
 }
 
 /// The zone for people-facing times: `UTC` or a fixed offset (`+02:00`, `-0500`).
@@ -294,8 +343,12 @@ fn conclusion(examined: &Examined, diagnosis: &Diagnosis) -> String {
     );
     if diagnosis.findings.is_empty() {
         let rules: Vec<&str> = examined.rules.iter().map(|r| r.kb).collect();
+        let not_applied = match diagnosis.ruled_out.len() {
+            0 => String::new(),
+            n => format!(" {n} rule check(s) did not apply; the reasons are listed."),
+        };
         return format!(
-            "No known failure found: examined {scope} against {} rule(s) ({}).",
+            "No known failure found: examined {scope} against {} rule(s) ({}).{not_applied}",
             examined.rules.len(),
             rules.join(", ")
         );

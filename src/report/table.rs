@@ -1,6 +1,6 @@
 //! The terminal rendering: a few comfy tables, most important first.
 
-use super::{evidence_labels, evidence_line, Report};
+use super::{evidence_line, Report};
 use crate::diagnose::Finding;
 use crate::output;
 use comfy_table::Table;
@@ -85,17 +85,12 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
         let _ = writeln!(out, "{hosts}\n");
     }
 
-    let highlights: Vec<_> = report.highlights().collect();
+    let highlights = report.highlights();
     if !highlights.is_empty() {
         let header = format!("Time ({})", report.time_zone);
         let mut table = new_table(&[header.as_str(), "Computer", "What", "Evidence"]);
-        for item in highlights.iter().take(SHOWN_HIGHLIGHTS) {
-            table.add_row(vec![
-                report.show_time(item.entry.time),
-                item.computer.clone(),
-                item.entry.summary.clone(),
-                evidence_labels(&item.entry.evidence).join("; "),
-            ]);
+        for row in highlights.iter().take(SHOWN_HIGHLIGHTS) {
+            table.add_row(report.highlight_cells(row));
         }
         let _ = writeln!(out, "{table}");
         if highlights.len() > SHOWN_HIGHLIGHTS {
