@@ -77,6 +77,7 @@ pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {
         let Some((fact, summary, excerpt)) = fact_of(&sourced.event) else {
             continue;
         };
+        let excerpt = excerpt.unwrap_or_else(|| sourced.event.strings.join(" | "));
         let record = RecordRef::new(sourced, excerpt);
         if let Fact::Boot { os: Some(os) } = &fact {
             if let Some((previous, previous_record)) = &last_boot {
@@ -107,10 +108,10 @@ pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {
     entries
 }
 
-/// The fact an event states, a one-line summary and the decisive excerpt.
-fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
+/// The fact an event states, a one-line summary and the decisive excerpt when it is not
+/// simply the insertion strings.
+fn fact_of(event: &Event) -> Option<(Fact, String, Option<String>)> {
     let strings = &event.strings;
-    let joined = strings.join(" | ");
     let source = event.source.as_str();
     let id = event.event_id;
     if source_is(source, catalog::EVENT_LOG) {
@@ -121,18 +122,18 @@ fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
                     Some(os) => format!("Boot: {os}"),
                     None => "Boot (OS version not readable)".to_owned(),
                 };
-                Some((Fact::Boot { os }, summary, joined))
+                Some((Fact::Boot { os }, summary, None))
             }
             6005 => Some((
                 Fact::EventLogStarted,
                 "Event Log service started".into(),
-                joined,
+                None,
             )),
-            6006 => Some((Fact::CleanShutdown, "Clean shutdown".into(), joined)),
+            6006 => Some((Fact::CleanShutdown, "Clean shutdown".into(), None)),
             6008 => Some((
                 Fact::UnexpectedShutdown,
                 "The previous shutdown was unexpected".into(),
-                joined,
+                None,
             )),
             _ => None,
         };
@@ -161,13 +162,13 @@ fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
                         replaced: text(2),
                     },
                     summary,
-                    joined,
+                    None,
                 ))
             }
             4377 => Some((
                 Fact::HotfixInstalled { hotfix: text(1) },
                 format!("Hotfix installed: {}", text(1)),
-                joined,
+                None,
             )),
             _ => None,
         };
@@ -187,7 +188,7 @@ fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
                         detail,
                     },
                     format!("Service failed ({id}): {service}"),
-                    joined,
+                    None,
                 ))
             }
             7036 if is_kms_service(&service)
@@ -200,7 +201,7 @@ fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
                         service: service.clone(),
                     },
                     format!("Service running: {service}"),
-                    joined,
+                    None,
                 ))
             }
             _ => None,
@@ -210,10 +211,8 @@ fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
         let payload = event.data.as_deref().and_then(payload_build);
         let build = payload.or_else(|| build_in_text(event));
         let excerpt = match (&event.data, payload) {
-            (Some(data), Some(_)) if !data.is_empty() => {
-                format!("data: {}", payload_strings(data).join(" | "))
-            }
-            _ => joined,
+            (Some(data), Some(_)) => Some(format!("data: {}", payload_strings(data).join(" | "))),
+            _ => None,
         };
         let what = catalog::describe(source, id, strings)
             .unwrap_or_else(|| "MSExchangeKMS event".to_owned());
@@ -226,8 +225,8 @@ fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
             excerpt,
         ));
     }
-    let build = build_in_text(event);
     if source_is(source, catalog::EXCHANGE_ESE) && catalog::lookup(source, id).is_some() {
+        let build = build_in_text(event);
         let what = catalog::describe(source, id, strings).unwrap_or_default();
         return Some((
             Fact::DatabaseEvent {
@@ -235,15 +234,15 @@ fn fact_of(event: &Event) -> Option<(Fact, String, String)> {
                 build,
             },
             format!("{source} {id}: {what}"),
-            joined,
+            None,
         ));
     }
     if source.to_ascii_lowercase().starts_with("msexchange") {
-        let build = build?;
+        let build = build_in_text(event)?;
         return Some((
             Fact::ExchangeBuildSeen { build },
             format!("Exchange build {build} ({})", build.describe()),
-            joined,
+            None,
         ));
     }
     None
@@ -308,6 +307,7 @@ mod tests {
         let mut event = Event::new("MSExchangeKMS", 5085, Level::Error);
         event.data = Some(data.to_vec());
         let (fact, _, excerpt) = fact_of(&event).unwrap();
+        let excerpt = excerpt.unwrap();
         let Fact::KmsEvent {
             build: Some(build), ..
         } = fact

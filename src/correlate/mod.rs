@@ -37,6 +37,12 @@ pub struct RecordRef {
     pub time: Option<DateTime<Utc>>,
     pub source: String,
     pub event_id: u16,
+    /// Byte offset of the record in its file (binary inputs).
+    pub offset: Option<u64>,
+    /// First line of the record (text inputs).
+    pub line: Option<u64>,
+    /// Carved from free space or a damaged region rather than read from the live log.
+    pub recovered: bool,
     /// The part of the record that decides (strings, payload build).
     pub excerpt: String,
     /// The record's message, else the built-in catalog's description.
@@ -53,6 +59,9 @@ impl RecordRef {
             time: event.time(),
             source: event.source.clone(),
             event_id: event.event_id,
+            offset: event.origin.offset,
+            line: event.origin.line,
+            recovered: event.origin.recovered,
             excerpt: excerpt.into(),
             description: event
                 .message
@@ -68,15 +77,21 @@ impl RecordRef {
             .as_deref()
             .map(|l| format!("{l} "))
             .unwrap_or_default();
-        let number = self
-            .record_number
-            .map(|n| format!("record {n}"))
-            .unwrap_or_else(|| "record".to_owned());
+        let number = match (self.record_number, self.line, self.offset) {
+            (Some(n), _, _) => format!("record {n}"),
+            (None, Some(line), _) => format!("record at line {line}"),
+            (None, None, Some(offset)) => format!("record at offset {offset}"),
+            (None, None, None) => "record".to_owned(),
+        };
+        let recovered = if self.recovered { " recovered" } else { "" };
         let time = self
             .time
             .map(|t| format!(", {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
             .unwrap_or_default();
-        format!("{log}{number} ({} {}{time})", self.source, self.event_id)
+        format!(
+            "{log}{number}{recovered} ({} {}{time})",
+            self.source, self.event_id
+        )
     }
 }
 
