@@ -151,7 +151,7 @@ pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
             .unwrap_or(UNKNOWN_COMPUTER)
             .to_owned();
         by_computer
-            .entry(name.to_lowercase())
+            .entry(computer_key(&name))
             .or_insert_with(|| (name, Vec::new()))
             .1
             .push(sourced);
@@ -174,6 +174,19 @@ pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
     }
 }
 
+/// One computer under all its names: .evt logs give the NetBIOS name (`DC1`), .evtx logs
+/// the DNS name (`DC1.corp.example`). Case does not matter; an IP address stays whole.
+fn computer_key(name: &str) -> String {
+    let lower = name.to_lowercase();
+    let is_address = lower
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b':');
+    match lower.split_once('.') {
+        Some((host, _)) if !is_address && !host.is_empty() => host.to_owned(),
+        _ => lower,
+    }
+}
+
 fn host_timeline(computer: String, events: &[SourcedEvent]) -> HostTimeline {
     let mut files: Vec<String> = events.iter().map(|e| e.file.clone()).collect();
     files.sort();
@@ -186,5 +199,18 @@ fn host_timeline(computer: String, events: &[SourcedEvent]) -> HostTimeline {
         last_event: times.max(),
         files,
         entries: facts::timeline(events),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netbios_and_dns_names_are_one_computer() {
+        assert_eq!(computer_key("DC1.internal.greendale.edu"), "dc1");
+        assert_eq!(computer_key("dc1"), "dc1");
+        assert_eq!(computer_key("10.0.0.1"), "10.0.0.1");
+        assert_eq!(computer_key(".odd"), ".odd");
     }
 }

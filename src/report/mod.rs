@@ -250,6 +250,8 @@ impl Report {
                 }
             }
         }
+        // Across computers in time order; undated rows last.
+        rows.sort_by_key(|row| (row.item.entry.time.is_none(), row.item.entry.time));
         rows
     }
 
