@@ -105,6 +105,7 @@ fn sp3_to_sp4_then_5085_is_the_kb_case_with_high_confidence() {
         .contains("cannot mount its key database"));
     for (hypothesis, want) in [
         ("The KMS database file is missing", Verdict::NotExcluded),
+        ("The database file is physically damaged", Verdict::Rejected),
         (
             "The database was left in a dirty-shutdown",
             Verdict::Rejected,
@@ -423,4 +424,47 @@ fn logs_without_kms_events_give_nothing() {
     let diagnosis = run(positive().into_iter().take(4).collect());
     assert!(diagnosis.findings.is_empty());
     assert!(diagnosis.ruled_out.is_empty());
+}
+
+#[test]
+fn an_index_cleanup_after_the_change_corroborates_the_finding() {
+    let mut events = positive();
+    // Before the SP4 boot: not part of this failure.
+    events.push(ese_event(450, "2003-07-02T08:00:00Z", 172, &["KMSERVER"]));
+    events.push(ese_event(499, "2003-07-05T08:10:30Z", 172, &["KMSERVER"]));
+    let diagnosis = run(events);
+    let f = only_finding(&diagnosis);
+    assert_eq!(
+        cited(&f.evidence),
+        vec![
+            ev("EventLog", 6009, 100),
+            ev("EventLog", 6009, 103),
+            ev("MSExchangeKMS", 5085, 500),
+            ev("ESE98", 172, 499)
+        ]
+    );
+    assert!(f
+        .confidence
+        .reasons
+        .iter()
+        .any(|r| r.starts_with("the database engine started an index cleanup")));
+}
+
+#[test]
+fn a_page_checksum_failure_before_the_5085_is_not_excluded() {
+    let mut events = positive();
+    events.push(ese_event(498, "2003-07-05T08:10:40Z", 474, &["KMSERVER"]));
+    let diagnosis = run(events);
+    let f = only_finding(&diagnosis);
+    assert_eq!(
+        verdict(f, "The database file is physically damaged"),
+        Verdict::NotExcluded
+    );
+    assert_eq!(
+        verdict(
+            only_finding(&run(positive())),
+            "The database file is physically damaged"
+        ),
+        Verdict::Rejected
+    );
 }

@@ -58,16 +58,23 @@ pub enum Fact {
 impl Fact {
     /// Facts worth a line in a summary (the full timeline is in the JSON report).
     pub fn is_highlight(&self) -> bool {
-        !matches!(
-            self,
+        match self {
+            Fact::DatabaseEvent { event_id, .. } => {
+                INDEX_CLEANUP_EVENTS.contains(event_id) || *event_id == PAGE_CHECKSUM_EVENT
+            }
             Fact::Boot { .. }
-                | Fact::EventLogStarted
-                | Fact::CleanShutdown
-                | Fact::HotfixInstalled { .. }
-                | Fact::DatabaseEvent { .. }
-        )
+            | Fact::EventLogStarted
+            | Fact::CleanShutdown
+            | Fact::HotfixInstalled { .. } => false,
+            _ => true,
+        }
     }
 }
+
+/// ESE events of the index cleanup that follows a Windows version change (KB 215297).
+pub const INDEX_CLEANUP_EVENTS: [u16; 3] = [172, 173, 174];
+/// ESE event of a page that failed its checksum when read (-1018, KB 810411).
+pub const PAGE_CHECKSUM_EVENT: u16 = 474;
 
 /// The timeline of one computer's events (already merged and in time order).
 pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {

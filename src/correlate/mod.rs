@@ -5,7 +5,7 @@
 mod dedup;
 mod facts;
 
-pub use facts::{is_kms_service, Fact};
+pub use facts::{is_kms_service, Fact, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
 
 use crate::knowledge::catalog;
 use chrono::{DateTime, Utc};

@@ -6,7 +6,10 @@ use super::{
     Confidence, Context, Differential, Finding, Outcome, Resolution, RuleInfo, RuledOut, Status,
     Verdict,
 };
-use crate::correlate::{Evidence, Fact, HostTimeline, RecordRef, TimelineEntry};
+use crate::correlate::{
+    Evidence, Fact, HostTimeline, RecordRef, TimelineEntry, INDEX_CLEANUP_EVENTS,
+    PAGE_CHECKSUM_EVENT,
+};
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::{service_pack_number, OsVersion};
 use chrono::{DateTime, Utc};
@@ -145,6 +148,13 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         None => confidence
             .weaken("no record states the Exchange build (the 5085 carries no build in its data)"),
     }
+    if let Some(cleanup) = index_cleanup(host, change_at, decisive) {
+        confidence.support(format!(
+            "the database engine started an index cleanup after the Windows version change              ({}), the step the inferred mechanism says fails",
+            cleanup.label()
+        ));
+        evidence.push(Evidence::Record(cleanup.clone()));
+    }
     evidence.extend(
         kms_service_failures(host)
             .into_iter()
@@ -153,6 +163,7 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
 
     let differentials = vec![
         database_missing(context),
+        damaged_pages(host, decisive),
         dirty_shutdown(host, decisive),
         different_build(build.as_ref()),
         failure_before_sp4(&before, after.first().copied(), change_at),
@@ -169,8 +180,8 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         .map(|d| d.path.display().to_string())
         .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
     let check_state_first = differentials
-        .get(1)
-        .is_some_and(|d| d.verdict != Verdict::Rejected);
+        .iter()
+        .any(|d| d.hypothesis == DIRTY_SHUTDOWN && d.verdict != Verdict::Rejected);
     let resolution = resolution(host, &failures);
     Outcome::Finding(Box::new(Finding {
         id: RULE.id,
@@ -384,12 +395,13 @@ fn database_missing(context: &Context) -> Differential {
     }
 }
 
+const DIRTY_SHUTDOWN: &str =
+    "The database was left in a dirty-shutdown state (recovery first, not defragmentation)";
+
 /// A database left dirty by a crash needs soft recovery, not a defragmentation. The last
 /// shutdown before the failure tells whether that is plausible.
 fn dirty_shutdown(host: &HostTimeline, failure: &RecordRef) -> Differential {
-    let hypothesis =
-        "The database was left in a dirty-shutdown state (recovery first, not defragmentation)"
-            .to_owned();
+    let hypothesis = DIRTY_SHUTDOWN.to_owned();
     let last_shutdown = host.entries.iter().rfind(|e| {
         matches!(e.fact, Fact::CleanShutdown | Fact::UnexpectedShutdown)
             && matches!((e.time, failure.time), (Some(t), Some(f)) if t <= f)
@@ -420,6 +432,64 @@ fn dirty_shutdown(host: &HostTimeline, failure: &RecordRef) -> Differential {
         verdict,
         reason,
         evidence,
+    }
+}
+
+/// True when `time` is known and lies in `[from, to]` (an unknown bound is open).
+fn within(
+    time: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> bool {
+    time.is_some_and(|t| from.map_or(true, |f| t >= f) && to.map_or(true, |u| t <= u))
+}
+
+/// An ESE index-cleanup record (172-174) between the SP4 change and the failure.
+fn index_cleanup<'a>(
+    host: &'a HostTimeline,
+    change_at: Option<DateTime<Utc>>,
+    failure: &RecordRef,
+) -> Option<&'a RecordRef> {
+    host.entries
+        .iter()
+        .filter(|e| {
+            matches!(e.fact, Fact::DatabaseEvent { event_id, .. }
+                if INDEX_CLEANUP_EVENTS.contains(&event_id))
+        })
+        .find(|e| within(e.time, change_at, failure.time))
+        .and_then(TimelineEntry::record)
+}
+
+/// Pages failing their checksum (ESE 474, -1018) mean physical damage: restore or repair,
+/// not a defragmentation. The record may concern another database of the server.
+fn damaged_pages(host: &HostTimeline, failure: &RecordRef) -> Differential {
+    let hypothesis =
+        "The database file is physically damaged (ESE 474, page checksum -1018)".to_owned();
+    let damaged = host
+        .entries
+        .iter()
+        .filter(|e| {
+            matches!(e.fact, Fact::DatabaseEvent { event_id, .. }
+                if event_id == PAGE_CHECKSUM_EVENT)
+        })
+        .find(|e| within(e.time, None, failure.time))
+        .and_then(TimelineEntry::record);
+    match damaged {
+        None => Differential {
+            hypothesis,
+            verdict: Verdict::Rejected,
+            reason: "no ESE 474 page checksum failure before the 5085".to_owned(),
+            evidence: Vec::new(),
+        },
+        Some(record) => Differential {
+            hypothesis,
+            verdict: Verdict::NotExcluded,
+            reason: format!(
+                "{} reports a page checksum failure; if it names kmsmdb.edb, restore the                  database from backup instead of defragmenting it",
+                record.label()
+            ),
+            evidence: records(&[record]),
+        },
     }
 }
 

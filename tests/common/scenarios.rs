@@ -105,6 +105,12 @@ pub fn kms_bad_password(record: u64, time: &str) -> Event {
     )
 }
 
+/// An event of Exchange's database engine (source ESE98, as Exchange 2000 logs it).
+pub fn ese_event(record: u64, time: &str, id: u16, strings: &[&str]) -> Event {
+    let e = event("Application", record, time, "ESE98", id, Level::Warning);
+    with_strings(e, strings)
+}
+
 /// Service Control Manager 7036: the KMS service entered the running state.
 pub fn kms_running(record: u64, time: &str) -> Event {
     let e = event(
