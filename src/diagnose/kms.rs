@@ -76,23 +76,9 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         OsStory::OnlySp4 { first } => first.time,
         _ => None,
     };
-    let after: Vec<&RecordRef> = failures
-        .iter()
-        .copied()
-        .filter(|f| matches!((f.time, change_at), (Some(t), Some(c)) if t >= c))
-        .collect();
-    let before: Vec<&RecordRef> = failures
-        .iter()
-        .copied()
-        .filter(|f| matches!((f.time, change_at), (Some(t), Some(c)) if t < c))
-        .collect();
-    let undated: Vec<&RecordRef> = failures
-        .iter()
-        .copied()
-        .filter(|f| f.time.is_none() || change_at.is_none())
-        .collect();
-    let Some(&decisive) = after.first().or(undated.first()) else {
-        let first_before = before.first().copied().unwrap_or(first_failure);
+    let placed = Placement::new(&failures, change_at);
+    let Some(&decisive) = placed.after.first().or(placed.undated.first()) else {
+        let first_before = placed.before.first().copied().unwrap_or(first_failure);
         let reason = format!(
             "every MSExchangeKMS 5085 precedes the move to Windows 2000 SP4 (first: {}): the \
              failure is older than the service pack, so KB 818952 does not explain it",
@@ -120,37 +106,15 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
     let mut confidence = Confidence::new();
     let mut evidence = story_evidence(&story);
     weigh_os_story(&story, &mut confidence);
-    match (&story, after.first()) {
-        (OsStory::Unknown, _) => {}
-        (_, Some(first_after)) => confidence.support(format!(
-            "the first 5085 after the move to SP4 is {}",
-            first_after.label()
-        )),
-        (_, None) => confidence.weaken(
-            "the 5085 has no time (or the SP4 change none), so it cannot be placed after the change",
-        ),
-    }
+    weigh_placement(&story, &placed, &mut confidence);
     evidence.push(Evidence::Record(decisive.clone()));
-    match &build {
-        Some((build, record, true)) => confidence.support(format!(
-            "the 5085 data names Exchange {build} ({}), from {}",
-            build.describe(),
-            record.label()
-        )),
-        Some((build, record, false)) => {
-            confidence.support(format!(
-                "{} states Exchange {build} ({})",
-                record.label(),
-                build.describe()
-            ));
-            evidence.push(Evidence::Record((*record).clone()));
-        }
-        None => confidence
-            .weaken("no record states the Exchange build (the 5085 carries no build in its data)"),
+    if let Some(record) = weigh_build(build.as_ref(), &mut confidence) {
+        evidence.push(Evidence::Record(record.clone()));
     }
     if let Some(cleanup) = index_cleanup(host, change_at, decisive) {
         confidence.support(format!(
-            "the database engine started an index cleanup after the Windows version change              ({}), the step the inferred mechanism says fails",
+            "the database engine started an index cleanup after the Windows version change \
+             ({}), the step the inferred mechanism says fails",
             cleanup.label()
         ));
         evidence.push(Evidence::Record(cleanup.clone()));
@@ -166,7 +130,7 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         damaged_pages(host, decisive),
         dirty_shutdown(host, decisive),
         different_build(build.as_ref()),
-        failure_before_sp4(&before, after.first().copied(), change_at),
+        failure_before_sp4(&placed, change_at),
         wrong_password(&bad_passwords),
     ];
     for differential in &differentials {
@@ -200,6 +164,78 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         remediation: remediation(&database, check_state_first),
         resolution,
     }))
+}
+
+/// The 5085 records placed against the moment the server moved to SP4.
+struct Placement<'a> {
+    after: Vec<&'a RecordRef>,
+    before: Vec<&'a RecordRef>,
+    /// The failure or the change has no time.
+    undated: Vec<&'a RecordRef>,
+}
+
+impl<'a> Placement<'a> {
+    fn new(failures: &[&'a RecordRef], change_at: Option<DateTime<Utc>>) -> Placement<'a> {
+        let mut placed = Placement {
+            after: Vec::new(),
+            before: Vec::new(),
+            undated: Vec::new(),
+        };
+        for &failure in failures {
+            match (failure.time, change_at) {
+                (Some(t), Some(c)) if t >= c => placed.after.push(failure),
+                (Some(_), Some(_)) => placed.before.push(failure),
+                _ => placed.undated.push(failure),
+            }
+        }
+        placed
+    }
+}
+
+fn weigh_placement(story: &OsStory<'_>, placed: &Placement<'_>, confidence: &mut Confidence) {
+    match (story, placed.after.first()) {
+        // Already weighed as "no OS seen".
+        (OsStory::Unknown, _) => {}
+        (_, Some(first_after)) => confidence.support(format!(
+            "the first 5085 after the move to SP4 is {}",
+            first_after.label()
+        )),
+        (_, None) => confidence.weaken(
+            "the 5085 has no time (or the SP4 change none), so it cannot be placed after the change",
+        ),
+    }
+}
+
+/// Weighs the Exchange build; returns the record that states it when that is not the 5085
+/// itself (it then joins the evidence).
+fn weigh_build<'a>(
+    build: Option<&(ExchangeBuild, &'a RecordRef, bool)>,
+    confidence: &mut Confidence,
+) -> Option<&'a RecordRef> {
+    match build {
+        Some((build, record, true)) => {
+            confidence.support(format!(
+                "the 5085 data names Exchange {build} ({}), from {}",
+                build.describe(),
+                record.label()
+            ));
+            None
+        }
+        Some((build, record, false)) => {
+            confidence.support(format!(
+                "{} states Exchange {build} ({})",
+                record.label(),
+                build.describe()
+            ));
+            Some(record)
+        }
+        None => {
+            confidence.weaken(
+                "no record states the Exchange build (the 5085 carries no build in its data)",
+            );
+            None
+        }
+    }
 }
 
 fn ruled_out(host: &HostTimeline, reason: String, evidence: Vec<Evidence>) -> Outcome {
@@ -243,14 +279,15 @@ fn os_story(host: &HostTimeline) -> OsStory<'_> {
         .entries
         .iter()
         .find(|e| matches!(&e.fact, Fact::ServicePackInstalled { os: Some(os), .. } if is_sp4(os)));
-    let change = host.entries.iter().find(|e| {
-        matches!(&e.fact, Fact::OsLevelChanged { from, to }
-            if is_sp4(to) && from.is_windows_2000() && from.service_pack < SP4)
+    let change = host.entries.iter().find_map(|e| match &e.fact {
+        Fact::OsLevelChanged { from, to }
+            if is_sp4(to) && from.is_windows_2000() && from.service_pack < SP4 =>
+        {
+            Some((e, from))
+        }
+        _ => None,
     });
-    if let Some(change) = change {
-        let Fact::OsLevelChanged { from, .. } = &change.fact else {
-            return OsStory::Unknown;
-        };
+    if let Some((change, from)) = change {
         let mut evidence = change.evidence.clone();
         if let Some(install) = install.and_then(TimelineEntry::record) {
             // Between the last old boot and the first new one, where it happened.
@@ -485,7 +522,8 @@ fn damaged_pages(host: &HostTimeline, failure: &RecordRef) -> Differential {
             hypothesis,
             verdict: Verdict::NotExcluded,
             reason: format!(
-                "{} reports a page checksum failure; if it names kmsmdb.edb, restore the                  database from backup instead of defragmenting it",
+                "{} reports a page checksum failure; if it names kmsmdb.edb, restore the \
+                 database from backup instead of defragmenting it",
                 record.label()
             ),
             evidence: records(&[record]),
@@ -511,14 +549,11 @@ fn different_build(build: Option<&(ExchangeBuild, &RecordRef, bool)>) -> Differe
     }
 }
 
-fn failure_before_sp4(
-    before: &[&RecordRef],
-    first_after: Option<&RecordRef>,
-    change_at: Option<DateTime<Utc>>,
-) -> Differential {
+fn failure_before_sp4(placed: &Placement<'_>, change_at: Option<DateTime<Utc>>) -> Differential {
     let hypothesis =
         "The KMS failure began before SP4 (another cause damaged the database)".to_owned();
-    let (verdict, reason, evidence) = match (before.first(), first_after, change_at) {
+    let (verdict, reason, evidence) = match (placed.before.first(), placed.after.first(), change_at)
+    {
         (Some(early), _, _) => (
             Verdict::Supported,
             format!(
