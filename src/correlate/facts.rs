@@ -115,144 +115,150 @@ pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {
     entries
 }
 
-/// The fact an event states, a one-line summary and the decisive excerpt when it is not
-/// simply the insertion strings.
-fn fact_of(event: &Event) -> Option<(Fact, String, Option<String>)> {
-    let strings = &event.strings;
+/// A fact as one event states it: the fact, a one-line summary, and the decisive excerpt
+/// when it is not simply the insertion strings.
+type Stated = (Fact, String, Option<String>);
+
+/// The fact an event states, if it is one the timeline keeps.
+fn fact_of(event: &Event) -> Option<Stated> {
     let source = event.source.as_str();
-    let id = event.event_id;
     if source_is(source, catalog::EVENT_LOG) {
-        return match id {
-            6009 => {
-                let os = OsVersion::from_boot_record(strings, event.message.as_deref());
-                let summary = match &os {
-                    Some(os) => format!("Boot: {os}"),
-                    None => "Boot (OS version not readable)".to_owned(),
-                };
-                Some((Fact::Boot { os }, summary, None))
-            }
-            6005 => Some((
-                Fact::EventLogStarted,
-                "Event Log service started".into(),
-                None,
-            )),
-            6006 => Some((Fact::CleanShutdown, "Clean shutdown".into(), None)),
-            6008 => Some((
-                Fact::UnexpectedShutdown,
-                "The previous shutdown was unexpected".into(),
-                None,
-            )),
-            _ => None,
-        };
-    }
-    if source_is(source, catalog::SERVICE_PACK_SETUP) {
-        let text = |i: usize| {
-            strings
-                .get(i)
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default()
-        };
-        return match id {
-            4371 => {
-                let os = service_pack_number(&text(1))
-                    .and_then(|sp| OsVersion::from_release_name(&text(0), sp));
-                let summary = format!(
-                    "Service pack installed: {} {} (replacing {})",
-                    text(0),
-                    text(1),
-                    text(2)
-                );
-                Some((
-                    Fact::ServicePackInstalled {
-                        os,
-                        installed: text(1),
-                        replaced: text(2),
-                    },
-                    summary,
-                    None,
-                ))
-            }
-            4377 => Some((
-                Fact::HotfixInstalled { hotfix: text(1) },
-                format!("Hotfix installed: {}", text(1)),
-                None,
-            )),
-            _ => None,
-        };
-    }
-    if source_is(source, catalog::SERVICE_CONTROL_MANAGER) {
-        let service = strings
-            .first()
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default();
-        return match id {
-            7000 | 7001 | 7023 | 7024 => {
-                let detail = strings.get(1..).unwrap_or_default().join(" | ");
-                Some((
-                    Fact::ServiceFailed {
-                        service: service.clone(),
-                        event_id: id,
-                        detail,
-                    },
-                    format!("Service failed ({id}): {service}"),
-                    None,
-                ))
-            }
-            7036 if is_kms_service(&service)
-                && strings
-                    .get(1)
-                    .is_some_and(|s| s.to_lowercase().contains("running")) =>
-            {
-                Some((
-                    Fact::ServiceRunning {
-                        service: service.clone(),
-                    },
-                    format!("Service running: {service}"),
-                    None,
-                ))
-            }
-            _ => None,
-        };
-    }
-    if source_is(source, catalog::KMS) {
-        let payload = event.data.as_deref().and_then(payload_build);
-        let build = payload.or_else(|| build_in_text(event));
-        let excerpt = match (&event.data, payload) {
-            (Some(data), Some(_)) => Some(format!("data: {}", payload_strings(data).join(" | "))),
-            _ => None,
-        };
-        let what = catalog::describe(source, id, strings)
-            .unwrap_or_else(|| "MSExchangeKMS event".to_owned());
-        return Some((
-            Fact::KmsEvent {
-                event_id: id,
-                build,
-            },
-            format!("KMS {id}: {}", crate::output::truncate(&what, 80)),
-            excerpt,
-        ));
-    }
-    if source_is(source, catalog::EXCHANGE_ESE) && catalog::lookup(source, id).is_some() {
-        let build = build_in_text(event);
-        let what = catalog::describe(source, id, strings).unwrap_or_default();
-        return Some((
-            Fact::DatabaseEvent {
-                event_id: id,
-                build,
-            },
-            format!("{source} {id}: {what}"),
-            None,
-        ));
-    }
-    if source.to_ascii_lowercase().starts_with("msexchange") {
+        event_log_fact(event)
+    } else if source_is(source, catalog::SERVICE_PACK_SETUP) {
+        service_pack_fact(event)
+    } else if source_is(source, catalog::SERVICE_CONTROL_MANAGER) {
+        service_fact(event)
+    } else if source_is(source, catalog::KMS) {
+        Some(kms_fact(event))
+    } else if source_is(source, catalog::EXCHANGE_ESE) {
+        database_fact(event)
+    } else if source.to_ascii_lowercase().starts_with("msexchange") {
         let build = build_in_text(event)?;
-        return Some((
-            Fact::ExchangeBuildSeen { build },
-            format!("Exchange build {build} ({})", build.describe()),
-            None,
-        ));
+        let summary = format!("Exchange build {build} ({})", build.describe());
+        Some((Fact::ExchangeBuildSeen { build }, summary, None))
+    } else {
+        None
     }
-    None
+}
+
+/// Boots and shutdowns (EventLog 6005/6006/6008/6009).
+fn event_log_fact(event: &Event) -> Option<Stated> {
+    let (fact, summary) = match event.event_id {
+        6009 => {
+            let os = OsVersion::from_boot_record(&event.strings, event.message.as_deref());
+            let summary = match &os {
+                Some(os) => format!("Boot: {os}"),
+                None => "Boot (OS version not readable)".to_owned(),
+            };
+            (Fact::Boot { os }, summary)
+        }
+        6005 => (Fact::EventLogStarted, "Event Log service started".into()),
+        6006 => (Fact::CleanShutdown, "Clean shutdown".into()),
+        6008 => (
+            Fact::UnexpectedShutdown,
+            "The previous shutdown was unexpected".into(),
+        ),
+        _ => return None,
+    };
+    Some((fact, summary, None))
+}
+
+/// Service pack and hotfix installs (NtServicePack 4371/4377).
+fn service_pack_fact(event: &Event) -> Option<Stated> {
+    let text = |i: usize| {
+        event
+            .strings
+            .get(i)
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    };
+    match event.event_id {
+        4371 => {
+            let os = service_pack_number(&text(1))
+                .and_then(|sp| OsVersion::from_release_name(&text(0), sp));
+            let summary = format!(
+                "Service pack installed: {} {} (replacing {})",
+                text(0),
+                text(1),
+                text(2)
+            );
+            let fact = Fact::ServicePackInstalled {
+                os,
+                installed: text(1),
+                replaced: text(2),
+            };
+            Some((fact, summary, None))
+        }
+        4377 => Some((
+            Fact::HotfixInstalled { hotfix: text(1) },
+            format!("Hotfix installed: {}", text(1)),
+            None,
+        )),
+        _ => None,
+    }
+}
+
+/// Service start failures, and the KMS service running again (Service Control Manager).
+fn service_fact(event: &Event) -> Option<Stated> {
+    let strings = &event.strings;
+    let service = strings
+        .first()
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    match event.event_id {
+        id @ (7000 | 7001 | 7023 | 7024) => {
+            let summary = format!("Service failed ({id}): {service}");
+            let fact = Fact::ServiceFailed {
+                service,
+                event_id: id,
+                detail: strings.get(1..).unwrap_or_default().join(" | "),
+            };
+            Some((fact, summary, None))
+        }
+        7036 if is_kms_service(&service)
+            && strings
+                .get(1)
+                .is_some_and(|s| s.to_lowercase().contains("running")) =>
+        {
+            let summary = format!("Service running: {service}");
+            Some((Fact::ServiceRunning { service }, summary, None))
+        }
+        _ => None,
+    }
+}
+
+/// Every MSExchangeKMS event, with the build its binary data (or text) names.
+fn kms_fact(event: &Event) -> Stated {
+    let payload = event.data.as_deref().and_then(payload_build);
+    let build = payload.or_else(|| build_in_text(event));
+    let excerpt = match (&event.data, payload) {
+        (Some(data), Some(_)) => Some(format!("data: {}", payload_strings(data).join(" | "))),
+        _ => None,
+    };
+    let what = catalog::describe(&event.source, event.event_id, &event.strings)
+        .unwrap_or_else(|| "MSExchangeKMS event".to_owned());
+    let summary = format!(
+        "KMS {}: {}",
+        event.event_id,
+        crate::output::truncate(&what, 80)
+    );
+    let fact = Fact::KmsEvent {
+        event_id: event.event_id,
+        build,
+    };
+    (fact, summary, excerpt)
+}
+
+/// Exchange database engine events the catalog knows (engine start/stop, index cleanup,
+/// page checksum failures).
+fn database_fact(event: &Event) -> Option<Stated> {
+    let what = catalog::describe(&event.source, event.event_id, &event.strings)?;
+    let summary = format!("{} {}: {what}", event.source, event.event_id);
+    let fact = Fact::DatabaseEvent {
+        event_id: event.event_id,
+        build: build_in_text(event),
+    };
+    Some((fact, summary, None))
 }
 
 pub fn is_kms_service(service: &str) -> bool {

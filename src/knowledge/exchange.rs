@@ -82,6 +82,10 @@ pub const EXCHANGE_RELEASES: &[ExchangeRelease] = &[
     release((6, 5, 7654), E2003, "post-SP2 update", "Aug 2008"),
 ];
 
+/// Exchange 5.5 to 2003 builds are four-digit numbers.
+const MIN_BUILD: u32 = 1000;
+const MAX_BUILD: u32 = 9999;
+
 /// The Exchange 2000 SP3 build the KMS failure of KB 818952 was reported with.
 pub const EXCHANGE_2000_SP3: (u32, u32, u32) = (6, 0, 6249);
 
@@ -96,9 +100,13 @@ pub struct ExchangeBuild {
 
 impl ExchangeBuild {
     /// The build at the start of `text` (`6.0.6249.0 PT`), if its product version is one of
-    /// the Exchange versions in the table (5.5, 6.0, 6.5).
+    /// the Exchange versions in the table (5.5, 6.0, 6.5) and its build number has the four
+    /// digits every release has (so `6.0.12.4`, an address, is not taken for a build).
     pub fn parse_leading(text: &str) -> Option<ExchangeBuild> {
         let [major, minor, build, revision] = leading_version(text)?;
+        if !(MIN_BUILD..=MAX_BUILD).contains(&build) {
+            return None;
+        }
         let candidate = ExchangeBuild {
             major,
             minor,
@@ -180,7 +188,8 @@ mod tests {
             hotfix.describe(),
             "Exchange 2000 Server build after SP3 (6249)"
         );
-        // A Windows version is not an Exchange build.
+        // A Windows version or an address is not an Exchange build.
         assert_eq!(ExchangeBuild::parse_leading("5.0.2195.6717"), None);
+        assert_eq!(ExchangeBuild::parse_leading("6.0.12.4"), None);
     }
 }
