@@ -468,3 +468,30 @@ fn a_page_checksum_failure_before_the_5085_is_not_excluded() {
         Verdict::Rejected
     );
 }
+
+#[test]
+fn the_build_from_another_exchange_record_when_the_5085_has_no_data() {
+    let mut events = positive();
+    events[4].data = Some(Vec::new());
+    let mut store = Event::new("MSExchangeIS", 1001, evtdoctor_parsers::Level::Information);
+    store.log = Some("Application".into());
+    store.record_number = Some(480);
+    store.time_generated = Some("2003-07-05T08:10:50Z".parse().unwrap());
+    store.computer = Some(COMPUTER.into());
+    store.strings = vec!["Microsoft Exchange Information Store 6.0.6249.0 started".into()];
+    events.push(store);
+    let diagnosis = run(events);
+    let f = only_finding(&diagnosis);
+    assert_eq!(f.confidence.level, ConfidenceLevel::High);
+    assert_eq!(
+        cited(&f.evidence),
+        vec![
+            ev("EventLog", 6009, 100),
+            ev("EventLog", 6009, 103),
+            ev("MSExchangeKMS", 5085, 500),
+            ev("MSExchangeIS", 1001, 480)
+        ]
+    );
+    assert!(f.confidence.reasons.iter().any(|r| r
+        == "Application record 480 (MSExchangeIS 1001, 2003-07-05 08:10:50 UTC) states Exchange 6.0.6249.0 (Exchange 2000 Server SP3)"));
+}
