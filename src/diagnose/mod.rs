@@ -113,6 +113,15 @@ pub enum Status {
     Resolved,
 }
 
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
 /// A diagnosed problem on one computer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {

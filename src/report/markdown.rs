@@ -1,6 +1,6 @@
 //! The Markdown rendering, for pasting into a ticket: the same facts as the table.
 
-use super::{evidence_line, Report};
+use super::{evidence_line, Report, HOST_HEADERS, INPUT_HEADERS};
 use std::fmt::Write;
 
 /// A table cell: one line, pipes escaped.
@@ -42,11 +42,7 @@ pub fn render_markdown(report: &Report) -> String {
         let _ = writeln!(out, "### {} ({})\n", f.title, f.kb);
         let _ = writeln!(out, "- ID: `{}`", f.id);
         let _ = writeln!(out, "- Computer: {}", f.computer);
-        let _ = writeln!(
-            out,
-            "- Status: {}",
-            format!("{:?}", f.status).to_lowercase()
-        );
+        let _ = writeln!(out, "- Status: {}", f.status.name());
         let _ = writeln!(out, "- Confidence: **{}**", f.confidence.level.name());
         for reason in &f.confidence.reasons {
             let _ = writeln!(out, "  - {reason}");
@@ -84,43 +80,12 @@ pub fn render_markdown(report: &Report) -> String {
     }
 
     let _ = writeln!(out, "## Computers\n");
-    table_head(
-        &mut out,
-        &[
-            "Computer",
-            "Events",
-            "From",
-            "To",
-            "OS levels (boots)",
-            "Exchange",
-        ],
-    );
-    for h in &report.hosts {
-        let os: Vec<String> = h
-            .os_history
-            .iter()
-            .map(|p| format!("{} ({})", p.label, p.boots))
-            .collect();
-        let builds: Vec<String> = h
-            .exchange_builds
-            .iter()
-            .map(|b| format!("{} ({})", b.build, b.description))
-            .collect();
-        table_row(
-            &mut out,
-            &[
-                h.computer.clone(),
-                h.events.to_string(),
-                report.show_time(h.first_event),
-                report.show_time(h.last_event),
-                os.join(" → "),
-                builds.join(", "),
-            ],
-        );
+    table_head(&mut out, &HOST_HEADERS);
+    for host in &report.hosts {
+        table_row(&mut out, &report.host_cells(host));
     }
-
     let _ = writeln!(out, "\n## Timeline highlights\n");
-    let header = format!("Time ({})", report.time_zone);
+    let header = report.time_header();
     table_head(&mut out, &[header.as_str(), "Computer", "What", "Evidence"]);
     for row in report.highlights() {
         table_row(&mut out, &report.highlight_cells(&row));
@@ -132,35 +97,11 @@ pub fn render_markdown(report: &Report) -> String {
     );
 
     let _ = writeln!(out, "## Inputs\n");
-    table_head(
-        &mut out,
-        &[
-            "Input",
-            "Format",
-            "Records",
-            "Recovered",
-            "Problems",
-            "SHA-256",
-        ],
-    );
-    for i in &report.inputs {
-        let problems = match &i.unreadable {
-            Some(why) => format!("unreadable: {why}"),
-            None => i.errors_total.to_string(),
-        };
-        table_row(
-            &mut out,
-            &[
-                format!("`{}`", i.path),
-                i.format
-                    .map(|f| format!("{f:?}").to_lowercase())
-                    .unwrap_or_else(|| "unknown".to_owned()),
-                i.records.to_string(),
-                i.recovered.to_string(),
-                problems,
-                i.sha256.clone().unwrap_or_default(),
-            ],
-        );
+    table_head(&mut out, &INPUT_HEADERS);
+    for input in &report.inputs {
+        let mut cells = input.cells(usize::MAX);
+        cells[0] = format!("`{}`", cells[0]);
+        table_row(&mut out, &cells);
     }
     out
 }

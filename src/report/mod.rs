@@ -8,7 +8,7 @@ pub use markdown::render_markdown;
 pub use table::render_table;
 
 use crate::correlate::{Correlation, Evidence, Fact, HostTimeline, TimelineEntry};
-use crate::diagnose::{DatabaseFile, Diagnosis, Finding, RuleInfo, RuledOut, Status};
+use crate::diagnose::{DatabaseFile, Diagnosis, Finding, RuleInfo, RuledOut};
 use crate::input::InputReport;
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::OsVersion;
@@ -277,6 +277,77 @@ impl Report {
     }
 }
 
+/// Column headers of the computers table.
+const HOST_HEADERS: [&str; 6] = [
+    "Computer",
+    "Events",
+    "From",
+    "To",
+    "OS levels (boots)",
+    "Exchange",
+];
+
+/// Column headers of the inputs table.
+const INPUT_HEADERS: [&str; 6] = [
+    "Input",
+    "Format",
+    "Records",
+    "Recovered",
+    "Problems",
+    "SHA-256",
+];
+
+impl Report {
+    /// Header of the highlights' time column, naming the zone.
+    fn time_header(&self) -> String {
+        format!("Time ({})", self.time_zone)
+    }
+
+    fn host_cells(&self, host: &HostFacts) -> [String; 6] {
+        let os: Vec<String> = host
+            .os_history
+            .iter()
+            .map(|p| format!("{} ({})", p.label, p.boots))
+            .collect();
+        let builds: Vec<String> = host
+            .exchange_builds
+            .iter()
+            .map(|b| format!("{} ({})", b.build, b.description))
+            .collect();
+        [
+            host.computer.clone(),
+            host.events.to_string(),
+            self.show_time(host.first_event),
+            self.show_time(host.last_event),
+            os.join(" → "),
+            builds.join(", "),
+        ]
+    }
+}
+
+impl InputSummary {
+    /// The input as table cells; `hash_chars` shortens the SHA-256 for narrow tables.
+    fn cells(&self, hash_chars: usize) -> [String; 6] {
+        let format = match self.format {
+            Some(format) => format!("{format:?}").to_lowercase(),
+            None => "unknown".to_owned(),
+        };
+        let problems = match &self.unreadable {
+            Some(why) => format!("unreadable: {why}"),
+            None => self.errors_total.to_string(),
+        };
+        let hash = self.sha256.as_deref().unwrap_or("");
+        [
+            self.path.clone(),
+            format,
+            self.records.to_string(),
+            self.recovered.to_string(),
+            problems,
+            hash.get(..hash_chars).unwrap_or(hash).to_owned(),
+        ]
+    }
+}
+
 /// One summary row: the first occurrence of a fact and how often it recurred.
 struct Highlight<'a> {
     item: &'a TimelineItem,
@@ -363,10 +434,7 @@ fn conclusion(examined: &Examined, diagnosis: &Diagnosis) -> String {
                 "{} on {} ({}, {} confidence)",
                 f.title,
                 f.computer,
-                match f.status {
-                    Status::Active => "active",
-                    Status::Resolved => "resolved",
-                },
+                f.status.name(),
                 f.confidence.level.name()
             )
         })

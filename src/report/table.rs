@@ -1,6 +1,6 @@
 //! The terminal rendering: a few comfy tables, most important first.
 
-use super::{evidence_line, Report};
+use super::{evidence_line, Report, HOST_HEADERS, INPUT_HEADERS};
 use crate::diagnose::Finding;
 use crate::output;
 use comfy_table::Table;
@@ -8,6 +8,9 @@ use std::fmt::Write;
 
 /// At most this many highlight rows; the JSON report has the full timeline.
 const SHOWN_HIGHLIGHTS: usize = 40;
+
+/// Hex digits of an input's SHA-256 shown in the table (the JSON report has all of it).
+const SHORT_HASH: usize = 16;
 
 /// Width of the tables when not printing to a terminal (files, pipes, golden tests).
 const FIXED_WIDTH: u16 = 120;
@@ -30,7 +33,7 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
         findings.add_row(vec![
             f.title.to_owned(),
             f.computer.clone(),
-            format!("{:?}", f.status).to_lowercase(),
+            f.status.name().to_owned(),
             f.confidence.level.name().to_owned(),
             f.kb.to_owned(),
         ]);
@@ -53,33 +56,9 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
         let _ = writeln!(out, "{table}\n");
     }
 
-    let mut hosts = new_table(&[
-        "Computer",
-        "Events",
-        "From",
-        "To",
-        "OS levels (boots)",
-        "Exchange",
-    ]);
-    for h in &report.hosts {
-        let os: Vec<String> = h
-            .os_history
-            .iter()
-            .map(|p| format!("{} ({})", p.label, p.boots))
-            .collect();
-        let builds: Vec<String> = h
-            .exchange_builds
-            .iter()
-            .map(|b| format!("{} ({})", b.build, b.description))
-            .collect();
-        hosts.add_row(vec![
-            h.computer.clone(),
-            h.events.to_string(),
-            report.show_time(h.first_event),
-            report.show_time(h.last_event),
-            os.join(" → "),
-            builds.join(", "),
-        ]);
+    let mut hosts = new_table(&HOST_HEADERS);
+    for host in &report.hosts {
+        hosts.add_row(report.host_cells(host));
     }
     if !report.hosts.is_empty() {
         let _ = writeln!(out, "{hosts}\n");
@@ -87,7 +66,7 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
 
     let highlights = report.highlights();
     if !highlights.is_empty() {
-        let header = format!("Time ({})", report.time_zone);
+        let header = report.time_header();
         let mut table = new_table(&[header.as_str(), "Computer", "What", "Evidence"]);
         for row in highlights.iter().take(SHOWN_HIGHLIGHTS) {
             table.add_row(report.highlight_cells(row));
@@ -104,35 +83,9 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
         out.push('\n');
     }
 
-    let mut inputs = new_table(&[
-        "Input",
-        "Format",
-        "Records",
-        "Recovered",
-        "Problems",
-        "SHA-256",
-    ]);
-    for i in &report.inputs {
-        let format = i
-            .format
-            .map(|f| format!("{f:?}").to_lowercase())
-            .unwrap_or_else(|| "unknown".to_owned());
-        let problems = match &i.unreadable {
-            Some(why) => format!("unreadable: {why}"),
-            None => i.errors_total.to_string(),
-        };
-        inputs.add_row(vec![
-            i.path.clone(),
-            format,
-            i.records.to_string(),
-            i.recovered.to_string(),
-            problems,
-            i.sha256
-                .as_deref()
-                .map(|h| h.get(..16).unwrap_or(h))
-                .unwrap_or("")
-                .to_owned(),
-        ]);
+    let mut inputs = new_table(&INPUT_HEADERS);
+    for input in &report.inputs {
+        inputs.add_row(input.cells(SHORT_HASH));
     }
     let _ = writeln!(out, "{inputs}");
     out

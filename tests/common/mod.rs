@@ -88,8 +88,16 @@ sys.exit(1 if errors else 0)
 }
 
 /// Compares `actual` with the golden file `tests/golden/<name>`; with `EVTDOCTOR_BLESS=1`
-/// the golden file is (re)written instead.
+/// the golden file is (re)written instead. The tool's version reads `<version>` in golden
+/// files, so a release does not rewrite them.
 pub fn assert_golden(name: &str, actual: &str) {
+    let version = env!("CARGO_PKG_VERSION");
+    let actual = actual
+        .replace(
+            &format!("\"version\": \"{version}\""),
+            "\"version\": \"<version>\"",
+        )
+        .replace(&format!("evtdoctor {version} "), "evtdoctor <version> ");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
