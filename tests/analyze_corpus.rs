@@ -1,11 +1,13 @@
-//! The real Windows XP System log of the corpus holds an SP2 → SP3 upgrade. Until the .evt
-//! reader lands, the independent reader `dissect.eventlog` (PyPI) turns it into Event XML,
-//! which `evtdoctor analyze` reads; the timeline must show the upgrade with its records
-//! (install 3489, last SP2 boot 3221, first SP3 boot 3500) and count what the oracle counts.
+//! `evtdoctor analyze` on real corpus logs, its facts counted against independent readers.
+//!
+//! The Windows XP System log holds an SP2 → SP3 upgrade. Until the .evt reader lands, the
+//! independent reader `dissect.eventlog` (PyPI) turns it into Event XML, which `evtdoctor
+//! analyze` reads; the timeline must show the upgrade with its records (install 3489, last SP2
+//! boot 3221, first SP3 boot 3500) and count what the oracle counts.
 
 mod common;
 
-use common::{assert_valid_report, corpus_dir};
+use common::{assert_valid_report, corpus_dir, oracle};
 use serde_json::Value;
 use std::process::Command;
 
@@ -112,4 +114,76 @@ fn xp_log_timeline_shows_the_sp2_to_sp3_upgrade() {
     // The install sits between the last SP2 boot and the first SP3 boot.
     let position = |kind: &str| timeline.iter().position(|e| e["kind"] == kind).unwrap();
     assert!(position("service_pack_installed") < position("os_level_changed"));
+}
+
+/// (provider, event id) of every record `evtxexport -f xml` prints.
+fn evtxexport_ids(path: &str) -> Vec<(String, u16)> {
+    let out = oracle("evtxexport", &["-f", "xml", path]);
+    let xml = String::from_utf8_lossy(&out.stdout);
+    xml.split("<Event ")
+        .skip(1)
+        .map(|event| {
+            let provider = event
+                .split("<Provider Name=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_default();
+            let id = event
+                .split("<EventID")
+                .nth(1)
+                .and_then(|rest| rest.split('>').nth(1))
+                .and_then(|rest| rest.split('<').next())
+                .and_then(|id| id.trim().parse().ok())
+                .unwrap_or_default();
+            (provider.to_owned(), id)
+        })
+        .collect()
+}
+
+#[test]
+fn evtx_boot_and_failure_facts_match_evtxexport() {
+    let log = corpus_dir().join("evtx/System_binarydata_plaso.evtx");
+    let log = log.to_str().unwrap();
+    let ids = evtxexport_ids(log);
+    let count = |provider: &str, id: u16| {
+        ids.iter()
+            .filter(|(p, i)| p == provider && *i == id)
+            .count() as u64
+    };
+    let out = common::evtdoctor(&["analyze", log, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_valid_report(&text);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["examined"]["events_read"], ids.len() as u64);
+    assert_eq!(ids.len(), 5009);
+
+    let timeline = report["timeline"].as_array().unwrap();
+    let facts = |kind: &str| timeline.iter().filter(|e| e["kind"] == kind).count() as u64;
+    assert_eq!(facts("boot"), count("EventLog", 6009));
+    assert_eq!(facts("event_log_started"), count("EventLog", 6005));
+    assert_eq!(facts("clean_shutdown"), count("EventLog", 6006));
+    assert_eq!(facts("unexpected_shutdown"), count("EventLog", 6008));
+    let scm_failures: u64 = [7000, 7001, 7023, 7024]
+        .iter()
+        .map(|&id| count("Service Control Manager", id))
+        .sum();
+    assert_eq!(facts("service_failed"), scm_failures);
+    // The values measured with evtxexport 20181227 on this file.
+    assert_eq!(
+        [
+            facts("boot"),
+            facts("event_log_started"),
+            facts("clean_shutdown")
+        ],
+        [8, 8, 6]
+    );
+    assert_eq!([facts("unexpected_shutdown"), scm_failures], [1, 2]);
+    let boots: u64 = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["boots"].as_u64().unwrap())
+        .sum();
+    assert_eq!(boots, 8);
 }
