@@ -13,46 +13,110 @@ use std::collections::HashMap;
 type RecordKey = (String, u64);
 type ContentKey = (DateTime<Utc>, String, u16);
 
+/// Where kept events are found again.
+#[derive(Default)]
+struct Index {
+    by_record: HashMap<RecordKey, usize>,
+    /// Kept events by time, source and id, apart by whether they have a record key: an event
+    /// with one matches by content only a kept event without one (two copies of a keyed
+    /// record share the key), so bursts of keyed records never scan each other.
+    keyed: HashMap<ContentKey, Vec<usize>>,
+    unkeyed: HashMap<ContentKey, Vec<usize>>,
+}
+
+impl Index {
+    fn find(
+        &self,
+        kept: &[SourcedEvent],
+        record: Option<&RecordKey>,
+        content: Option<&ContentKey>,
+        strings: &[String],
+    ) -> Option<usize> {
+        if let Some(&index) = record.and_then(|k| self.by_record.get(k)) {
+            return Some(index);
+        }
+        let content = content?;
+        let unkeyed = self.unkeyed.get(content).into_iter().flatten();
+        let keyed = record
+            .is_none()
+            .then(|| self.keyed.get(content))
+            .flatten()
+            .into_iter()
+            .flatten();
+        unkeyed.chain(keyed).copied().find(|&i| {
+            kept.get(i)
+                .is_some_and(|k| same_strings(&k.event.strings, strings))
+        })
+    }
+
+    /// Files a newly kept event.
+    fn add(&mut self, index: usize, record: Option<RecordKey>, content: Option<ContentKey>) {
+        let keyed = record.is_some();
+        if let Some(key) = record {
+            self.by_record.entry(key).or_insert(index);
+        }
+        if let Some(key) = content {
+            let map = if keyed {
+                &mut self.keyed
+            } else {
+                &mut self.unkeyed
+            };
+            map.entry(key).or_default().push(index);
+        }
+    }
+
+    /// Files the keys of a copy under the event it was merged into, so a third copy that
+    /// only shares the copy's keys still finds it.
+    fn alias(
+        &mut self,
+        index: usize,
+        kept: &SourcedEvent,
+        record: Option<RecordKey>,
+        content: Option<ContentKey>,
+    ) {
+        if let Some(key) = record {
+            self.by_record.entry(key).or_insert(index);
+        }
+        let Some(key) = content.filter(|c| Some(c) != content_key(kept).as_ref()) else {
+            return;
+        };
+        let map = if record_key(kept).is_some() {
+            &mut self.keyed
+        } else {
+            &mut self.unkeyed
+        };
+        let list = map.entry(key).or_default();
+        if !list.contains(&index) {
+            list.push(index);
+        }
+    }
+}
+
 /// Keeps the first copy of each event, in input order, and returns how many were dropped.
 /// A later copy fills in what the kept one lacks (binary data, message, log name).
 pub fn merge(events: Vec<SourcedEvent>) -> (Vec<SourcedEvent>, usize) {
     let mut kept: Vec<SourcedEvent> = Vec::with_capacity(events.len());
-    let mut by_record: HashMap<RecordKey, usize> = HashMap::new();
-    let mut by_content: HashMap<ContentKey, Vec<usize>> = HashMap::new();
+    let mut index = Index::default();
     let mut dropped = 0;
     for sourced in events {
         let record = record_key(&sourced);
         let content = content_key(&sourced);
-        let found = record
-            .as_ref()
-            .and_then(|k| by_record.get(k).copied())
-            .or_else(|| {
-                let candidates = by_content.get(content.as_ref()?)?;
-                candidates
-                    .iter()
-                    .copied()
-                    .find(|&i| kept.get(i).is_some_and(|k| same_content(k, &sourced)))
-            });
-        let index = match found {
-            Some(index) => {
+        let found = index.find(
+            &kept,
+            record.as_ref(),
+            content.as_ref(),
+            &sourced.event.strings,
+        );
+        match found.and_then(|position| Some((position, kept.get_mut(position)?))) {
+            Some((position, existing)) => {
                 dropped += 1;
-                if let Some(existing) = kept.get_mut(index) {
-                    fill_missing(existing, sourced);
-                }
-                index
+                fill_missing(existing, sourced);
+                let existing = &*existing;
+                index.alias(position, existing, record, content);
             }
             None => {
+                index.add(kept.len(), record, content);
                 kept.push(sourced);
-                kept.len() - 1
-            }
-        };
-        if let Some(key) = record {
-            by_record.entry(key).or_insert(index);
-        }
-        if let Some(key) = content {
-            let list = by_content.entry(key).or_default();
-            if !list.contains(&index) {
-                list.push(index);
             }
         }
     }
@@ -69,14 +133,8 @@ fn content_key(sourced: &SourcedEvent) -> Option<ContentKey> {
     Some((event.time()?, event.source.to_lowercase(), event.event_id))
 }
 
-/// Same strings (or one side has none), and not two different records of the same log.
-fn same_content(a: &SourcedEvent, b: &SourcedEvent) -> bool {
-    if let (Some(ka), Some(kb)) = (record_key(a), record_key(b)) {
-        if ka != kb {
-            return false;
-        }
-    }
-    let (a, b) = (&a.event.strings, &b.event.strings);
+/// A side without strings (an export that kept only the message) matches any.
+fn same_strings(a: &[String], b: &[String]) -> bool {
     a.is_empty() || b.is_empty() || a == b
 }
 
@@ -132,6 +190,29 @@ mod tests {
         assert_eq!(dropped, 1);
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[1].event.strings, vec!["y"]);
+    }
+
+    #[test]
+    fn a_keyed_record_matches_an_export_read_before_it() {
+        let export = event("System.csv", None, None, &["x"]);
+        let mut evt = event("System.evt", Some("System"), Some(7), &["x"]);
+        evt.event.data = Some(vec![9]);
+        let again = event("copy.evt", Some("System"), Some(7), &["x"]);
+        let (kept, dropped) = merge(vec![export, evt, again]);
+        assert_eq!((kept.len(), dropped), (1, 2));
+        assert_eq!(kept[0].event.log.as_deref(), Some("System"));
+        assert_eq!(kept[0].event.data, Some(vec![9]));
+    }
+
+    #[test]
+    fn a_burst_of_records_in_one_second_stays_apart_and_merges_with_its_copy() {
+        let burst: Vec<SourcedEvent> = (0..5000)
+            .map(|n| event("Security.evtx", Some("Security"), Some(n), &["x"]))
+            .collect();
+        let mut events = burst.clone();
+        events.extend(burst);
+        let (kept, dropped) = merge(events);
+        assert_eq!((kept.len(), dropped), (5000, 5000));
     }
 
     #[test]
