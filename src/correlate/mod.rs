@@ -70,26 +70,32 @@ impl RecordRef {
         }
     }
 
-    /// `System record 3489 (EventLog 6009, 2011-09-09 18:29:39 UTC)`, for reasons people read.
+    /// How reasons name the record: `System record 3489 (EventLog 6009, 2011-09-09 18:29:39
+    /// UTC)`; without a record number, `MSExchangeKMS 5085 record at line 12 (no time)`.
     pub fn label(&self) -> String {
+        let time = match self.time {
+            Some(t) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            None => "no time".to_owned(),
+        };
+        let recovered = if self.recovered { " (recovered)" } else { "" };
+        let Some(number) = self.record_number else {
+            let place = match (self.line, self.offset) {
+                (Some(line), _) => format!(" at line {line}"),
+                (None, Some(offset)) => format!(" at offset {offset}"),
+                (None, None) => String::new(),
+            };
+            return format!(
+                "{} {} record{place}{recovered} ({time})",
+                self.source, self.event_id
+            );
+        };
         let log = self
             .log
             .as_deref()
             .map(|l| format!("{l} "))
             .unwrap_or_default();
-        let number = match (self.record_number, self.line, self.offset) {
-            (Some(n), _, _) => format!("record {n}"),
-            (None, Some(line), _) => format!("record at line {line}"),
-            (None, None, Some(offset)) => format!("record at offset {offset}"),
-            (None, None, None) => "record".to_owned(),
-        };
-        let recovered = if self.recovered { " recovered" } else { "" };
-        let time = self
-            .time
-            .map(|t| format!(", {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
-            .unwrap_or_default();
         format!(
-            "{log}{number}{recovered} ({} {}{time})",
+            "{log}record {number}{recovered} ({} {}, {time})",
             self.source, self.event_id
         )
     }
@@ -205,6 +211,35 @@ fn host_timeline(computer: String, events: &[SourcedEvent]) -> HostTimeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_name_the_record_however_it_is_known() {
+        let mut event = Event::new("EventLog", 6009, evtdoctor_parsers::Level::Information);
+        event.log = Some("System".into());
+        event.record_number = Some(3500);
+        event.time_generated = Some("2011-09-09T18:29:39Z".parse().unwrap());
+        let mut sourced = SourcedEvent {
+            file: "SysEvent.Evt".into(),
+            event,
+        };
+        let label = |s: &SourcedEvent| RecordRef::new(s, "").label();
+        assert_eq!(
+            label(&sourced),
+            "System record 3500 (EventLog 6009, 2011-09-09 18:29:39 UTC)"
+        );
+        sourced.event.origin.recovered = true;
+        assert_eq!(
+            label(&sourced),
+            "System record 3500 (recovered) (EventLog 6009, 2011-09-09 18:29:39 UTC)"
+        );
+        sourced.event.record_number = None;
+        sourced.event.time_generated = None;
+        sourced.event.origin.line = Some(12);
+        assert_eq!(
+            label(&sourced),
+            "EventLog 6009 record at line 12 (recovered) (no time)"
+        );
+    }
 
     #[test]
     fn netbios_and_dns_names_are_one_computer() {
