@@ -217,9 +217,6 @@ impl Report {
     /// A time as people read it, in the report's zone.
     fn show_time(&self, time: Option<DateTime<Utc>>) -> String {
         match time {
-            Some(t) if self.offset.local_minus_utc() == 0 => {
-                t.format("%Y-%m-%d %H:%M:%S").to_string()
-            }
             Some(t) => t
                 .with_timezone(&self.offset)
                 .format("%Y-%m-%d %H:%M:%S")
