@@ -495,3 +495,15 @@ fn the_build_from_another_exchange_record_when_the_5085_has_no_data() {
     assert!(f.confidence.reasons.iter().any(|r| r
         == "Application record 480 (MSExchangeIS 1001, 2003-07-05 08:10:50 UTC) states Exchange 6.0.6249.0 (Exchange 2000 Server SP3)"));
 }
+
+#[test]
+fn a_pasted_failure_without_a_computer_joins_the_only_server() {
+    let mut events = positive();
+    events[4].computer = None;
+    events[4].log = None;
+    events[4].record_number = None;
+    let diagnosis = run(events);
+    let f = only_finding(&diagnosis);
+    assert_eq!(f.computer, COMPUTER);
+    assert_eq!(f.confidence.level, ConfidenceLevel::High);
+}

@@ -162,6 +162,7 @@ pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
             .1
             .push(sourced);
     }
+    adopt_unnamed_events(&mut by_computer);
     let mut duplicates_merged = 0;
     let hosts = by_computer
         .into_values()
@@ -177,6 +178,21 @@ pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
         events_read,
         duplicates_merged,
         hosts,
+    }
+}
+
+/// Events that name no computer (a pasted record without its Computer line) belong to the
+/// server when every other input names the same one.
+fn adopt_unnamed_events(by_computer: &mut BTreeMap<String, (String, Vec<SourcedEvent>)>) {
+    let unknown = computer_key(UNKNOWN_COMPUTER);
+    if by_computer.len() != 2 {
+        return;
+    }
+    let Some((_, unnamed)) = by_computer.remove(&unknown) else {
+        return;
+    };
+    if let Some((_, events)) = by_computer.values_mut().next() {
+        events.extend(unnamed);
     }
 }
 
