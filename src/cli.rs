@@ -1,6 +1,8 @@
 //! Command-line interface: argument definitions only; each command lives in `commands/`.
 
+use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use evtdoctor_parsers::text::parse_offset;
 use std::path::PathBuf;
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -29,12 +31,32 @@ pub enum Command {
         "Examples:\n",
         "  evtdoctor events System.evt Application.evtx\n",
         "  evtdoctor events logs/ --id 5085,6009 --source MSExchangeKMS --jsonl\n",
-        "  evtdoctor events Application.evt --level error --since 2003-07-01 --format csv\n\n",
+        "  evtdoctor events Application.evt --level error --since 2003-07-01 --format csv\n",
+        "  evtdoctor events pasted-events.txt exported.csv --tz +02:00\n\n",
+        "Text exports (pasted event properties, Event Viewer tab/CSV, PowerShell Export-Csv) carry \
+         local times without a zone: --tz gives their offset; without it they are read as UTC \
+         and marked as assumed.\n\n",
         "Exit codes:\n",
         "  0  done\n",
         "  2  usage error, or no readable input (unreadable files beside readable ones are listed on stderr)"
     ))]
     Events(EventsArgs),
+
+    /// Decode pasted event text, exports or logs, with each event's binary data made readable.
+    #[command(after_help = concat!(
+        "Reads what engineers paste: Event Properties text (with its Bytes or Words data dump), ",
+        "Event Viewer tab/CSV exports, PowerShell Export-Csv output and event XML. The binary ",
+        "data is split into its strings; Exchange/ESE payloads also give the product build and ",
+        "their file@line markers.\n\n",
+        "Examples:\n",
+        "  evtdoctor decode pasted-event.txt\n",
+        "  cat pasted.txt | evtdoctor decode - --json\n",
+        "  evtdoctor decode export.csv --tz -05:00\n\n",
+        "Exit codes:\n",
+        "  0  decoded at least one event (damaged parts are listed on stderr by line)\n",
+        "  2  usage error, or nothing readable"
+    ))]
+    Decode(DecodeArgs),
 
     /// Diagnose a server from its exported logs: timeline, findings with evidence, what to do.
     #[command(after_help = concat!(
@@ -42,7 +64,9 @@ pub enum Command {
         "  evtdoctor analyze exported-logs/\n",
         "  evtdoctor analyze System.evt Application.evt --format markdown --output ticket.md\n",
         "  evtdoctor analyze logs/ --db kmsmdb.edb --json\n",
-        "  evtdoctor analyze logs/ --tz +02:00\n\n",
+        "  evtdoctor analyze logs/ pasted-event.txt --tz +02:00\n\n",
+        "--tz is the server's UTC offset: text exports are read in it, and the table and Markdown \n",
+        "show times in it (JSON times stay UTC).\n\n",
         "Exit codes:\n",
         "  0  no active finding (nothing found, or every finding shows as resolved)\n",
         "  1  at least one active finding (unreadable inputs beside readable ones are listed)\n",
@@ -61,10 +85,6 @@ pub struct AnalyzeArgs {
     /// The KMS database (kmsmdb.edb) the logs are about, to check it exists.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-
-    /// Show times in this zone: UTC (default) or a fixed offset such as +02:00. JSON stays UTC.
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub tz: String,
 
     /// Report format.
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -98,6 +118,19 @@ impl AnalyzeArgs {
             self.format.unwrap_or(ReportFormat::Table)
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The text to decode (a file, or `-` / nothing for standard input).
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +196,12 @@ pub struct ReadArgs {
     /// Do not carve deleted or damaged records from free space.
     #[arg(long)]
     pub no_recover: bool,
+
+    /// The UTC offset text exports were written in (`+02:00`, `-0500`, `UTC`); their times carry
+    /// no zone. Without it they are read as UTC and marked as assumed. Zone names (IANA) are not
+    /// accepted: give the offset in force when the events were logged.
+    #[arg(long, value_name = "OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
+    pub tz: Option<FixedOffset>,
 }
 
 /// Output format selection, shared by every command that prints data.

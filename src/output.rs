@@ -1,6 +1,8 @@
 //! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
 
+use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use evtdoctor_parsers::text::TimeBasis;
 use std::io::{self, Write};
 
 /// A table with the project's look; wraps to the terminal width when there is one.
@@ -13,6 +15,23 @@ pub fn table(headers: &[&str]) -> Table {
     table
 }
 
+/// The note a table carries when some of its times were read as UTC by assumption.
+pub const ASSUMED_UTC_NOTE: &str =
+    "* time from text without a zone, read as UTC (give --tz to set the offset)";
+
+/// The time as tables show it; a time read as UTC by assumption is marked with `*`.
+pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
+    let Some(time) = time else {
+        return String::new();
+    };
+    let mark = if basis == TimeBasis::AssumedUtc {
+        " *"
+    } else {
+        ""
+    };
+    format!("{}{mark}", time.format("%Y-%m-%d %H:%M:%S"))
+}
+
 /// Shortens `text` to at most `max` characters, marking the cut with an ellipsis.
 pub fn truncate(text: &str, max: usize) -> String {
     let one_line = text.replace(['\r', '\n', '\t'], " ");
@@ -22,6 +41,24 @@ pub fn truncate(text: &str, max: usize) -> String {
     let mut cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// A Markdown table; pipes are escaped and line breaks become `<br>` so each row stays one line.
+pub fn markdown_table<R: AsRef<[String]>>(headers: &[&str], rows: &[R]) -> String {
+    let cell = |text: &str| {
+        text.replace('|', "\\|")
+            .replace("\r\n", "<br>")
+            .replace('\n', "<br>")
+    };
+    let mut lines = vec![
+        format!("| {} |", headers.join(" | ")),
+        format!("|{}", "---|".repeat(headers.len())),
+    ];
+    for row in rows {
+        let cells: Vec<String> = row.as_ref().iter().map(|c| cell(c)).collect();
+        lines.push(format!("| {} |", cells.join(" | ")));
+    }
+    lines.join("\n")
 }
 
 /// One CSV field, quoted when it needs to be (RFC 4180).
@@ -76,6 +113,15 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn markdown_tables_escape_cells() {
+        let rows = [vec!["a|b".to_owned(), "one\ntwo".to_owned()]];
+        assert_eq!(
+            markdown_table(&["K", "V"], &rows),
+            "| K | V |\n|---|---|\n| a\\|b | one<br>two |"
+        );
     }
 
     #[test]

@@ -70,8 +70,8 @@ fn random_event(rng: &mut Rng) -> Event {
     e.log = rng
         .pick(&[None, Some("System"), Some("Application")])
         .map(str::to_owned);
-    e.record_number = (rng.next() % 3 != 0).then(|| rng.next() % 50);
-    e.time_generated = (rng.next() % 4 != 0)
+    e.record_number = (!rng.next().is_multiple_of(3)).then(|| rng.next() % 50);
+    e.time_generated = (!rng.next().is_multiple_of(4))
         .then(|| chrono::DateTime::from_timestamp((rng.next() % 1000) as i64 * 60, 0))
         .flatten();
     e.strings = (0..rng.next() % 6)
@@ -82,7 +82,10 @@ fn random_event(rng: &mut Rng) -> Event {
         1 => Some((0..rng.next() % 40).map(|_| rng.next() as u8).collect()),
         _ => Some(format!("{}\0x\0", rng.pick(STRINGS)).into_bytes()),
     };
-    e.message = (rng.next() % 5 == 0).then(|| rng.pick(STRINGS).to_string());
+    e.message = rng
+        .next()
+        .is_multiple_of(5)
+        .then(|| rng.pick(STRINGS).to_string());
     e
 }
 
@@ -106,7 +109,7 @@ fn random_events_never_panic_and_reports_stay_valid() {
             correlation,
             diagnosis,
             ReportOptions {
-                time_zone: TimeZone::parse("-03:30").unwrap(),
+                time_zone: TimeZone::from_offset(chrono::FixedOffset::west_opt(3 * 3600 + 1800)),
                 database: None,
             },
         );

@@ -14,10 +14,11 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
-    let time_zone = TimeZone::parse(&args.tz)?;
+    let time_zone = TimeZone::from_offset(args.read.tz);
     let options = ReadOptions {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
+        tz: args.read.tz,
         hash: true,
     };
     let (files, path_errors) = input::discover(&args.paths);

@@ -478,7 +478,7 @@ fn within(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> bool {
-    time.is_some_and(|t| from.map_or(true, |f| t >= f) && to.map_or(true, |u| t <= u))
+    time.is_some_and(|t| from.is_none_or(|f| t >= f) && to.is_none_or(|u| t <= u))
 }
 
 /// An ESE index-cleanup record (172-174) between the SP4 change and the failure.

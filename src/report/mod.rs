@@ -12,7 +12,6 @@ use crate::diagnose::{DatabaseFile, Diagnosis, Finding, RuleInfo, RuledOut};
 use crate::input::InputReport;
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::OsVersion;
-use anyhow::{bail, Result};
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use evtdoctor_parsers::InputFormat;
 use serde::Serialize;
@@ -352,7 +351,7 @@ struct Highlight<'a> {
     last: Option<DateTime<Utc>>,
 }
 
-/// The zone for people-facing times: `UTC` or a fixed offset (`+02:00`, `-0500`).
+/// The zone people-facing times are shown in: the server's offset (`--tz`), else UTC.
 #[derive(Debug, Clone)]
 pub struct TimeZone {
     pub name: String,
@@ -367,31 +366,13 @@ impl TimeZone {
         }
     }
 
-    pub fn parse(text: &str) -> Result<TimeZone> {
-        let text = text.trim();
-        if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") {
-            return Ok(TimeZone::utc());
-        }
-        let (sign, rest) = match text.split_at_checked(1) {
-            Some(("+", rest)) => (1, rest),
-            Some(("-", rest)) => (-1, rest),
-            _ => bail!("time zone {text:?}: use UTC or an offset such as +02:00"),
-        };
-        let digits: String = rest.chars().filter(|c| *c != ':').collect();
-        let (hours, minutes) = match (digits.len(), digits.parse::<i32>()) {
-            (2, Ok(h)) => (h, 0),
-            (4, Ok(hm)) => (hm / 100, hm % 100),
-            _ => bail!("time zone {text:?}: use UTC or an offset such as +02:00"),
-        };
-        let offset = (hours < 24 && minutes < 60)
-            .then(|| FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)))
-            .flatten();
+    pub fn from_offset(offset: Option<FixedOffset>) -> TimeZone {
         match offset {
-            Some(offset) => Ok(TimeZone {
+            Some(offset) => TimeZone {
                 name: offset.to_string(),
                 offset,
-            }),
-            None => bail!("time zone {text:?} is out of range"),
+            },
+            None => TimeZone::utc(),
         }
     }
 }
@@ -508,24 +489,5 @@ fn evidence_line(evidence: &Evidence) -> String {
         format!("{} in {}", r.label(), r.file)
     } else {
         format!("{} in {}: {excerpt}", r.label(), r.file)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_zone_forms() {
-        assert_eq!(TimeZone::parse("utc").unwrap().name, "UTC");
-        assert_eq!(TimeZone::parse("+02:00").unwrap().name, "+02:00");
-        assert_eq!(TimeZone::parse("-0530").unwrap().name, "-05:30");
-        assert_eq!(
-            TimeZone::parse("+05").unwrap().offset.local_minus_utc(),
-            18000
-        );
-        assert!(TimeZone::parse("Europe/Berlin").is_err());
-        assert!(TimeZone::parse("+25:00").is_err());
-        assert!(TimeZone::parse("+").is_err());
     }
 }
