@@ -209,7 +209,7 @@ fn the_pasted_kb_text_alone_gives_low_confidence_with_the_reasons() {
         .confidence
         .reasons
         .iter()
-        .any(|r| r.contains("the 5085 data names Exchange 6.0.6249.0")));
+        .any(|r| r.contains("the failing 5085 itself names Exchange 6.0.6249.0")));
     assert_eq!(
         verdict(f, "The KMS failure began before SP4"),
         Verdict::NotExcluded

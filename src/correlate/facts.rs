@@ -5,6 +5,7 @@ use super::{Evidence, RecordRef, SourcedEvent, TimelineEntry};
 use crate::knowledge::catalog::{self, source_is};
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::{service_pack_number, OsVersion};
+use evtdoctor_parsers::payload::decode_payload;
 use evtdoctor_parsers::Event;
 use serde::Serialize;
 
@@ -229,12 +230,21 @@ fn service_fact(event: &Event) -> Option<Stated> {
 
 /// Every MSExchangeKMS event, with the build its binary data (or text) names.
 fn kms_fact(event: &Event) -> Stated {
-    let payload = event.data.as_deref().and_then(payload_build);
-    let build = payload.or_else(|| build_in_text(event));
-    let excerpt = match (&event.data, payload) {
-        (Some(data), Some(_)) => Some(format!("data: {}", payload_strings(data).join(" | "))),
-        _ => None,
-    };
+    let payload = event
+        .data
+        .as_deref()
+        .filter(|data| !data.is_empty())
+        .map(decode_payload);
+    let payload_build = payload
+        .as_ref()
+        .and_then(|p| p.build.as_ref())
+        .and_then(ExchangeBuild::from_payload);
+    let build = payload_build.or_else(|| build_in_text(event));
+    // The payload's strings decide (build, then the failing calls' file@line markers).
+    let excerpt = payload.filter(|p| !p.strings.is_empty()).map(|p| {
+        let strings: Vec<&str> = p.strings.iter().map(|s| s.text.as_str()).collect();
+        format!("data: {}", strings.join(" | "))
+    });
     let what = catalog::describe(&event.source, event.event_id, &event.strings)
         .unwrap_or_else(|| "MSExchangeKMS event".to_owned());
     let summary = format!(
@@ -266,20 +276,6 @@ pub fn is_kms_service(service: &str) -> bool {
     KMS_SERVICE_NAMES
         .iter()
         .any(|n| lower.contains(&n.to_lowercase()))
-}
-
-/// The NUL-separated ASCII strings of a KMS event's binary data.
-// Interim: replace with `evtdoctor_parsers::payload` once the payload decoder is merged.
-fn payload_strings(data: &[u8]) -> Vec<String> {
-    data.split(|&b| b == 0)
-        .filter(|part| !part.is_empty())
-        .map(|part| String::from_utf8_lossy(part).into_owned())
-        .collect()
-}
-
-/// The Exchange build the KMS payload starts with (`6.0.6249.0 PT`).
-fn payload_build(data: &[u8]) -> Option<ExchangeBuild> {
-    ExchangeBuild::parse_leading(payload_strings(data).first()?)
 }
 
 /// An Exchange build written in an event's strings or message: dotted (`6.0.6249.0`) or as

@@ -215,7 +215,7 @@ fn weigh_build<'a>(
     match build {
         Some((build, record, true)) => {
             confidence.support(format!(
-                "the 5085 data names Exchange {build} ({}), from {}",
+                "the failing 5085 itself names Exchange {build} ({}): {}",
                 build.describe(),
                 record.label()
             ));

@@ -6,6 +6,7 @@
 //! the KB 818952 event data.
 
 use super::leading_version;
+use evtdoctor_parsers::payload::ProductBuild;
 use serde::Serialize;
 use std::fmt;
 
@@ -104,19 +105,26 @@ impl ExchangeBuild {
     /// digits every release has (so `6.0.12.4`, an address, is not taken for a build).
     pub fn parse_leading(text: &str) -> Option<ExchangeBuild> {
         let [major, minor, build, revision] = leading_version(text)?;
-        if !(MIN_BUILD..=MAX_BUILD).contains(&build) {
-            return None;
-        }
-        let candidate = ExchangeBuild {
+        ExchangeBuild::checked(major, minor, build, revision)
+    }
+
+    /// The build a decoded event payload names (`6.0.6249.0 PT`), if it is an Exchange one.
+    pub fn from_payload(build: &ProductBuild) -> Option<ExchangeBuild> {
+        ExchangeBuild::checked(build.major, build.minor, build.build, build.revision)
+    }
+
+    /// A version as an Exchange build, when its product version is in the table and the
+    /// build number has four digits.
+    fn checked(major: u32, minor: u32, build: u32, revision: u32) -> Option<ExchangeBuild> {
+        let known_product = EXCHANGE_RELEASES
+            .iter()
+            .any(|r| (r.major, r.minor) == (major, minor));
+        (known_product && (MIN_BUILD..=MAX_BUILD).contains(&build)).then_some(ExchangeBuild {
             major,
             minor,
             build,
             revision,
-        };
-        EXCHANGE_RELEASES
-            .iter()
-            .any(|r| (r.major, r.minor) == (major, minor))
-            .then_some(candidate)
+        })
     }
 
     pub fn is_exchange_2000_sp3(&self) -> bool {
