@@ -4,10 +4,11 @@
 //! Two events are the same when they share log and record number (one computer is implied:
 //! merging runs per computer), or, when that is not known on both sides, the same time,
 //! source and event id with the same insertion strings (an input without strings, such as an
-//! export that kept only the message, matches any).
+//! export that kept only the message, matches any) and no conflicting record numbers.
 
 use super::SourcedEvent;
 use chrono::{DateTime, Utc};
+use evtdoctor_parsers::Event;
 use std::collections::HashMap;
 
 type RecordKey = (String, u64);
@@ -30,7 +31,7 @@ impl Index {
         kept: &[SourcedEvent],
         record: Option<&RecordKey>,
         content: Option<&ContentKey>,
-        strings: &[String],
+        copy: &Event,
     ) -> Option<usize> {
         if let Some(&index) = record.and_then(|k| self.by_record.get(k)) {
             return Some(index);
@@ -43,10 +44,10 @@ impl Index {
             .flatten()
             .into_iter()
             .flatten();
-        unkeyed.chain(keyed).copied().find(|&i| {
-            kept.get(i)
-                .is_some_and(|k| same_strings(&k.event.strings, strings))
-        })
+        unkeyed
+            .chain(keyed)
+            .copied()
+            .find(|&i| kept.get(i).is_some_and(|k| same_content(&k.event, copy)))
     }
 
     /// Files a newly kept event.
@@ -101,12 +102,7 @@ pub fn merge(events: Vec<SourcedEvent>) -> (Vec<SourcedEvent>, usize) {
     for sourced in events {
         let record = record_key(&sourced);
         let content = content_key(&sourced);
-        let found = index.find(
-            &kept,
-            record.as_ref(),
-            content.as_ref(),
-            &sourced.event.strings,
-        );
+        let found = index.find(&kept, record.as_ref(), content.as_ref(), &sourced.event);
         match found.and_then(|position| Some((position, kept.get_mut(position)?))) {
             Some((position, existing)) => {
                 dropped += 1;
@@ -133,9 +129,14 @@ fn content_key(sourced: &SourcedEvent) -> Option<ContentKey> {
     Some((event.time()?, event.source.to_lowercase(), event.event_id))
 }
 
-/// A side without strings (an export that kept only the message) matches any.
-fn same_strings(a: &[String], b: &[String]) -> bool {
-    a.is_empty() || b.is_empty() || a == b
+/// Same strings (a side without strings, an export that kept only the message, matches
+/// any), and not two different record numbers: a .evt names no log, so two records of one
+/// second with the same strings are told apart by their numbers alone.
+fn same_content(a: &Event, b: &Event) -> bool {
+    let different_records =
+        matches!((a.record_number, b.record_number), (Some(x), Some(y)) if x != y);
+    let (sa, sb) = (&a.strings, &b.strings);
+    !different_records && (sa.is_empty() || sb.is_empty() || sa == sb)
 }
 
 fn fill_missing(kept: &mut SourcedEvent, copy: SourcedEvent) {
@@ -213,6 +214,18 @@ mod tests {
         events.extend(burst);
         let (kept, dropped) = merge(events);
         assert_eq!((kept.len(), dropped), (5000, 5000));
+    }
+
+    #[test]
+    fn records_without_a_log_name_are_told_apart_by_number() {
+        // Two identical records of one second in a .evt (no log name), and a slack copy of
+        // the first one.
+        let a = event("System.evt", None, Some(7), &["x"]);
+        let b = event("System.evt", None, Some(8), &["x"]);
+        let mut slack = a.clone();
+        slack.event.origin.recovered = true;
+        let (kept, dropped) = merge(vec![a, b, slack]);
+        assert_eq!((kept.len(), dropped), (2, 1));
     }
 
     #[test]
