@@ -314,3 +314,73 @@ fn help_has_examples_and_exit_codes() {
     assert!(help.contains("evtdoctor analyze logs/ --db kmsmdb.edb --json"));
     assert!(help.contains("1  at least one active finding"));
 }
+
+#[test]
+fn the_kb_article_text_alone_gives_the_finding_with_low_confidence() {
+    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/kb818952_event_5085.txt");
+    let out = evtdoctor(&["analyze", fixture.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["inputs"][0]["format"], "text");
+    let f = &report["findings"][0];
+    assert_eq!(f["id"], "kms-5085-after-windows-2000-sp4");
+    assert_eq!(f["computer"], "ComputerName");
+    assert_eq!(f["confidence"]["level"], "low");
+    let reasons: Vec<&str> = f["confidence"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| r.starts_with("lowered:")).count(),
+        2
+    );
+    let evidence = &f["evidence"][0];
+    assert_eq!(evidence["line"], 1);
+    assert!(evidence["time"].is_null());
+    assert_eq!(
+        evidence["excerpt"],
+        "data: 6.0.6249.0 PT | kmserver.cpp@1653DD1 | kmserver.cpp@1120DHa84 | kmserver.cpp@704DD2"
+    );
+}
+
+/// The positive scenario's 5085 as an engineer pastes it from Event Viewer on a server at
+/// UTC+2: local time, hex dump of the data.
+const PASTED_FAILURE: &str = "Event Type:\tError\r\nEvent Source:\tMSExchangeKMS\r\n\
+Event Category:\tNone\r\nEvent ID:\t5085\r\nDate:\t\t7/5/2003\r\nTime:\t\t10:11:00 AM\r\n\
+User:\t\tN/A\r\nComputer:\tEXCH01\r\nDescription:\r\nKMS can not mount the key database.\r\n\
+Data:\r\n\
+0000: 36 2e 30 2e 36 32 34 39 6.0.6249\r\n0008: 2e 30 20 50 54 00 6b 6d .0 PT.km\r\n\
+0010: 73 65 72 76 65 72 2e 63 server.c\r\n0018: 70 70 40 31 36 35 33 44 pp@1653D\r\n\
+0020: 44 31 00 6b 6d 73 65 72 D1.kmser\r\n0028: 76 65 72 2e 63 70 70 40 ver.cpp@\r\n\
+0030: 31 31 32 30 44 48 61 38 1120DHa8\r\n0038: 34 00 6b 6d 73 65 72 76 4.kmserv\r\n\
+0040: 65 72 2e 63 70 70 40 37 er.cpp@7\r\n0048: 30 34 44 44 32 00 04DD2.\r\n";
+
+#[test]
+fn a_pasted_copy_of_a_logged_failure_counts_once_when_its_zone_is_given() {
+    let (dir, files) = scenario(&scenarios::positive());
+    std::fs::write(dir.path().join("paste.txt"), PASTED_FAILURE).unwrap();
+    let mut inputs = files.clone();
+    inputs.push("paste.txt".to_owned());
+
+    let report = json(&analyze_in(
+        dir.path(),
+        &args(&inputs, &["--json", "--tz", "+02:00"]),
+    ));
+    assert_eq!(report["examined"]["events_read"], 6);
+    assert_eq!(report["examined"]["duplicates_merged"], 1);
+    let f = &report["findings"][0];
+    assert_eq!(f["confidence"]["level"], "high");
+    assert_eq!(f["evidence"][2]["record_number"], 500);
+    assert_eq!(report["time_zone"], "+02:00");
+
+    // Read as UTC (no --tz), the paste is two hours off: a second, distinct failure.
+    let report = json(&analyze_in(dir.path(), &args(&inputs, &["--json"])));
+    assert_eq!(report["examined"]["duplicates_merged"], 0);
+    assert!(report["findings"][0]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("MSExchangeKMS 5085, 2 time(s)"));
+}

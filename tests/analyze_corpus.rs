@@ -1,9 +1,8 @@
-//! `evtdoctor analyze` on real corpus logs, its facts counted against independent readers.
+//! `evtdoctor analyze` on real corpus logs, its facts counted against independent readers
+//! (`dissect.eventlog` for .evt, `evtxexport` for .evtx).
 //!
-//! The Windows XP System log holds an SP2 → SP3 upgrade. Until the .evt reader lands, the
-//! independent reader `dissect.eventlog` (PyPI) turns it into Event XML, which `evtdoctor
-//! analyze` reads; the timeline must show the upgrade with its records (install 3489, last SP2
-//! boot 3221, first SP3 boot 3500) and count what the oracle counts.
+//! The Windows XP System log holds an SP2 → SP3 upgrade: the timeline must show it with its
+//! records (install 3489, last SP2 boot 3221, first SP3 boot 3500).
 
 mod common;
 
@@ -12,52 +11,39 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-/// Prints the allocated records of an .evt file as Event XML of the given channel on stdout,
-/// and the oracle's own counts on stderr as JSON: all records, 6009 boots, NtServicePack
-/// 4377 hotfixes, and records per computer.
-const TO_XML: &str = r#"
-import collections, json, re, sys
-from xml.sax.saxutils import escape, quoteattr
+/// The oracle's counts for a .evt file's allocated records, as JSON: all records, 6009
+/// boots, NtServicePack 4377 hotfixes, and records per computer.
+const EVT_COUNTS: &str = r#"
+import collections, json, sys
 from dissect.eventlog.evt import Evt
-bad = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f]')
-clean = lambda s: escape(bad.sub('', s))
-levels = {0: 4, 1: 2, 2: 3, 4: 4, 8: 0, 16: 0}
 counts = {'records': 0, 'boots': 0, 'hotfixes': 0, 'computers': collections.Counter()}
-out = ['<Events>']
 for r in Evt(open(sys.argv[1], 'rb')):
     counts['records'] += 1
     counts['boots'] += r.SourceName == 'EventLog' and r.EventCode == 6009
     counts['hotfixes'] += r.SourceName == 'NtServicePack' and r.EventCode == 4377
     counts['computers'][r.Computername] += 1
-    data = ''.join('<Data>%s</Data>' % clean(s) for s in r.Strings)
-    out.append(
-        '<Event><System><Provider Name=%s/><EventID Qualifiers="%d">%d</EventID>'
-        '<Level>%d</Level><TimeCreated SystemTime="%s"/><EventRecordID>%d</EventRecordID>'
-        '<Channel>%s</Channel><Computer>%s</Computer></System><EventData>%s%s</EventData></Event>'
-        % (quoteattr(r.SourceName), r.EventID >> 16, r.EventCode, levels.get(r.EventType, 4),
-           r.TimeGenerated.isoformat(), r.RecordNumber, sys.argv[2], clean(r.Computername), data,
-           '<Binary>%s</Binary>' % r.Data.hex() if r.Data else ''))
-out.append('</Events>')
-print('\n'.join(out))
-print(json.dumps(counts), file=sys.stderr)
+print(json.dumps(counts))
 "#;
 
-/// Converts a corpus .evt file with the oracle into `<dir>/<name>`; returns the oracle's counts.
-fn evt_as_xml(evt: &str, channel: &str, dir: &Path, name: &str) -> Value {
-    let log = corpus_dir().join("evt").join(evt);
-    let oracle = Command::new("python3")
-        .args(["-c", TO_XML])
-        .arg(&log)
-        .arg(channel)
+fn evt_counts(evt: &str) -> Value {
+    let out = Command::new("python3")
+        .args(["-c", EVT_COUNTS])
+        .arg(corpus_dir().join("evt").join(evt))
         .output()
         .expect("python3 runs (pip install dissect.eventlog)");
     assert!(
-        oracle.status.success(),
+        out.status.success(),
         "{}",
-        String::from_utf8_lossy(&oracle.stderr)
+        String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(dir.join(name), &oracle.stdout).unwrap();
-    serde_json::from_slice(&oracle.stderr).unwrap()
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Copies corpus .evt files into `dir` (the corpus is read-only) under the given names.
+fn copy_evt(dir: &Path, files: &[(&str, &str)]) {
+    for (evt, name) in files {
+        std::fs::copy(corpus_dir().join("evt").join(evt), dir.join(name)).unwrap();
+    }
 }
 
 /// Runs `analyze --json` in `dir` on the named inputs; returns the validated report.
@@ -75,6 +61,8 @@ fn analyze_json(dir: &Path, inputs: &[&str]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+const XP_LOG: &str = "winxp_sp3_System_wrapped_dirty_plaso.Evt";
+
 fn record_numbers(evidence: &Value) -> Vec<u64> {
     evidence
         .as_array()
@@ -86,17 +74,16 @@ fn record_numbers(evidence: &Value) -> Vec<u64> {
 
 #[test]
 fn xp_log_timeline_shows_the_sp2_to_sp3_upgrade() {
+    let counts = evt_counts(XP_LOG);
     let dir = tempfile::tempdir().unwrap();
-    let counts = evt_as_xml(
-        "winxp_sp3_System_wrapped_dirty_plaso.Evt",
-        "System",
-        dir.path(),
-        "SysEvent.xml",
-    );
-    let report = analyze_json(dir.path(), &["SysEvent.xml"]);
+    copy_evt(dir.path(), &[(XP_LOG, "SysEvent.Evt")]);
+    let report = analyze_json(dir.path(), &["SysEvent.Evt"]);
 
-    assert_eq!(report["examined"]["events_read"], counts["records"]);
-    assert_eq!(report["examined"]["events_read"], 6063);
+    // Live records as the oracle counts them; the rest were carved from slack.
+    let input = &report["inputs"][0];
+    let live = input["records"].as_u64().unwrap() - input["recovered"].as_u64().unwrap();
+    assert_eq!(live, counts["records"].as_u64().unwrap());
+    assert_eq!(live, 6063);
     let host = &report["hosts"][0];
     assert_eq!(host["computer"], "WKS-WINXP32BIT");
     assert_eq!(host["boots"], counts["boots"]);
@@ -209,20 +196,20 @@ fn evtx_boot_and_failure_facts_match_evtxexport() {
 
 #[test]
 fn system_and_application_logs_of_one_server_share_its_timeline() {
+    let system = evt_counts("win2003_sp2_System_dirty_evtparser.evt");
+    let application = evt_counts("win2003_sp2_Application_dirty_evtparser.evt");
     let dir = tempfile::tempdir().unwrap();
-    let system = evt_as_xml(
-        "win2003_sp2_System_dirty_evtparser.evt",
-        "System",
+    copy_evt(
         dir.path(),
-        "System.xml",
+        &[
+            ("win2003_sp2_System_dirty_evtparser.evt", "System.evt"),
+            (
+                "win2003_sp2_Application_dirty_evtparser.evt",
+                "Application.evt",
+            ),
+        ],
     );
-    let application = evt_as_xml(
-        "win2003_sp2_Application_dirty_evtparser.evt",
-        "Application",
-        dir.path(),
-        "Application.xml",
-    );
-    let report = analyze_json(dir.path(), &["System.xml", "Application.xml"]);
+    let report = analyze_json(dir.path(), &["System.evt", "Application.evt"]);
     assert_eq!(report["examined"]["events_read"], 95 + 67);
     assert_eq!(report["examined"]["duplicates_merged"], 0);
     let server = report["hosts"]
@@ -238,7 +225,7 @@ fn system_and_application_logs_of_one_server_share_its_timeline() {
     assert_eq!(server["events"], expected);
     assert_eq!(
         server["files"],
-        serde_json::json!(["Application.xml", "System.xml"])
+        serde_json::json!(["Application.evt", "System.evt"])
     );
     // The first boot was logged under the image's name (MACHINENAME), before it was renamed.
     let boots: Vec<(&str, u64)> = report["hosts"]
@@ -264,16 +251,23 @@ fn system_and_application_logs_of_one_server_share_its_timeline() {
 #[test]
 fn the_same_log_given_twice_counts_once() {
     let dir = tempfile::tempdir().unwrap();
-    let counts = evt_as_xml(
-        "winxp_sp3_System_wrapped_dirty_plaso.Evt",
-        "System",
+    copy_evt(
         dir.path(),
-        "SysEvent.xml",
+        &[(XP_LOG, "SysEvent.Evt"), (XP_LOG, "copy.Evt")],
     );
-    std::fs::copy(dir.path().join("SysEvent.xml"), dir.path().join("copy.xml")).unwrap();
-    let report = analyze_json(dir.path(), &["SysEvent.xml", "copy.xml"]);
-    assert_eq!(report["examined"]["events_read"], 2 * 6063);
-    assert_eq!(report["examined"]["duplicates_merged"], counts["records"]);
-    assert_eq!(report["hosts"][0]["events"], 6063);
-    assert_eq!(report["hosts"][0]["boots"], counts["boots"]);
+    let once = analyze_json(dir.path(), &["SysEvent.Evt"]);
+    let twice = analyze_json(dir.path(), &["SysEvent.Evt", "copy.Evt"]);
+    let read_once = once["examined"]["events_read"].as_u64().unwrap();
+    assert_eq!(twice["examined"]["events_read"], 2 * read_once);
+    // Every record of the copy merges, besides the slack copies merged within one file.
+    assert_eq!(
+        twice["examined"]["duplicates_merged"].as_u64().unwrap(),
+        once["examined"]["duplicates_merged"].as_u64().unwrap() + read_once
+    );
+    assert_eq!(twice["hosts"][0]["events"], once["hosts"][0]["events"]);
+    assert_eq!(twice["hosts"][0]["boots"], 24);
+    assert_eq!(
+        twice["timeline"].as_array().unwrap().len(),
+        once["timeline"].as_array().unwrap().len()
+    );
 }
