@@ -376,11 +376,22 @@ fn a_pasted_copy_of_a_logged_failure_counts_once_when_its_zone_is_given() {
     assert_eq!(f["evidence"][2]["record_number"], 500);
     assert_eq!(report["time_zone"], "+02:00");
 
-    // Read as UTC (no --tz), the paste is two hours off: a second, distinct failure.
+    assert_eq!(report["inputs"][2]["time_basis"], "+02:00");
+
+    // Read as UTC (no --tz), the paste is two hours off: a second, distinct failure, and the
+    // report says its times were assumed.
     let report = json(&analyze_in(dir.path(), &args(&inputs, &["--json"])));
+    assert_eq!(report["inputs"][2]["time_basis"], "assumed_utc");
+    assert_eq!(report["inputs"][0]["time_basis"], "utc");
     assert_eq!(report["examined"]["duplicates_merged"], 0);
     assert!(report["findings"][0]["summary"]
         .as_str()
         .unwrap()
         .contains("MSExchangeKMS 5085, 2 time(s)"));
+    let markdown = stdout(&analyze_in(
+        dir.path(),
+        &args(&inputs, &["--format", "markdown"]),
+    ));
+    assert!(markdown.contains("| `paste.txt *` | text |"), "{markdown}");
+    assert!(markdown.contains("\n\\* time from text without a zone, read as UTC"));
 }

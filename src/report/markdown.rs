@@ -103,5 +103,8 @@ pub fn render_markdown(report: &Report) -> String {
         cells[0] = format!("`{}`", cells[0]);
         table_row(&mut out, &cells);
     }
+    if let Some(note) = report.assumed_utc_note() {
+        let _ = writeln!(out, "\n{}", note.replacen('*', "\\*", 1));
+    }
     out
 }

@@ -13,6 +13,7 @@ use crate::input::InputReport;
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::OsVersion;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
+use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::InputFormat;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -57,6 +58,9 @@ pub struct InputSummary {
     pub size: u64,
     pub records: u64,
     pub recovered: u64,
+    /// How the input's times became UTC: `utc`, `assumed_utc` (text without a zone and no
+    /// `--tz`) or the offset given.
+    pub time_basis: TimeBasis,
     /// Why nothing could be read, for an unreadable input.
     pub unreadable: Option<String>,
     pub errors_total: usize,
@@ -74,6 +78,7 @@ impl InputSummary {
             size: 0,
             records: 0,
             recovered: 0,
+            time_basis: TimeBasis::Utc,
             unreadable: Some(message.to_owned()),
             errors_total: 0,
             errors: Vec::new(),
@@ -88,6 +93,7 @@ impl InputSummary {
             size: report.size,
             records: report.records,
             recovered: report.recovered,
+            time_basis: report.time_basis,
             unreadable: report.fatal.clone(),
             errors_total: report.problems.len(),
             errors: report
@@ -294,6 +300,14 @@ const INPUT_HEADERS: [&str; 6] = [
 ];
 
 impl Report {
+    /// The note under the inputs when some text times were read as UTC by assumption.
+    fn assumed_utc_note(&self) -> Option<&'static str> {
+        self.inputs
+            .iter()
+            .any(|i| i.time_basis == TimeBasis::AssumedUtc)
+            .then_some(crate::output::ASSUMED_UTC_NOTE)
+    }
+
     /// Header of the highlights' time column, naming the zone.
     fn time_header(&self) -> String {
         format!("Time ({})", self.time_zone)
@@ -333,8 +347,13 @@ impl InputSummary {
             None => self.errors_total.to_string(),
         };
         let hash = self.sha256.as_deref().unwrap_or("");
+        let assumed = if self.time_basis == TimeBasis::AssumedUtc {
+            " *"
+        } else {
+            ""
+        };
         [
-            self.path.clone(),
+            format!("{}{assumed}", self.path),
             format,
             self.records.to_string(),
             self.recovered.to_string(),

@@ -88,6 +88,9 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
         inputs.add_row(input.cells(SHORT_HASH));
     }
     let _ = writeln!(out, "{inputs}");
+    if let Some(note) = report.assumed_utc_note() {
+        let _ = writeln!(out, "{note}");
+    }
     out
 }
 
