@@ -57,6 +57,67 @@ pub enum Command {
         "  2  usage error, or nothing readable"
     ))]
     Decode(DecodeArgs),
+
+    /// Diagnose a server from its exported logs: timeline, findings with evidence, what to do.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor analyze exported-logs/\n",
+        "  evtdoctor analyze System.evt Application.evt --format markdown --output ticket.md\n",
+        "  evtdoctor analyze logs/ --db kmsmdb.edb --json\n",
+        "  evtdoctor analyze logs/ pasted-event.txt --tz +02:00\n\n",
+        "--tz is the server's UTC offset: text exports are read in it, and the table and Markdown \n",
+        "show times in it (JSON times stay UTC).\n\n",
+        "Exit codes:\n",
+        "  0  no active finding (nothing found, or every finding shows as resolved)\n",
+        "  1  at least one active finding (unreadable inputs beside readable ones are listed)\n",
+        "  2  usage error, or no readable input"
+    ))]
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Log files or directories (walked recursively): every log of one server, any mix of
+    /// formats; the same record in two inputs counts once.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The KMS database (kmsmdb.edb) the logs are about, to check it exists.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Report format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ReportFormat>,
+
+    /// Shorthand for --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// The formats a report comes in (a report is one document, so no CSV or JSON lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+impl AnalyzeArgs {
+    pub fn resolved_format(&self) -> ReportFormat {
+        if self.json {
+            ReportFormat::Json
+        } else {
+            self.format.unwrap_or(ReportFormat::Table)
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
 use evtdoctor_parsers::text::{read_text, TextOptions, TimeBasis};
 use evtdoctor_parsers::{detect_format, Event, InputFormat, Item, Problem};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// How many bytes detection looks at.
@@ -18,6 +19,8 @@ pub struct ReadOptions {
     pub no_recover: bool,
     /// The offset zone-less text times were written in (`--tz`).
     pub tz: Option<FixedOffset>,
+    /// Also compute each input's SHA-256 (for reports that must identify their evidence).
+    pub hash: bool,
 }
 
 /// What reading one input gave: counts and every problem met.
@@ -27,6 +30,8 @@ pub struct InputReport {
     /// Detected format, `None` when the content is not a known format.
     pub format: Option<InputFormat>,
     pub size: u64,
+    /// Lowercase hex SHA-256 of the file, when asked for.
+    pub sha256: Option<String>,
     pub records: u64,
     pub recovered: u64,
     /// Damage inside the input; the records around it were still read.
@@ -43,6 +48,7 @@ impl InputReport {
             path: path.to_path_buf(),
             format: None,
             size: 0,
+            sha256: None,
             records: 0,
             recovered: 0,
             problems: Vec::new(),
@@ -175,6 +181,9 @@ pub fn read_bytes(
 ) -> InputReport {
     let mut report = InputReport::new(name);
     report.size = bytes.len() as u64;
+    if options.hash {
+        report.sha256 = Some(hex::encode(Sha256::digest(bytes)));
+    }
     report.format = detect_format(&bytes[..bytes.len().min(DETECT_HEAD)]);
     // Text (XML included: it may be UTF-16) is read whole first, so its time basis is known
     // before any event is handed on.

@@ -7,6 +7,7 @@ fn main() -> std::process::ExitCode {
     let outcome = match &cli.command {
         Command::Events(args) => commands::events::run(args),
         Command::Decode(args) => commands::decode::run(args),
+        Command::Analyze(args) => commands::analyze::run(args),
     };
     let code = match outcome {
         Ok(code) => code,

@@ -32,6 +32,7 @@ pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
         tz: args.read.tz,
+        hash: false,
     };
     let mut decoded = Vec::new();
     let mut collect = |event: Event, time_basis: TimeBasis| {

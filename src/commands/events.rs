@@ -34,6 +34,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
         tz: args.read.tz,
+        hash: false,
     };
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod render;
+pub mod scenarios;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -188,4 +189,68 @@ pub fn evtdoctor_events(path: &std::path::Path) -> (Vec<evtdoctor_parsers::Event
         .map(|line| serde_json::from_str(line).expect("an Event per line"))
         .collect();
     (events, stderr)
+}
+
+/// Validates a JSON report against `docs/report.schema.json` with the PyPI `jsonschema`
+/// package (Draft 2020-12); panics with every violation.
+pub fn assert_valid_report(json: &str) {
+    const CHECK: &str = "\
+import json, sys
+from jsonschema import Draft202012Validator as V
+schema = json.load(open(sys.argv[1]))
+V.check_schema(schema)
+errors = list(V(schema, format_checker=V.FORMAT_CHECKER).iter_errors(json.load(sys.stdin)))
+for e in errors:
+    print(list(e.absolute_path), e.message)
+sys.exit(1 if errors else 0)
+";
+    use std::io::Write;
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let mut child = Command::new("python3")
+        .args(["-c", CHECK])
+        .arg(&schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install jsonschema)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(json.as_bytes())
+        .expect("report written to the validator");
+    let output = child.wait_with_output().expect("validator finishes");
+    assert!(
+        output.status.success(),
+        "report violates docs/report.schema.json:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// Compares `actual` with the golden file `tests/golden/<name>`; with `EVTDOCTOR_BLESS=1`
+/// the golden file is (re)written instead. The tool's version reads `<version>` in golden
+/// files, so a release does not rewrite them.
+pub fn assert_golden(name: &str, actual: &str) {
+    let version = env!("CARGO_PKG_VERSION");
+    let actual = actual
+        .replace(
+            &format!("\"version\": \"{version}\""),
+            "\"version\": \"<version>\"",
+        )
+        .replace(&format!("evtdoctor {version} "), "evtdoctor <version> ");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("EVTDOCTOR_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("golden folder")).expect("golden folder");
+        std::fs::write(&path, actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with EVTDOCTOR_BLESS=1)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from the output (EVTDOCTOR_BLESS=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
 }
