@@ -223,19 +223,7 @@ impl TemplatePlan {
         depth: usize,
     ) -> Option<()> {
         // An instance with fewer values than its template refers to is damaged.
-        let referenced = self.fields.iter().flat_map(|f| {
-            f.dependencies
-                .iter()
-                .copied()
-                .chain(f.pieces.iter().filter_map(|p| match p {
-                    Piece::Value(i) => Some(*i),
-                    Piece::Literal(_) => None,
-                }))
-        });
-        if referenced
-            .max()
-            .is_some_and(|i| usize::from(i) >= values.len())
-        {
+        if self.values_needed > values.len() {
             return None;
         }
         for plan in &self.fields {
