@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_same, corpus_files, evtdoctor_events, evtexport, libevt_time, oracle};
+use common::{assert_same, corpus_files, evtdoctor_events, evtexport, libevt_time, oracle_stdout};
 use evtdoctor_parsers::evt::sid_to_string;
 use evtdoctor_parsers::Event;
 use std::collections::BTreeMap;
@@ -46,14 +46,7 @@ fn dissect(path: &Path, carved: &[&Event]) -> Vec<Dissected> {
     ];
     args.extend(carved.iter().map(|e| e.origin.offset.unwrap().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = oracle("python3", &args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    oracle_stdout("python3", &args)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()

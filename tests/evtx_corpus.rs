@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{corpus_files, evtdoctor, oracle};
+use common::{corpus_files, evtdoctor, oracle, oracle_stdout};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -94,9 +94,7 @@ fn our_records(path: &Path) -> Vec<Value> {
 }
 
 fn lib_records(path: &Path) -> Vec<LibRecord> {
-    let out = oracle("evtxexport", &[path.to_str().unwrap()]);
-    assert!(out.status.success());
-    parse_evtxexport(&String::from_utf8_lossy(&out.stdout))
+    parse_evtxexport(&oracle_stdout("evtxexport", &[path.to_str().unwrap()]))
 }
 
 /// `<Binary>` of every record in `evtxexport -f xml`, in order (empty when absent).
@@ -120,14 +118,7 @@ fn python_evtx_record_numbers(path: &Path) -> Vec<u64> {
     let script = "import sys, Evtx.Evtx as e\n\
                   with e.Evtx(sys.argv[1]) as log:\n    \
                   print(' '.join(str(r.record_num()) for r in log.records()))";
-    let out = oracle("python3", &["-c", script, path.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    oracle_stdout("python3", &["-c", script, path.to_str().unwrap()])
         .split_whitespace()
         .map(|n| n.parse().unwrap())
         .collect()

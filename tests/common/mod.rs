@@ -52,6 +52,17 @@ pub fn oracle(program: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{program} not runnable ({e}); .ci/run installs it"))
 }
 
+/// Runs an oracle that must succeed and returns what it printed.
+pub fn oracle_stdout(program: &str, args: &[&str]) -> String {
+    let out = oracle(program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("oracle prints UTF-8")
+}
+
 /// One record as `evtexport` (libevt) prints it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportedRecord {
