@@ -3,15 +3,28 @@
 use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use evtdoctor_parsers::text::TimeBasis;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
-/// A table with the project's look; wraps to the terminal width when there is one.
+/// Width of tables not printed to a terminal (files, pipes, golden tests).
+pub const FIXED_WIDTH: u16 = 120;
+
+/// A table with the project's look for stdout: wrapped to the terminal's width when stdout is
+/// one, else to [`FIXED_WIDTH`].
 pub fn table(headers: &[&str]) -> Table {
+    table_fitting(headers, io::stdout().is_terminal())
+}
+
+/// A table wrapped to the terminal (`fit_terminal`) or to [`FIXED_WIDTH`], so the same data
+/// always renders the same in a file.
+pub fn table_fitting(headers: &[&str], fit_terminal: bool) -> Table {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(headers.iter().copied());
+    if !fit_terminal {
+        table.force_no_tty().set_width(FIXED_WIDTH);
+    }
     table
 }
 

@@ -12,19 +12,10 @@ const SHOWN_HIGHLIGHTS: usize = 40;
 /// Hex digits of an input's SHA-256 shown in the table (the JSON report has all of it).
 const SHORT_HASH: usize = 16;
 
-/// Width of the tables when not printing to a terminal (files, pipes, golden tests).
-const FIXED_WIDTH: u16 = 120;
-
 /// Renders the report for a terminal. `fit_terminal` wraps to the terminal's width;
 /// otherwise to a fixed width, so the same report always renders the same.
 pub fn render_table(report: &Report, fit_terminal: bool) -> String {
-    let new_table = |headers: &[&str]| {
-        let mut table = output::table(headers);
-        if !fit_terminal {
-            table.force_no_tty().set_width(FIXED_WIDTH);
-        }
-        table
-    };
+    let new_table = |headers: &[&str]| output::table_fitting(headers, fit_terminal);
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", report.conclusion);
 
