@@ -10,8 +10,7 @@ use evtdoctor_parsers::{Event, Level};
 /// A mix like a real server's System and Application logs: boots, service notices with and
 /// without binary data, errors with payloads.
 fn event(n: u64, start: DateTime<Utc>) -> Event {
-    let (source, id, level, strings, data): (&str, u16, Level, Vec<String>, Vec<u8>) = match n % 5
-    {
+    let (source, id, level, strings, data): (&str, u16, Level, Vec<String>, Vec<u8>) = match n % 5 {
         0 => (
             "Service Control Manager",
             7036,
@@ -23,7 +22,9 @@ fn event(n: u64, start: DateTime<Utc>) -> Event {
             "EventLog",
             6009,
             Level::Information,
-            ["5.00.", "2195", "Service Pack 4", "Uniprocessor Free"].map(String::from).to_vec(),
+            ["5.00.", "2195", "Service Pack 4", "Uniprocessor Free"]
+                .map(String::from)
+                .to_vec(),
             Vec::new(),
         ),
         2 => (
@@ -38,25 +39,35 @@ fn event(n: u64, start: DateTime<Utc>) -> Event {
             "Tcpip",
             4199,
             Level::Warning,
-            vec!["10.0.0.7".into(), format!("00:50:56:{:02x}:{:02x}:01", n % 251, n % 241)],
+            vec![
+                "10.0.0.7".into(),
+                format!("00:50:56:{:02x}:{:02x}:01", n % 251, n % 241),
+            ],
             (n as u32).to_le_bytes().repeat(6),
         ),
         _ => (
             "Application Popup",
             26,
             Level::Information,
-            vec![format!("Application popup: dialog {n}"), "An unexpected error occurred.".into()],
+            vec![
+                format!("Application popup: dialog {n}"),
+                "An unexpected error occurred.".into(),
+            ],
             Vec::new(),
         ),
     };
     let mut event = Event::new(source, id, level);
-    event.qualifiers = Some(if level == Level::Error { 0xc000 } else { 0x4000 });
+    event.qualifiers = Some(if level == Level::Error {
+        0xc000
+    } else {
+        0x4000
+    });
     event.time_generated = Some(start + Duration::seconds(n as i64 * 7));
     event.time_written = event.time_generated;
     event.record_number = Some(n + 1);
     event.log = Some("System".into());
     event.computer = Some("EXCH01".into());
-    event.user = (n % 3 == 0).then(|| "S-1-5-18".into());
+    event.user = n.is_multiple_of(3).then(|| "S-1-5-18".into());
     event.category = Some(0);
     event.strings = strings;
     event.data = Some(data);

@@ -1,8 +1,6 @@
 //! Helpers shared by the integration tests: where the corpus is, and running the real binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
-pub mod render;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -90,9 +88,9 @@ pub fn evtexport(path: &std::path::Path, mode: &str) -> Vec<ExportedRecord> {
             (key, value)
         });
         let record_ends = line.is_empty()
-            && lines.get(i + 1).map_or(true, |next| {
-                next.is_empty() || next.starts_with("Event number")
-            });
+            && lines
+                .get(i + 1)
+                .is_none_or(|next| next.is_empty() || next.starts_with("Event number"));
         let Some(record) = records.last_mut() else {
             if let Some(("Event number", n)) = field {
                 records.push(ExportedRecord {
