@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: where the corpus is, and running the real binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod evtx_oracles;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -39,6 +41,16 @@ pub fn evtdoctor(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("evtdoctor runs")
+}
+
+/// The stdout of a successful command.
+pub fn success_stdout(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// Runs an independent tool (an oracle); panics with a hint when it is not installed.
