@@ -16,7 +16,12 @@
 //!   Server 2003 log (process, pid, instance prefix, version parts); the source name `ESE98`
 //!   for Exchange 2000 is not confirmed.
 //! - MSExchangeKMS 5085 carries KB 818952's data and message; other builds in its data are
-//!   the KB's shape with the build swapped.
+//!   the KB's shape with the build swapped. Its qualifiers (0xc000, the error severity bits)
+//!   are assumed: the KB shows only the code.
+//! - KMS is started by hand (Service Control Manager 7035 with the administrator's SID). The
+//!   KB's title says the service does not start while its event text says it started but
+//!   cannot work; the samples log no "running" state for a failed start, so only a working
+//!   KMS shows 7036 "running".
 //! - The noise (Userenv 1000, MSExchangeIS 1000, the services starting) is illustrative.
 
 use anyhow::{Context, Result};
@@ -54,7 +59,8 @@ pub enum Step {
     ServicePackInstalled { at: &'static str, from: u8, to: u8 },
     /// An administrator starts KMS and it runs.
     KmsStarts { at: &'static str },
-    /// An administrator starts KMS and it cannot mount its database (event 5085).
+    /// An administrator starts KMS and it cannot mount its database (event 5085), with no
+    /// "running" state logged.
     KmsFails { at: &'static str },
     /// Group policy cannot find the domain controller (everyday noise).
     PolicyError { at: &'static str },
