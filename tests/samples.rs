@@ -6,7 +6,7 @@
 mod common;
 
 use common::evtx_oracles::{libevtx_xml, python_evtx, python_view};
-use common::{assert_same, evtdoctor_events, evtexport, oracle, success_stdout};
+use common::{assert_same, evtdoctor, evtdoctor_events, evtexport, oracle, success_stdout};
 use evtdoctor::logwriter::samples::{bundle, is_kms_5085, write_samples, KMS_EVENT_FILE};
 use evtdoctor::logwriter::scenarios::{Scenario, ServerLogs, SCENARIOS};
 use evtdoctor_parsers::Event;
@@ -416,6 +416,40 @@ fn negative_bundles_differ_from_the_kb_case_where_they_should() {
             "Application.evt",
             "Application.evtx",
             "Application.csv"
+        ]
+    );
+}
+
+#[test]
+fn pasted_kms_events_decode_to_the_scenarios_exchange_build() {
+    let mut decoded = Vec::new();
+    for scenario in SCENARIOS {
+        let text = file(scenario, KMS_EVENT_FILE);
+        if !text.exists() {
+            continue;
+        }
+        let output = evtdoctor(&["decode", text.to_str().unwrap(), "--json"]);
+        let events: Value = serde_json::from_str(&success_stdout(output)).unwrap();
+        let payload = &events[0]["payload"];
+        let build = &payload["build"];
+        decoded.push(format!(
+            "{} {}.{}.{}.{} {} {}",
+            scenario.name,
+            build["major"],
+            build["minor"],
+            build["build"],
+            build["revision"],
+            build["flavour"],
+            payload["markers"].as_array().unwrap().len()
+        ));
+    }
+    assert_eq!(
+        decoded,
+        [
+            "kms-sp4 6.0.6249.0 \"PT\" 3",
+            "kms-sp4-fixed 6.0.6249.0 \"PT\" 3",
+            "sp4-no-exchange-sp3 6.0.5762.0 \"PT\" 3",
+            "kms-before-sp4 6.0.6249.0 \"PT\" 3",
         ]
     );
 }
