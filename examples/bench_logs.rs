@@ -4,7 +4,7 @@
 //! usage: cargo run --release --example bench_logs -- evt|evtx OUT MEGABYTES
 
 use chrono::{DateTime, Duration, Utc};
-use evtdoctor::logwriter::{evt::EvtWriter, evtx::write_evtx};
+use evtdoctor::logwriter::{evt::EvtWriter, evtx::write_evtx, scenarios::KB_818952_DATA};
 use evtdoctor_parsers::{Event, Level};
 
 /// A mix like a real server's System and Application logs: boots, service notices with and
@@ -32,8 +32,7 @@ fn event(n: u64, start: DateTime<Utc>) -> Event {
             5085,
             Level::Error,
             Vec::new(),
-            b"6.0.6249.0 PT\0kmserver.cpp@1653DD1\0kmserver.cpp@1120DHa84\0kmserver.cpp@704DD2\0"
-                .to_vec(),
+            KB_818952_DATA.to_vec(),
         ),
         3 => (
             "Tcpip",

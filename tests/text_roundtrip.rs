@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::render;
 use common::{corpus_files, evtdoctor, oracle};
 use evtdoctor::input::{read_events, ReadOptions};
+use evtdoctor::logwriter::text as render;
 use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
 use evtdoctor_parsers::text::{read_text, TextKind, TextOptions, TimeBasis};
 use evtdoctor_parsers::{Event, Level};

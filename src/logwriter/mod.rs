@@ -2,3 +2,6 @@
 //! Their output is verified by independent readers (libevt, libevtx, python-evtx).
 pub mod evt;
 pub mod evtx;
+pub mod samples;
+pub mod scenarios;
+pub mod text;

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: where the corpus is, and running the real binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
-pub mod render;
+pub mod evtx_oracles;
 pub mod scenarios;
 
 use std::path::PathBuf;
@@ -44,6 +44,16 @@ pub fn evtdoctor(args: &[&str]) -> Output {
         .expect("evtdoctor runs")
 }
 
+/// The stdout of a successful command.
+pub fn success_stdout(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// Runs an independent tool (an oracle); panics with a hint when it is not installed.
 pub fn oracle(program: &str, args: &[&str]) -> Output {
     Command::new(program)
@@ -54,13 +64,7 @@ pub fn oracle(program: &str, args: &[&str]) -> Output {
 
 /// Runs an oracle that must succeed and returns what it printed.
 pub fn oracle_stdout(program: &str, args: &[&str]) -> String {
-    let out = oracle(program, args);
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("oracle prints UTF-8")
+    success_stdout(oracle(program, args))
 }
 
 /// One record as `evtexport` (libevt) prints it.
