@@ -93,8 +93,9 @@ impl Index {
     }
 }
 
-/// Keeps the first copy of each event, in input order, and returns how many were dropped.
-/// A later copy fills in what the kept one lacks (binary data, message, log name).
+/// Keeps one copy of each event (the first, unless a later one is more complete: see
+/// [`completeness`]), in input order, and returns how many were dropped. The other copy fills
+/// in what the kept one lacks (binary data, message, log name).
 pub fn merge(events: Vec<SourcedEvent>) -> (Vec<SourcedEvent>, usize) {
     let mut kept: Vec<SourcedEvent> = Vec::with_capacity(events.len());
     let mut index = Index::default();
@@ -139,7 +140,17 @@ fn same_content(a: &Event, b: &Event) -> bool {
     !different_records && (sa.is_empty() || sb.is_empty() || sa == sb)
 }
 
-fn fill_missing(kept: &mut SourcedEvent, copy: SourcedEvent) {
+/// How much of a record a copy holds: binary data and a record number mean it came from a log
+/// rather than an export, and that copy is the one evidence should cite.
+fn completeness(event: &Event) -> u8 {
+    let has_data = event.data.as_ref().is_some_and(|d| !d.is_empty());
+    u8::from(has_data) * 2 + u8::from(event.record_number.is_some()) + u8::from(event.log.is_some())
+}
+
+fn fill_missing(kept: &mut SourcedEvent, mut copy: SourcedEvent) {
+    if completeness(&copy.event) > completeness(&kept.event) {
+        std::mem::swap(kept, &mut copy);
+    }
     let (kept, copy) = (&mut kept.event, copy.event);
     let has_data = |data: &Option<Vec<u8>>| data.as_ref().is_some_and(|d| !d.is_empty());
     if !has_data(&kept.data) && has_data(&copy.data) {
@@ -178,8 +189,10 @@ mod tests {
         export.event.data = None;
         let (kept, dropped) = merge(vec![export, with_data]);
         assert_eq!((kept.len(), dropped), (1, 1));
-        assert_eq!(kept[0].file, "System.csv");
+        // The copy from the log itself (it has the data) is the one evidence cites.
+        assert_eq!(kept[0].file, "System.evt");
         assert_eq!(kept[0].event.data, Some(vec![1, 2]));
+        assert_eq!(kept[0].event.log.as_deref(), Some("System"));
     }
 
     #[test]
