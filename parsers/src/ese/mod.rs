@@ -17,6 +17,7 @@ pub mod page;
 pub mod record;
 pub mod space;
 pub mod value;
+pub mod write;
 
 pub use catalog::{Catalog, ColumnDef, TableDef};
 pub use database::Database;
