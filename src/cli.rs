@@ -2,6 +2,7 @@
 
 use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use evtdoctor_parsers::ese::header::OsVersion;
 use evtdoctor_parsers::text::parse_offset;
 use std::path::PathBuf;
 
@@ -182,6 +183,25 @@ pub enum DbCommand {
         "  2  usage error, unknown table, or not a readable ESE database"
     ))]
     Dump(DbDumpArgs),
+
+    /// Rebuild a database compactly (like eseutil /d), verify it, back up and replace the original.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor db defrag kmsmdb.edb\n",
+        "  evtdoctor db defrag kmsmdb.edb --backup-dir /backups --target-os \"5.0.2195 SP 4\"\n",
+        "  evtdoctor db defrag kmsmdb.edb --temp /tmp/new.edb --preserve-temp\n\n",
+        "Every table, index and long value is copied in key order into full pages of a new\n",
+        "file with the same format and page size (keys and records exactly as stored); the\n",
+        "new file gets a fresh clean-shutdown header and must pass db check and a\n",
+        "record-by-record comparison before it replaces the original. The backup (default:\n",
+        "beside the database, never overwriting a file) is the only way back: after a defrag\n",
+        "older backups and transaction logs no longer apply to the database.\n\n",
+        "Exit codes:\n",
+        "  0  rebuilt, verified and in place (or kept at --temp with --preserve-temp)\n",
+        "  1  refused (dirty shutdown, damage, verification failed); the original is untouched\n",
+        "  2  usage error, or not a readable ESE database"
+    ))]
+    Defrag(DbDefragArgs),
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +233,57 @@ pub struct DbDumpArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DbDefragArgs {
+    /// The database file to defragment.
+    pub file: PathBuf,
+
+    /// Where to build the new file (default: FILE.defrag-tmp beside it; must not exist).
+    #[arg(long, value_name = "PATH")]
+    pub temp: Option<PathBuf>,
+
+    /// Keep the new file at the temp path and leave the original as it is.
+    #[arg(long)]
+    pub preserve_temp: bool,
+
+    /// Where the backup of the original goes (default: beside it).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_backup")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// Replace the original without keeping a backup.
+    #[arg(long)]
+    pub no_backup: bool,
+
+    /// OS version to stamp in the header, e.g. "5.0.2195 SP 4" (default: the source's).
+    #[arg(long, value_name = "VERSION", value_parser = parse_os_version)]
+    pub target_os: Option<OsVersion>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// "5.0.2195 SP 4" (or "5.0.2195"): major.minor.build and service pack.
+pub fn parse_os_version(text: &str) -> Result<OsVersion, String> {
+    let usage = || format!("{text:?}: expected a version like \"5.0.2195 SP 4\"");
+    let (version, service_pack) = match text.trim().split_once("SP") {
+        Some((version, sp)) => (version.trim(), sp.trim().parse().map_err(|_| usage())?),
+        None => (text.trim(), 0),
+    };
+    let parts: Vec<u32> = version
+        .split('.')
+        .map(|p| p.parse().map_err(|_| usage()))
+        .collect::<Result<_, _>>()?;
+    match parts[..] {
+        [major, minor, build] => Ok(OsVersion {
+            major,
+            minor,
+            build,
+            service_pack,
+        }),
+        _ => Err(usage()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod correlate;
+pub mod defrag;
 pub mod diagnose;
 pub mod input;
 pub mod knowledge;

@@ -21,6 +21,7 @@ pub fn run(command: &DbCommand) -> Result<ExitCode> {
         DbCommand::Header(args) => header(args),
         DbCommand::Check(args) => check(args),
         DbCommand::Dump(args) => dump(args),
+        DbCommand::Defrag(args) => super::db_defrag::run(args),
     };
     match outcome {
         Err(e) if is_broken_pipe(&e) => Ok(ExitCode::Clean),

@@ -2,5 +2,6 @@
 
 pub mod analyze;
 pub mod db;
+pub mod db_defrag;
 pub mod decode;
 pub mod events;

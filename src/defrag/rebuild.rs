@@ -1,0 +1,340 @@
+//! The rebuild: every tree of the source copied, entry by entry in key order, into a fresh
+//! file laid out by [`PageAllocator`]: user tables first (each followed by its long values and
+//! secondary indexes), then the catalog and its shadow at the roots ESE fixes, with their
+//! records pointing at the new roots. Deleted entries are dropped; keys and data are copied as
+//! stored. Pages stream out through the sink, so memory holds one page per tree level.
+
+use super::catalog_rows::RootMap;
+use super::layout::{PageAllocator, Runs};
+use evtdoctor_parsers::ese::btree::{self, TreeEvent};
+use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, CATALOG_ROOT};
+use evtdoctor_parsers::ese::checksum::uses_ecc;
+use evtdoctor_parsers::ese::header::OsVersion;
+use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
+use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
+use evtdoctor_parsers::ese::write::space::{space_header, space_tree_page};
+use evtdoctor_parsers::ese::write::tree::Sink;
+use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder};
+use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
+use std::ops::ControlFlow;
+
+/// The shadow catalog's object id (ESE fixes it, like its root page).
+const SHADOW_OBJECT_ID: u32 = 3;
+/// The database's own tree: root, owned-extent and available-extent pages.
+const DATABASE_ROOT: u32 = 1;
+const DATABASE_OBJECT_ID: u32 = 1;
+/// Source page flags a rebuilt tree keeps: what kind of tree it is and whether keys repeat.
+const TREE_KIND_FLAGS: u32 = FLAG_INDEX | FLAG_LONG_VALUE | 0x0400;
+/// The page flag of the record format in use (kept from the source).
+const NEW_RECORD_FORMAT: u32 = 0x0800;
+
+/// What the new header says besides the source's settings.
+#[derive(Debug, Clone)]
+pub struct RebuildOptions {
+    pub os_version: OsVersion,
+    pub random: u32,
+    /// LOGTIME bytes of now.
+    pub now: [u8; 8],
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildSummary {
+    /// Pages of the new file after the two header pages.
+    pub pages: u32,
+    pub trees: u32,
+    /// Leaf entries copied (records, index entries, long-value chunks).
+    pub entries: u64,
+    /// Deleted entries of the source left behind.
+    pub dropped: u64,
+}
+
+/// One tree to copy: where it is, where it goes.
+struct TreePlan {
+    old_root: u32,
+    new_root: u32,
+    parent_root: u32,
+    patch_records: bool,
+}
+
+/// A table and the trees it owns, with their new roots.
+struct FamilyPlan {
+    table: TreePlan,
+    children: Vec<TreePlan>,
+    /// Catalog trees live at fixed pages and take the holes among them first.
+    fixed: bool,
+}
+
+struct Rebuild<'a, S> {
+    db: &'a Database<S>,
+    format: PageFormat,
+    pages: PageAllocator,
+    roots: RootMap,
+    summary: RebuildSummary,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+/// The rebuilt file's two header pages (primary and shadow, for offset 0), returned rather
+/// than sunk so the caller writes them last: a file cut short has no valid header.
+pub struct Rebuilt {
+    pub summary: RebuildSummary,
+    pub headers: Vec<u8>,
+}
+
+/// Writes every page of the rebuilt database (page `n` belongs at offset `(n + 1) * page size`)
+/// to `sink`.
+pub fn rebuild<S: PageSource>(
+    db: &Database<S>,
+    options: &RebuildOptions,
+    sink: &mut Sink<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Rebuilt, String> {
+    let (catalog, problems) = Catalog::read(db);
+    if let Some(problem) = problems.first() {
+        return Err(format!("the catalog is damaged: {problem}"));
+    }
+    let first_page = db.read_raw(DATABASE_ROOT).map_err(|p| p.to_string())?;
+    let format = PageFormat {
+        page_size: db.page_size(),
+        ecc: uses_ecc(&first_page),
+        common_flags: page_flags(&first_page) & NEW_RECORD_FORMAT,
+        db_time: db.header.db_time,
+    };
+    let fixed_tables: Vec<&TableDef> = catalog.tables.iter().filter(|t| is_catalog(t)).collect();
+    if !fixed_tables
+        .iter()
+        .any(|t| t.object_id == CATALOG_OBJECT_ID && t.root_page == CATALOG_ROOT)
+    {
+        return Err(format!(
+            "the catalog does not describe itself at page {CATALOG_ROOT}"
+        ));
+    }
+    let mut fixed_pages = vec![DATABASE_ROOT, 2, 3];
+    for table in &fixed_tables {
+        for root in std::iter::once(table.root_page).chain(index_roots(table)) {
+            fixed_pages.extend([root, root + 1, root + 2]);
+        }
+    }
+    let mut run = Rebuild {
+        db,
+        format,
+        pages: PageAllocator::new(&fixed_pages),
+        roots: RootMap::default(),
+        summary: RebuildSummary::default(),
+        progress,
+    };
+    let fixed_plans = fixed_tables
+        .iter()
+        .map(|t| run.plan(t, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    for table in catalog.tables.iter().filter(|t| !is_catalog(t)) {
+        let plan = run.plan(table, false)?;
+        run.copy_family(&plan, sink)?;
+    }
+    for plan in &fixed_plans {
+        run.copy_family(plan, sink)?;
+    }
+    run.write_database_space(sink)?;
+    let header_page = db.read_raw(0).map_err(|p| p.to_string())?;
+    let fresh = FreshHeader {
+        db_time: db.header.db_time,
+        random: options.random,
+        now: options.now,
+        last_object_id: db.header.last_object_id,
+        os_version: options.os_version,
+    };
+    run.summary.pages = run.pages.last_page();
+    Ok(Rebuilt {
+        summary: run.summary,
+        headers: fresh_header(&header_page, format.page_size, &fresh)?,
+    })
+}
+
+fn is_catalog(table: &TableDef) -> bool {
+    table.object_id == CATALOG_OBJECT_ID || table.object_id == SHADOW_OBJECT_ID
+}
+
+/// Secondary index roots (the primary index is the table's own tree).
+fn index_roots(table: &TableDef) -> impl Iterator<Item = u32> + '_ {
+    table
+        .indexes
+        .iter()
+        .map(|i| i.root_page)
+        .filter(move |&root| root != table.root_page)
+}
+
+fn page_flags(page: &[u8]) -> u32 {
+    page.get(36..40)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .unwrap_or(0)
+}
+
+impl<S: PageSource> Rebuild<'_, S> {
+    /// Chooses the new roots of a table's trees and records them for the catalog.
+    fn plan(&mut self, table: &TableDef, fixed: bool) -> Result<FamilyPlan, String> {
+        let table_root = if fixed {
+            table.root_page
+        } else {
+            self.pages.next_three()?
+        };
+        let mut children = Vec::new();
+        let child_roots: Vec<(u32, bool)> = table
+            .long_value_root
+            .map(|root| (root, false))
+            .into_iter()
+            .chain(index_roots(table).map(|root| (root, true)))
+            .collect();
+        for (old_root, is_index) in child_roots {
+            let new_root = if fixed && is_index {
+                old_root
+            } else {
+                self.pages.next_three()?
+            };
+            children.push(TreePlan {
+                old_root,
+                new_root,
+                parent_root: table_root,
+                patch_records: false,
+            });
+        }
+        let table_plan = TreePlan {
+            old_root: table.root_page,
+            new_root: table_root,
+            parent_root: DATABASE_ROOT,
+            patch_records: fixed,
+        };
+        for plan in std::iter::once(&table_plan).chain(&children) {
+            let object_id = self.object_id(plan.old_root)?;
+            self.roots.insert(object_id, plan.old_root, plan.new_root);
+        }
+        Ok(FamilyPlan {
+            table: table_plan,
+            children,
+            fixed,
+        })
+    }
+
+    fn object_id(&self, root: u32) -> Result<u32, String> {
+        let page = self.db.read_page(root);
+        match (page.page, page.problem) {
+            (Some(page), None) => Ok(page.header.object_id),
+            (_, Some(problem)) => Err(problem.to_string()),
+            (None, None) => Err(format!("page {root}: unreadable")),
+        }
+    }
+
+    /// Copies a table's trees, then writes their space trees: the table owns its own pages
+    /// and all of its children's.
+    fn copy_family(&mut self, plan: &FamilyPlan, sink: &mut Sink<'_>) -> Result<(), String> {
+        let mut family = Runs::default();
+        let mut table_runs = self.copy_tree(&plan.table, plan.fixed, sink)?;
+        for child in &plan.children {
+            let runs = self.copy_tree(child, plan.fixed, sink)?;
+            self.write_space(child, &runs, sink)?;
+            family.extend(&runs);
+        }
+        table_runs.extend(&family);
+        self.write_space(&plan.table, &table_runs, sink)
+    }
+
+    /// Copies one tree; returns the pages it took (root and space pages included).
+    fn copy_tree(
+        &mut self,
+        plan: &TreePlan,
+        use_holes: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<Runs, String> {
+        let source_root = self.db.read_page(plan.old_root);
+        let root_page = source_root
+            .page
+            .ok_or_else(|| format!("page {}: unreadable tree root", plan.old_root))?;
+        let object_id = root_page.header.object_id;
+        let tree_flags = root_page.header.flags & TREE_KIND_FLAGS;
+        let mut builder = TreeBuilder::new(self.format, object_id, tree_flags, plan.new_root);
+        let mut runs = Runs::default();
+        runs.add_three(plan.new_root);
+        let pages = &mut self.pages;
+        let mut allocate = || {
+            let page = if use_holes {
+                pages.hole_or_next()
+            } else {
+                pages.next_page()
+            }?;
+            runs.add(page);
+            Ok(page)
+        };
+        let mut failure = None;
+        let summary = &mut self.summary;
+        let progress = &mut *self.progress;
+        let roots = &self.roots;
+        btree::walk(self.db, plan.old_root, |event| {
+            let outcome = match event {
+                TreeEvent::Entry { flags, .. } if flags & NODE_DELETED != 0 => {
+                    summary.dropped += 1;
+                    Ok(())
+                }
+                TreeEvent::Entry { key, data, .. } => {
+                    let data = if plan.patch_records {
+                        roots.patch(data).map(std::borrow::Cow::Owned)
+                    } else {
+                        Ok(std::borrow::Cow::Borrowed(data))
+                    };
+                    summary.entries += 1;
+                    if summary.entries.is_multiple_of(4096) {
+                        progress(summary.entries);
+                    }
+                    data.and_then(|data| builder.add(&key, &data, &mut allocate, sink))
+                }
+                TreeEvent::Page { .. } => Ok(()),
+                TreeEvent::Problem(problem) => Err(problem.to_string()),
+            };
+            match outcome {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(message) => {
+                    failure = Some(message);
+                    ControlFlow::Break(())
+                }
+            }
+        });
+        if let Some(message) = failure {
+            return Err(format!("tree at page {}: {message}", plan.old_root));
+        }
+        let header = space_header(1, plan.parent_root, plan.new_root + 1);
+        builder.finish(&header, &mut allocate, sink)?;
+        self.summary.trees += 1;
+        Ok(runs)
+    }
+
+    /// The owned-extent page lists `runs`; the available-extent page is empty (no free page).
+    fn write_space(&self, plan: &TreePlan, runs: &Runs, sink: &mut Sink<'_>) -> Result<(), String> {
+        let object_id = self.object_id(plan.old_root)?;
+        let owned = space_tree_page(self.format, object_id, plan.new_root + 1, &runs.extents())?;
+        sink(plan.new_root + 1, owned)?;
+        let available = space_tree_page(self.format, object_id, plan.new_root + 2, &[])?;
+        sink(plan.new_root + 2, available)
+    }
+
+    /// Page 1 owns every page of the file; the only free pages are holes the catalog left.
+    fn write_database_space(&mut self, sink: &mut Sink<'_>) -> Result<(), String> {
+        let last = self.pages.last_page();
+        let header = space_header(last, 0, DATABASE_ROOT + 1);
+        let root = TreeBuilder::new(self.format, DATABASE_OBJECT_ID, 0, DATABASE_ROOT);
+        root.finish(
+            &header,
+            &mut || Err("the database root needs no page".into()),
+            sink,
+        )?;
+        let everything = [evtdoctor_parsers::ese::space::Extent {
+            first: DATABASE_ROOT,
+            last,
+        }];
+        let owned = space_tree_page(self.format, DATABASE_OBJECT_ID, 2, &everything)?;
+        sink(2, owned)?;
+        let free = space_tree_page(
+            self.format,
+            DATABASE_OBJECT_ID,
+            3,
+            &self.pages.unused_holes(),
+        )?;
+        sink(3, free)
+    }
+}
