@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: where the corpus is, and running the real binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod ese;
 pub mod evtx_oracles;
 pub mod scenarios;
 
