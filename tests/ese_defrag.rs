@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ese::{dissect, json_lines};
+use common::ese::{as_exchange_2000, dissect, json_lines};
 use common::{corpus_files, evtdoctor, oracle};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -237,4 +237,55 @@ fn bad_target_os_is_a_usage_error() {
     let out = evtdoctor(&["db", "defrag", "x.edb", "--target-os", "Windows 2000"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("5.0.2195 SP 4"));
+}
+
+/// The Exchange 2000 format (revision 9, XOR checksums, Windows 2000 SP3 in the header), as the
+/// KMS database has it: the rebuilt file keeps the format, takes the new OS version, and reads
+/// the same in every reader.
+#[test]
+fn exchange_2000_format_is_rebuilt_with_xor_checksums_and_the_target_os() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = corpus_files("ese", &[".edb"])
+        .into_iter()
+        .find(|f| name(f) == "dissect_text_longvalues_4k.edb")
+        .unwrap();
+    let original = dir.path().join("kmsmdb-original.edb");
+    std::fs::write(&original, as_exchange_2000(std::fs::read(&source).unwrap())).unwrap();
+    let file = copy_into(dir.path(), &original);
+    let args = [
+        "db",
+        "defrag",
+        file.to_str().unwrap(),
+        "--no-backup",
+        "--json",
+    ];
+    let (code, report, stderr) = run_json(&[&args[..], &["--target-os", "5.0.2195 SP 4"]].concat());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["OS_version_before"], "(5.0.2195 SP 3)");
+    assert_eq!(report["OS_version_after"], "(5.0.2195 SP 4)");
+    assert_eq!(report["backup"], "none");
+
+    let header =
+        String::from_utf8(evtdoctor(&["db", "header", file.to_str().unwrap()]).stdout).unwrap();
+    assert!(header.contains("Format ulVersion: 0x620,9"), "{header}");
+    assert!(header.contains("OS Version: (5.0.2195 SP 4)"), "{header}");
+    let bytes = std::fs::read(&file).unwrap();
+    for number in 1..(bytes.len() / 4096 - 1) as u32 {
+        let at = (number as usize + 1) * 4096;
+        let page = &bytes[at..at + 4096];
+        if page.iter().any(|&b| b != 0) {
+            assert_eq!(
+                &page[4..8],
+                &number.to_le_bytes(),
+                "page {number}: XOR format"
+            );
+            assert_eq!(page[37] & 0x20, 0, "page {number}: no ECC flag");
+        }
+    }
+    let check = evtdoctor(&["db", "check", file.to_str().unwrap(), "--jsonl"]);
+    assert_eq!(check.status.code(), Some(0));
+    assert_eq!(rows_without_roots(&file), rows_without_roots(&original));
+    let (old_tables, _) = esedbexport(&original, &dir.path().join("old"));
+    let (new_tables, _) = esedbexport(&file, &dir.path().join("new"));
+    assert_eq!(old_tables.len(), new_tables.len());
 }

@@ -1,6 +1,7 @@
 //! The dissect.database oracle for ESE tests (tests/oracles/ese_dissect.py).
 
 use super::oracle;
+use evtdoctor_parsers::ese::checksum::{set_page_checksums, uses_ecc, xor_checksum};
 use serde_json::Value as Json;
 
 /// What the oracle script prints for `args` (`dump FILE [TABLE]` or `header FILE`).
@@ -21,4 +22,38 @@ pub fn json_lines(text: &str) -> Vec<Json> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// Page size of the databases [`as_exchange_2000`] rewrites.
+const PAGE: usize = 4096;
+
+pub fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// The corpus file as ESE98 would have written it.
+pub fn as_exchange_2000(mut bytes: Vec<u8>) -> Vec<u8> {
+    for header in [0, PAGE] {
+        let page = &mut bytes[header..header + PAGE];
+        put_u32(page, 232, 9); // format revision 9: before ECC checksums
+        for (at, value) in [(216, 5), (220, 0), (224, 2195), (228, 3)] {
+            put_u32(page, at, value); // Windows 2000 SP3
+        }
+        let sum = xor_checksum(page);
+        put_u32(page, 0, sum);
+    }
+    let pages = bytes.len() / PAGE - 2;
+    for number in 1..=pages as u32 {
+        let at = (number as usize + 1) * PAGE;
+        let page = &mut bytes[at..at + PAGE];
+        if page.iter().all(|&b| b == 0) {
+            continue;
+        }
+        let flags = u32::from_le_bytes(page[36..40].try_into().unwrap()) & !0x2000;
+        put_u32(page, 36, flags);
+        put_u32(page, 4, number);
+        set_page_checksums(page, number);
+        assert!(!uses_ecc(page));
+    }
+    bytes
 }
