@@ -289,3 +289,68 @@ fn exchange_2000_format_is_rebuilt_with_xor_checksums_and_the_target_os() {
     let (new_tables, _) = esedbexport(&file, &dir.path().join("new"));
     assert_eq!(old_tables.len(), new_tables.len());
 }
+
+/// Indexes over Unicode text are reported with their values' ASCII-ness (counted here again
+/// from dissect.database's reading of the rows), and non-ASCII keys draw a warning when the
+/// OS version changes.
+#[test]
+fn indexes_over_unicode_text_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let find = |wanted: &str| {
+        corpus_files("ese", &[".edb", ".mdb"])
+            .into_iter()
+            .find(|f| name(f) == wanted)
+            .unwrap()
+    };
+    let ual = copy_into(dir.path(), &find("ual_current_dissect_4k.mdb"));
+    let (code, report, stderr) = run_json(&["db", "defrag", ual.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0));
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let indexes = report["unicode_indexes"].as_array().unwrap();
+    let names: Vec<&str> = indexes
+        .iter()
+        .map(|i| i["index"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Username_RoleGuid_TenantId_index",
+            "Address_Username_RoleGuid_TenantId_index",
+            "Address_index"
+        ]
+    );
+    let texts = |table: &str, column: &str| -> Vec<String> {
+        let rows = json_lines(&dissect(&["dump", ual.to_str().unwrap(), table]));
+        rows.iter()
+            .filter_map(|r| r["record"][column].as_str().map(str::to_owned))
+            .collect()
+    };
+    let users = texts("CLIENTS", "AuthenticatedUserName");
+    assert_eq!(indexes[0]["values"], users.len());
+    assert_eq!(
+        indexes[0]["columns"],
+        serde_json::json!(["AuthenticatedUserName"])
+    );
+    assert!(users.iter().all(|u| u.is_ascii()) && indexes[0]["non_ascii"] == 0);
+    assert_eq!(indexes[2]["values"], texts("DNS", "Address").len());
+
+    let index_db = copy_into(dir.path(), &find("dissect_index_4k.edb"));
+    let args = [
+        "db",
+        "defrag",
+        index_db.to_str().unwrap(),
+        "--no-backup",
+        "--json",
+    ];
+    let (code, report, stderr) = run_json(&[&args[..], &["--target-os", "5.0.2195 SP 4"]].concat());
+    assert_eq!(code, Some(0));
+    let unicode = &report["unicode_indexes"][0];
+    assert_eq!(
+        (unicode["index"].as_str(), unicode["non_ascii"].as_u64()),
+        (Some("IxUnicode"), Some(1))
+    );
+    assert!(
+        stderr.contains("warning: index IxUnicode of table index sorts 1 non-ASCII"),
+        "{stderr}"
+    );
+}

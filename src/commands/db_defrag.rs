@@ -4,6 +4,7 @@
 
 use crate::cli::{DbDefragArgs, Format};
 use crate::defrag::rebuild::{RebuildOptions, RebuildSummary};
+use crate::defrag::unicode_keys::{self, UnicodeIndex};
 use crate::defrag::verify::{self, Verified};
 use crate::defrag::{self};
 use crate::output;
@@ -13,6 +14,7 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::ese::write::header::log_time;
+use evtdoctor_parsers::ese::Catalog;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -71,6 +73,13 @@ pub fn run(args: &DbDefragArgs) -> Result<ExitCode> {
             )
         }
     };
+    let unicode = match unicode_keys::unicode_indexes(&source, &Catalog::read(&source).0) {
+        Ok(unicode) => unicode,
+        Err(message) => return refuse(&temp, args.preserve_temp, &message),
+    };
+    if options.os_version != os_before {
+        warn_about_sort_order(&unicode, os_before, options.os_version);
+    }
     let before = Facts::of(&args.file, os_before)?;
     let after = Facts::of(&temp, options.os_version)?;
     drop(source);
@@ -97,9 +106,26 @@ pub fn run(args: &DbDefragArgs) -> Result<ExitCode> {
         after,
         summary,
         verified,
+        unicode,
     };
     report.print(args.output.resolved())?;
     Ok(ExitCode::Clean)
+}
+
+/// Keys are copied as the old OS sorted them; text other than plain ASCII may sort otherwise
+/// under the new one, and ESE, trusting the header, would not rebuild those indexes.
+fn warn_about_sort_order(unicode: &[UnicodeIndex], before: OsVersion, after: OsVersion) {
+    for index in unicode.iter().filter(|i| i.non_ascii > 0) {
+        eprintln!(
+            "evtdoctor: warning: index {} of table {} sorts {} non-ASCII value(s) of {} by the \
+             rules of {before}; the header now says {after}, so ESE will not rebuild it, and \
+             if {after} sorts those values differently, lookups through it can miss rows",
+            index.index,
+            index.table,
+            index.non_ascii,
+            index.columns.join(", ")
+        );
+    }
 }
 
 /// Removes the temp file (unless asked to keep it) and explains the refusal.
@@ -238,6 +264,7 @@ struct Report<'a> {
     after: Facts,
     summary: RebuildSummary,
     verified: Verified,
+    unicode: Vec<UnicodeIndex>,
 }
 
 impl Report<'_> {
@@ -263,7 +290,33 @@ impl Report<'_> {
                 "index entries verified",
                 self.verified.index_entries.to_string(),
             ),
+            ("Unicode text indexes", self.unicode_summary()),
         ]
+    }
+
+    /// One clause per index with Unicode text in its key.
+    fn unicode_summary(&self) -> String {
+        if self.unicode.is_empty() {
+            return "none".into();
+        }
+        let clauses: Vec<String> = self
+            .unicode
+            .iter()
+            .map(|i| {
+                let ascii = match i.non_ascii {
+                    0 => "all plain ASCII".to_owned(),
+                    n => format!("{n} not plain ASCII"),
+                };
+                format!(
+                    "{}.{} ({}): {} values, {ascii}",
+                    i.table,
+                    i.index,
+                    i.columns.join(", "),
+                    i.values
+                )
+            })
+            .collect();
+        clauses.join("; ")
     }
 
     fn print(&self, format: Format) -> Result<()> {
@@ -288,10 +341,14 @@ impl Report<'_> {
                 }
             }
             Format::Json | Format::Jsonl => {
-                let object: serde_json::Map<String, serde_json::Value> = fields
+                let mut object: serde_json::Map<String, serde_json::Value> = fields
                     .iter()
                     .map(|(k, v)| (k.replace(' ', "_"), serde_json::Value::String(v.clone())))
                     .collect();
+                object.insert(
+                    "unicode_indexes".into(),
+                    serde_json::to_value(&self.unicode)?,
+                );
                 if format == Format::Json {
                     serde_json::to_writer_pretty(&mut out, &object)?;
                 } else {

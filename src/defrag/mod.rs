@@ -4,6 +4,7 @@
 pub mod catalog_rows;
 pub mod layout;
 pub mod rebuild;
+pub mod unicode_keys;
 pub mod verify;
 
 use anyhow::{Context, Result};
