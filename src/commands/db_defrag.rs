@@ -21,29 +21,88 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &DbDefragArgs) -> Result<ExitCode> {
-    let source = match defrag::open(&args.file) {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!("evtdoctor: {e:#}");
-            return Ok(ExitCode::Usage);
+    let plan = Plan {
+        file: args.file.clone(),
+        temp: args.temp.clone(),
+        keep_temp: args.preserve_temp,
+        backup_dir: match (&args.backup_dir, args.no_backup) {
+            (_, true) => None,
+            (Some(dir), false) => Some(dir.clone()),
+            (None, false) => Some(beside(&args.file)),
+        },
+        target_os: args.target_os,
+    };
+    match execute(&plan)? {
+        Outcome::Done(report) => {
+            report.print(args.output.resolved())?;
+            Ok(ExitCode::Clean)
         }
+        Outcome::Refused(message) => {
+            eprintln!("evtdoctor: {}: refused: {message}", args.file.display());
+            Ok(ExitCode::Found)
+        }
+        Outcome::Unreadable(message) => {
+            eprintln!("evtdoctor: {message}");
+            Ok(ExitCode::Usage)
+        }
+    }
+}
+
+/// What to do: shared by `db defrag` and `fix`.
+pub struct Plan {
+    pub file: PathBuf,
+    /// Where to build the new file (default: beside the database).
+    pub temp: Option<PathBuf>,
+    /// Leave the new file at the temp path and the database as it is.
+    pub keep_temp: bool,
+    /// Where the backup goes; `None`: no backup.
+    pub backup_dir: Option<PathBuf>,
+    /// The OS version to stamp (default: the source's).
+    pub target_os: Option<OsVersion>,
+}
+
+pub enum Outcome {
+    Done(Box<Report>),
+    /// Nothing was changed, for this reason.
+    Refused(String),
+    /// Not an ESE database one can read.
+    Unreadable(String),
+}
+
+/// The folder a file is in.
+pub fn beside(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The default temp path of a database.
+pub fn default_temp(file: &Path) -> PathBuf {
+    sibling(file, "defrag-tmp")
+}
+
+/// Rebuild, verify, back up, replace: until the rename the database is untouched, and the
+/// rename is atomic.
+pub fn execute(plan: &Plan) -> Result<Outcome> {
+    let source = match defrag::open(&plan.file) {
+        Ok(db) => db,
+        Err(e) => return Ok(Outcome::Unreadable(format!("{e:#}"))),
     };
     if source.header.state != DbState::CLEAN_SHUTDOWN {
-        eprintln!(
-            "evtdoctor: {}: refused: the database is in state {:?}, not clean shutdown; it needs \
-             log recovery (eseutil /r with its transaction logs) before a defrag",
-            args.file.display(),
+        return Ok(Outcome::Refused(format!(
+            "the database is in state {:?}, not clean shutdown; it needs log recovery \
+             (eseutil /r with its transaction logs) before a defrag",
             source.header.state.name()
-        );
-        return Ok(ExitCode::Found);
+        )));
     }
-    let temp = args
+    let temp = plan
         .temp
         .clone()
-        .unwrap_or_else(|| sibling(&args.file, "defrag-tmp"));
+        .unwrap_or_else(|| default_temp(&plan.file));
     let os_before = source.header.os_version;
     let options = RebuildOptions {
-        os_version: args.target_os.unwrap_or(os_before),
+        os_version: plan.target_os.unwrap_or(os_before),
         random: random_signature(),
         now: now_log_time(),
     };
@@ -56,60 +115,56 @@ pub fn run(args: &DbDefragArgs) -> Result<ExitCode> {
         reported = read;
     });
     progress.finish();
+    let refuse = |message: String| {
+        if !plan.keep_temp {
+            let _ = std::fs::remove_file(&temp);
+        }
+        Ok(Outcome::Refused(format!(
+            "{message}; the database is untouched"
+        )))
+    };
     let summary = match rebuilt {
         Ok(summary) => summary,
-        Err(e) => return refuse(&temp, args.preserve_temp, &format!("{e:#}")),
+        Err(e) => return refuse(format!("{e:#}")),
     };
     let verified = match defrag::open(&temp)
         .map_err(|e| format!("{e:#}"))
         .and_then(|new| verify::verify(&source, &new))
     {
         Ok(verified) => verified,
-        Err(message) => {
-            return refuse(
-                &temp,
-                args.preserve_temp,
-                &format!("verification failed: {message}"),
-            )
-        }
+        Err(message) => return refuse(format!("verification failed: {message}")),
     };
     let unicode = match unicode_keys::unicode_indexes(&source, &Catalog::read(&source).0) {
         Ok(unicode) => unicode,
-        Err(message) => return refuse(&temp, args.preserve_temp, &message),
+        Err(message) => return refuse(message),
     };
     if options.os_version != os_before {
         warn_about_sort_order(&unicode, os_before, options.os_version);
     }
-    let before = Facts::of(&args.file, os_before)?;
+    let before = Facts::of(&plan.file, os_before)?;
     let after = Facts::of(&temp, options.os_version)?;
     drop(source);
     let mut backup = None;
-    if !args.preserve_temp {
-        if !args.no_backup {
-            let dir = match &args.backup_dir {
-                Some(dir) => dir.clone(),
-                None => args.file.parent().unwrap_or(Path::new(".")).to_path_buf(),
-            };
-            backup = Some(back_up(&args.file, &dir, &before.sha256)?);
+    if !plan.keep_temp {
+        if let Some(dir) = &plan.backup_dir {
+            backup = Some(back_up(&plan.file, dir, &before.sha256)?);
         }
-        replace(&temp, &args.file)?;
+        replace(&temp, &plan.file)?;
     }
-    let report = Report {
-        file: &args.file,
-        new_file: if args.preserve_temp {
-            &temp
+    Ok(Outcome::Done(Box::new(Report {
+        file: plan.file.clone(),
+        new_file: if plan.keep_temp {
+            temp
         } else {
-            &args.file
+            plan.file.clone()
         },
-        backup: backup.as_deref(),
+        backup,
         before,
         after,
         summary,
         verified,
         unicode,
-    };
-    report.print(args.output.resolved())?;
-    Ok(ExitCode::Clean)
+    })))
 }
 
 /// Keys are copied as the old OS sorted them; text other than plain ASCII may sort otherwise
@@ -126,15 +181,6 @@ fn warn_about_sort_order(unicode: &[UnicodeIndex], before: OsVersion, after: OsV
             index.columns.join(", ")
         );
     }
-}
-
-/// Removes the temp file (unless asked to keep it) and explains the refusal.
-fn refuse(temp: &Path, keep: bool, message: &str) -> Result<ExitCode> {
-    if !keep {
-        let _ = std::fs::remove_file(temp);
-    }
-    eprintln!("evtdoctor: refused: {message}; the original is untouched");
-    Ok(ExitCode::Found)
 }
 
 /// `dir/name.suffix` for a file `dir/name`.
@@ -238,10 +284,10 @@ fn now_log_time() -> [u8; 8] {
 }
 
 /// Size, hash and header OS version of one file.
-struct Facts {
-    size: u64,
-    sha256: String,
-    os_version: OsVersion,
+pub struct Facts {
+    pub size: u64,
+    pub sha256: String,
+    pub os_version: OsVersion,
 }
 
 impl Facts {
@@ -256,24 +302,24 @@ impl Facts {
     }
 }
 
-struct Report<'a> {
-    file: &'a Path,
-    new_file: &'a Path,
-    backup: Option<&'a Path>,
-    before: Facts,
-    after: Facts,
+pub struct Report {
+    pub file: PathBuf,
+    pub new_file: PathBuf,
+    pub backup: Option<PathBuf>,
+    pub before: Facts,
+    pub after: Facts,
     summary: RebuildSummary,
     verified: Verified,
     unicode: Vec<UnicodeIndex>,
 }
 
-impl Report<'_> {
+impl Report {
     fn fields(&self) -> Vec<(&'static str, String)> {
         let path = |p: &Path| p.display().to_string();
         vec![
-            ("database", path(self.file)),
-            ("new file", path(self.new_file)),
-            ("backup", self.backup.map_or("none".into(), path)),
+            ("database", path(&self.file)),
+            ("new file", path(&self.new_file)),
+            ("backup", self.backup.as_deref().map_or("none".into(), path)),
             ("size before", self.before.size.to_string()),
             ("size after", self.after.size.to_string()),
             ("sha256 before", self.before.sha256.clone()),
@@ -319,7 +365,7 @@ impl Report<'_> {
         clauses.join("; ")
     }
 
-    fn print(&self, format: Format) -> Result<()> {
+    pub fn print(&self, format: Format) -> Result<()> {
         let fields = self.fields();
         let mut out = BufWriter::new(io::stdout().lock());
         match format {
