@@ -47,6 +47,27 @@ pub enum Command {
     #[command(subcommand)]
     Db(DbCommand),
 
+    /// Repair a KMS database the safe way: back up, defragment, verify, replace (or roll back).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor fix --db kmsmdb.edb --target-os \"5.0.2195 SP 4\" --dry-run\n",
+        "  evtdoctor fix --db kmsmdb.edb --target-os \"5.0.2195 SP 4\" --backup-dir /backups --yes\n",
+        "  evtdoctor fix --rollback --db kmsmdb.edb --backup-dir /backups\n\n",
+        "Runs on a copy taken off the server (a Windows 2000 server cannot run it). Refuses a\n",
+        "database that was not shut down cleanly (it lists the transaction logs beside it:\n",
+        "recover with eseutil /r first), one another process has open, and one whose folder\n",
+        "has less free space than 110% of its size. --target-os is the version of the server\n",
+        "that will mount the file (`analyze` shows it): the indexes are stamped as built\n",
+        "under it, so ESE does not start the index cleanup that fails in the KMS case.\n",
+        "The backup and its SHA-256 are recorded in NAME.evtdoctor-fix.json beside it, for\n",
+        "--rollback.\n\n",
+        "Exit codes:\n",
+        "  0  fixed (or the dry run passed, or rolled back)\n",
+        "  1  refused; nothing was changed\n",
+        "  2  usage error, or not a readable ESE database"
+    ))]
+    Fix(FixArgs),
+
     /// Decode pasted event text, exports or logs, with each event's binary data made readable.
     #[command(after_help = concat!(
         "Reads what engineers paste: Event Properties text (with its Bytes or Words data dump), ",
@@ -230,6 +251,36 @@ pub struct DbDumpArgs {
     /// Only this table (default: every table, catalog included).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The database to fix (a copy taken off the server).
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+
+    /// OS version of the server that will mount the file, e.g. "5.0.2195 SP 4".
+    #[arg(long, value_name = "VERSION", value_parser = parse_os_version)]
+    pub target_os: Option<OsVersion>,
+
+    /// Where the backup goes (default: beside the database).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// Check, rebuild and verify into a temp file, then delete it: nothing is changed.
+    #[arg(long, conflicts_with = "rollback")]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Put the backup recorded by the last fix back in place.
+    #[arg(long, conflicts_with = "target_os")]
+    pub rollback: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,

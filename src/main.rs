@@ -9,6 +9,7 @@ fn main() -> std::process::ExitCode {
         Command::Decode(args) => commands::decode::run(args),
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Db(command) => commands::db::run(command),
+        Command::Fix(args) => commands::fix::run(args),
     };
     let code = match outcome {
         Ok(code) => code,

@@ -6,7 +6,7 @@ use crate::cli::{DbDefragArgs, Format};
 use crate::defrag::rebuild::{RebuildOptions, RebuildSummary};
 use crate::defrag::unicode_keys::{self, UnicodeIndex};
 use crate::defrag::verify::{self, Verified};
-use crate::defrag::{self};
+use crate::defrag::{self, crash};
 use crate::output;
 use crate::progress::Progress;
 use crate::ExitCode;
@@ -147,7 +147,15 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
     let mut backup = None;
     if !plan.keep_temp {
         if let Some(dir) = &plan.backup_dir {
-            backup = Some(back_up(&plan.file, dir, &before.sha256)?);
+            let copy = back_up(&plan.file, dir, &before.sha256)?;
+            let manifest = Manifest {
+                database: plan.file.clone(),
+                backup: copy.clone(),
+                backup_sha256: before.sha256.clone(),
+                new_sha256: after.sha256.clone(),
+            };
+            manifest.write(dir)?;
+            backup = Some(copy);
         }
         replace(&temp, &plan.file)?;
     }
@@ -183,6 +191,45 @@ fn warn_about_sort_order(unicode: &[UnicodeIndex], before: OsVersion, after: OsV
     }
 }
 
+/// What `fix --rollback` needs: which backup belongs to which database, and its hash.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub database: PathBuf,
+    pub backup: PathBuf,
+    pub backup_sha256: String,
+    pub new_sha256: String,
+}
+
+impl Manifest {
+    pub fn path(dir: &Path, database: &Path) -> PathBuf {
+        let name = database.file_name().unwrap_or_default().to_string_lossy();
+        dir.join(format!("{name}.evtdoctor-fix.json"))
+    }
+
+    /// Written to a temp name and renamed, so a crash leaves the old manifest or the new one.
+    fn write(&self, dir: &Path) -> Result<()> {
+        let path = Manifest::path(dir, &self.database);
+        let temp = sibling(&path, "tmp");
+        let text = serde_json::to_vec_pretty(self)?;
+        crash::point();
+        File::create(&temp)
+            .and_then(|mut f| f.write_all(&text).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&temp, &path))
+            .with_context(|| format!("{}: cannot write", path.display()))
+    }
+
+    pub fn read(dir: &Path, database: &Path) -> Result<Manifest> {
+        let path = Manifest::path(dir, database);
+        let text = std::fs::read(&path).with_context(|| {
+            format!(
+                "{}: no backup record (was the database fixed?)",
+                path.display()
+            )
+        })?;
+        serde_json::from_slice(&text).with_context(|| format!("{}: unreadable", path.display()))
+    }
+}
+
 /// `dir/name.suffix` for a file `dir/name`.
 fn sibling(file: &Path, suffix: &str) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
@@ -211,8 +258,8 @@ fn back_up(file: &Path, dir: &Path, sha256: &str) -> Result<PathBuf> {
             }
         };
         let copied = File::open(file)
-            .and_then(|mut source| io::copy(&mut source, &mut target))
-            .and_then(|_| target.sync_all());
+            .and_then(|mut source| copy_with_crash_points(&mut source, &mut target))
+            .and_then(|()| target.sync_all());
         if let Err(e) = copied {
             let _ = std::fs::remove_file(&candidate);
             return Err(e).with_context(|| format!("{}: backup failed", candidate.display()));
@@ -228,8 +275,22 @@ fn back_up(file: &Path, dir: &Path, sha256: &str) -> Result<PathBuf> {
     anyhow::bail!("{}: no free backup name", dir.display())
 }
 
+/// Copies in 1 MiB pieces, each a crash point for the crash-safety tests.
+pub fn copy_with_crash_points(source: &mut File, target: &mut File) -> io::Result<()> {
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        crash::point();
+        let n = source.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(());
+        }
+        target.write_all(&buffer[..n])?;
+    }
+}
+
 /// Renames the verified file over the original and flushes the directory entry.
-fn replace(new: &Path, original: &Path) -> Result<()> {
+pub fn replace(new: &Path, original: &Path) -> Result<()> {
+    crash::point();
     std::fs::rename(new, original).with_context(|| {
         format!(
             "{}: cannot replace with {}",

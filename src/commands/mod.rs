@@ -5,3 +5,4 @@ pub mod db;
 pub mod db_defrag;
 pub mod decode;
 pub mod events;
+pub mod fix;

@@ -2,7 +2,9 @@
 //! compact file (see [`rebuild`]), then proven identical (see [`verify`]).
 
 pub mod catalog_rows;
+pub mod crash;
 pub mod layout;
+pub mod preflight;
 pub mod rebuild;
 pub mod unicode_keys;
 pub mod verify;
@@ -30,6 +32,7 @@ pub fn write_rebuilt<S: PageSource>(
     let mut io_error = None;
     let mut sink = |number: u32, bytes: Vec<u8>| {
         let offset = (u64::from(number) + 1) * page_size;
+        crash::point();
         write_at(&file, offset, &bytes).map_err(|e| {
             let message = format!("writing page {number}: {e}");
             io_error = Some(e);
@@ -45,6 +48,7 @@ pub fn write_rebuilt<S: PageSource>(
         (Err(message), None) => anyhow::bail!("{message}"),
     };
     let length = (u64::from(rebuilt.summary.pages) + 2) * page_size;
+    crash::point();
     file.set_len(length)
         .and_then(|()| write_at(&file, 0, &rebuilt.headers))
         .and_then(|()| file.sync_all())
