@@ -141,24 +141,21 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
     if options.os_version != os_before {
         warn_about_sort_order(&unicode, os_before, options.os_version);
     }
-    let before = Facts::of(&plan.file, os_before)?;
-    let after = Facts::of(&temp, options.os_version)?;
     drop(source);
-    let mut backup = None;
-    if !plan.keep_temp {
-        if let Some(dir) = &plan.backup_dir {
-            let copy = back_up(&plan.file, dir, &before.sha256)?;
-            let manifest = Manifest {
-                database: plan.file.clone(),
-                backup: copy.clone(),
-                backup_sha256: before.sha256.clone(),
-                new_sha256: after.sha256.clone(),
-            };
-            manifest.write(dir)?;
-            backup = Some(copy);
+    let facts = Facts::of(&plan.file, os_before)
+        .and_then(|before| Ok((before, Facts::of(&temp, options.os_version)?)));
+    let (before, after) = match facts {
+        Ok(facts) => facts,
+        Err(e) => return refuse(format!("{e:#}")),
+    };
+    let backup = if plan.keep_temp {
+        None
+    } else {
+        match back_up_and_replace(plan, &temp, &before, &after) {
+            Ok(backup) => backup,
+            Err(e) => return refuse(format!("{e:#}")),
         }
-        replace(&temp, &plan.file)?;
-    }
+    };
     Ok(Outcome::Done(Box::new(Report {
         file: plan.file.clone(),
         new_file: if plan.keep_temp {
@@ -173,6 +170,29 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         verified,
         unicode,
     })))
+}
+
+/// The backup (with its record for rollback), then the rename that puts the new file in place.
+fn back_up_and_replace(
+    plan: &Plan,
+    temp: &Path,
+    before: &Facts,
+    after: &Facts,
+) -> Result<Option<PathBuf>> {
+    let mut backup = None;
+    if let Some(dir) = &plan.backup_dir {
+        let copy = back_up(&plan.file, dir, &before.sha256)?;
+        let manifest = Manifest {
+            database: plan.file.clone(),
+            backup: copy.clone(),
+            backup_sha256: before.sha256.clone(),
+            new_sha256: after.sha256.clone(),
+        };
+        manifest.write(dir)?;
+        backup = Some(copy);
+    }
+    replace(temp, &plan.file)?;
+    Ok(backup)
 }
 
 /// Keys are copied as the old OS sorted them; text other than plain ASCII may sort otherwise
@@ -298,11 +318,16 @@ pub fn replace(new: &Path, original: &Path) -> Result<()> {
             new.display()
         )
     })?;
+    crash::point();
+    // The rename is done: a failed flush of the folder cannot undo it, only delay it.
     #[cfg(unix)]
     if let Some(dir) = original.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("{}: flushing the directory", dir.display()))?;
+        if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+            eprintln!(
+                "evtdoctor: warning: {}: flushing the folder: {e}",
+                dir.display()
+            );
+        }
     }
     Ok(())
 }
