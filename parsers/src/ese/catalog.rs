@@ -64,6 +64,13 @@ pub struct IndexDef {
     pub root_page: u32,
 }
 
+/// A table's long-value tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LongValueTree {
+    pub object_id: u32,
+    pub root_page: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableDef {
     pub name: String,
@@ -71,7 +78,7 @@ pub struct TableDef {
     pub root_page: u32,
     pub columns: Vec<ColumnDef>,
     pub indexes: Vec<IndexDef>,
-    pub long_value_root: Option<u32>,
+    pub long_values: Option<LongValueTree>,
     pub template: Option<String>,
 }
 
@@ -109,6 +116,10 @@ impl Catalog {
                 _ => None,
             };
             let owner = int(0) as u32;
+            let long_value_tree = || LongValueTree {
+                object_id: int(2) as u32,
+                root_page: int(3) as u32,
+            };
             let name = text(12).unwrap_or_default();
             match int(1) {
                 TYPE_TABLE => tables.push(TableDef {
@@ -117,13 +128,13 @@ impl Catalog {
                     root_page: int(3) as u32,
                     columns: Vec::new(),
                     indexes: Vec::new(),
-                    long_value_root: None,
+                    long_values: None,
                     template: text(14).filter(|t| !t.is_empty()),
                 }),
                 kind => {
                     let Some(table) = tables.iter_mut().rev().find(|t| t.object_id == owner) else {
                         if kind == TYPE_LONG_VALUE && owner == CATALOG_OBJECT_ID {
-                            catalog_lv = Some(int(3) as u32);
+                            catalog_lv = Some(long_value_tree());
                         }
                         return ControlFlow::Continue(());
                     };
@@ -146,7 +157,7 @@ impl Catalog {
                             object_id: int(2) as u32,
                             root_page: int(3) as u32,
                         }),
-                        TYPE_LONG_VALUE => table.long_value_root = Some(int(3) as u32),
+                        TYPE_LONG_VALUE => table.long_values = Some(long_value_tree()),
                         _ => {}
                     }
                 }
@@ -158,7 +169,7 @@ impl Catalog {
                 .iter_mut()
                 .filter(|t| t.object_id == CATALOG_OBJECT_ID)
             {
-                table.long_value_root = Some(lv);
+                table.long_values = Some(lv);
             }
         }
         inherit_template_columns(&mut tables);
@@ -242,7 +253,7 @@ pub fn msysobjects() -> TableDef {
         root_page: CATALOG_ROOT,
         columns,
         indexes: Vec::new(),
-        long_value_root: None,
+        long_values: None,
         template: None,
     }
 }
@@ -328,7 +339,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
     }
 
     fn long_value(&self, id: &[u8], column: &ColumnDef) -> Result<Vec<u8>, Problem> {
-        let root = self.table.long_value_root.ok_or_else(|| {
+        let root = self.table.long_values.map(|t| t.root_page).ok_or_else(|| {
             self.column_problem(column, "long value but no long-value tree".into())
         })?;
         let key = record::long_value_key(id).ok_or_else(|| {

@@ -229,11 +229,11 @@ fn check_trees<S: PageSource>(
         });
     }
     for table in &catalog.tables {
-        if table.object_id == CATALOG_OBJECT_ID {
-            continue;
+        // The catalog's own tree was walked above; its indexes and long values still are.
+        if table.object_id != CATALOG_OBJECT_ID {
+            TreeCheck::new(db, db_space, &table.name, table.object_id, table.root_page)
+                .run(report, summary);
         }
-        TreeCheck::new(db, db_space, &table.name, table.object_id, table.root_page)
-            .run(report, summary);
         for index in &table.indexes {
             if index.root_page != table.root_page {
                 let name = format!("{} index {}", table.name, index.name);
@@ -241,20 +241,16 @@ fn check_trees<S: PageSource>(
                     .run(report, summary);
             }
         }
-        if let Some(root) = table.long_value_root {
+        if let Some(tree) = table.long_values {
             let name = format!("{} long values", table.name);
-            let object_id = page_object_id(db, root).unwrap_or(0);
-            TreeCheck::new(db, db_space, &name, object_id, root).run(report, summary);
+            TreeCheck::new(db, db_space, &name, tree.object_id, tree.root_page)
+                .run(report, summary);
         }
     }
 }
 
 fn contains_extent(owned: &Extents, extent: &space::Extent) -> bool {
     (extent.first..=extent.last).all(|page| owned.contains(page))
-}
-
-fn page_object_id<S: PageSource>(db: &Database<S>, number: u32) -> Option<u32> {
-    db.read_page(number).page.map(|p| p.header.object_id)
 }
 
 /// The structural checks of one tree.
