@@ -17,6 +17,20 @@ use std::ops::ControlFlow;
 pub const CATALOG_ROOT: u32 = 4;
 pub const CATALOG_OBJECT_ID: u32 = 2;
 
+/// Positions of the MSysObjects columns used here, in [`msysobjects`] order.
+const COL_OBJID_TABLE: usize = 0;
+const COL_TYPE: usize = 1;
+const COL_ID: usize = 2;
+/// Column type for columns; root page for tables, indexes and long-value trees.
+const COL_COLTYP_OR_PGNO_FDP: usize = 3;
+const COL_SPACE_USAGE: usize = 4;
+const COL_FLAGS: usize = 5;
+/// Code page for columns.
+const COL_PAGES_OR_LOCALE: usize = 6;
+const COL_NAME: usize = 12;
+const COL_TEMPLATE_TABLE: usize = 14;
+const COL_DEFAULT_VALUE: usize = 15;
+
 /// Catalog record types.
 const TYPE_TABLE: i64 = 1;
 const TYPE_COLUMN: i64 = 2;
@@ -115,21 +129,21 @@ impl Catalog {
                 Some(Value::Text(t)) => Some(t.clone()),
                 _ => None,
             };
-            let owner = int(0) as u32;
+            let owner = int(COL_OBJID_TABLE) as u32;
             let long_value_tree = || LongValueTree {
-                object_id: int(2) as u32,
-                root_page: int(3) as u32,
+                object_id: int(COL_ID) as u32,
+                root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
             };
-            let name = text(12).unwrap_or_default();
-            match int(1) {
+            let name = text(COL_NAME).unwrap_or_default();
+            match int(COL_TYPE) {
                 TYPE_TABLE => tables.push(TableDef {
                     name,
-                    object_id: int(2) as u32,
-                    root_page: int(3) as u32,
+                    object_id: int(COL_ID) as u32,
+                    root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
                     columns: Vec::new(),
                     indexes: Vec::new(),
                     long_values: None,
-                    template: text(14).filter(|t| !t.is_empty()),
+                    template: text(COL_TEMPLATE_TABLE).filter(|t| !t.is_empty()),
                 }),
                 kind => {
                     let Some(table) = tables.iter_mut().rev().find(|t| t.object_id == owner) else {
@@ -140,22 +154,22 @@ impl Catalog {
                     };
                     match kind {
                         TYPE_COLUMN => table.columns.push(ColumnDef {
-                            id: int(2) as u32,
+                            id: int(COL_ID) as u32,
                             name,
-                            kind: ColumnType(int(3) as u32),
-                            size: int(4) as u32,
-                            flags: int(5) as u32,
-                            codepage: int(6) as u32,
+                            kind: ColumnType(int(COL_COLTYP_OR_PGNO_FDP) as u32),
+                            size: int(COL_SPACE_USAGE) as u32,
+                            flags: int(COL_FLAGS) as u32,
+                            codepage: int(COL_PAGES_OR_LOCALE) as u32,
                             from_template: false,
-                            default: match values.get(15) {
+                            default: match values.get(COL_DEFAULT_VALUE) {
                                 Some(Value::Binary(bytes)) => Some(bytes.clone()),
                                 _ => None,
                             },
                         }),
                         TYPE_INDEX => table.indexes.push(IndexDef {
                             name,
-                            object_id: int(2) as u32,
-                            root_page: int(3) as u32,
+                            object_id: int(COL_ID) as u32,
+                            root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
                         }),
                         TYPE_LONG_VALUE => table.long_values = Some(long_value_tree()),
                         _ => {}
