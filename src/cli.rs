@@ -1,6 +1,8 @@
 //! Command-line interface: argument definitions only; each command lives in `commands/`.
 
+use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use evtdoctor_parsers::text::parse_offset;
 use std::path::PathBuf;
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -29,12 +31,48 @@ pub enum Command {
         "Examples:\n",
         "  evtdoctor events System.evt Application.evtx\n",
         "  evtdoctor events logs/ --id 5085,6009 --source MSExchangeKMS --jsonl\n",
-        "  evtdoctor events Application.evt --level error --since 2003-07-01 --format csv\n\n",
+        "  evtdoctor events Application.evt --level error --since 2003-07-01 --format csv\n",
+        "  evtdoctor events pasted-events.txt exported.csv --tz +02:00\n\n",
+        "Text exports (pasted event properties, Event Viewer tab/CSV, PowerShell Export-Csv) carry \
+         local times without a zone: --tz gives their offset; without it they are read as UTC \
+         and marked as assumed.\n\n",
         "Exit codes:\n",
         "  0  done\n",
         "  2  usage error, or no readable input (unreadable files beside readable ones are listed on stderr)"
     ))]
     Events(EventsArgs),
+
+    /// Decode pasted event text, exports or logs, with each event's binary data made readable.
+    #[command(after_help = concat!(
+        "Reads what engineers paste: Event Properties text (with its Bytes or Words data dump), ",
+        "Event Viewer tab/CSV exports, PowerShell Export-Csv output and event XML. The binary ",
+        "data is split into its strings; Exchange/ESE payloads also give the product build and ",
+        "their file@line markers.\n\n",
+        "Examples:\n",
+        "  evtdoctor decode pasted-event.txt\n",
+        "  cat pasted.txt | evtdoctor decode - --json\n",
+        "  evtdoctor decode export.csv --tz -05:00\n\n",
+        "Exit codes:\n",
+        "  0  decoded at least one event (damaged parts are listed on stderr by line)\n",
+        "  2  usage error, or nothing readable"
+    ))]
+    Decode(DecodeArgs),
+
+    /// Diagnose a server from its exported logs: timeline, findings with evidence, what to do.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor analyze exported-logs/\n",
+        "  evtdoctor analyze System.evt Application.evt --format markdown --output ticket.md\n",
+        "  evtdoctor analyze logs/ --db kmsmdb.edb --json\n",
+        "  evtdoctor analyze logs/ pasted-event.txt --tz +02:00\n\n",
+        "--tz is the server's UTC offset: text exports are read in it, and the table and Markdown \n",
+        "show times in it (JSON times stay UTC).\n\n",
+        "Exit codes:\n",
+        "  0  no active finding (nothing found, or every finding shows as resolved)\n",
+        "  1  at least one active finding (unreadable inputs beside readable ones are listed)\n",
+        "  2  usage error, or no readable input"
+    ))]
+    Analyze(AnalyzeArgs),
 
     /// Read and verify ESE databases (kmsmdb.edb, SRUDB.dat, ntds.dit, ...).
     #[command(subcommand)]
@@ -120,6 +158,64 @@ pub struct DbDumpArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Log files or directories (walked recursively): every log of one server, any mix of
+    /// formats; the same record in two inputs counts once.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The KMS database (kmsmdb.edb) the logs are about, to check it exists.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Report format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ReportFormat>,
+
+    /// Shorthand for --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// The formats a report comes in (a report is one document, so no CSV or JSON lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+impl AnalyzeArgs {
+    pub fn resolved_format(&self) -> ReportFormat {
+        if self.json {
+            ReportFormat::Json
+        } else {
+            self.format.unwrap_or(ReportFormat::Table)
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The text to decode (a file, or `-` / nothing for standard input).
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Log files or directories (walked recursively); the format is detected by content.
     #[arg(required = true)]
@@ -182,6 +278,12 @@ pub struct ReadArgs {
     /// Do not carve deleted or damaged records from free space.
     #[arg(long)]
     pub no_recover: bool,
+
+    /// The UTC offset text exports were written in (`+02:00`, `-0500`, `UTC`); their times carry
+    /// no zone. Without it they are read as UTC and marked as assumed. Zone names (IANA) are not
+    /// accepted: give the offset in force when the events were logged.
+    #[arg(long, value_name = "OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
+    pub tz: Option<FixedOffset>,
 }
 
 /// Output format selection, shared by every command that prints data.

@@ -1,9 +1,12 @@
 //! Finding inputs, reading them and turning them into events: the I/O policy the parser crate
 //! leaves to the application.
 
+use chrono::FixedOffset;
 use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
-use evtdoctor_parsers::{detect_format, event_xml, Event, InputFormat, Item, Problem};
+use evtdoctor_parsers::text::{read_text, TextOptions, TimeBasis};
+use evtdoctor_parsers::{detect_format, Event, InputFormat, Item, Problem};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// How many bytes detection looks at.
@@ -14,6 +17,10 @@ const DETECT_HEAD: usize = 8192;
 pub struct ReadOptions {
     pub threads: usize,
     pub no_recover: bool,
+    /// The offset zone-less text times were written in (`--tz`).
+    pub tz: Option<FixedOffset>,
+    /// Also compute each input's SHA-256 (for reports that must identify their evidence).
+    pub hash: bool,
 }
 
 /// What reading one input gave: counts and every problem met.
@@ -23,12 +30,16 @@ pub struct InputReport {
     /// Detected format, `None` when the content is not a known format.
     pub format: Option<InputFormat>,
     pub size: u64,
+    /// Lowercase hex SHA-256 of the file, when asked for.
+    pub sha256: Option<String>,
     pub records: u64,
     pub recovered: u64,
     /// Damage inside the input; the records around it were still read.
     pub problems: Vec<Problem>,
     /// Why nothing could be read from this input at all.
     pub fatal: Option<String>,
+    /// How the input's times became UTC (binary logs store UTC; text exports may not).
+    pub time_basis: TimeBasis,
 }
 
 impl InputReport {
@@ -37,10 +48,12 @@ impl InputReport {
             path: path.to_path_buf(),
             format: None,
             size: 0,
+            sha256: None,
             records: 0,
             recovered: 0,
             problems: Vec::new(),
             fatal: None,
+            time_basis: TimeBasis::Utc,
         }
     }
 
@@ -138,55 +151,84 @@ impl InputBytes {
 /// Reads one input and hands every event to `sink`, in input order.
 /// Never fails: what went wrong is in the returned report.
 pub fn read_events(path: &Path, options: ReadOptions, mut sink: impl FnMut(Event)) -> InputReport {
-    let mut report = InputReport::new(path);
-    let input = match InputBytes::open(path) {
-        Ok(input) => input,
+    read_events_with_basis(path, options, |event, _| sink(event))
+}
+
+/// [`read_events`], also telling the sink how the event's times became UTC (text exports
+/// without a zone are read as UTC unless `--tz` says otherwise).
+pub fn read_events_with_basis(
+    path: &Path,
+    options: ReadOptions,
+    sink: impl FnMut(Event, TimeBasis),
+) -> InputReport {
+    match InputBytes::open(path) {
+        Ok(input) => read_bytes(path, input.bytes(), options, sink),
         Err(e) => {
+            let mut report = InputReport::new(path);
             report.fatal = Some(format!("cannot read: {e}"));
-            return report;
+            report
         }
-    };
-    let bytes = input.bytes();
+    }
+}
+
+/// Reads an input already in memory (standard input, or a mapped file); `name` labels it in
+/// the report.
+pub fn read_bytes(
+    name: &Path,
+    bytes: &[u8],
+    options: ReadOptions,
+    mut sink: impl FnMut(Event, TimeBasis),
+) -> InputReport {
+    let mut report = InputReport::new(name);
     report.size = bytes.len() as u64;
+    if options.hash {
+        report.sha256 = Some(hex::encode(Sha256::digest(bytes)));
+    }
     report.format = detect_format(&bytes[..bytes.len().min(DETECT_HEAD)]);
+    // Text (XML included: it may be UTF-16) is read whole first, so its time basis is known
+    // before any event is handed on.
+    let text = match report.format {
+        Some(InputFormat::Text | InputFormat::Xml) => {
+            Some(read_text(bytes, TextOptions { offset: options.tz }))
+        }
+        _ => None,
+    };
+    if let Some(Ok(read)) = &text {
+        report.time_basis = read.time_basis;
+    }
+    let basis = report.time_basis;
     let mut take = |item: Item| match item {
         Ok(event) => {
             report.records += 1;
             report.recovered += u64::from(event.origin.recovered);
-            sink(event);
+            sink(event, basis);
         }
         Err(problem) => report.problems.push(problem),
     };
-    let outcome = match report.format {
-        Some(InputFormat::Evtx) => read_evtx(
+    let outcome = match (report.format, text) {
+        (_, Some(Ok(read))) => {
+            read.items.into_iter().for_each(&mut take);
+            Ok(())
+        }
+        (_, Some(Err(problem))) => Err(problem),
+        (Some(InputFormat::Evtx), _) => read_evtx(
             bytes,
             EvtxOptions {
                 threads: options.threads,
                 recover: !options.no_recover,
+                ..EvtxOptions::default()
             },
             &mut take,
         ),
-        Some(InputFormat::Evt) => {
+        (Some(InputFormat::Evt), _) => {
             evtdoctor_parsers::evt::read_evt(bytes, !options.no_recover, &mut take).map(|_| ())
         }
-        Some(InputFormat::Xml) => {
-            let (events, problem) = event_xml::parse_events(bytes);
-            events.into_iter().map(Ok).for_each(&mut take);
-            if let Some(problem) = problem {
-                take(Err(problem));
-            }
-            Ok(())
-        }
-        Some(InputFormat::Text) => Err(Problem::at_offset(
-            0,
-            "event text exports are not supported yet",
-        )),
-        Some(InputFormat::Ese) => Err(Problem::at_offset(
+        (Some(InputFormat::Ese), _) => Err(Problem::at_offset(
             0,
             "an ESE database, not an event log (use `evtdoctor db`)",
         )),
-        None if bytes.is_empty() => Err(Problem::at_offset(0, "empty file")),
-        None => Err(Problem::at_offset(0, "not a recognised event log format")),
+        (_, None) if bytes.is_empty() => Err(Problem::at_offset(0, "empty file")),
+        _ => Err(Problem::at_offset(0, "not a recognised event log format")),
     };
     if let Err(problem) = outcome {
         report.fatal = Some(problem.to_string());

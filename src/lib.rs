@@ -4,10 +4,14 @@
 
 pub mod cli;
 pub mod commands;
+pub mod correlate;
+pub mod diagnose;
 pub mod input;
+pub mod knowledge;
 pub mod logwriter;
 pub mod output;
 pub mod progress;
+pub mod report;
 
 /// The process exit codes every command shares (documented in `--help` and README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

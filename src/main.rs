@@ -6,6 +6,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Events(args) => commands::events::run(args),
+        Command::Decode(args) => commands::decode::run(args),
+        Command::Analyze(args) => commands::analyze::run(args),
         Command::Db(command) => commands::db::run(command),
     };
     let code = match outcome {

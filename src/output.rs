@@ -1,16 +1,48 @@
 //! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
 
+use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use std::io::{self, Write};
+use evtdoctor_parsers::text::TimeBasis;
+use std::io::{self, IsTerminal, Write};
 
-/// A table with the project's look; wraps to the terminal width when there is one.
+/// Width of tables not printed to a terminal (files, pipes, golden tests).
+pub const FIXED_WIDTH: u16 = 120;
+
+/// A table with the project's look for stdout: wrapped to the terminal's width when stdout is
+/// one, else to [`FIXED_WIDTH`].
 pub fn table(headers: &[&str]) -> Table {
+    table_fitting(headers, io::stdout().is_terminal())
+}
+
+/// A table wrapped to the terminal (`fit_terminal`) or to [`FIXED_WIDTH`], so the same data
+/// always renders the same in a file.
+pub fn table_fitting(headers: &[&str], fit_terminal: bool) -> Table {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(headers.iter().copied());
+    if !fit_terminal {
+        table.force_no_tty().set_width(FIXED_WIDTH);
+    }
     table
+}
+
+/// The note a table carries when some of its times were read as UTC by assumption.
+pub const ASSUMED_UTC_NOTE: &str =
+    "* time from text without a zone, read as UTC (give --tz to set the offset)";
+
+/// The time as tables show it; a time read as UTC by assumption is marked with `*`.
+pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
+    let Some(time) = time else {
+        return String::new();
+    };
+    let mark = if basis == TimeBasis::AssumedUtc {
+        " *"
+    } else {
+        ""
+    };
+    format!("{}{mark}", time.format("%Y-%m-%d %H:%M:%S"))
 }
 
 /// Shortens `text` to at most `max` characters, marking the cut with an ellipsis.
@@ -22,6 +54,24 @@ pub fn truncate(text: &str, max: usize) -> String {
     let mut cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// A Markdown table; pipes are escaped and line breaks become `<br>` so each row stays one line.
+pub fn markdown_table<R: AsRef<[String]>>(headers: &[&str], rows: &[R]) -> String {
+    let cell = |text: &str| {
+        text.replace('|', "\\|")
+            .replace("\r\n", "<br>")
+            .replace('\n', "<br>")
+    };
+    let mut lines = vec![
+        format!("| {} |", headers.join(" | ")),
+        format!("|{}", "---|".repeat(headers.len())),
+    ];
+    for row in rows {
+        let cells: Vec<String> = row.as_ref().iter().map(|c| cell(c)).collect();
+        lines.push(format!("| {} |", cells.join(" | ")));
+    }
+    lines.join("\n")
 }
 
 /// One CSV field, quoted when it needs to be (RFC 4180).
@@ -76,6 +126,15 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn markdown_tables_escape_cells() {
+        let rows = [vec!["a|b".to_owned(), "one\ntwo".to_owned()]];
+        assert_eq!(
+            markdown_table(&["K", "V"], &rows),
+            "| K | V |\n|---|---|\n| a\\|b | one<br>two |"
+        );
     }
 
     #[test]

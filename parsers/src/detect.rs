@@ -46,30 +46,20 @@ pub fn detect_format(head: &[u8]) -> Option<InputFormat> {
 
 /// The head decoded as text when it looks like text (UTF-8, or UTF-16 with a byte-order mark).
 fn text_prefix(head: &[u8]) -> Option<String> {
-    if let Some(rest) = head.strip_prefix(&[0xff, 0xfe]) {
-        let units: Vec<u16> = rest
-            .chunks_exact(2)
-            .map(|p| u16::from_le_bytes([p[0], p[1]]))
-            .collect();
-        return Some(String::from_utf16_lossy(&units));
-    }
-    let body = head.strip_prefix(&[0xef, 0xbb, 0xbf]).unwrap_or(head);
-    // A cut multi-byte character at the end of the head is fine; control bytes are not.
-    let valid = match std::str::from_utf8(body) {
-        Ok(s) => s,
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&body[..e.valid_up_to()]).ok()?,
-        Err(_) => return None,
-    };
-    if valid
-        .bytes()
-        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+    // Control bytes mean binary (except U+001F, which evtdoctor's CSV puts between insertion
+    // strings); UTF-16 is recognised by its byte-order mark alone.
+    let utf16 = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
+    if !utf16
+        && head
+            .iter()
+            .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1f))
     {
         return None;
     }
-    if valid.trim().is_empty() {
-        return None;
-    }
-    Some(valid.to_owned())
+    // A multi-byte character cut at the end of the head may make it read as Latin-1: only its
+    // first characters matter here.
+    let text = crate::text::decode_text(head);
+    (!text.trim().is_empty()).then_some(text)
 }
 
 #[cfg(test)]
@@ -100,5 +90,9 @@ mod tests {
             Some(InputFormat::Xml)
         );
         assert_eq!(detect_format(b"   \n"), None);
+        assert_eq!(
+            detect_format(b"Computer:\tCAF\xc9\r\n"),
+            Some(InputFormat::Text)
+        );
     }
 }

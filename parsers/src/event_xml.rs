@@ -23,6 +23,7 @@ struct Builder {
     event_id: Option<u16>,
     qualifiers: Option<u16>,
     level: Option<Level>,
+    keywords: u64,
     category: Option<u16>,
     time_created: Option<DateTime<Utc>>,
     record_id: Option<u64>,
@@ -41,11 +42,11 @@ pub fn parse_events(xml: &[u8]) -> (Vec<Event>, Option<crate::Problem>) {
     let mut reader = Reader::from_reader(xml);
     reader.config_mut().trim_text(false);
     let mut events = Vec::new();
-    let mut buf = Vec::new();
     let mut state = Walker::default();
     loop {
         let position = reader.buffer_position();
-        match reader.read_event_into(&mut buf) {
+        // Reading from a slice borrows names and text from it: no copying per token.
+        match reader.read_event() {
             Ok(XmlEvent::Eof) => break,
             Ok(event) => {
                 if let Some(done) = state.feed(&event) {
@@ -57,7 +58,6 @@ pub fn parse_events(xml: &[u8]) -> (Vec<Event>, Option<crate::Problem>) {
                 return (events, Some(problem));
             }
         }
-        buf.clear();
     }
     (events, None)
 }
@@ -142,11 +142,10 @@ impl Walker {
                     }
                 }
             }
-            Some(Section::EventData) | Some(Section::UserData) => {
-                // Every leaf element below EventData/UserData is one value; a parent
-                // element restarts the collection at its first child.
-                self.leaf_depth = Some(self.depth);
-            }
+            // Every leaf element below EventData (or below UserData's one wrapper element) is
+            // one value; a parent element restarts the collection at its first child.
+            Some(Section::EventData) => self.leaf_depth = Some(self.depth),
+            Some(Section::UserData) if self.depth >= 3 => self.leaf_depth = Some(self.depth),
             _ => {}
         }
     }
@@ -165,6 +164,7 @@ impl Walker {
             Some(Section::System) if self.depth == 2 => match name {
                 b"EventID" => builder.event_id = text.trim().parse().ok(),
                 b"Level" => builder.level = text.trim().parse().ok().map(Level::from_evtx_level),
+                b"Keywords" => builder.keywords = parse_hex_u64(&text).unwrap_or(0),
                 b"Task" => builder.category = text.trim().parse().ok(),
                 b"EventRecordID" => builder.record_id = text.trim().parse().ok(),
                 b"Channel" => builder.channel = non_empty(text),
@@ -200,7 +200,7 @@ impl Builder {
         let mut event = Event::new(
             source,
             self.event_id.unwrap_or(0),
-            self.level.unwrap_or(Level::Information),
+            audit_level(self.level.unwrap_or(Level::Information), self.keywords),
         );
         event.qualifiers = self.qualifiers;
         event.category = self.category;
@@ -214,6 +214,31 @@ impl Builder {
         event.message = self.message;
         event
     }
+}
+
+/// Keyword bits Windows sets on Security audit events (WINEVENT_KEYWORD_AUDIT_*); those events
+/// carry level 0, so the keywords are what say success or failure.
+const KEYWORD_AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
+const KEYWORD_AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
+
+pub(crate) fn audit_level(level: Level, keywords: u64) -> Level {
+    if level != Level::Information {
+        level
+    } else if keywords & KEYWORD_AUDIT_FAILURE != 0 {
+        Level::AuditFailure
+    } else if keywords & KEYWORD_AUDIT_SUCCESS != 0 {
+        Level::AuditSuccess
+    } else {
+        level
+    }
+}
+
+fn parse_hex_u64(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))?;
+    u64::from_str_radix(digits, 16).ok()
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -287,12 +312,20 @@ mod tests {
     fn user_data_leaves_become_strings_and_wrappers_hold_many_events() {
         let xml = r#"<Events><Event><System><Provider Name="Microsoft-Windows-Eventlog"/><EventID>1102</EventID></System>
 <UserData><LogFileCleared xmlns="x"><SubjectUserSid>S-1-5-21</SubjectUserSid><SubjectUserName>bob</SubjectUserName></LogFileCleared></UserData></Event>
-<Event><System><Provider Name="A" EventSourceName="B"/><EventID>7</EventID></System></Event></Events>"#;
+<Event><System><Provider Name="A" EventSourceName="B"/><EventID>7</EventID><Level>0</Level>
+<Keywords>0x8010000000000000</Keywords></System>
+<UserData><ServiceShutdown xmlns="x"/></UserData></Event></Events>"#;
         let (events, problem) = parse_events(xml.as_bytes());
         assert!(problem.is_none());
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].strings, vec!["S-1-5-21", "bob"]);
         assert_eq!(events[1].source, "B");
+        assert_eq!(events[1].level, Level::AuditFailure);
+        assert_eq!(events[0].level, Level::Information);
+        assert!(
+            events[1].strings.is_empty(),
+            "an empty wrapper holds no value"
+        );
         assert_eq!(events[1].event_id, 7);
     }
 

@@ -11,6 +11,8 @@ pub mod event;
 pub mod event_xml;
 pub mod evt;
 pub mod evtx;
+pub mod payload;
+pub mod text;
 
 pub use detect::{detect_format, InputFormat};
 pub use event::{Event, Level, Origin};

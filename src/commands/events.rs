@@ -7,6 +7,7 @@ use crate::progress::Progress;
 use crate::ExitCode;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::{Event, Level};
 use serde::Serialize;
 use std::io::{self, BufWriter, Write};
@@ -17,6 +18,13 @@ struct EventRecord<'a> {
     file: &'a str,
     #[serde(flatten)]
     event: &'a Event,
+    /// Said only when the times are not plain UTC (a zone-less text export).
+    #[serde(skip_serializing_if = "is_utc")]
+    time_basis: TimeBasis,
+}
+
+fn is_utc(basis: &TimeBasis) -> bool {
+    *basis == TimeBasis::Utc
 }
 
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
@@ -25,6 +33,8 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let options = ReadOptions {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
+        tz: args.read.tz,
+        hash: false,
     };
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {
@@ -38,9 +48,9 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     for path in &files {
         let name = path.display().to_string();
         let mut write_error = None;
-        let report = input::read_events(path, options, |event| {
+        let report = input::read_events_with_basis(path, options, |event, basis| {
             if write_error.is_none() && filter.matches(&event) {
-                if let Err(e) = sink.push(&name, &event) {
+                if let Err(e) = sink.push(&name, &event, basis) {
                     write_error = Some(e);
                 }
             }
@@ -106,7 +116,7 @@ enum Sink<W: Write> {
     Csv(W),
 }
 
-const CSV_HEADER: [&str; 17] = [
+const CSV_HEADER: [&str; 18] = [
     "file",
     "log",
     "record_number",
@@ -124,6 +134,7 @@ const CSV_HEADER: [&str; 17] = [
     "message",
     "offset",
     "recovered",
+    "time_basis",
 ];
 
 impl<W: Write> Sink<W> {
@@ -139,16 +150,20 @@ impl<W: Write> Sink<W> {
         })
     }
 
-    fn push(&mut self, file: &str, event: &Event) -> io::Result<()> {
-        let record = EventRecord { file, event };
+    fn push(&mut self, file: &str, event: &Event, time_basis: TimeBasis) -> io::Result<()> {
+        let record = EventRecord {
+            file,
+            event,
+            time_basis,
+        };
         match self {
-            Sink::Table(_, rows) => rows.push(table_row(event)),
+            Sink::Table(_, rows) => rows.push(table_row(event, time_basis)),
             Sink::Json(w) => w.push(&record)?,
             Sink::Jsonl(out) => {
                 serde_json::to_writer(&mut *out, &record)?;
                 out.write_all(b"\n")?;
             }
-            Sink::Csv(out) => output::write_csv_row(out, &csv_row(file, event))?,
+            Sink::Csv(out) => output::write_csv_row(out, &csv_row(file, event, time_basis))?,
         }
         Ok(())
     }
@@ -169,10 +184,14 @@ impl<W: Write> Sink<W> {
                     "Computer",
                     "Description",
                 ]);
+                let assumed = rows.iter().any(|row| row[0].ends_with('*'));
                 for row in rows {
                     table.add_row(row);
                 }
                 writeln!(out, "{table}")?;
+                if assumed {
+                    writeln!(out, "{}", output::ASSUMED_UTC_NOTE)?;
+                }
                 out.flush()
             }
             Sink::Json(w) => w.finish()?.flush(),
@@ -181,16 +200,11 @@ impl<W: Write> Sink<W> {
     }
 }
 
-fn time_text(time: Option<DateTime<Utc>>) -> String {
-    time.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
-
 fn opt_text<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn table_row(event: &Event) -> Vec<String> {
+fn table_row(event: &Event, basis: TimeBasis) -> Vec<String> {
     let description = event
         .message
         .clone()
@@ -200,7 +214,7 @@ fn table_row(event: &Event) -> Vec<String> {
         record.push_str(" (recovered)");
     }
     vec![
-        time_text(event.time()),
+        output::time_text(event.time(), basis),
         output::truncate(event.log.as_deref().unwrap_or(""), 12),
         record,
         event.level.name().to_owned(),
@@ -211,7 +225,7 @@ fn table_row(event: &Event) -> Vec<String> {
     ]
 }
 
-fn csv_row(file: &str, event: &Event) -> Vec<String> {
+fn csv_row(file: &str, event: &Event, basis: TimeBasis) -> Vec<String> {
     let rfc3339 = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     vec![
         file.to_owned(),
@@ -231,6 +245,7 @@ fn csv_row(file: &str, event: &Event) -> Vec<String> {
         event.message.clone().unwrap_or_default(),
         opt_text(event.origin.offset),
         event.origin.recovered.to_string(),
+        basis.label(),
     ]
 }
 

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: where the corpus is, and running the real binary.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod evtx_oracles;
+pub mod scenarios;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -41,10 +44,228 @@ pub fn evtdoctor(args: &[&str]) -> Output {
         .expect("evtdoctor runs")
 }
 
+/// The stdout of a successful command.
+pub fn success_stdout(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// Runs an independent tool (an oracle); panics with a hint when it is not installed.
 pub fn oracle(program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{program} not runnable ({e}); .ci/run installs it"))
+}
+
+/// Runs an oracle that must succeed and returns what it printed.
+pub fn oracle_stdout(program: &str, args: &[&str]) -> String {
+    success_stdout(oracle(program, args))
+}
+
+/// One record as `evtexport` (libevt) prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportedRecord {
+    pub number: u64,
+    pub created: String,
+    pub written: String,
+    /// The numeric event type in the "(4)" of "Information event (4)".
+    pub event_type: u16,
+    pub computer: String,
+    pub source: String,
+    pub category: u16,
+    /// The full 32-bit identifier.
+    pub identifier: u32,
+    pub sid: Option<String>,
+    pub strings: Vec<String>,
+}
+
+/// Runs `evtexport -m <mode>` on `path` and parses its records. Values may span lines (strings
+/// with CR LF): a line that starts no field continues the previous value.
+pub fn evtexport(path: &std::path::Path, mode: &str) -> Vec<ExportedRecord> {
+    let out = oracle("evtexport", &["-m", mode, &path.to_string_lossy()]);
+    assert!(
+        out.status.success(),
+        "evtexport failed on {}",
+        path.display()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut records: Vec<ExportedRecord> = Vec::new();
+    let mut last_string = false;
+    for (i, line) in lines.iter().enumerate() {
+        let field = line.split_once('\t').map(|(key, rest)| {
+            let value = rest
+                .trim_start_matches('\t')
+                .strip_prefix(": ")
+                .unwrap_or("");
+            (key, value)
+        });
+        let record_ends = line.is_empty()
+            && lines
+                .get(i + 1)
+                .is_none_or(|next| next.is_empty() || next.starts_with("Event number"));
+        let Some(record) = records.last_mut() else {
+            if let Some(("Event number", n)) = field {
+                records.push(ExportedRecord {
+                    number: n.parse().expect("event number"),
+                    ..Default::default()
+                });
+            }
+            continue;
+        };
+        let number = |v: &str| -> u64 {
+            let inner = v
+                .rsplit_once('(')
+                .map_or(v, |(_, n)| n.trim_end_matches(')'));
+            inner.parse().unwrap_or_else(|_| panic!("number in {v:?}"))
+        };
+        match field {
+            Some(("Event number", n)) => {
+                records.push(ExportedRecord {
+                    number: n.parse().expect("event number"),
+                    ..Default::default()
+                });
+                last_string = false;
+            }
+            Some(("Creation time", v)) => record.created = v.to_owned(),
+            Some(("Written time", v)) => record.written = v.to_owned(),
+            Some(("Event type", v)) => record.event_type = number(v) as u16,
+            Some(("Computer name", v)) => record.computer = v.to_owned(),
+            Some(("Source name", v)) => record.source = v.to_owned(),
+            Some(("Event category", v)) => record.category = number(v) as u16,
+            Some(("Event identifier", v)) => record.identifier = number(v) as u32,
+            Some(("User security identifier", v)) => record.sid = Some(v.to_owned()),
+            Some(("Number of strings", _)) => {}
+            Some((key, v)) if key.starts_with("String: ") => {
+                record.strings.push(v.to_owned());
+                last_string = true;
+            }
+            _ if record_ends => last_string = false,
+            _ if last_string => {
+                let s = record.strings.last_mut().expect("a string");
+                s.push('\n');
+                s.push_str(line);
+            }
+            _ => panic!("unexpected evtexport line {line:?}"),
+        }
+    }
+    records
+}
+
+/// libevt's time format: "Jul 21, 2021 02:40:16 UTC".
+pub fn libevt_time(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    time.map_or_else(
+        || "Not set (0)".into(),
+        |t| t.format("%b %d, %Y %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// Every field evtexport prints, compared.
+pub fn assert_same(mine: &evtdoctor_parsers::Event, theirs: &ExportedRecord, context: &str) {
+    let context = format!("{context}, record {}", theirs.number);
+    assert_eq!(mine.record_number, Some(theirs.number), "{context}");
+    assert_eq!(mine.full_event_id(), theirs.identifier, "{context}");
+    assert_eq!(
+        mine.level,
+        evtdoctor_parsers::Level::from_evt_type(theirs.event_type),
+        "{context}"
+    );
+    assert_eq!(mine.source, theirs.source, "{context}");
+    assert_eq!(
+        mine.computer.as_deref(),
+        Some(&*theirs.computer),
+        "{context}"
+    );
+    assert_eq!(mine.category, Some(theirs.category), "{context}");
+    assert_eq!(
+        libevt_time(mine.time_generated),
+        theirs.created,
+        "{context}"
+    );
+    assert_eq!(libevt_time(mine.time_written), theirs.written, "{context}");
+    assert_eq!(mine.user, theirs.sid, "{context}");
+    assert_eq!(mine.strings, theirs.strings, "{context}");
+}
+
+/// Runs `evtdoctor events FILE --jsonl` and parses every record.
+pub fn evtdoctor_events(path: &std::path::Path) -> (Vec<evtdoctor_parsers::Event>, String) {
+    let out = evtdoctor(&["events", &path.to_string_lossy(), "--jsonl"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}: {stderr}", path.display());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let events = String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("an Event per line"))
+        .collect();
+    (events, stderr)
+}
+
+/// Validates a JSON report against `docs/report.schema.json` with the PyPI `jsonschema`
+/// package (Draft 2020-12); panics with every violation.
+pub fn assert_valid_report(json: &str) {
+    const CHECK: &str = "\
+import json, sys
+from jsonschema import Draft202012Validator as V
+schema = json.load(open(sys.argv[1]))
+V.check_schema(schema)
+errors = list(V(schema, format_checker=V.FORMAT_CHECKER).iter_errors(json.load(sys.stdin)))
+for e in errors:
+    print(list(e.absolute_path), e.message)
+sys.exit(1 if errors else 0)
+";
+    use std::io::Write;
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let mut child = Command::new("python3")
+        .args(["-c", CHECK])
+        .arg(&schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (pip install jsonschema)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(json.as_bytes())
+        .expect("report written to the validator");
+    let output = child.wait_with_output().expect("validator finishes");
+    assert!(
+        output.status.success(),
+        "report violates docs/report.schema.json:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// Compares `actual` with the golden file `tests/golden/<name>`; with `EVTDOCTOR_BLESS=1`
+/// the golden file is (re)written instead. The tool's version reads `<version>` in golden
+/// files, so a release does not rewrite them.
+pub fn assert_golden(name: &str, actual: &str) {
+    let version = env!("CARGO_PKG_VERSION");
+    let actual = actual
+        .replace(
+            &format!("\"version\": \"{version}\""),
+            "\"version\": \"<version>\"",
+        )
+        .replace(&format!("evtdoctor {version} "), "evtdoctor <version> ");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("EVTDOCTOR_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("golden folder")).expect("golden folder");
+        std::fs::write(&path, actual).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with EVTDOCTOR_BLESS=1)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs from the output (EVTDOCTOR_BLESS=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
 }

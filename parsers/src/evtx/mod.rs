@@ -1,8 +1,11 @@
 //! .evtx reader: the `evtx` crate walks chunks and renders BinXML; this module turns each
 //! record into the common [`Event`].
 //!
-//! The crate renders a record to XML bytes in its worker threads; the XML is converted to an
-//! [`Event`] there too (see [`crate::event_xml`]), so the caller only receives finished events.
+//! Records are converted in the crate's worker threads, so the caller only receives finished
+//! events. Classic-shaped records are built straight from their template substitution values
+//! ([`template`]); any other record is rendered to XML and read by [`crate::event_xml`].
+
+mod template;
 
 use crate::event::Event;
 use crate::event_xml::parse_events;
@@ -11,6 +14,7 @@ use chrono::{DateTime, Utc};
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 use std::io::Cursor;
+use template::PlanCache;
 
 /// Size of the file header block and of each chunk, for turning chunk numbers into offsets.
 const FILE_HEADER_BLOCK: u64 = 4096;
@@ -23,6 +27,9 @@ pub struct EvtxOptions {
     pub threads: usize,
     /// Also carve records from unallocated chunk space (marked `recovered`).
     pub recover: bool,
+    /// Build classic-shaped records from their template values (fast). `false` renders every
+    /// record to XML: the reference path the fast one is tested against.
+    pub via_templates: bool,
 }
 
 impl Default for EvtxOptions {
@@ -30,6 +37,7 @@ impl Default for EvtxOptions {
         EvtxOptions {
             threads: 0,
             recover: true,
+            via_templates: true,
         }
     }
 }
@@ -53,26 +61,49 @@ pub fn read_evtx(
             Problem::at_offset(0, format!("not a readable .evtx file: {}", error_chain(&e)))
         })?
         .with_configuration(settings);
-    for result in parser.serialized_records(convert_record) {
+    // The closure is cloned for each chunk, so each chunk gets its own (empty) plan cache: template
+    // offsets are chunk-relative.
+    let via_templates = options.via_templates;
+    let mut plans = PlanCache::default();
+    let convert = move |record: evtx::err::Result<evtx::EvtxRecord<'_>>| {
+        convert_record(record, via_templates.then_some(&mut plans))
+    };
+    for result in parser.serialized_records(convert) {
         sink(result.unwrap_or_else(|e| Err(problem_from(&e))));
     }
     Ok(())
 }
 
-/// Runs in the crate's worker threads: render one record and convert it.
-fn convert_record(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> evtx::err::Result<Item> {
+/// Runs in the crate's worker threads: convert one record.
+fn convert_record(
+    record: evtx::err::Result<evtx::EvtxRecord<'_>>,
+    plans: Option<&mut PlanCache>,
+) -> evtx::err::Result<Item> {
     let record = record?;
-    let written = timestamp_to_utc(record.timestamp);
+    let fast = plans.and_then(|plans| {
+        let (start, len) = (record.binxml_offset as usize, record.binxml_size as usize);
+        template::record_event(record.chunk.data, start, len, plans)
+    });
+    let mut event = match fast {
+        Some(event) => event,
+        None => match xml_event(record.clone())? {
+            Ok(event) => event,
+            Err(problem) => return Ok(Err(problem)),
+        },
+    };
+    event.time_written = timestamp_to_utc(record.timestamp);
+    event.record_number = Some(record.event_record_id);
+    event.origin.recovered = record.recovered;
+    Ok(Ok(event))
+}
+
+/// The slow, general path: render the record to XML and read that.
+fn xml_event(record: evtx::EvtxRecord<'_>) -> evtx::err::Result<Item> {
     let record_id = record.event_record_id;
     let serialized = record.into_xml_bytes()?;
     let (mut events, problem) = parse_events(&serialized.data);
     Ok(match (events.pop(), problem) {
-        (Some(mut event), None) => {
-            event.time_written = written;
-            event.record_number = Some(record_id);
-            event.origin.recovered = serialized.recovered;
-            Ok(event)
-        }
+        (Some(event), None) => Ok(event),
         (_, problem) => Err(Problem {
             offset: None,
             line: None,
@@ -84,6 +115,15 @@ fn convert_record(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> evtx::err:
             ),
         }),
     })
+}
+
+/// FILETIME (100 ns ticks since 1601) to UTC; zero means "not set".
+pub(crate) fn filetime_to_utc(ticks: u64) -> Option<DateTime<Utc>> {
+    if ticks == 0 {
+        return None;
+    }
+    let seconds = i64::try_from(ticks / 10_000_000).ok()? + FILETIME_EPOCH_SECONDS;
+    DateTime::from_timestamp(seconds, (ticks % 10_000_000) as u32 * 100)
 }
 
 /// Seconds from 1970 back to 1601-01-01, the FILETIME epoch: a zero FILETIME means "not set".

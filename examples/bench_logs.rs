@@ -1,0 +1,96 @@
+//! Writes large, varied logs with the project's own writers, for the peer benchmarks
+//! (`scripts/bench-peers.sh`).
+//!
+//! usage: cargo run --release --example bench_logs -- evt|evtx OUT MEGABYTES
+
+use chrono::{DateTime, Duration, Utc};
+use evtdoctor::logwriter::{evt::EvtWriter, evtx::write_evtx, scenarios::KB_818952_DATA};
+use evtdoctor_parsers::{Event, Level};
+
+/// A mix like a real server's System and Application logs: boots, service notices with and
+/// without binary data, errors with payloads.
+fn event(n: u64, start: DateTime<Utc>) -> Event {
+    let (source, id, level, strings, data): (&str, u16, Level, Vec<String>, Vec<u8>) = match n % 5 {
+        0 => (
+            "Service Control Manager",
+            7036,
+            Level::Information,
+            vec![format!("Service number {n}"), "running".into()],
+            Vec::new(),
+        ),
+        1 => (
+            "EventLog",
+            6009,
+            Level::Information,
+            ["5.00.", "2195", "Service Pack 4", "Uniprocessor Free"]
+                .map(String::from)
+                .to_vec(),
+            Vec::new(),
+        ),
+        2 => (
+            "MSExchangeKMS",
+            5085,
+            Level::Error,
+            Vec::new(),
+            KB_818952_DATA.to_vec(),
+        ),
+        3 => (
+            "Tcpip",
+            4199,
+            Level::Warning,
+            vec![
+                "10.0.0.7".into(),
+                format!("00:50:56:{:02x}:{:02x}:01", n % 251, n % 241),
+            ],
+            (n as u32).to_le_bytes().repeat(6),
+        ),
+        _ => (
+            "Application Popup",
+            26,
+            Level::Information,
+            vec![
+                format!("Application popup: dialog {n}"),
+                "An unexpected error occurred.".into(),
+            ],
+            Vec::new(),
+        ),
+    };
+    let mut event = Event::new(source, id, level);
+    event.qualifiers = Some(if level == Level::Error {
+        0xc000
+    } else {
+        0x4000
+    });
+    event.time_generated = Some(start + Duration::seconds(n as i64 * 7));
+    event.time_written = event.time_generated;
+    event.record_number = Some(n + 1);
+    event.log = Some("System".into());
+    event.computer = Some("EXCH01".into());
+    event.user = n.is_multiple_of(3).then(|| "S-1-5-18".into());
+    event.category = Some(0);
+    event.strings = strings;
+    event.data = Some(data);
+    event
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [kind, out, megabytes] = args.as_slice() else {
+        return Err("usage: bench_logs evt|evtx OUT MEGABYTES".into());
+    };
+    let target: u64 = megabytes.parse::<u64>()? * 1024 * 1024;
+    let start = DateTime::parse_from_rfc3339("2003-07-01T08:00:00Z")?.with_timezone(&Utc);
+    // About 200 bytes per record in either format.
+    let events: Vec<Event> = (0..target / 200).map(|n| event(n, start)).collect();
+    let bytes = match kind.as_str() {
+        "evt" => {
+            let size = u32::try_from(target + 0x10000)?;
+            EvtWriter::new(size).write(&events)?.bytes
+        }
+        "evtx" => write_evtx(&events)?,
+        other => return Err(format!("unknown kind {other}").into()),
+    };
+    std::fs::write(out, &bytes)?;
+    eprintln!("{out}: {} events, {} bytes", events.len(), bytes.len());
+    Ok(())
+}

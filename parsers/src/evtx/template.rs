@@ -1,0 +1,708 @@
+//! The fast path for classic-shaped records. A record's BinXML is a template instance: a
+//! reference to a template definition plus typed substitution values. Each definition is read
+//! once per chunk into a [`TemplatePlan`] that says which value feeds which [`Event`] field, and
+//! records are then built straight from their values, with no XML rendered or parsed.
+//! (Format: MS-EVEN6 BinXML, read here from the chunk bytes.)
+//!
+//! Anything a plan does not cover (UserData, arrays, floats, unusual tokens) gives `None`, and
+//! the caller renders that record through XML instead; a test holds both paths equal.
+
+use crate::event::{Event, Level};
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// Template plans of one chunk, by definition offset (`None`: not for the fast path). A chunk
+/// holds a few dozen templates at most, so a list beats hashing.
+#[derive(Default, Clone)]
+pub struct PlanCache(Vec<(u32, Option<Arc<TemplatePlan>>)>);
+
+impl PlanCache {
+    fn plan(&mut self, chunk: &[u8], definition: u32) -> Option<Arc<TemplatePlan>> {
+        if let Some((_, plan)) = self.0.iter().find(|(offset, _)| *offset == definition) {
+            return plan.clone();
+        }
+        let plan = TemplatePlan::build(chunk, definition as usize).map(Arc::new);
+        self.0.push((definition, plan.clone()));
+        plan
+    }
+}
+
+/// Builds the event of the record whose BinXML is `chunk[start..start + len]`, or `None` when
+/// the record is not of a shape the fast path handles.
+pub fn record_event(
+    chunk: &[u8],
+    start: usize,
+    len: usize,
+    plans: &mut PlanCache,
+) -> Option<Event> {
+    let end = start.checked_add(len)?.min(chunk.len());
+    let instance = Instance::read(chunk, start, end)?;
+    let mut event = Event::new(String::new(), 0, Level::Information);
+    let mut state = Collected::default();
+    instance.apply(chunk, plans, &mut event, &mut state, 0)?;
+    if event.source.is_empty() {
+        // Every real event names its provider; without one the record is damaged, and the
+        // XML path salvages more of it.
+        event.source = state.provider.filter(|p| !p.is_empty())?;
+    }
+    event.level = crate::event_xml::audit_level(event.level, state.keywords);
+    event.data = Some(state.binary);
+    Some(event)
+}
+
+/// Field values gathered before they can be settled (source falls back to the provider name;
+/// audit levels need the keywords).
+#[derive(Default)]
+struct Collected {
+    provider: Option<String>,
+    keywords: u64,
+    binary: Vec<u8>,
+}
+
+/// Nested BinXML (EventData as a substitution of the Event template) goes this deep at most.
+const MAX_NESTING: usize = 4;
+
+/// One substitution value, still raw.
+#[derive(Debug, Clone, Copy)]
+struct RawValue<'c> {
+    kind: u8,
+    bytes: &'c [u8],
+}
+
+/// A template instance: which definition, and its values.
+struct Instance<'c> {
+    definition: u32,
+    values: Vec<RawValue<'c>>,
+}
+
+impl<'c> Instance<'c> {
+    /// Reads `[fragment header] TemplateInstance` at `pos`.
+    fn read(chunk: &'c [u8], pos: usize, end: usize) -> Option<Instance<'c>> {
+        let mut cursor = Cursor {
+            bytes: chunk.get(..end)?,
+            pos,
+        };
+        if cursor.peek()? == 0x0f {
+            cursor.skip(4)?; // token, major and minor version, flags
+        }
+        if cursor.u8()? != 0x0c {
+            return None;
+        }
+        cursor.skip(1)?; // unknown byte
+        let _template_id = cursor.u32()?;
+        let definition = cursor.u32()?;
+        if definition as usize == cursor.pos {
+            // The definition is stored inline here (its first use in the chunk): skip it.
+            cursor.skip(20)?; // next definition offset, GUID
+            let size = cursor.u32()? as usize;
+            cursor.skip(size)?;
+        }
+        let count = cursor.u32()? as usize;
+        // Each descriptor takes 4 bytes: a count larger than what is left is damage.
+        if count > cursor.remaining() / 4 {
+            return None;
+        }
+        // The descriptors (size u16, type u8, padding) come first, then the values in order.
+        let descriptors = cursor.take(count * 4)?;
+        let mut values = Vec::with_capacity(count);
+        for descriptor in descriptors.chunks_exact(4) {
+            let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
+            values.push(RawValue {
+                kind: descriptor[2],
+                bytes: cursor.take(size)?,
+            });
+        }
+        Some(Instance { definition, values })
+    }
+
+    /// Feeds this instance's fields into `event`.
+    fn apply(
+        &self,
+        chunk: &[u8],
+        plans: &mut PlanCache,
+        event: &mut Event,
+        state: &mut Collected,
+        depth: usize,
+    ) -> Option<()> {
+        let plan = plans.plan(chunk, self.definition)?;
+        plan.apply(&self.values, chunk, plans, event, state, depth)
+    }
+}
+
+/// The Event field a piece of template text or an attribute value feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    ProviderName,
+    EventSourceName,
+    EventId,
+    Qualifiers,
+    Level,
+    Task,
+    Keywords,
+    TimeCreated,
+    Channel,
+    Computer,
+    UserId,
+    /// One `<Data>` of EventData.
+    Data,
+    Binary,
+    /// A substitution holding nested BinXML (Windows stores EventData this way).
+    Nested,
+    /// Text the model does not keep (Version, Opcode, EventRecordID, Execution, ...).
+    Ignored,
+}
+
+/// One part of a field's text: fixed template text, or a substitution value.
+#[derive(Debug, Clone)]
+enum Piece {
+    Literal(String),
+    Value(u16),
+}
+
+/// A field and where its text comes from.
+#[derive(Debug, Clone)]
+struct FieldPlan {
+    field: Field,
+    pieces: Vec<Piece>,
+    /// Substitutions whose NULL value leaves this field's element out of the record.
+    dependencies: Vec<u16>,
+}
+
+/// Which substitution feeds which field, for one template definition.
+#[derive(Debug, Clone, Default)]
+pub struct TemplatePlan {
+    fields: Vec<FieldPlan>,
+    /// One more than the highest substitution index the fields refer to.
+    values_needed: usize,
+}
+
+impl TemplatePlan {
+    /// Reads the template definition at `offset` of `chunk`. `None` when it holds anything the
+    /// fast path does not handle.
+    fn build(chunk: &[u8], offset: usize) -> Option<TemplatePlan> {
+        // Definition header: next offset (4), GUID (16), data size (4), then BinXML tokens.
+        let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
+        let start = offset.checked_add(24)?;
+        let end = start.checked_add(size)?.min(chunk.len());
+        let mut walker = PlanWalker {
+            cursor: Cursor {
+                bytes: chunk.get(..end)?,
+                pos: start,
+            },
+            chunk,
+            plan: TemplatePlan::default(),
+            stack: Vec::new(),
+            attribute_plan: None,
+            root: None,
+        };
+        walker.walk()?;
+        let mut plan = walker.plan;
+        plan.values_needed = plan
+            .fields
+            .iter()
+            .flat_map(|f| {
+                let values = f.pieces.iter().filter_map(|p| match p {
+                    Piece::Value(i) => Some(*i),
+                    Piece::Literal(_) => None,
+                });
+                f.dependencies.iter().copied().chain(values)
+            })
+            .map(|i| usize::from(i) + 1)
+            .max()
+            .unwrap_or(0);
+        // A whole-event template must say at least who logged what; one that does not is
+        // damaged or unusual, and the XML path reads it more carefully.
+        let has = |field| plan.fields.iter().any(|f| f.field == field);
+        let complete = walker.root.as_deref() == Some("EventData")
+            || (has(Field::EventId) && has(Field::ProviderName));
+        (walker.stack.is_empty() && complete).then_some(plan)
+    }
+
+    fn apply(
+        &self,
+        values: &[RawValue<'_>],
+        chunk: &[u8],
+        plans: &mut PlanCache,
+        event: &mut Event,
+        state: &mut Collected,
+        depth: usize,
+    ) -> Option<()> {
+        // An instance with fewer values than its template refers to is damaged.
+        if self.values_needed > values.len() {
+            return None;
+        }
+        for plan in &self.fields {
+            let left_out = plan.dependencies.iter().any(|d| {
+                values
+                    .get(usize::from(*d))
+                    .is_none_or(|v| v.kind == NULL_TYPE)
+            });
+            if left_out || plan.field == Field::Ignored {
+                continue;
+            }
+            match plan.field {
+                Field::Nested => {
+                    let [Piece::Value(i)] = plan.pieces.as_slice() else {
+                        return None;
+                    };
+                    let value = values.get(usize::from(*i))?;
+                    match value.kind {
+                        NULL_TYPE => {}
+                        BINXML_TYPE if depth < MAX_NESTING => {
+                            // The value's bytes sit inside the chunk; offsets in them are chunk offsets.
+                            let start = (value.bytes.as_ptr() as usize)
+                                .checked_sub(chunk.as_ptr() as usize)?;
+                            let end = start.checked_add(value.bytes.len())?;
+                            let nested = Instance::read(chunk, start, end)?;
+                            nested.apply(chunk, plans, event, state, depth + 1)?;
+                        }
+                        _ => return None,
+                    }
+                }
+                Field::Binary => {
+                    for piece in &plan.pieces {
+                        match piece {
+                            Piece::Value(i) => {
+                                let value = values.get(usize::from(*i))?;
+                                match value.kind {
+                                    BINARY_TYPE => state.binary.extend_from_slice(value.bytes),
+                                    NULL_TYPE => {}
+                                    _ => return None,
+                                }
+                            }
+                            Piece::Literal(text) => {
+                                state.binary.extend(hex::decode(text.trim()).ok()?)
+                            }
+                        }
+                    }
+                }
+                Field::TimeCreated => {
+                    let [Piece::Value(i)] = plan.pieces.as_slice() else {
+                        return None;
+                    };
+                    let value = values.get(usize::from(*i))?;
+                    event.time_generated = match value.kind {
+                        FILETIME_TYPE => crate::evtx::filetime_to_utc(le_u64(value.bytes)?),
+                        NULL_TYPE => None,
+                        _ => return None,
+                    };
+                }
+                field if is_numeric(field) && numeric_of(&plan.pieces, values).is_some() => {
+                    let n = numeric_of(&plan.pieces, values)?;
+                    match field {
+                        Field::EventId => event.event_id = u16::try_from(n).unwrap_or(0),
+                        Field::Qualifiers => event.qualifiers = u16::try_from(n).ok(),
+                        Field::Level => event.level = Level::from_evtx_level(u8::try_from(n).ok()?),
+                        Field::Task => event.category = u16::try_from(n).ok(),
+                        _ => state.keywords = n,
+                    }
+                }
+                field => {
+                    let text = text_of(&plan.pieces, values)?;
+                    match field {
+                        Field::ProviderName => state.provider = Some(text),
+                        Field::EventSourceName if !text.is_empty() => event.source = text,
+                        Field::EventId => event.event_id = text.trim().parse().unwrap_or(0),
+                        Field::Qualifiers => event.qualifiers = text.trim().parse().ok(),
+                        Field::Level => {
+                            event.level = text.trim().parse().map(Level::from_evtx_level).ok()?
+                        }
+                        Field::Task => event.category = text.trim().parse().ok(),
+                        Field::Keywords => {
+                            state.keywords = text
+                                .trim()
+                                .strip_prefix("0x")
+                                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                                .unwrap_or(0)
+                        }
+                        Field::Channel => event.log = non_empty(text),
+                        Field::Computer => event.computer = non_empty(text),
+                        Field::UserId => event.user = non_empty(text),
+                        Field::Data => event.strings.push(text),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+fn is_numeric(field: Field) -> bool {
+    matches!(
+        field,
+        Field::EventId | Field::Qualifiers | Field::Level | Field::Task | Field::Keywords
+    )
+}
+
+/// The number a field holds when it is exactly one unsigned integer value (the usual case);
+/// `None` sends the field through its text.
+fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
+    let [Piece::Value(i)] = pieces else {
+        return None;
+    };
+    let value = values.get(usize::from(*i))?;
+    let b = value.bytes;
+    match value.kind {
+        0x04 => Some(u64::from(*b.first()?)).filter(|_| b.len() == 1),
+        0x06 => Some(u64::from(u16::from_le_bytes(b.try_into().ok()?))),
+        0x08 => Some(u64::from(u32::from_le_bytes(b.try_into().ok()?))),
+        0x0a | 0x15 => le_u64(b),
+        _ => None,
+    }
+}
+
+fn non_empty(text: String) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// The text of a field, as the XML rendering shows it.
+fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
+    let mut text = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Literal(literal) => text.push_str(literal),
+            Piece::Value(i) => push_value_text(&mut text, *values.get(usize::from(*i))?)?,
+        }
+    }
+    Some(text)
+}
+
+const NULL_TYPE: u8 = 0x00;
+const BINARY_TYPE: u8 = 0x0e;
+const FILETIME_TYPE: u8 = 0x11;
+const BINXML_TYPE: u8 = 0x21;
+
+/// Appends a value as Windows (and the `evtx` crate's XML) renders it. `None` for the kinds left
+/// to the XML path: floats, SYSTEMTIME, nested BinXML in text, arrays.
+fn push_value_text(text: &mut String, value: RawValue<'_>) -> Option<()> {
+    let b = value.bytes;
+    match value.kind {
+        NULL_TYPE => {}
+        // Windows often stores the terminating NUL in the value; the text ends there.
+        0x01 => push_utf16_until_nul(text, b)?,
+        // ANSI strings: only plain ASCII is safe without a code page.
+        0x02 => {
+            let s = b.split(|c| *c == 0).next().unwrap_or(&[]);
+            if !s.is_ascii() {
+                return None;
+            }
+            text.push_str(std::str::from_utf8(s).ok()?);
+        }
+        0x03 => write!(text, "{}", i8::from_le_bytes(b.try_into().ok()?)).ok()?,
+        0x04 => write!(text, "{}", u8::from_le_bytes(b.try_into().ok()?)).ok()?,
+        0x05 => write!(text, "{}", i16::from_le_bytes(b.try_into().ok()?)).ok()?,
+        0x06 => write!(text, "{}", u16::from_le_bytes(b.try_into().ok()?)).ok()?,
+        0x07 => write!(text, "{}", i32::from_le_bytes(b.try_into().ok()?)).ok()?,
+        0x08 => write!(text, "{}", u32::from_le_bytes(b.try_into().ok()?)).ok()?,
+        0x09 => write!(text, "{}", i64::from_le_bytes(b.try_into().ok()?)).ok()?,
+        0x0a => write!(text, "{}", le_u64(b)?).ok()?,
+        0x0d => match i32::from_le_bytes(b.try_into().ok()?) {
+            0 => text.push_str("false"),
+            1 => text.push_str("true"),
+            raw => write!(text, "{raw}").ok()?,
+        },
+        BINARY_TYPE => {
+            for byte in b {
+                write!(text, "{byte:02X}").ok()?;
+            }
+        }
+        0x0f => push_guid(text, b.try_into().ok()?),
+        // SizeT and the hex integer types render as lowercase 0x-prefixed hex.
+        0x10 | 0x14 | 0x15 => {
+            let n = match b.len() {
+                4 => u64::from(u32::from_le_bytes(b.try_into().ok()?)),
+                8 => le_u64(b)?,
+                _ => return None,
+            };
+            write!(text, "0x{n:x}").ok()?;
+        }
+        FILETIME_TYPE => {
+            let time = crate::evtx::filetime_to_utc(le_u64(b)?)?;
+            write!(text, "{}", time.format("%Y-%m-%dT%H:%M:%S"))
+                .and_then(|_| write!(text, ".{:07}Z", time.timestamp_subsec_nanos() / 100))
+                .ok()?;
+        }
+        0x13 => push_sid(text, b)?,
+        _ => return None,
+    }
+    Some(())
+}
+
+/// `{d1-d2-d3-d4[0..2]-d4[2..8]}` with data1-3 little-endian, lowercase.
+fn push_guid(text: &mut String, b: &[u8; 16]) {
+    let _ = write!(
+        text,
+        "{{{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{}}}",
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        u16::from_le_bytes([b[4], b[5]]),
+        u16::from_le_bytes([b[6], b[7]]),
+        b[8],
+        b[9],
+        hex::encode(&b[10..16])
+    );
+}
+
+/// `S-revision-authority-sub1-...` (authority 48-bit big-endian, sub-authorities little-endian).
+fn push_sid(text: &mut String, b: &[u8]) -> Option<()> {
+    let [revision, count, a0, a1, a2, a3, a4, a5, subs @ ..] = b else {
+        return None;
+    };
+    let authority = u64::from_be_bytes([0, 0, *a0, *a1, *a2, *a3, *a4, *a5]);
+    write!(text, "S-{revision}-{authority}").ok()?;
+    for sub in subs.chunks_exact(4).take(usize::from(*count)) {
+        write!(text, "-{}", u32::from_le_bytes(sub.try_into().ok()?)).ok()?;
+    }
+    Some(())
+}
+
+/// Appends UTF-16LE text up to its first NUL; plain ASCII (most event text) is copied directly.
+fn push_utf16_until_nul(text: &mut String, bytes: &[u8]) -> Option<()> {
+    let units = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]));
+    let units = units.take_while(|u| *u != 0);
+    if bytes.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
+        text.extend(units.map(|u| u as u8 as char));
+        return Some(());
+    }
+    for c in char::decode_utf16(units) {
+        text.push(c.ok()?);
+    }
+    Some(())
+}
+
+fn utf16(bytes: &[u8]) -> Option<String> {
+    let units = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]));
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .ok()
+}
+
+fn le_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// An open element while the template definition is walked.
+struct Frame {
+    name: String,
+    dependency: Option<u16>,
+    /// Index in `fields` of the plan this element's text feeds.
+    text_plan: Option<usize>,
+}
+
+const NO_DEPENDENCY: u16 = 0xffff;
+
+/// Walks a template definition's tokens into a plan.
+struct PlanWalker<'c> {
+    cursor: Cursor<'c>,
+    chunk: &'c [u8],
+    plan: TemplatePlan,
+    stack: Vec<Frame>,
+    /// The plan receiving an attribute's value pieces, while inside an attribute.
+    attribute_plan: Option<usize>,
+    /// The name of the definition's outermost element.
+    root: Option<String>,
+}
+
+impl PlanWalker<'_> {
+    fn walk(&mut self) -> Option<()> {
+        while self.cursor.remaining() > 0 {
+            let token = self.cursor.u8()?;
+            match token {
+                0x00 => break,
+                0x0f => self.cursor.skip(3)?, // fragment header: version and flags
+                0x01 | 0x41 => self.open_element(token & 0x40 != 0)?,
+                0x02 => self.attribute_plan = None,
+                0x03 | 0x04 => {
+                    self.attribute_plan = None;
+                    self.stack.pop()?;
+                }
+                0x06 | 0x46 => self.attribute()?,
+                0x05 | 0x45 => {
+                    let literal = self.value_text()?;
+                    self.piece(Piece::Literal(literal))?;
+                }
+                0x0d | 0x0e => {
+                    let index = self.cursor.u16()?;
+                    let _value_type = self.cursor.u8()?;
+                    self.piece(Piece::Value(index))?;
+                }
+                // CDATA, character and entity references, processing instructions, template
+                // instances inside a definition: left to the XML path.
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
+    fn open_element(&mut self, has_attributes: bool) -> Option<()> {
+        let dependency = Some(self.cursor.u16()?).filter(|d| *d != NO_DEPENDENCY);
+        let _data_size = self.cursor.u32()?;
+        let name = self.name()?;
+        if has_attributes {
+            let _attribute_list_size = self.cursor.u32()?;
+        }
+        // Paths are matched below the Event element, so a nested EventData template (whose root
+        // is EventData) reads like the EventData of a whole event.
+        let path: Vec<&str> = self
+            .stack
+            .iter()
+            .map(|f| f.name.as_str())
+            .skip_while(|n| *n == "Event")
+            .collect();
+        let field = match (path.as_slice(), name.as_str()) {
+            ([], "Event" | "System" | "EventData") => None,
+            (["System"], element) => Some(match element {
+                "EventID" => Field::EventId,
+                "Level" => Field::Level,
+                "Task" => Field::Task,
+                "Keywords" => Field::Keywords,
+                "Channel" => Field::Channel,
+                "Computer" => Field::Computer,
+                _ => Field::Ignored,
+            }),
+            (["System", _], _) => Some(Field::Ignored),
+            (["EventData"], "Data") => Some(Field::Data),
+            (["EventData"], "Binary") => Some(Field::Binary),
+            // UserData, ComplexData and anything else: the XML path knows them.
+            _ => return None,
+        };
+        let text_plan = field.map(|field| self.new_plan(field, dependency));
+        if self.root.is_none() {
+            self.root = Some(name.clone());
+        }
+        self.stack.push(Frame {
+            name,
+            dependency,
+            text_plan,
+        });
+        Some(())
+    }
+
+    fn attribute(&mut self) -> Option<()> {
+        let name = self.name()?;
+        let frame = self.stack.last()?;
+        let field = match (frame.name.as_str(), name.as_str()) {
+            ("Provider", "Name") => Field::ProviderName,
+            ("Provider", "EventSourceName") => Field::EventSourceName,
+            ("EventID", "Qualifiers") => Field::Qualifiers,
+            ("TimeCreated", "SystemTime") => Field::TimeCreated,
+            ("Security", "UserID") => Field::UserId,
+            _ => Field::Ignored,
+        };
+        let dependency = frame.dependency;
+        self.attribute_plan = Some(self.new_plan(field, dependency));
+        Some(())
+    }
+
+    /// A plan for a field, inheriting the dependencies of every open element.
+    fn new_plan(&mut self, field: Field, own: Option<u16>) -> usize {
+        let dependencies = self
+            .stack
+            .iter()
+            .filter_map(|f| f.dependency)
+            .chain(own)
+            .collect();
+        self.plan.fields.push(FieldPlan {
+            field,
+            pieces: Vec::new(),
+            dependencies,
+        });
+        self.plan.fields.len() - 1
+    }
+
+    fn piece(&mut self, piece: Piece) -> Option<()> {
+        let target = match self.attribute_plan {
+            Some(plan) => plan,
+            None => {
+                let frame = self.stack.last()?;
+                match (frame.text_plan, &piece) {
+                    (Some(plan), _) => plan,
+                    // A substitution directly inside Event holds the EventData as nested BinXML.
+                    (None, Piece::Value(_)) if frame.name == "Event" => {
+                        self.new_plan(Field::Nested, None)
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        self.plan.fields.get_mut(target)?.pieces.push(piece);
+        Some(())
+    }
+
+    /// A literal value: type byte, then (for strings) a counted UTF-16 string.
+    fn value_text(&mut self) -> Option<String> {
+        if self.cursor.u8()? != 0x01 {
+            return None;
+        }
+        let chars = usize::from(self.cursor.u16()?);
+        utf16(self.cursor.take(chars.checked_mul(2)?)?)
+    }
+
+    /// A name reference: a chunk offset, with the name stored inline when it points here.
+    fn name(&mut self) -> Option<String> {
+        let offset = self.cursor.u32()? as usize;
+        let chars = usize::from(read_u16(self.chunk, offset.checked_add(6)?)?);
+        let start = offset.checked_add(8)?;
+        let name = utf16(self.chunk.get(start..start.checked_add(chars * 2)?)?)?;
+        if offset == self.cursor.pos {
+            // next offset (4), hash (2), length (2), characters, NUL (2)
+            self.cursor.skip(8 + chars * 2 + 2)?;
+        }
+        Some(name)
+    }
+}
+
+/// Bounds-checked little-endian reads.
+struct Cursor<'c> {
+    bytes: &'c [u8],
+    pos: usize,
+}
+
+impl<'c> Cursor<'c> {
+    fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'c [u8]> {
+        let slice = self.bytes.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(slice)
+    }
+
+    fn skip(&mut self, n: usize) -> Option<()> {
+        self.take(n).map(|_| ())
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(
+        bytes.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Times evtdoctor against the peer tools on the same large inputs, in one run:
+#   .evtx -> JSONL : evtdoctor events --jsonl  vs  evtx_dump -o jsonl (equal thread counts)
+#   .evt  -> text  : evtdoctor events --jsonl  vs  evtexport
+# Inputs are built first: a .evtx of replicated whole chunks of a real log (the corpus beside the
+# repository, or EVTX_SOURCE), and a .evt written by the project's own writer.
+# Needs: hyperfine, evtx_dump (cargo install evtx), evtexport (libevt-utils), python3.
+#
+# usage: scripts/bench-peers.sh [WORKDIR] (default: a temporary folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-$(mktemp -d)}
+mkdir -p "$work"
+threads=${THREADS:-2}
+evtx_mb=${EVTX_MB:-64}
+evt_mb=${EVT_MB:-64}
+evtx_source=${EVTX_SOURCE:-../shared/corpus/evtx/System_binarydata_plaso.evtx}
+
+for tool in hyperfine evtx_dump evtexport python3; do
+  command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
+done
+
+cargo build --release --quiet --bin evtdoctor --example bench_logs
+bin=target/release/evtdoctor
+
+python3 scripts/replicate-evtx.py "$evtx_source" "$work/big.evtx" "$evtx_mb"
+target/release/examples/bench_logs evt "$work/big.evt" "$evt_mb"
+
+hyperfine --warmup 1 --runs 5 --export-markdown "$work/evtx.md" \
+  -n "evtdoctor events --jsonl (threads $threads)" "$bin events --threads $threads --jsonl $work/big.evtx > /dev/null" \
+  -n "evtx_dump -o jsonl (threads $threads)" "evtx_dump -t $threads -o jsonl $work/big.evtx > /dev/null"
+
+hyperfine --warmup 1 --runs 3 --export-markdown "$work/evt.md" \
+  -n "evtdoctor events --jsonl" "$bin events --threads $threads --jsonl $work/big.evt > /dev/null" \
+  -n "evtexport" "evtexport $work/big.evt > /dev/null"
+
+echo
+echo "Peak memory (KiB):"
+for cmd in "$bin events --threads $threads --jsonl $work/big.evtx" \
+           "evtx_dump -t $threads -o jsonl $work/big.evtx" \
+           "$bin events --threads $threads --jsonl $work/big.evt" \
+           "evtexport $work/big.evt"; do
+  rss=$( { /usr/bin/time -f '%M' $cmd > /dev/null; } 2>&1 | tail -1 )
+  printf '%10s  %s\n' "$rss" "$cmd"
+done
+cat "$work/evtx.md" "$work/evt.md"

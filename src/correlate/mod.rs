@@ -1,0 +1,267 @@
+//! Correlation: events from every input of a server become one timeline per computer of
+//! facts (boots, service-pack levels, installs, builds, failures), each with the records that
+//! prove it.
+
+mod dedup;
+mod facts;
+
+pub use facts::{is_kms_service, Fact, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
+
+use crate::knowledge::catalog;
+use chrono::{DateTime, Utc};
+use evtdoctor_parsers::Event;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// An event and the input file it was read from.
+#[derive(Debug, Clone)]
+pub struct SourcedEvent {
+    pub file: String,
+    pub event: Event,
+}
+
+/// What proves a fact. Records today; a database-header variant (the `--db` ESE header: OS
+/// version the indexes were built under, state) joins when the ESE reader lands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    Record(RecordRef),
+}
+
+/// One event record cited as evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordRef {
+    pub file: String,
+    pub log: Option<String>,
+    pub record_number: Option<u64>,
+    pub time: Option<DateTime<Utc>>,
+    pub source: String,
+    pub event_id: u16,
+    /// Byte offset of the record in its file (binary inputs).
+    pub offset: Option<u64>,
+    /// First line of the record (text inputs).
+    pub line: Option<u64>,
+    /// Carved from free space or a damaged region rather than read from the live log.
+    pub recovered: bool,
+    /// The part of the record that decides (strings, payload build).
+    pub excerpt: String,
+    /// The record's message, else the built-in catalog's description.
+    pub description: Option<String>,
+}
+
+impl RecordRef {
+    pub fn new(sourced: &SourcedEvent, excerpt: impl Into<String>) -> RecordRef {
+        let event = &sourced.event;
+        RecordRef {
+            file: sourced.file.clone(),
+            log: event.log.clone(),
+            record_number: event.record_number,
+            time: event.time(),
+            source: event.source.clone(),
+            event_id: event.event_id,
+            offset: event.origin.offset,
+            line: event.origin.line,
+            recovered: event.origin.recovered,
+            excerpt: excerpt.into(),
+            description: event
+                .message
+                .clone()
+                .or_else(|| catalog::describe(&event.source, event.event_id, &event.strings)),
+        }
+    }
+
+    /// How reasons name the record: `System record 3489 (EventLog 6009, 2011-09-09 18:29:39
+    /// UTC)`; without a record number, `MSExchangeKMS 5085 record at line 12 (no time)`.
+    pub fn label(&self) -> String {
+        let time = match self.time {
+            Some(t) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            None => "no time".to_owned(),
+        };
+        let recovered = if self.recovered { " (recovered)" } else { "" };
+        let Some(number) = self.record_number else {
+            let place = match (self.line, self.offset) {
+                (Some(line), _) => format!(" at line {line}"),
+                (None, Some(offset)) => format!(" at offset {offset}"),
+                (None, None) => String::new(),
+            };
+            return format!(
+                "{} {} record{place}{recovered} ({time})",
+                self.source, self.event_id
+            );
+        };
+        let log = self
+            .log
+            .as_deref()
+            .map(|l| format!("{l} "))
+            .unwrap_or_default();
+        format!(
+            "{log}record {number}{recovered} ({} {}, {time})",
+            self.source, self.event_id
+        )
+    }
+}
+
+/// One fact on a computer's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub time: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub fact: Fact,
+    /// One line a person reads.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+impl TimelineEntry {
+    /// The first record cited (every entry built from events has one).
+    pub fn record(&self) -> Option<&RecordRef> {
+        self.evidence.iter().map(|Evidence::Record(r)| r).next()
+    }
+}
+
+/// Everything known about one computer.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostTimeline {
+    pub computer: String,
+    /// Distinct events (after merging duplicates).
+    pub events: usize,
+    pub first_event: Option<DateTime<Utc>>,
+    pub last_event: Option<DateTime<Utc>>,
+    pub files: Vec<String>,
+    /// Oldest first; entries without a time keep their input order at the end.
+    pub entries: Vec<TimelineEntry>,
+}
+
+/// The correlation result for all inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Correlation {
+    pub events_read: usize,
+    pub duplicates_merged: usize,
+    pub hosts: Vec<HostTimeline>,
+}
+
+/// The name used for events that do not say which computer logged them.
+pub const UNKNOWN_COMPUTER: &str = "(unknown computer)";
+
+/// Merges duplicates, groups by computer and derives each computer's timeline.
+pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
+    let events_read = events.len();
+    let mut by_computer: BTreeMap<String, (String, Vec<SourcedEvent>)> = BTreeMap::new();
+    for sourced in events {
+        let name = sourced
+            .event
+            .computer
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .unwrap_or(UNKNOWN_COMPUTER)
+            .to_owned();
+        by_computer
+            .entry(computer_key(&name))
+            .or_insert_with(|| (name, Vec::new()))
+            .1
+            .push(sourced);
+    }
+    adopt_unnamed_events(&mut by_computer);
+    let mut duplicates_merged = 0;
+    let hosts = by_computer
+        .into_values()
+        .map(|(computer, events)| {
+            let (mut events, duplicates) = dedup::merge(events);
+            duplicates_merged += duplicates;
+            // Stable: same-time events keep input order; undated ones go last.
+            events.sort_by_key(|e| (e.event.time().is_none(), e.event.time()));
+            host_timeline(computer, &events)
+        })
+        .collect();
+    Correlation {
+        events_read,
+        duplicates_merged,
+        hosts,
+    }
+}
+
+/// Events that name no computer (a pasted record without its Computer line) belong to the
+/// server when every other input names the same one.
+fn adopt_unnamed_events(by_computer: &mut BTreeMap<String, (String, Vec<SourcedEvent>)>) {
+    let unknown = computer_key(UNKNOWN_COMPUTER);
+    if by_computer.len() != 2 {
+        return;
+    }
+    let Some((_, unnamed)) = by_computer.remove(&unknown) else {
+        return;
+    };
+    if let Some((_, events)) = by_computer.values_mut().next() {
+        events.extend(unnamed);
+    }
+}
+
+/// One computer under all its names: .evt logs give the NetBIOS name (`DC1`), .evtx logs
+/// the DNS name (`DC1.corp.example`). Case does not matter; an IP address stays whole.
+fn computer_key(name: &str) -> String {
+    let lower = name.to_lowercase();
+    let is_address = lower
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b':');
+    match lower.split_once('.') {
+        Some((host, _)) if !is_address && !host.is_empty() => host.to_owned(),
+        _ => lower,
+    }
+}
+
+fn host_timeline(computer: String, events: &[SourcedEvent]) -> HostTimeline {
+    let mut files: Vec<String> = events.iter().map(|e| e.file.clone()).collect();
+    files.sort();
+    files.dedup();
+    let times = events.iter().filter_map(|e| e.event.time());
+    HostTimeline {
+        computer,
+        events: events.len(),
+        first_event: times.clone().min(),
+        last_event: times.max(),
+        files,
+        entries: facts::timeline(events),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_name_the_record_however_it_is_known() {
+        let mut event = Event::new("EventLog", 6009, evtdoctor_parsers::Level::Information);
+        event.log = Some("System".into());
+        event.record_number = Some(3500);
+        event.time_generated = Some("2011-09-09T18:29:39Z".parse().unwrap());
+        let mut sourced = SourcedEvent {
+            file: "SysEvent.Evt".into(),
+            event,
+        };
+        let label = |s: &SourcedEvent| RecordRef::new(s, "").label();
+        assert_eq!(
+            label(&sourced),
+            "System record 3500 (EventLog 6009, 2011-09-09 18:29:39 UTC)"
+        );
+        sourced.event.origin.recovered = true;
+        assert_eq!(
+            label(&sourced),
+            "System record 3500 (recovered) (EventLog 6009, 2011-09-09 18:29:39 UTC)"
+        );
+        sourced.event.record_number = None;
+        sourced.event.time_generated = None;
+        sourced.event.origin.line = Some(12);
+        assert_eq!(
+            label(&sourced),
+            "EventLog 6009 record at line 12 (recovered) (no time)"
+        );
+    }
+
+    #[test]
+    fn netbios_and_dns_names_are_one_computer() {
+        assert_eq!(computer_key("DC1.internal.greendale.edu"), "dc1");
+        assert_eq!(computer_key("dc1"), "dc1");
+        assert_eq!(computer_key("10.0.0.1"), "10.0.0.1");
+        assert_eq!(computer_key(".odd"), ".odd");
+    }
+}

@@ -1,0 +1,211 @@
+//! Diagnosis: rules read a computer's timeline and yield findings with their evidence, the
+//! alternatives considered and what to do; or say why they did not fire.
+
+mod kms;
+
+use crate::correlate::{Correlation, Evidence, HostTimeline};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What the rules may know besides the logs.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The database named with `--db`, as found on disk.
+    pub database: Option<DatabaseFile>,
+}
+
+/// The `--db` file: whether it is there and looks like an ESE database. (Header fields join
+/// here when the ESE reader lands.)
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseFile {
+    pub path: PathBuf,
+    pub exists: bool,
+    pub ese_signature: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfidenceLevel {
+    Low,
+    Medium,
+    High,
+}
+
+impl ConfidenceLevel {
+    /// One level lower (Low stays Low).
+    fn lower(self) -> ConfidenceLevel {
+        match self {
+            ConfidenceLevel::High => ConfidenceLevel::Medium,
+            _ => ConfidenceLevel::Low,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfidenceLevel::High => "high",
+            ConfidenceLevel::Medium => "medium",
+            ConfidenceLevel::Low => "low",
+        }
+    }
+}
+
+/// How sure a finding is, and every reason that raised or lowered it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Confidence {
+    pub level: ConfidenceLevel,
+    pub reasons: Vec<String>,
+}
+
+impl Confidence {
+    fn new() -> Confidence {
+        Confidence {
+            level: ConfidenceLevel::High,
+            reasons: Vec::new(),
+        }
+    }
+
+    fn support(&mut self, reason: impl Into<String>) {
+        self.reasons.push(reason.into());
+    }
+
+    fn weaken(&mut self, reason: impl Into<String>) {
+        self.level = self.level.lower();
+        self.reasons.push(format!("lowered: {}", reason.into()));
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The evidence speaks against it.
+    Rejected,
+    /// Nothing in the input settles it.
+    NotExcluded,
+    /// The evidence speaks for it (the finding is weaker for it).
+    Supported,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Rejected => "rejected",
+            Verdict::NotExcluded => "not excluded",
+            Verdict::Supported => "supported",
+        }
+    }
+}
+
+/// An alternative explanation considered for a finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Differential {
+    pub hypothesis: String,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The failure is the latest state the logs show.
+    Active,
+    /// Newer records show it fixed.
+    Resolved,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// A diagnosed problem on one computer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Stable identifier for tickets and scripts.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub kb: &'static str,
+    pub computer: String,
+    pub status: Status,
+    pub confidence: Confidence,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub differentials: Vec<Differential>,
+    pub remediation: Vec<String>,
+    /// What shows the problem fixed, when it is.
+    pub resolution: Option<Resolution>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolution {
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A rule that looked at a computer and did not fire, with the reason: the differential that
+/// explains the records better, or the condition that is missing.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuledOut {
+    pub rule: &'static str,
+    pub computer: String,
+    pub reason: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A rule as the report lists it among what was examined.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub kb: &'static str,
+}
+
+/// What every rule said about every computer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub rules: Vec<RuleInfo>,
+    pub findings: Vec<Finding>,
+    pub ruled_out: Vec<RuledOut>,
+}
+
+impl Diagnosis {
+    /// True when a finding still needs action.
+    pub fn has_active_findings(&self) -> bool {
+        self.findings.iter().any(|f| f.status == Status::Active)
+    }
+}
+
+/// The outcome of one rule on one computer.
+enum Outcome {
+    Finding(Box<Finding>),
+    RuledOut(RuledOut),
+    /// Nothing the rule looks at is in the logs.
+    NotApplicable,
+}
+
+/// A rule: one computer's timeline in, an outcome out.
+type Rule = fn(&HostTimeline, &Context) -> Outcome;
+
+/// Runs every rule on every computer.
+pub fn diagnose(correlation: &Correlation, context: &Context) -> Diagnosis {
+    let rules: &[(RuleInfo, Rule)] = &[(kms::RULE, kms::check)];
+    let mut diagnosis = Diagnosis {
+        rules: rules.iter().map(|(info, _)| *info).collect(),
+        findings: Vec::new(),
+        ruled_out: Vec::new(),
+    };
+    for host in &correlation.hosts {
+        for (_, check) in rules {
+            match check(host, context) {
+                Outcome::Finding(finding) => diagnosis.findings.push(*finding),
+                Outcome::RuledOut(ruled_out) => diagnosis.ruled_out.push(ruled_out),
+                Outcome::NotApplicable => {}
+            }
+        }
+    }
+    diagnosis
+}
