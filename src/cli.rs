@@ -73,6 +73,88 @@ pub enum Command {
         "  2  usage error, or no readable input"
     ))]
     Analyze(AnalyzeArgs),
+
+    /// Read and verify ESE databases (kmsmdb.edb, SRUDB.dat, ntds.dit, ...).
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Print the database file header, with the field names `eseutil /mh` uses.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor db header kmsmdb.edb\n",
+        "  evtdoctor db header kmsmdb.edb --json\n\n",
+        "The OS Version line is the Windows version the indexes were built under; a newer\n",
+        "service pack makes ESE rebuild them on the next attach.\n\n",
+        "Exit codes:\n",
+        "  0  header read (a damaged primary header falls back to the shadow copy)\n",
+        "  2  usage error, or not a readable ESE database"
+    ))]
+    Header(DbHeaderArgs),
+
+    /// Verify every page checksum and the structure of every tree (like eseutil /k and /g).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor db check kmsmdb.edb\n",
+        "  evtdoctor db check SRUDB.dat --jsonl\n\n",
+        "Exit codes:\n",
+        "  0  no problem found\n",
+        "  1  problems found (each listed with page number and kind)\n",
+        "  2  usage error, or not a readable ESE database"
+    ))]
+    Check(DbCheckArgs),
+
+    /// Print the records of one table or of all tables, every column decoded.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor db dump kmsmdb.edb --table MSysObjects\n",
+        "  evtdoctor db dump SRUDB.dat --jsonl > srum.jsonl\n",
+        "  evtdoctor db dump SRUDB.dat --table SruDbIdMapTable --format csv\n\n",
+        "Without --table, the table format lists the tables and their record counts.\n",
+        "Values: NULL is null; binary is hex; GUIDs in registry form; DateTime columns as ISO\n",
+        "8601 text (an OLE date, or a FILETIME when an application stored one there; ESE keeps\n",
+        "no time zone, so the zone is the application's, usually UTC); multi-valued\n",
+        "columns as arrays (joined with \"; \" in tables and CSV); a column a record does not\n",
+        "store reads as its default value.\n\n",
+        "Exit codes:\n",
+        "  0  every record decoded\n",
+        "  1  some records or pages could not be read (listed on stderr; the rest is printed)\n",
+        "  2  usage error, unknown table, or not a readable ESE database"
+    ))]
+    Dump(DbDumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbHeaderArgs {
+    /// The database file.
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DbCheckArgs {
+    /// The database file.
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DbDumpArgs {
+    /// The database file.
+    pub file: PathBuf,
+
+    /// Only this table (default: every table, catalog included).
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ fn main() -> std::process::ExitCode {
         Command::Events(args) => commands::events::run(args),
         Command::Decode(args) => commands::decode::run(args),
         Command::Analyze(args) => commands::analyze::run(args),
+        Command::Db(command) => commands::db::run(command),
     };
     let code = match outcome {
         Ok(code) => code,

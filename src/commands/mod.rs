@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod analyze;
+pub mod db;
 pub mod decode;
 pub mod events;

@@ -1,0 +1,370 @@
+//! The catalog (MSysObjects, rooted at page 4): every table, column, index and long-value
+//! tree, and the reader that turns a table's records into typed values.
+
+use super::btree::{self, TreeEvent};
+use super::compression;
+use super::database::Database;
+use super::longvalue;
+use super::page::NODE_DELETED;
+use super::record::{self, Stored};
+use super::value::{ColumnType, Value};
+use super::PageSource;
+use crate::Problem;
+use serde::Serialize;
+use std::ops::ControlFlow;
+
+/// Where MSysObjects starts, and its object id (fixed by ESE).
+pub const CATALOG_ROOT: u32 = 4;
+pub const CATALOG_OBJECT_ID: u32 = 2;
+
+/// Positions of the MSysObjects columns used here, in [`msysobjects`] order.
+const COL_OBJID_TABLE: usize = 0;
+const COL_TYPE: usize = 1;
+const COL_ID: usize = 2;
+/// Column type for columns; root page for tables, indexes and long-value trees.
+const COL_COLTYP_OR_PGNO_FDP: usize = 3;
+const COL_SPACE_USAGE: usize = 4;
+const COL_FLAGS: usize = 5;
+/// Code page for columns.
+const COL_PAGES_OR_LOCALE: usize = 6;
+const COL_NAME: usize = 12;
+const COL_TEMPLATE_TABLE: usize = 14;
+const COL_DEFAULT_VALUE: usize = 15;
+
+/// Catalog record types.
+const TYPE_TABLE: i64 = 1;
+const TYPE_COLUMN: i64 = 2;
+const TYPE_INDEX: i64 = 3;
+const TYPE_LONG_VALUE: i64 = 4;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnDef {
+    pub id: u32,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// Bytes for fixed binary/text columns, maximum length otherwise (0 = none).
+    pub size: u32,
+    pub flags: u32,
+    pub codepage: u32,
+    /// Inherited from the table's template table.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_template: bool,
+    /// What a record that does not store the column reads as.
+    #[serde(skip_serializing_if = "Option::is_none", with = "hex_bytes")]
+    pub default: Option<Vec<u8>>,
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => s.serialize_str(&hex::encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+impl ColumnDef {
+    /// Bytes the column takes in the fixed part of a record.
+    pub fn fixed_size(&self) -> usize {
+        self.kind.fixed_size().unwrap_or(self.size as usize)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub object_id: u32,
+    pub root_page: u32,
+}
+
+/// A table's long-value tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LongValueTree {
+    pub object_id: u32,
+    pub root_page: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableDef {
+    pub name: String,
+    pub object_id: u32,
+    pub root_page: u32,
+    pub columns: Vec<ColumnDef>,
+    pub indexes: Vec<IndexDef>,
+    pub long_values: Option<LongValueTree>,
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    pub tables: Vec<TableDef>,
+}
+
+impl Catalog {
+    pub fn table(&self, name: &str) -> Option<&TableDef> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Reads MSysObjects. Damaged catalog records become problems; the rest is kept.
+    pub fn read<S: PageSource>(db: &Database<S>) -> (Catalog, Vec<Problem>) {
+        let schema = msysobjects();
+        let mut tables: Vec<TableDef> = Vec::new();
+        let mut problems = Vec::new();
+        let mut catalog_lv = None;
+        TableReader::new(db, &schema).for_each(|row| {
+            let values = match row {
+                Ok(values) => values,
+                Err(problem) => {
+                    problems.push(problem);
+                    return ControlFlow::Continue(());
+                }
+            };
+            let int = |i: usize| match values.get(i) {
+                Some(Value::Int(v)) => *v,
+                Some(Value::UInt(v)) => *v as i64,
+                _ => 0,
+            };
+            let text = |i: usize| match values.get(i) {
+                Some(Value::Text(t)) => Some(t.clone()),
+                _ => None,
+            };
+            let owner = int(COL_OBJID_TABLE) as u32;
+            let long_value_tree = || LongValueTree {
+                object_id: int(COL_ID) as u32,
+                root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
+            };
+            let name = text(COL_NAME).unwrap_or_default();
+            match int(COL_TYPE) {
+                TYPE_TABLE => tables.push(TableDef {
+                    name,
+                    object_id: int(COL_ID) as u32,
+                    root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
+                    columns: Vec::new(),
+                    indexes: Vec::new(),
+                    long_values: None,
+                    template: text(COL_TEMPLATE_TABLE).filter(|t| !t.is_empty()),
+                }),
+                kind => {
+                    let Some(table) = tables.iter_mut().rev().find(|t| t.object_id == owner) else {
+                        if kind == TYPE_LONG_VALUE && owner == CATALOG_OBJECT_ID {
+                            catalog_lv = Some(long_value_tree());
+                        }
+                        return ControlFlow::Continue(());
+                    };
+                    match kind {
+                        TYPE_COLUMN => table.columns.push(ColumnDef {
+                            id: int(COL_ID) as u32,
+                            name,
+                            kind: ColumnType(int(COL_COLTYP_OR_PGNO_FDP) as u32),
+                            size: int(COL_SPACE_USAGE) as u32,
+                            flags: int(COL_FLAGS) as u32,
+                            codepage: int(COL_PAGES_OR_LOCALE) as u32,
+                            from_template: false,
+                            default: match values.get(COL_DEFAULT_VALUE) {
+                                Some(Value::Binary(bytes)) => Some(bytes.clone()),
+                                _ => None,
+                            },
+                        }),
+                        TYPE_INDEX => table.indexes.push(IndexDef {
+                            name,
+                            object_id: int(COL_ID) as u32,
+                            root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
+                        }),
+                        TYPE_LONG_VALUE => table.long_values = Some(long_value_tree()),
+                        _ => {}
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if let Some(lv) = catalog_lv {
+            for table in tables
+                .iter_mut()
+                .filter(|t| t.object_id == CATALOG_OBJECT_ID)
+            {
+                table.long_values = Some(lv);
+            }
+        }
+        inherit_template_columns(&mut tables);
+        (Catalog { tables }, problems)
+    }
+}
+
+/// A derived table stores its template's columns too; decode them as its own.
+fn inherit_template_columns(tables: &mut [TableDef]) {
+    for i in 0..tables.len() {
+        let Some(template) = tables[i].template.clone() else {
+            continue;
+        };
+        let mut inherited = tables
+            .iter()
+            .find(|t| t.name == template)
+            .map(|t| t.columns.clone())
+            .unwrap_or_default();
+        for column in &mut inherited {
+            column.from_template = true;
+        }
+        let own = std::mem::take(&mut tables[i].columns);
+        tables[i].columns = inherited;
+        tables[i].columns.extend(own);
+    }
+}
+
+/// MSysObjects describes itself only partly, so its layout is built in (ESE cat.cxx).
+pub fn msysobjects() -> TableDef {
+    let fixed: [(&str, u32); 12] = [
+        ("ObjidTable", 4),
+        ("Type", 3),
+        ("Id", 4),
+        ("ColtypOrPgnoFDP", 4),
+        ("SpaceUsage", 4),
+        ("Flags", 4),
+        ("PagesOrLocale", 4),
+        ("RootFlag", 1),
+        ("RecordOffset", 3),
+        ("LCMapFlags", 4),
+        ("KeyMost", 17),
+        ("LVChunkMax", 4),
+    ];
+    let variable: [(&str, u32); 10] = [
+        ("Name", 10),
+        ("Stats", 9),
+        ("TemplateTable", 10),
+        ("DefaultValue", 9),
+        ("KeyFldIDs", 9),
+        ("VarSegMac", 9),
+        ("ConditionalColumns", 9),
+        ("TupleLimits", 9),
+        ("Version", 9),
+        ("SortID", 9),
+    ];
+    let tagged = [
+        "CallbackData",
+        "CallbackDependencies",
+        "SeparateLV",
+        "SpaceHints",
+        "SpaceDeferredLVHints",
+        "LocaleName",
+    ];
+    let column = |id: u32, name: &str, kind: u32| ColumnDef {
+        id,
+        name: name.to_owned(),
+        kind: ColumnType(kind),
+        size: 0,
+        flags: 0,
+        codepage: 1252,
+        default: None,
+        from_template: false,
+    };
+    let mut columns: Vec<ColumnDef> = Vec::new();
+    columns.extend((1..).zip(fixed).map(|(id, (n, k))| column(id, n, k)));
+    columns.extend((128..).zip(variable).map(|(id, (n, k))| column(id, n, k)));
+    columns.extend((256..).zip(tagged).map(|(id, n)| column(id, n, 11)));
+    TableDef {
+        name: "MSysObjects".into(),
+        object_id: CATALOG_OBJECT_ID,
+        root_page: CATALOG_ROOT,
+        columns,
+        indexes: Vec::new(),
+        long_values: None,
+        template: None,
+    }
+}
+
+/// Reads a table's records in primary-key order as typed values, one row per record.
+pub struct TableReader<'a, S> {
+    db: &'a Database<S>,
+    table: &'a TableDef,
+}
+
+impl<'a, S: PageSource> TableReader<'a, S> {
+    pub fn new(db: &'a Database<S>, table: &'a TableDef) -> Self {
+        TableReader { db, table }
+    }
+
+    /// Calls `visit` with each row (or the problem that cost a record or a page).
+    pub fn for_each(&self, mut visit: impl FnMut(Result<Vec<Value>, Problem>) -> ControlFlow<()>) {
+        let format = record::RecordFormat::of(&self.db.header);
+        let layout = record::Layout::new(self.table);
+        btree::walk(self.db, self.table.root_page, |event| match event {
+            TreeEvent::Entry {
+                page, data, flags, ..
+            } => {
+                if flags & NODE_DELETED != 0 {
+                    return ControlFlow::Continue(());
+                }
+                let offset = self.db.page_offset(page.number);
+                let row = record::decode(data, self.table, &layout, format)
+                    .map_err(|m| {
+                        Problem::at_offset(
+                            offset,
+                            format!("page {}: table {}: {m}", page.number, self.table.name),
+                        )
+                    })
+                    .and_then(|stored| self.typed_row(stored));
+                visit(row)
+            }
+            TreeEvent::Problem(problem) => visit(Err(problem)),
+            TreeEvent::Page { .. } => ControlFlow::Continue(()),
+        });
+    }
+
+    fn typed_row(&self, stored: Vec<Stored<'_>>) -> Result<Vec<Value>, Problem> {
+        stored
+            .into_iter()
+            .zip(&self.table.columns)
+            .map(|(s, column)| self.typed(s, column))
+            .collect()
+    }
+
+    fn typed(&self, stored: Stored<'_>, column: &ColumnDef) -> Result<Value, Problem> {
+        let decode = |bytes: &[u8]| Value::decode(column.kind, column.codepage, bytes);
+        Ok(match stored {
+            Stored::Null => Value::Null,
+            Stored::Absent => match &column.default {
+                Some(bytes) => decode(bytes),
+                None => Value::Null,
+            },
+            Stored::Bytes(bytes) => decode(bytes),
+            Stored::Compressed(bytes) => decode(&self.decompress(bytes, column)?),
+            Stored::LongValue(id) => decode(&self.long_value(id, column)?),
+            Stored::Multi(values) => Value::Multi(
+                values
+                    .into_iter()
+                    .map(|v| self.typed(v, column))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    fn column_problem(&self, column: &ColumnDef, message: String) -> Problem {
+        Problem::at_offset(
+            self.db.page_offset(self.table.root_page),
+            format!(
+                "table {}, column {}: {message}",
+                self.table.name, column.name
+            ),
+        )
+    }
+
+    fn decompress(&self, bytes: &[u8], column: &ColumnDef) -> Result<Vec<u8>, Problem> {
+        compression::decompress(bytes).map_err(|m| self.column_problem(column, m))
+    }
+
+    fn long_value(&self, id: &[u8], column: &ColumnDef) -> Result<Vec<u8>, Problem> {
+        let root = self.table.long_values.map(|t| t.root_page).ok_or_else(|| {
+            self.column_problem(column, "long value but no long-value tree".into())
+        })?;
+        let key = record::long_value_key(id).ok_or_else(|| {
+            self.column_problem(column, format!("long-value id of {} bytes", id.len()))
+        })?;
+        longvalue::read(self.db, root, &key).map_err(|m| {
+            longvalue::problem(
+                self.db,
+                root,
+                format!("{} (table {}, column {})", m, self.table.name, column.name),
+            )
+        })
+    }
+}

@@ -1,0 +1,518 @@
+//! Verification, like `eseutil /k` (every page checksum) and part of `eseutil /g` (every tree
+//! of the catalog reachable, owned by its object, in key order, leaves linked and level).
+
+use super::btree::{self, PageSet, TreeEvent};
+use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT};
+use super::checksum::{self, ChecksumStatus};
+use super::database::{describe_checksum, Database};
+use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
+use super::space::{self, Extents, SpaceHeader};
+use super::PageSource;
+use crate::Problem;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+/// One problem found, with the page it is on (when it is on one) and its kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub page: Option<u32>,
+    pub kind: &'static str,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+/// What a full check covered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckSummary {
+    pub pages: u32,
+    pub pages_in_use: u32,
+    /// Pages in the file past the space the database owns (not part of it; not checked).
+    pub pages_not_owned: u32,
+    pub ecc_correctable: u32,
+    pub trees: u32,
+    pub records: u64,
+}
+
+/// Runs every check, calling `report` for each finding; `progress` gets pages done.
+pub fn check<S: PageSource>(
+    db: &Database<S>,
+    mut report: impl FnMut(Finding),
+    mut progress: impl FnMut(u32),
+) -> CheckSummary {
+    let mut summary = CheckSummary {
+        pages: db.page_count(),
+        ..CheckSummary::default()
+    };
+    for problem in &db.header_problems {
+        report(Finding {
+            page: None,
+            kind: "header",
+            problem: problem.clone(),
+        });
+    }
+    let tail = db.file_size() % db.page_size() as u64;
+    if tail != 0 {
+        report(Finding {
+            page: Some(db.page_count() + 1),
+            kind: "truncated",
+            problem: Problem::at_offset(
+                db.file_size() - tail,
+                format!(
+                    "file ends {tail} bytes into page {} (truncated)",
+                    db.page_count() + 1
+                ),
+            ),
+        });
+    }
+    // A page the page pass found damaged is reported once, not again by every tree walk.
+    let mut damaged = HashSet::new();
+    let findings = std::cell::Cell::new(0usize);
+    let mut report = |finding: Finding| {
+        findings.set(findings.get() + 1);
+        let page_level = matches!(
+            finding.kind,
+            "checksum" | "checksum-correctable" | "page-number" | "read"
+        );
+        if let (true, Some(page)) = (page_level, finding.page) {
+            damaged.insert(page);
+        } else if finding.kind == "tree" && finding.page.is_some_and(|p| damaged.contains(&p)) {
+            return;
+        }
+        report(finding);
+    };
+    let db_space = database_space(db, &mut report);
+    check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
+    // Every page the database owns is used by a tree, or free, or leaked.
+    let mut accounted = PageSet::new(db.page_count());
+    check_trees(db, &db_space, &mut report, &mut summary, &mut accounted);
+    // Leaks only mean something when every tree could be walked: after damage, the pages
+    // of the trees that could not be read would all look leaked.
+    if let Some(db_space) = db_space.as_ref().filter(|_| findings.get() == 0) {
+        account_space(&mut accounted, DATABASE_ROOT, db_space);
+        report_leaks(db, db_space, &accounted, &mut report);
+    }
+    summary
+}
+
+/// Marks a tree's root, its space-tree pages and its free pages as accounted for; a tree
+/// with a single extent keeps its free pages in a bitmap, so its whole extent counts.
+fn account_space(accounted: &mut PageSet, root: u32, tree_space: &space::TreeSpace) {
+    accounted.insert(root);
+    for &page in &tree_space.space_tree_pages {
+        accounted.insert(page);
+    }
+    let single_extent = tree_space.space_tree_pages.is_empty();
+    let extents = if single_extent {
+        &tree_space.owned
+    } else {
+        &tree_space.available
+    };
+    for extent in &extents.0 {
+        for page in extent.first..=extent.last {
+            accounted.insert(page);
+        }
+    }
+}
+
+/// Owned pages no tree uses and no space tree lists as free: one finding per run of pages.
+fn report_leaks<S: PageSource>(
+    db: &Database<S>,
+    db_space: &space::TreeSpace,
+    accounted: &PageSet,
+    report: &mut impl FnMut(Finding),
+) {
+    for extent in &db_space.owned.0 {
+        let mut run: Option<(u32, u32)> = None;
+        for page in extent.first..=extent.last.min(db.page_count()) {
+            if accounted.contains(page) {
+                if let Some((first, last)) = run.take() {
+                    report(leak(db, first, last));
+                }
+            } else {
+                run = Some((run.map_or(page, |(first, _)| first), page));
+            }
+        }
+        if let Some((first, last)) = run {
+            report(leak(db, first, last));
+        }
+    }
+}
+
+fn leak<S: PageSource>(db: &Database<S>, first: u32, last: u32) -> Finding {
+    finding(
+        first,
+        "space-leak",
+        Problem::at_offset(
+            db.page_offset(first),
+            format!("pages {first}-{last}: owned by the database, but neither used by a tree nor listed as free"),
+        ),
+    )
+}
+
+/// The database's own space (the tree of page 1): what it owns and what is free. `None` when
+/// it cannot be read; then every page of the file is checked.
+fn database_space<S: PageSource>(
+    db: &Database<S>,
+    report: &mut impl FnMut(Finding),
+) -> Option<space::TreeSpace> {
+    let read = db.read_page(DATABASE_ROOT);
+    let header = read
+        .page
+        .as_ref()
+        .and_then(|p| SpaceHeader::parse(p.external_header()));
+    let Some(header) = header else {
+        let problem = read.problem.unwrap_or_else(|| {
+            Problem::at_offset(
+                db.page_offset(DATABASE_ROOT),
+                "page 1: database space header missing",
+            )
+        });
+        report(finding(DATABASE_ROOT, "space", problem));
+        return None;
+    };
+    let (db_space, problems) = space::tree_space(db, DATABASE_ROOT, &header);
+    for problem in problems {
+        report(Finding {
+            page: page_of(db, &problem),
+            kind: "space",
+            problem,
+        });
+    }
+    if let Some(last) = db_space.owned.last_page().filter(|&l| l > db.page_count()) {
+        report(finding(
+            db.page_count() + 1,
+            "truncated",
+            Problem::at_offset(
+                db.file_size(),
+                format!(
+                    "the database owns pages up to {last}, the file ends after page {}",
+                    db.page_count()
+                ),
+            ),
+        ));
+    }
+    Some(db_space)
+}
+
+/// The root of the database's own tree (its space), fixed by ESE.
+const DATABASE_ROOT: u32 = 1;
+
+fn page_of<S: PageSource>(db: &Database<S>, problem: &Problem) -> Option<u32> {
+    problem
+        .offset
+        .map(|o| (o / db.page_size() as u64).saturating_sub(1) as u32)
+}
+
+fn check_pages<S: PageSource>(
+    db: &Database<S>,
+    db_space: &Option<space::TreeSpace>,
+    report: &mut impl FnMut(Finding),
+    progress: &mut impl FnMut(u32),
+    summary: &mut CheckSummary,
+) {
+    for number in 1..=db.page_count() {
+        if number % 256 == 0 {
+            progress(number);
+        }
+        if db_space.as_ref().is_some_and(|s| !s.owned.contains(number)) {
+            summary.pages_not_owned += 1;
+            continue;
+        }
+        let bytes = match db.read_raw(number) {
+            Ok(bytes) => bytes,
+            Err(problem) => {
+                report(finding(number, "read", problem));
+                continue;
+            }
+        };
+        // Pages never written are all zero and carry no checksum.
+        if bytes.iter().all(|&b| b == 0) {
+            continue;
+        }
+        summary.pages_in_use += 1;
+        let offset = db.page_offset(number);
+        let status = checksum::verify_page(&bytes, number);
+        if let ChecksumStatus::CorrectableBit { .. } = status {
+            summary.ecc_correctable += 1;
+        }
+        if status != ChecksumStatus::Ok {
+            let kind = match status {
+                ChecksumStatus::CorrectableBit { .. } => "checksum-correctable",
+                ChecksumStatus::WrongPageNumber { .. } => "page-number",
+                _ => "checksum",
+            };
+            report(finding(
+                number,
+                kind,
+                Problem::at_offset(
+                    match status {
+                        // Point at the very byte holding the flipped bit.
+                        ChecksumStatus::CorrectableBit { bit } => offset + u64::from(bit / 8),
+                        _ => offset,
+                    },
+                    format!("page {number}: {}", describe_checksum(&status)),
+                ),
+            ));
+            continue;
+        }
+        let stored = PageHeader::parse(&bytes).and_then(|h| h.stored_page_number);
+        if let Some(stored) = stored.filter(|&s| s != number) {
+            report(finding(
+                number,
+                "page-number",
+                Problem::at_offset(offset, format!("page {number}: header says page {stored}")),
+            ));
+        }
+    }
+    progress(db.page_count());
+}
+
+fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {
+    Finding {
+        page: Some(page),
+        kind,
+        problem,
+    }
+}
+
+/// Every tree the catalog names: tables, their indexes and long-value trees.
+fn check_trees<S: PageSource>(
+    db: &Database<S>,
+    db_space: &Option<space::TreeSpace>,
+    report: &mut impl FnMut(Finding),
+    summary: &mut CheckSummary,
+    accounted: &mut PageSet,
+) {
+    TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT)
+        .run(report, summary, accounted);
+    let (catalog, problems) = Catalog::read(db);
+    for problem in problems {
+        report(Finding {
+            page: None,
+            kind: "catalog",
+            problem,
+        });
+    }
+    for table in &catalog.tables {
+        // The catalog's own tree was walked above; its indexes and long values still are.
+        if table.object_id != CATALOG_OBJECT_ID {
+            TreeCheck::new(db, db_space, &table.name, table.object_id, table.root_page)
+                .run(report, summary, accounted);
+        }
+        for index in &table.indexes {
+            if index.root_page != table.root_page {
+                let name = format!("{} index {}", table.name, index.name);
+                TreeCheck::new(db, db_space, &name, index.object_id, index.root_page)
+                    .run(report, summary, accounted);
+            }
+        }
+        if let Some(tree) = table.long_values {
+            let name = format!("{} long values", table.name);
+            TreeCheck::new(db, db_space, &name, tree.object_id, tree.root_page)
+                .run(report, summary, accounted);
+        }
+    }
+}
+
+fn contains_extent(owned: &Extents, extent: &space::Extent) -> bool {
+    (extent.first..=extent.last).all(|page| owned.contains(page))
+}
+
+/// The structural checks of one tree.
+struct TreeCheck<'a, S> {
+    db: &'a Database<S>,
+    db_space: &'a Option<space::TreeSpace>,
+    name: &'a str,
+    object_id: u32,
+    root: u32,
+}
+
+/// What the walk of one tree remembers between pages: constant size, whatever the tree.
+#[derive(Default)]
+struct WalkState {
+    previous_key: Option<Vec<u8>>,
+    /// The previous leaf and the page its `next` link names.
+    previous_leaf: Option<(u32, u32)>,
+    leaf_depth: Option<usize>,
+}
+
+impl<'a, S: PageSource> TreeCheck<'a, S> {
+    fn new(
+        db: &'a Database<S>,
+        db_space: &'a Option<space::TreeSpace>,
+        name: &'a str,
+        object_id: u32,
+        root: u32,
+    ) -> Self {
+        TreeCheck {
+            db,
+            db_space,
+            name,
+            object_id,
+            root,
+        }
+    }
+
+    fn problem(&self, number: u32, message: &str) -> Problem {
+        Problem::at_offset(
+            self.db.page_offset(number),
+            format!("page {number} ({}): {message}", self.name),
+        )
+    }
+
+    fn run(
+        &self,
+        report: &mut impl FnMut(Finding),
+        summary: &mut CheckSummary,
+        accounted: &mut PageSet,
+    ) {
+        summary.trees += 1;
+        let tree_space = self.tree_space(report);
+        if let Some(tree_space) = &tree_space {
+            account_space(accounted, self.root, tree_space);
+        }
+        let mut state = WalkState::default();
+        btree::walk(self.db, self.root, |event| {
+            match event {
+                TreeEvent::Page { page, depth } => {
+                    accounted.insert(page.number);
+                    self.check_page(page, depth, &mut state, report);
+                    if let Some(tree_space) = &tree_space {
+                        self.check_page_space(page.number, tree_space, report);
+                    }
+                }
+                TreeEvent::Entry { page, key, .. } => {
+                    summary.records += 1;
+                    if state.previous_key.as_ref().is_some_and(|p| key < *p) {
+                        let message = "key smaller than the key before it";
+                        report(finding(
+                            page.number,
+                            "key-order",
+                            self.problem(page.number, message),
+                        ));
+                    }
+                    state.previous_key = Some(key);
+                }
+                TreeEvent::Problem(problem) => report(Finding {
+                    page: page_of(self.db, &problem),
+                    kind: "tree",
+                    problem,
+                }),
+            }
+            ControlFlow::Continue(())
+        });
+        if let Some((last, next)) = state.previous_leaf.filter(|&(_, next)| next != 0) {
+            let message = format!("last leaf links on to page {next}");
+            report(finding(last, "sibling-link", self.problem(last, &message)));
+        }
+    }
+
+    /// Root flag, owner, leaf level and the leaf chain.
+    fn check_page(
+        &self,
+        page: &super::page::Page,
+        depth: usize,
+        state: &mut WalkState,
+        report: &mut impl FnMut(Finding),
+    ) {
+        let (number, header) = (page.number, &page.header);
+        if depth == 0 && !header.is(FLAG_ROOT) {
+            let message = "tree root without the root flag";
+            report(finding(number, "root", self.problem(number, message)));
+        }
+        if header.object_id != self.object_id {
+            let message = format!(
+                "belongs to object {}, expected {}",
+                header.object_id, self.object_id
+            );
+            report(finding(number, "owner", self.problem(number, &message)));
+        }
+        if !header.is(FLAG_LEAF) {
+            return;
+        }
+        if let Some(expected) = state.leaf_depth.filter(|&d| d != depth) {
+            let message = format!("leaf at depth {depth}, others at {expected}");
+            report(finding(number, "depth", self.problem(number, &message)));
+        }
+        state.leaf_depth.get_or_insert(depth);
+        let broken_link = match state.previous_leaf {
+            Some((previous, next)) if next != number || header.previous != previous => Some(format!(
+                "leaf links broken: page {previous} says next is {next}, this page says previous is {}",
+                header.previous
+            )),
+            None if header.previous != 0 => Some(format!(
+                "first leaf has a previous link to {}",
+                header.previous
+            )),
+            _ => None,
+        };
+        if let Some(message) = broken_link {
+            report(finding(
+                number,
+                "sibling-link",
+                self.problem(number, &message),
+            ));
+        }
+        state.previous_leaf = Some((number, header.next));
+    }
+
+    /// The tree's owned and free extents, read before the walk (its space trees are walked,
+    /// and their damage reported, on the way); `None` when the root has no space header.
+    fn tree_space(&self, report: &mut impl FnMut(Finding)) -> Option<space::TreeSpace> {
+        let root_page = self.db.read_page(self.root).page?;
+        let header = SpaceHeader::parse(root_page.external_header())?;
+        let (tree_space, problems) = space::tree_space(self.db, self.root, &header);
+        for problem in problems {
+            report(Finding {
+                page: page_of(self.db, &problem),
+                kind: "space",
+                problem,
+            });
+        }
+        if let Some(db_owned) = self.db_space.as_ref().map(|s| &s.owned) {
+            for extent in tree_space
+                .owned
+                .0
+                .iter()
+                .filter(|e| !contains_extent(db_owned, e))
+            {
+                let message = format!(
+                    "owned extent {}-{} lies outside the database's space",
+                    extent.first, extent.last
+                );
+                report(finding(
+                    extent.first,
+                    "space",
+                    self.problem(extent.first, &message),
+                ));
+            }
+        }
+        Some(tree_space)
+    }
+
+    /// A page in use lies in the tree's owned extents and in nobody's free ones.
+    fn check_page_space(
+        &self,
+        number: u32,
+        tree_space: &space::TreeSpace,
+        report: &mut impl FnMut(Finding),
+    ) {
+        let mut complain = |message: &str| {
+            report(finding(number, "space", self.problem(number, message)));
+        };
+        if !tree_space.owned.contains(number) {
+            complain("in use but outside the tree's owned extents");
+        }
+        if tree_space.available.contains(number) {
+            complain("in use but listed as free in the tree's space");
+        }
+        if self
+            .db_space
+            .as_ref()
+            .is_some_and(|s| s.available.contains(number))
+        {
+            complain("in use but listed as free in the database's space");
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! An opened database: the header (primary, or the shadow copy when the primary is damaged)
+//! and verified page reads through a [`PageSource`].
+
+use super::checksum::{self, ChecksumStatus};
+use super::header::{FileHeader, HEADER_CHECKSUM_SPAN};
+use super::page::Page;
+use super::PageSource;
+use crate::Problem;
+
+/// Page sizes ESE has used; anything else in a header is damage.
+pub const PAGE_SIZES: [u32; 5] = [2048, 4096, 8192, 16384, 32768];
+
+pub struct Database<S> {
+    source: S,
+    pub header: FileHeader,
+    /// Problems with the primary or shadow header found while opening.
+    pub header_problems: Vec<Problem>,
+    page_size: usize,
+    /// Pages read so far, for progress reports.
+    pages_read: std::cell::Cell<u64>,
+}
+
+/// A page as read: `None` when it could not be used, with the reason.
+pub struct PageRead {
+    pub page: Option<Page>,
+    pub problem: Option<Problem>,
+}
+
+impl<S: PageSource> Database<S> {
+    /// Reads the header, falling back to the shadow copy when the primary is unreadable.
+    pub fn open(source: S) -> Result<Database<S>, Problem> {
+        let mut header_problems = Vec::new();
+        let primary = read_header(&source, 0);
+        let header = match primary {
+            Ok(header) => {
+                let shadow_offset = u64::from(header.page_size);
+                match read_header(&source, shadow_offset) {
+                    Ok(shadow) if shadow != header => header_problems.push(Problem::at_offset(
+                        shadow_offset,
+                        "shadow header differs from the primary header",
+                    )),
+                    Ok(_) => {}
+                    Err(message) => header_problems.push(Problem::at_offset(
+                        shadow_offset,
+                        format!("shadow header damaged: {message}"),
+                    )),
+                }
+                header
+            }
+            Err(message) => {
+                header_problems.push(Problem::at_offset(
+                    0,
+                    format!("primary header damaged: {message}"),
+                ));
+                PAGE_SIZES
+                    .iter()
+                    .find_map(|&size| read_header(&source, u64::from(size)).ok())
+                    .ok_or_else(|| {
+                        Problem::at_offset(0, format!("not a readable ESE database: {message}"))
+                    })?
+            }
+        };
+        let page_size = header.page_size as usize;
+        Ok(Database {
+            source,
+            header,
+            header_problems,
+            page_size,
+            pages_read: std::cell::Cell::new(0),
+        })
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    /// Database pages in the file (the two header pages excluded).
+    pub fn page_count(&self) -> u32 {
+        let pages = self.source.size() / self.page_size as u64;
+        u32::try_from(pages.saturating_sub(2)).unwrap_or(u32::MAX)
+    }
+
+    pub fn file_size(&self) -> u64 {
+        self.source.size()
+    }
+
+    /// Byte offset of database page `number` (page 1 follows the two header pages).
+    pub fn page_offset(&self, number: u32) -> u64 {
+        (u64::from(number) + 1) * self.page_size as u64
+    }
+
+    /// Pages read since the database was opened.
+    pub fn pages_read(&self) -> u64 {
+        self.pages_read.get()
+    }
+
+    /// Reads page `number` without verifying it.
+    pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
+        self.pages_read.set(self.pages_read.get() + 1);
+        let offset = self.page_offset(number);
+        let mut bytes = vec![0u8; self.page_size];
+        let n = self
+            .source
+            .read_at(offset, &mut bytes)
+            .map_err(|e| Problem::at_offset(offset, format!("page {number}: read failed: {e}")))?;
+        if n < self.page_size {
+            return Err(Problem::at_offset(
+                offset,
+                format!(
+                    "page {number}: truncated file ({n} of {} bytes)",
+                    self.page_size
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Reads and verifies page `number`. A single flipped bit the ECC locates is corrected in
+    /// memory (and reported); any other checksum failure makes the page unusable.
+    pub fn read_page(&self, number: u32) -> PageRead {
+        let offset = self.page_offset(number);
+        let mut bytes = match self.read_raw(number) {
+            Ok(bytes) => bytes,
+            Err(problem) => {
+                return PageRead {
+                    page: None,
+                    problem: Some(problem),
+                }
+            }
+        };
+        let problem = match checksum::verify_page(&bytes, number) {
+            ChecksumStatus::Ok => None,
+            status @ ChecksumStatus::CorrectableBit { bit } => {
+                if let Some(byte) = bytes.get_mut((bit / 8) as usize) {
+                    *byte ^= 1 << (bit % 8);
+                }
+                Some(Problem::at_offset(
+                    offset + u64::from(bit / 8),
+                    format!(
+                        "page {number}: {}; read corrected",
+                        describe_checksum(&status)
+                    ),
+                ))
+            }
+            other => {
+                return PageRead {
+                    page: None,
+                    problem: Some(Problem::at_offset(
+                        offset,
+                        format!("page {number}: {}", describe_checksum(&other)),
+                    )),
+                }
+            }
+        };
+        match Page::parse(number, bytes) {
+            Ok(page) => PageRead {
+                page: Some(page),
+                problem,
+            },
+            Err(message) => PageRead {
+                page: None,
+                problem: Some(Problem::at_offset(
+                    offset,
+                    format!("page {number}: {message}"),
+                )),
+            },
+        }
+    }
+}
+
+/// One line describing a checksum failure.
+pub fn describe_checksum(status: &ChecksumStatus) -> String {
+    match status {
+        ChecksumStatus::Ok => "checksum ok".into(),
+        ChecksumStatus::CorrectableBit { bit } => format!(
+            "checksum: single-bit error at bit {} of byte {} (ECC-correctable)",
+            bit % 8,
+            bit / 8
+        ),
+        ChecksumStatus::Mismatch {
+            block,
+            stored,
+            computed,
+        } => format!(
+            "checksum mismatch (block {block}): stored 0x{stored:016x}, computed 0x{computed:016x}"
+        ),
+        ChecksumStatus::WrongPageNumber { stored } => {
+            format!("page number mismatch: the page says it is page {stored}")
+        }
+    }
+}
+
+/// Reads and checks the header page at `offset`.
+fn read_header<S: PageSource>(source: &S, offset: u64) -> Result<FileHeader, String> {
+    let mut first = vec![0u8; HEADER_CHECKSUM_SPAN];
+    let n = source
+        .read_at(offset, &mut first)
+        .map_err(|e| format!("read failed: {e}"))?;
+    first.truncate(n);
+    let header = FileHeader::parse(&first)?;
+    if !header.checksum_ok() {
+        return Err(format!(
+            "header checksum mismatch: stored 0x{:08x}, computed 0x{:08x}",
+            header.checksum, header.computed_checksum
+        ));
+    }
+    if !PAGE_SIZES.contains(&header.page_size) {
+        return Err(format!("invalid page size {}", header.page_size));
+    }
+    Ok(header)
+}

@@ -1,0 +1,105 @@
+//! Separated long values: each table's long values live in their own B-tree. The key of a
+//! value's root node is its id in big-endian order (data: reference count, total size); its
+//! data follows in segments keyed by id + big-endian offset in the uncompressed value. A
+//! segment shorter or longer than the span its offsets give is compressed on its own.
+
+use super::btree;
+use super::compression;
+use super::database::Database;
+use super::le_u32;
+use super::PageSource;
+use crate::Problem;
+use std::ops::ControlFlow;
+
+/// Long values above this are refused as damage (output would not fit in memory).
+pub const MAX_LONG_VALUE: usize = 256 * 1024 * 1024;
+
+/// Reassembles the long value whose tree key is `key` from the tree at `root`.
+pub fn read<S: PageSource>(db: &Database<S>, root: u32, key: &[u8]) -> Result<Vec<u8>, String> {
+    let mut size: Option<usize> = None;
+    let mut segments: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut stored = 0usize;
+    let mut error = None;
+    let result = btree::seek(db, root, key, |node_key, node_data| {
+        if !node_key.starts_with(key) {
+            return ControlFlow::Break(());
+        }
+        if size.is_none() {
+            if node_key.len() != key.len() {
+                error = Some("long value has no root node".to_owned());
+                return ControlFlow::Break(());
+            }
+            match le_u32(node_data, 4).map(|s| s as usize) {
+                Some(total) if total <= MAX_LONG_VALUE => size = Some(total),
+                _ => {
+                    error = Some("long value root node is damaged".to_owned());
+                    return ControlFlow::Break(());
+                }
+            }
+            return ControlFlow::Continue(());
+        }
+        let offset = node_key
+            .get(key.len()..)
+            .and_then(|o| <[u8; 4]>::try_from(o).ok())
+            .map(|o| u32::from_be_bytes(o) as usize);
+        let Some(offset) = offset else {
+            error = Some(format!(
+                "long value segment key of {} bytes",
+                node_key.len()
+            ));
+            return ControlFlow::Break(());
+        };
+        stored += node_data.len();
+        if stored > MAX_LONG_VALUE {
+            error = Some("long value larger than the limit".to_owned());
+            return ControlFlow::Break(());
+        }
+        segments.push((offset, node_data.to_vec()));
+        ControlFlow::Continue(())
+    });
+    if let Err(problem) = result {
+        return Err(problem.message);
+    }
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let total = size.ok_or("long value not found")?;
+    assemble(&segments, total)
+}
+
+/// Joins the segments, decompressing those whose stored size differs from their span.
+fn assemble(segments: &[(usize, Vec<u8>)], total: usize) -> Result<Vec<u8>, String> {
+    let mut value = Vec::with_capacity(total.min(1 << 20));
+    for (i, (offset, chunk)) in segments.iter().enumerate() {
+        if *offset != value.len() {
+            return Err(format!(
+                "long value segment at offset {offset}, expected {}",
+                value.len()
+            ));
+        }
+        let end = segments.get(i + 1).map_or(total, |(next, _)| *next);
+        let span = end
+            .checked_sub(*offset)
+            .ok_or("long value segments out of order")?;
+        if chunk.len() == span {
+            value.extend_from_slice(chunk);
+        } else {
+            value.extend_from_slice(&compression::decompress(chunk)?);
+        }
+    }
+    if value.len() != total {
+        return Err(format!(
+            "long value has {} bytes, its root says {total}",
+            value.len()
+        ));
+    }
+    Ok(value)
+}
+
+/// Adds the page offset of `root` to a long-value error.
+pub fn problem<S: PageSource>(db: &Database<S>, root: u32, message: String) -> Problem {
+    Problem::at_offset(
+        db.page_offset(root),
+        format!("long-value tree {root}: {message}"),
+    )
+}

@@ -1,0 +1,152 @@
+//! Space management: the root page of every tree starts with a space header (tag 0) that says
+//! which pages the tree owns. A tree with one extent owns `primary_pages` pages from its root;
+//! otherwise two space trees list its owned extents (OE, at `space_tree`) and its available,
+//! i.e. free, extents (AE, the page after). Their leaf keys end with the extent's last page
+//! number (big-endian); the data is the extent's page count.
+
+use super::btree::{self, TreeEvent};
+use super::database::Database;
+use super::le_u32;
+use super::PageSource;
+use crate::Problem;
+use std::ops::ControlFlow;
+
+const MULTIPLE_EXTENTS: u32 = 0x01;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpaceHeader {
+    pub primary_pages: u32,
+    pub parent_root: u32,
+    pub flags: u32,
+    /// Root of the owned-extent tree (the available-extent tree is the next page).
+    pub space_tree: u32,
+}
+
+impl SpaceHeader {
+    pub fn parse(tag0: &[u8]) -> Option<SpaceHeader> {
+        Some(SpaceHeader {
+            primary_pages: le_u32(tag0, 0)?,
+            parent_root: le_u32(tag0, 4)?,
+            flags: le_u32(tag0, 8)?,
+            space_tree: le_u32(tag0, 12)?,
+        })
+    }
+
+    pub fn multiple_extents(&self) -> bool {
+        self.flags & MULTIPLE_EXTENTS != 0
+    }
+}
+
+/// A run of pages, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    pub first: u32,
+    pub last: u32,
+}
+
+/// A set of page runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extents(pub Vec<Extent>);
+
+impl Extents {
+    /// Sorted by first page, for [`Extents::contains`].
+    pub fn new(mut extents: Vec<Extent>) -> Extents {
+        extents.sort_by_key(|e| e.first);
+        Extents(extents)
+    }
+
+    pub fn contains(&self, page: u32) -> bool {
+        // The last extent starting at or before `page` is the only candidate, unless extents
+        // overlap (damage), where a linear look settles it.
+        let i = self.0.partition_point(|e| e.first <= page);
+        i > 0 && self.0[i - 1].last >= page
+            || self.0.iter().any(|e| e.first <= page && page <= e.last)
+    }
+
+    pub fn last_page(&self) -> Option<u32> {
+        self.0.iter().map(|e| e.last).max()
+    }
+}
+
+/// The extents listed by the space tree rooted at `root`, and the tree's own pages; damaged
+/// entries become problems.
+pub fn read_extents<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+) -> (Extents, Vec<u32>, Vec<Problem>) {
+    let mut extents = Vec::new();
+    let mut pages = Vec::new();
+    let mut problems = Vec::new();
+    btree::walk(db, root, |event| {
+        match event {
+            TreeEvent::Entry {
+                page,
+                key,
+                data,
+                flags,
+            } => {
+                if flags & super::page::NODE_DELETED != 0 {
+                    return ControlFlow::Continue(());
+                }
+                let last = key
+                    .len()
+                    .checked_sub(4)
+                    .and_then(|at| key.get(at..))
+                    .and_then(|k| <[u8; 4]>::try_from(k).ok())
+                    .map(u32::from_be_bytes);
+                match (last, le_u32(data, 0)) {
+                    (Some(last), Some(count)) if count <= last => extents.push(Extent {
+                        first: last + 1 - count,
+                        last,
+                    }),
+                    (Some(_), Some(0)) => {}
+                    _ => problems.push(Problem::at_offset(
+                        db.page_offset(page.number),
+                        format!("page {}: space tree entry is not an extent", page.number),
+                    )),
+                }
+            }
+            TreeEvent::Problem(problem) => problems.push(problem),
+            TreeEvent::Page { page, .. } => pages.push(page.number),
+        }
+        ControlFlow::Continue(())
+    });
+    (Extents::new(extents), pages, problems)
+}
+
+/// What the tree rooted at `root` owns and has free: from its space trees, or its single
+/// primary extent.
+pub struct TreeSpace {
+    pub owned: Extents,
+    pub available: Extents,
+    /// The pages of the two space trees, when the tree has them.
+    pub space_tree_pages: Vec<u32>,
+}
+
+pub fn tree_space<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+    header: &SpaceHeader,
+) -> (TreeSpace, Vec<Problem>) {
+    if !header.multiple_extents() {
+        let last = root.saturating_add(header.primary_pages.max(1) - 1);
+        let space = TreeSpace {
+            owned: Extents::new(vec![Extent { first: root, last }]),
+            available: Extents::default(),
+            space_tree_pages: Vec::new(),
+        };
+        return (space, Vec::new());
+    }
+    let owned_root = header.space_tree;
+    let available_root = owned_root.saturating_add(1);
+    let (owned, mut space_tree_pages, mut problems) = read_extents(db, owned_root);
+    let (available, more_pages, more) = read_extents(db, available_root);
+    space_tree_pages.extend(more_pages);
+    problems.extend(more);
+    let space = TreeSpace {
+        owned,
+        available,
+        space_tree_pages,
+    };
+    (space, problems)
+}
