@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-$(mktemp -d)}
+mkdir -p "$work"
 threads=${THREADS:-2}
 evtx_mb=${EVTX_MB:-64}
 evt_mb=${EVT_MB:-64}

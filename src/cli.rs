@@ -43,31 +43,6 @@ pub enum Command {
     ))]
     Events(EventsArgs),
 
-    /// Read and verify ESE databases (kmsmdb.edb, SRUDB.dat, ntds.dit, ...).
-    #[command(subcommand)]
-    Db(DbCommand),
-
-    /// Repair a KMS database the safe way: back up, defragment, verify, replace (or roll back).
-    #[command(after_help = concat!(
-        "Examples:\n",
-        "  evtdoctor fix --db kmsmdb.edb --target-os \"5.0.2195 SP 4\" --dry-run\n",
-        "  evtdoctor fix --db kmsmdb.edb --target-os \"5.0.2195 SP 4\" --backup-dir /backups --yes\n",
-        "  evtdoctor fix --rollback --db kmsmdb.edb --backup-dir /backups\n\n",
-        "Runs on a copy taken off the server (a Windows 2000 server cannot run it). Refuses a\n",
-        "database that was not shut down cleanly (it lists the transaction logs beside it:\n",
-        "recover with eseutil /r first), one another process has open, and one whose folder\n",
-        "has less free space than 110% of its size. --target-os is the version of the server\n",
-        "that will mount the file (`analyze` shows it): the indexes are stamped as built\n",
-        "under it, so ESE does not start the index cleanup that fails in the KMS case.\n",
-        "The backup and its SHA-256 are recorded in NAME.evtdoctor-fix.json beside it, for\n",
-        "--rollback.\n\n",
-        "Exit codes:\n",
-        "  0  fixed (or the dry run passed, or rolled back)\n",
-        "  1  refused; nothing was changed\n",
-        "  2  usage error, or not a readable ESE database"
-    ))]
-    Fix(FixArgs),
-
     /// Decode pasted event text, exports or logs, with each event's binary data made readable.
     #[command(after_help = concat!(
         "Reads what engineers paste: Event Properties text (with its Bytes or Words data dump), ",
@@ -99,64 +74,31 @@ pub enum Command {
         "  2  usage error, or no readable input"
     ))]
     Analyze(AnalyzeArgs),
-}
 
-#[derive(Debug, Args)]
-pub struct AnalyzeArgs {
-    /// Log files or directories (walked recursively): every log of one server, any mix of
-    /// formats; the same record in two inputs counts once.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+    /// Read and verify ESE databases (kmsmdb.edb, SRUDB.dat, ntds.dit, ...).
+    #[command(subcommand)]
+    Db(DbCommand),
 
-    /// The KMS database (kmsmdb.edb) the logs are about, to check it exists.
-    #[arg(long, value_name = "PATH")]
-    pub db: Option<PathBuf>,
-
-    /// Report format.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Option<ReportFormat>,
-
-    /// Shorthand for --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Write the report to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub read: ReadArgs,
-}
-
-/// The formats a report comes in (a report is one document, so no CSV or JSON lines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Table,
-    Json,
-    Markdown,
-}
-
-impl AnalyzeArgs {
-    pub fn resolved_format(&self) -> ReportFormat {
-        if self.json {
-            ReportFormat::Json
-        } else {
-            self.format.unwrap_or(ReportFormat::Table)
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct DecodeArgs {
-    /// The text to decode (a file, or `-` / nothing for standard input).
-    #[arg(value_name = "FILE|-")]
-    pub input: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub read: ReadArgs,
-
-    #[command(flatten)]
-    pub output: OutputArgs,
+    /// Repair a KMS database the safe way: back up, defragment, verify, replace (or roll back).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor fix --db kmsmdb.edb --target-os \"5.0.2195 SP 4\" --dry-run\n",
+        "  evtdoctor fix --db kmsmdb.edb --target-os \"5.0.2195 SP 4\" --backup-dir /backups --yes\n",
+        "  evtdoctor fix --rollback --db kmsmdb.edb --backup-dir /backups\n\n",
+        "Runs on a copy taken off the server (a Windows 2000 server cannot run it). Refuses a\n",
+        "database that was not shut down cleanly (it lists the transaction logs beside it:\n",
+        "recover with eseutil /r first), one another process has open, and one whose folder\n",
+        "has less free space than 110% of its size. --target-os is the version of the server\n",
+        "that will mount the file (`analyze` shows it): the indexes are stamped as built\n",
+        "under it, so ESE does not start the index cleanup that fails in the KMS case.\n",
+        "The backup and its SHA-256 are recorded in NAME.evtdoctor-fix.json beside it, for\n",
+        "--rollback.\n\n",
+        "Exit codes:\n",
+        "  0  fixed (or the dry run passed, or rolled back)\n",
+        "  1  refused; nothing was changed\n",
+        "  2  usage error, or not a readable ESE database"
+    ))]
+    Fix(FixArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +193,64 @@ pub struct DbDumpArgs {
     /// Only this table (default: every table, catalog included).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Log files or directories (walked recursively): every log of one server, any mix of
+    /// formats; the same record in two inputs counts once.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The KMS database (kmsmdb.edb) the logs are about, to check it exists.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Report format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ReportFormat>,
+
+    /// Shorthand for --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// The formats a report comes in (a report is one document, so no CSV or JSON lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+impl AnalyzeArgs {
+    pub fn resolved_format(&self) -> ReportFormat {
+        if self.json {
+            ReportFormat::Json
+        } else {
+            self.format.unwrap_or(ReportFormat::Table)
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The text to decode (a file, or `-` / nothing for standard input).
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,

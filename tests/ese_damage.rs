@@ -345,3 +345,51 @@ fn random_damage_never_panics() {
         }
     }
 }
+
+#[test]
+fn free_pages_missing_from_the_space_trees_are_reported_as_leaked() {
+    use evtdoctor_parsers::ese::space::SpaceHeader;
+    let original = corpus_bytes(SRUM);
+    let db = Database::open(original.clone()).unwrap();
+    let (catalog, _) = Catalog::read(&db);
+    // The first table whose free-extent tree (the page after its owned-extent tree) lists a
+    // live extent in a one-page tree.
+    let (free_list, first, last) = catalog
+        .tables
+        .iter()
+        .filter_map(|t| {
+            let root = db.read_page(t.root_page).page?;
+            let header = SpaceHeader::parse(root.external_header())?;
+            let free_root = header.space_tree.checked_add(1)?;
+            let page = db
+                .read_page(free_root)
+                .page
+                .filter(|_| header.multiple_extents())?;
+            let node = page.node(1).ok().filter(|n| !n.is_deleted())?;
+            let last = u32::from_be_bytes(node.suffix[node.suffix.len() - 4..].try_into().ok()?);
+            let count = u32::from_le_bytes(node.data.get(..4)?.try_into().ok()?);
+            (count > 0 && page.header.is(evtdoctor_parsers::ese::page::FLAG_LEAF)).then_some((
+                free_root,
+                last + 1 - count,
+                last,
+            ))
+        })
+        .next()
+        .expect("a table with free extents");
+    let mut bytes = original.clone();
+    let at = offset(free_list);
+    bytes[at + PAGE - 8 + 3] |= 0x40; // tag 1: node flag "deleted" (0x2 in the top 3 bits)
+    set_page_checksums(&mut bytes[at..at + PAGE], free_list);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_copy(dir.path(), &bytes);
+
+    let (code, findings) = check_findings(&file);
+    assert_eq!(code, Some(1));
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["kind"], "space-leak");
+    assert_eq!(findings[0]["page"], first);
+    assert!(findings[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("pages {first}-{last}: owned by the database")));
+}

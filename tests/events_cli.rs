@@ -185,3 +185,15 @@ fn truncated_and_bit_flipped_evtx_copies_never_panic_and_keep_intact_records() {
     let out = evtdoctor(&["events", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn table_describes_known_events_from_the_catalog_when_the_log_has_no_message() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/kms-sp4/System.evt");
+    let out = evtdoctor(&["events", "--id", "6005", sample]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("The Event Log service started (the system is booting)."),
+        "{text}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Pure decoders for Windows event logs and ESE databases.
 //!
-//! Every reader takes bytes (or text) and yields the common [`Event`] model; none of them opens
+//! Every event-log reader takes bytes (or text) and yields the common [`Event`] model; the ESE
+//! database reader ([`ese`]) reads pages through a small source trait. None of them opens
 //! files, prints or decides policy. Damage inside an input is reported as a [`Problem`] next to
 //! the records that could still be read, never as a panic.
 

@@ -2,6 +2,7 @@
 
 use crate::cli::{EventsArgs, FilterArgs, Format, LevelArg};
 use crate::input::{self, InputReport, ReadOptions};
+use crate::knowledge::catalog;
 use crate::output::{self, JsonArrayWriter};
 use crate::progress::Progress;
 use crate::ExitCode;
@@ -10,7 +11,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::{Event, Level};
 use serde::Serialize;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 
 /// One event as printed: the record and the input it came from.
 #[derive(Serialize)]
@@ -184,6 +185,11 @@ impl<W: Write> Sink<W> {
                     "Computer",
                     "Description",
                 ]);
+                // Cells are already cut to fixed widths: a pipe or file gets whole rows, a
+                // terminal gets them wrapped to its width.
+                if !io::stdout().is_terminal() {
+                    table.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+                }
                 let assumed = rows.iter().any(|row| row[0].ends_with('*'));
                 for row in rows {
                     table.add_row(row);
@@ -205,9 +211,11 @@ fn opt_text<T: ToString>(value: Option<T>) -> String {
 }
 
 fn table_row(event: &Event, basis: TimeBasis) -> Vec<String> {
+    // The log's own message, else the built-in catalog's, else the raw insertion strings.
     let description = event
         .message
         .clone()
+        .or_else(|| catalog::describe(&event.source, event.event_id, &event.strings))
         .unwrap_or_else(|| event.strings.join(" | "));
     let mut record = opt_text(event.record_number);
     if event.origin.recovered {

@@ -178,8 +178,8 @@ impl<S: PageSource> Rebuild<'_, S> {
         };
         let mut children = Vec::new();
         let child_roots: Vec<(u32, bool)> = table
-            .long_value_root
-            .map(|root| (root, false))
+            .long_values
+            .map(|tree| (tree.root_page, false))
             .into_iter()
             .chain(index_roots(table).map(|root| (root, true)))
             .collect();

@@ -87,7 +87,9 @@ fn without_roots(catalog: &Catalog) -> Vec<TableDef> {
     let mut tables = catalog.tables.clone();
     for table in &mut tables {
         table.root_page = 0;
-        table.long_value_root = table.long_value_root.map(|_| 0);
+        if let Some(tree) = &mut table.long_values {
+            tree.root_page = 0;
+        }
         for index in &mut table.indexes {
             index.root_page = 0;
         }

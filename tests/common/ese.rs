@@ -1,7 +1,8 @@
 //! The dissect.database oracle for ESE tests (tests/oracles/ese_dissect.py).
 
 use super::oracle;
-use evtdoctor_parsers::ese::checksum::{set_page_checksums, uses_ecc, xor_checksum};
+use evtdoctor_parsers::ese::checksum::{set_page_checksums, uses_ecc};
+use evtdoctor_parsers::ese::header::set_header_checksum;
 use serde_json::Value as Json;
 
 /// What the oracle script prints for `args` (`dump FILE [TABLE]` or `header FILE`).
@@ -39,8 +40,7 @@ pub fn as_exchange_2000(mut bytes: Vec<u8>) -> Vec<u8> {
         for (at, value) in [(216, 5), (220, 0), (224, 2195), (228, 3)] {
             put_u32(page, at, value); // Windows 2000 SP3
         }
-        let sum = xor_checksum(page);
-        put_u32(page, 0, sum);
+        set_header_checksum(page);
     }
     let pages = bytes.len() / PAGE - 2;
     for number in 1..=pages as u32 {

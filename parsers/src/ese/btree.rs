@@ -123,6 +123,11 @@ impl PageSet {
         }
     }
 
+    pub fn contains(&self, page: u32) -> bool {
+        let (word, bit) = (page as usize / 64, page % 64);
+        self.bits.get(word).is_some_and(|w| w >> bit & 1 == 1)
+    }
+
     /// Marks `page`; false when it was marked already (pages beyond the file count as seen).
     pub fn insert(&mut self, page: u32) -> bool {
         let (word, bit) = (page as usize / 64, page % 64);

@@ -17,6 +17,20 @@ use std::ops::ControlFlow;
 pub const CATALOG_ROOT: u32 = 4;
 pub const CATALOG_OBJECT_ID: u32 = 2;
 
+/// Positions of the MSysObjects columns used here, in [`msysobjects`] order.
+const COL_OBJID_TABLE: usize = 0;
+const COL_TYPE: usize = 1;
+const COL_ID: usize = 2;
+/// Column type for columns; root page for tables, indexes and long-value trees.
+const COL_COLTYP_OR_PGNO_FDP: usize = 3;
+const COL_SPACE_USAGE: usize = 4;
+const COL_FLAGS: usize = 5;
+/// Code page for columns.
+const COL_PAGES_OR_LOCALE: usize = 6;
+const COL_NAME: usize = 12;
+const COL_TEMPLATE_TABLE: usize = 14;
+const COL_DEFAULT_VALUE: usize = 15;
+
 /// Catalog record types.
 const TYPE_TABLE: i64 = 1;
 const TYPE_COLUMN: i64 = 2;
@@ -64,6 +78,13 @@ pub struct IndexDef {
     pub root_page: u32,
 }
 
+/// A table's long-value tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LongValueTree {
+    pub object_id: u32,
+    pub root_page: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TableDef {
     pub name: String,
@@ -71,7 +92,7 @@ pub struct TableDef {
     pub root_page: u32,
     pub columns: Vec<ColumnDef>,
     pub indexes: Vec<IndexDef>,
-    pub long_value_root: Option<u32>,
+    pub long_values: Option<LongValueTree>,
     pub template: Option<String>,
 }
 
@@ -108,45 +129,49 @@ impl Catalog {
                 Some(Value::Text(t)) => Some(t.clone()),
                 _ => None,
             };
-            let owner = int(0) as u32;
-            let name = text(12).unwrap_or_default();
-            match int(1) {
+            let owner = int(COL_OBJID_TABLE) as u32;
+            let long_value_tree = || LongValueTree {
+                object_id: int(COL_ID) as u32,
+                root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
+            };
+            let name = text(COL_NAME).unwrap_or_default();
+            match int(COL_TYPE) {
                 TYPE_TABLE => tables.push(TableDef {
                     name,
-                    object_id: int(2) as u32,
-                    root_page: int(3) as u32,
+                    object_id: int(COL_ID) as u32,
+                    root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
                     columns: Vec::new(),
                     indexes: Vec::new(),
-                    long_value_root: None,
-                    template: text(14).filter(|t| !t.is_empty()),
+                    long_values: None,
+                    template: text(COL_TEMPLATE_TABLE).filter(|t| !t.is_empty()),
                 }),
                 kind => {
                     let Some(table) = tables.iter_mut().rev().find(|t| t.object_id == owner) else {
                         if kind == TYPE_LONG_VALUE && owner == CATALOG_OBJECT_ID {
-                            catalog_lv = Some(int(3) as u32);
+                            catalog_lv = Some(long_value_tree());
                         }
                         return ControlFlow::Continue(());
                     };
                     match kind {
                         TYPE_COLUMN => table.columns.push(ColumnDef {
-                            id: int(2) as u32,
+                            id: int(COL_ID) as u32,
                             name,
-                            kind: ColumnType(int(3) as u32),
-                            size: int(4) as u32,
-                            flags: int(5) as u32,
-                            codepage: int(6) as u32,
+                            kind: ColumnType(int(COL_COLTYP_OR_PGNO_FDP) as u32),
+                            size: int(COL_SPACE_USAGE) as u32,
+                            flags: int(COL_FLAGS) as u32,
+                            codepage: int(COL_PAGES_OR_LOCALE) as u32,
                             from_template: false,
-                            default: match values.get(15) {
+                            default: match values.get(COL_DEFAULT_VALUE) {
                                 Some(Value::Binary(bytes)) => Some(bytes.clone()),
                                 _ => None,
                             },
                         }),
                         TYPE_INDEX => table.indexes.push(IndexDef {
                             name,
-                            object_id: int(2) as u32,
-                            root_page: int(3) as u32,
+                            object_id: int(COL_ID) as u32,
+                            root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
                         }),
-                        TYPE_LONG_VALUE => table.long_value_root = Some(int(3) as u32),
+                        TYPE_LONG_VALUE => table.long_values = Some(long_value_tree()),
                         _ => {}
                     }
                 }
@@ -158,7 +183,7 @@ impl Catalog {
                 .iter_mut()
                 .filter(|t| t.object_id == CATALOG_OBJECT_ID)
             {
-                table.long_value_root = Some(lv);
+                table.long_values = Some(lv);
             }
         }
         inherit_template_columns(&mut tables);
@@ -242,7 +267,7 @@ pub fn msysobjects() -> TableDef {
         root_page: CATALOG_ROOT,
         columns,
         indexes: Vec::new(),
-        long_value_root: None,
+        long_values: None,
         template: None,
     }
 }
@@ -328,7 +353,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
     }
 
     fn long_value(&self, id: &[u8], column: &ColumnDef) -> Result<Vec<u8>, Problem> {
-        let root = self.table.long_value_root.ok_or_else(|| {
+        let root = self.table.long_values.map(|t| t.root_page).ok_or_else(|| {
             self.column_problem(column, "long value but no long-value tree".into())
         })?;
         let key = record::long_value_key(id).ok_or_else(|| {

@@ -1,7 +1,7 @@
 //! Verification, like `eseutil /k` (every page checksum) and part of `eseutil /g` (every tree
 //! of the catalog reachable, owned by its object, in key order, leaves linked and level).
 
-use super::btree::{self, TreeEvent};
+use super::btree::{self, PageSet, TreeEvent};
 use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT};
 use super::checksum::{self, ChecksumStatus};
 use super::database::{describe_checksum, Database};
@@ -67,7 +67,9 @@ pub fn check<S: PageSource>(
     }
     // A page the page pass found damaged is reported once, not again by every tree walk.
     let mut damaged = HashSet::new();
+    let findings = std::cell::Cell::new(0usize);
     let mut report = |finding: Finding| {
+        findings.set(findings.get() + 1);
         let page_level = matches!(
             finding.kind,
             "checksum" | "checksum-correctable" | "page-number" | "read"
@@ -81,8 +83,71 @@ pub fn check<S: PageSource>(
     };
     let db_space = database_space(db, &mut report);
     check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
-    check_trees(db, &db_space, &mut report, &mut summary);
+    // Every page the database owns is used by a tree, or free, or leaked.
+    let mut accounted = PageSet::new(db.page_count());
+    check_trees(db, &db_space, &mut report, &mut summary, &mut accounted);
+    // Leaks only mean something when every tree could be walked: after damage, the pages
+    // of the trees that could not be read would all look leaked.
+    if let Some(db_space) = db_space.as_ref().filter(|_| findings.get() == 0) {
+        account_space(&mut accounted, DATABASE_ROOT, db_space);
+        report_leaks(db, db_space, &accounted, &mut report);
+    }
     summary
+}
+
+/// Marks a tree's root, its space-tree pages and its free pages as accounted for; a tree
+/// with a single extent keeps its free pages in a bitmap, so its whole extent counts.
+fn account_space(accounted: &mut PageSet, root: u32, tree_space: &space::TreeSpace) {
+    accounted.insert(root);
+    for &page in &tree_space.space_tree_pages {
+        accounted.insert(page);
+    }
+    let single_extent = tree_space.space_tree_pages.is_empty();
+    let extents = if single_extent {
+        &tree_space.owned
+    } else {
+        &tree_space.available
+    };
+    for extent in &extents.0 {
+        for page in extent.first..=extent.last {
+            accounted.insert(page);
+        }
+    }
+}
+
+/// Owned pages no tree uses and no space tree lists as free: one finding per run of pages.
+fn report_leaks<S: PageSource>(
+    db: &Database<S>,
+    db_space: &space::TreeSpace,
+    accounted: &PageSet,
+    report: &mut impl FnMut(Finding),
+) {
+    for extent in &db_space.owned.0 {
+        let mut run: Option<(u32, u32)> = None;
+        for page in extent.first..=extent.last.min(db.page_count()) {
+            if accounted.contains(page) {
+                if let Some((first, last)) = run.take() {
+                    report(leak(db, first, last));
+                }
+            } else {
+                run = Some((run.map_or(page, |(first, _)| first), page));
+            }
+        }
+        if let Some((first, last)) = run {
+            report(leak(db, first, last));
+        }
+    }
+}
+
+fn leak<S: PageSource>(db: &Database<S>, first: u32, last: u32) -> Finding {
+    finding(
+        first,
+        "space-leak",
+        Problem::at_offset(
+            db.page_offset(first),
+            format!("pages {first}-{last}: owned by the database, but neither used by a tree nor listed as free"),
+        ),
+    )
 }
 
 /// The database's own space (the tree of page 1): what it owns and what is free. `None` when
@@ -217,9 +282,10 @@ fn check_trees<S: PageSource>(
     db_space: &Option<space::TreeSpace>,
     report: &mut impl FnMut(Finding),
     summary: &mut CheckSummary,
+    accounted: &mut PageSet,
 ) {
     TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT)
-        .run(report, summary);
+        .run(report, summary, accounted);
     let (catalog, problems) = Catalog::read(db);
     for problem in problems {
         report(Finding {
@@ -229,32 +295,28 @@ fn check_trees<S: PageSource>(
         });
     }
     for table in &catalog.tables {
-        if table.object_id == CATALOG_OBJECT_ID {
-            continue;
+        // The catalog's own tree was walked above; its indexes and long values still are.
+        if table.object_id != CATALOG_OBJECT_ID {
+            TreeCheck::new(db, db_space, &table.name, table.object_id, table.root_page)
+                .run(report, summary, accounted);
         }
-        TreeCheck::new(db, db_space, &table.name, table.object_id, table.root_page)
-            .run(report, summary);
         for index in &table.indexes {
             if index.root_page != table.root_page {
                 let name = format!("{} index {}", table.name, index.name);
                 TreeCheck::new(db, db_space, &name, index.object_id, index.root_page)
-                    .run(report, summary);
+                    .run(report, summary, accounted);
             }
         }
-        if let Some(root) = table.long_value_root {
+        if let Some(tree) = table.long_values {
             let name = format!("{} long values", table.name);
-            let object_id = page_object_id(db, root).unwrap_or(0);
-            TreeCheck::new(db, db_space, &name, object_id, root).run(report, summary);
+            TreeCheck::new(db, db_space, &name, tree.object_id, tree.root_page)
+                .run(report, summary, accounted);
         }
     }
 }
 
 fn contains_extent(owned: &Extents, extent: &space::Extent) -> bool {
     (extent.first..=extent.last).all(|page| owned.contains(page))
-}
-
-fn page_object_id<S: PageSource>(db: &Database<S>, number: u32) -> Option<u32> {
-    db.read_page(number).page.map(|p| p.header.object_id)
 }
 
 /// The structural checks of one tree.
@@ -299,13 +361,22 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         )
     }
 
-    fn run(&self, report: &mut impl FnMut(Finding), summary: &mut CheckSummary) {
+    fn run(
+        &self,
+        report: &mut impl FnMut(Finding),
+        summary: &mut CheckSummary,
+        accounted: &mut PageSet,
+    ) {
         summary.trees += 1;
         let tree_space = self.tree_space(report);
+        if let Some(tree_space) = &tree_space {
+            account_space(accounted, self.root, tree_space);
+        }
         let mut state = WalkState::default();
         btree::walk(self.db, self.root, |event| {
             match event {
                 TreeEvent::Page { page, depth } => {
+                    accounted.insert(page.number);
                     self.check_page(page, depth, &mut state, report);
                     if let Some(tree_space) = &tree_space {
                         self.check_page_space(page.number, tree_space, report);

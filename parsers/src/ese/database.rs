@@ -130,16 +130,15 @@ impl<S: PageSource> Database<S> {
         };
         let problem = match checksum::verify_page(&bytes, number) {
             ChecksumStatus::Ok => None,
-            ChecksumStatus::CorrectableBit { bit } => {
+            status @ ChecksumStatus::CorrectableBit { bit } => {
                 if let Some(byte) = bytes.get_mut((bit / 8) as usize) {
                     *byte ^= 1 << (bit % 8);
                 }
                 Some(Problem::at_offset(
                     offset + u64::from(bit / 8),
                     format!(
-                        "page {number}: checksum: single-bit error at bit {} of byte {} (ECC-correctable; read corrected)",
-                        bit % 8,
-                        bit / 8
+                        "page {number}: {}; read corrected",
+                        describe_checksum(&status)
                     ),
                 ))
             }

@@ -411,6 +411,16 @@ impl FileHeader {
     }
 }
 
+/// Recomputes and stores the checksum of a header page (for the writer, and for tests that
+/// build headers).
+pub fn set_header_checksum(page: &mut [u8]) {
+    let span = page.len().min(HEADER_CHECKSUM_SPAN);
+    let sum = checksum::xor_checksum(&page[..span]);
+    if let Some(slot) = page.get_mut(0..4) {
+        slot.copy_from_slice(&sum.to_le_bytes());
+    }
+}
+
 const ZERO_TIME: LogTime = LogTime {
     year: 1900,
     month: 0,
@@ -440,8 +450,7 @@ mod tests {
         for (at, value) in [(216, 5u32), (220, 0), (224, 2195), (228, 3), (232, 9)] {
             page[at..at + 4].copy_from_slice(&value.to_le_bytes());
         }
-        let sum = checksum::xor_checksum(&page);
-        page[0..4].copy_from_slice(&sum.to_le_bytes());
+        set_header_checksum(&mut page);
         page
     }
 

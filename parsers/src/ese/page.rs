@@ -61,6 +61,28 @@ impl PageHeader {
         })
     }
 
+    /// Writes the header fields into the first bytes of `page` (for the writer). The
+    /// checksums are left alone: [`super::checksum::set_page_checksums`] sets them last.
+    pub fn encode(&self, page: &mut [u8]) {
+        let mut put = |at: usize, bytes: &[u8]| {
+            if let Some(slot) = page.get_mut(at..at + bytes.len()) {
+                slot.copy_from_slice(bytes);
+            }
+        };
+        put(8, &self.db_time.to_le_bytes());
+        put(16, &self.previous.to_le_bytes());
+        put(20, &self.next.to_le_bytes());
+        put(24, &self.object_id.to_le_bytes());
+        put(28, &self.free_bytes.to_le_bytes());
+        put(30, &self.uncommitted_free_bytes.to_le_bytes());
+        put(32, &self.first_free_offset.to_le_bytes());
+        put(34, &self.tag_count.to_le_bytes());
+        put(36, &self.flags.to_le_bytes());
+        if let Some(number) = self.stored_page_number {
+            put(64, &number.to_le_bytes());
+        }
+    }
+
     pub fn is(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
@@ -263,6 +285,20 @@ mod tests {
         assert_eq!(node.key(page.external_header()), b"axy");
         assert_eq!(node.data, &[9, 9]);
         assert_eq!(page.header.flag_names(), vec!["leaf"]);
+    }
+
+    #[test]
+    fn header_encodes_what_it_decodes() {
+        for size in [4096usize, 16384] {
+            let mut page: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+            page[34..36].copy_from_slice(&3u16.to_le_bytes());
+            let header = PageHeader::parse(&page).unwrap();
+            let mut copy = vec![0u8; size];
+            copy[..8].copy_from_slice(&page[..8]);
+            header.encode(&mut copy);
+            assert_eq!(PageHeader::parse(&copy).unwrap(), header);
+            assert_eq!(copy[..40], page[..40]);
+        }
     }
 
     #[test]

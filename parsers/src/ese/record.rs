@@ -362,7 +362,7 @@ mod tests {
             root_page: 40,
             columns,
             indexes: Vec::new(),
-            long_value_root: None,
+            long_values: None,
             template: None,
         }
     }

@@ -68,9 +68,14 @@ impl Extents {
     }
 }
 
-/// The extents listed by the space tree rooted at `root`; damaged entries become problems.
-pub fn read_extents<S: PageSource>(db: &Database<S>, root: u32) -> (Extents, Vec<Problem>) {
+/// The extents listed by the space tree rooted at `root`, and the tree's own pages; damaged
+/// entries become problems.
+pub fn read_extents<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+) -> (Extents, Vec<u32>, Vec<Problem>) {
     let mut extents = Vec::new();
+    let mut pages = Vec::new();
     let mut problems = Vec::new();
     btree::walk(db, root, |event| {
         match event {
@@ -102,11 +107,11 @@ pub fn read_extents<S: PageSource>(db: &Database<S>, root: u32) -> (Extents, Vec
                 }
             }
             TreeEvent::Problem(problem) => problems.push(problem),
-            TreeEvent::Page { .. } => {}
+            TreeEvent::Page { page, .. } => pages.push(page.number),
         }
         ControlFlow::Continue(())
     });
-    (Extents::new(extents), problems)
+    (Extents::new(extents), pages, problems)
 }
 
 /// What the tree rooted at `root` owns and has free: from its space trees, or its single
@@ -114,8 +119,8 @@ pub fn read_extents<S: PageSource>(db: &Database<S>, root: u32) -> (Extents, Vec
 pub struct TreeSpace {
     pub owned: Extents,
     pub available: Extents,
-    /// The space-tree roots, when the tree has them.
-    pub space_trees: Option<(u32, u32)>,
+    /// The pages of the two space trees, when the tree has them.
+    pub space_tree_pages: Vec<u32>,
 }
 
 pub fn tree_space<S: PageSource>(
@@ -128,19 +133,20 @@ pub fn tree_space<S: PageSource>(
         let space = TreeSpace {
             owned: Extents::new(vec![Extent { first: root, last }]),
             available: Extents::default(),
-            space_trees: None,
+            space_tree_pages: Vec::new(),
         };
         return (space, Vec::new());
     }
     let owned_root = header.space_tree;
     let available_root = owned_root.saturating_add(1);
-    let (owned, mut problems) = read_extents(db, owned_root);
-    let (available, more) = read_extents(db, available_root);
+    let (owned, mut space_tree_pages, mut problems) = read_extents(db, owned_root);
+    let (available, more_pages, more) = read_extents(db, available_root);
+    space_tree_pages.extend(more_pages);
     problems.extend(more);
     let space = TreeSpace {
         owned,
         available,
-        space_trees: Some((owned_root, available_root)),
+        space_tree_pages,
     };
     (space, problems)
 }

@@ -89,9 +89,10 @@ pub enum Value {
     Multi(Vec<Value>),
 }
 
-fn four(bytes: &[u8]) -> [u8; 4] {
-    let mut a = [0u8; 4];
-    let n = bytes.len().min(4);
+/// The first N bytes as an array (zero-filled when short: callers check sizes first).
+fn le<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
+    let n = bytes.len().min(N);
     a[..n].copy_from_slice(&bytes[..n]);
     a
 }
@@ -108,24 +109,19 @@ impl Value {
                 return Value::Binary(bytes.to_vec());
             }
         }
-        let array = |n: usize| -> [u8; 8] {
-            let mut a = [0u8; 8];
-            a[..n].copy_from_slice(&bytes[..n]);
-            a
-        };
         match kind.0 {
-            1 => Value::Bool(bytes[0] != 0),
-            2 => Value::UInt(u64::from(bytes[0])),
-            3 => Value::Int(i64::from(i16::from_le_bytes([bytes[0], bytes[1]]))),
-            4 => Value::Int(i64::from(i32::from_le_bytes(four(bytes)))),
-            5 | 15 => Value::Int(i64::from_le_bytes(array(8))),
-            6 => Value::Float(f64::from(f32::from_le_bytes(four(bytes)))),
-            7 => Value::Float(f64::from_le_bytes(array(8))),
-            8 => date_time(i64::from_le_bytes(array(8))),
-            14 => Value::UInt(u64::from(u32::from_le_bytes(four(bytes)))),
-            16 => Value::Guid(bytes.try_into().unwrap_or([0; 16])),
-            17 => Value::UInt(u64::from(u16::from_le_bytes([bytes[0], bytes[1]]))),
-            18 => Value::UInt(u64::from_le_bytes(array(8))),
+            1 => Value::Bool(u8::from_le_bytes(le(bytes)) != 0),
+            2 => Value::UInt(u64::from(u8::from_le_bytes(le(bytes)))),
+            3 => Value::Int(i64::from(i16::from_le_bytes(le(bytes)))),
+            4 => Value::Int(i64::from(i32::from_le_bytes(le(bytes)))),
+            5 | 15 => Value::Int(i64::from_le_bytes(le(bytes))),
+            6 => Value::Float(f64::from(f32::from_le_bytes(le(bytes)))),
+            7 => Value::Float(f64::from_le_bytes(le(bytes))),
+            8 => date_time(i64::from_le_bytes(le(bytes))),
+            14 => Value::UInt(u64::from(u32::from_le_bytes(le(bytes)))),
+            16 => Value::Guid(le(bytes)),
+            17 => Value::UInt(u64::from(u16::from_le_bytes(le(bytes)))),
+            18 => Value::UInt(u64::from_le_bytes(le(bytes))),
             10 | 12 => Value::Text(decode_text(codepage, bytes)),
             _ => Value::Binary(bytes.to_vec()),
         }

@@ -64,7 +64,7 @@ pub fn read_evtx(
     // The closure is cloned for each chunk, so each chunk gets its own (empty) plan cache: template
     // offsets are chunk-relative.
     let via_templates = options.via_templates;
-    let mut plans = PlanCache::new();
+    let mut plans = PlanCache::default();
     let convert = move |record: evtx::err::Result<evtx::EvtxRecord<'_>>| {
         convert_record(record, via_templates.then_some(&mut plans))
     };

@@ -8,12 +8,24 @@
 //! the caller renders that record through XML instead; a test holds both paths equal.
 
 use crate::event::{Event, Level};
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// Template plans of one chunk, by definition offset (`None`: not for the fast path).
-pub type PlanCache = HashMap<u32, Option<Arc<TemplatePlan>>>;
+/// Template plans of one chunk, by definition offset (`None`: not for the fast path). A chunk
+/// holds a few dozen templates at most, so a list beats hashing.
+#[derive(Default, Clone)]
+pub struct PlanCache(Vec<(u32, Option<Arc<TemplatePlan>>)>);
+
+impl PlanCache {
+    fn plan(&mut self, chunk: &[u8], definition: u32) -> Option<Arc<TemplatePlan>> {
+        if let Some((_, plan)) = self.0.iter().find(|(offset, _)| *offset == definition) {
+            return plan.clone();
+        }
+        let plan = TemplatePlan::build(chunk, definition as usize).map(Arc::new);
+        self.0.push((definition, plan.clone()));
+        plan
+    }
+}
 
 /// Builds the event of the record whose BinXML is `chunk[start..start + len]`, or `None` when
 /// the record is not of a shape the fast path handles.
@@ -90,17 +102,13 @@ impl<'c> Instance<'c> {
         if count > cursor.remaining() / 4 {
             return None;
         }
-        let mut descriptors = Vec::with_capacity(count);
-        for _ in 0..count {
-            let size = usize::from(cursor.u16()?);
-            let kind = cursor.u8()?;
-            cursor.skip(1)?;
-            descriptors.push((size, kind));
-        }
+        // The descriptors (size u16, type u8, padding) come first, then the values in order.
+        let descriptors = cursor.take(count * 4)?;
         let mut values = Vec::with_capacity(count);
-        for (size, kind) in descriptors {
+        for descriptor in descriptors.chunks_exact(4) {
+            let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
             values.push(RawValue {
-                kind,
+                kind: descriptor[2],
                 bytes: cursor.take(size)?,
             });
         }
@@ -116,10 +124,7 @@ impl<'c> Instance<'c> {
         state: &mut Collected,
         depth: usize,
     ) -> Option<()> {
-        let plan = plans
-            .entry(self.definition)
-            .or_insert_with(|| TemplatePlan::build(chunk, self.definition as usize).map(Arc::new))
-            .clone()?;
+        let plan = plans.plan(chunk, self.definition)?;
         plan.apply(&self.values, chunk, plans, event, state, depth)
     }
 }

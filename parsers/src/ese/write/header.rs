@@ -2,8 +2,7 @@
 //! settings, marked cleanly shut down with no log attached, a new signature and times, and
 //! the OS version the new indexes are stamped with.
 
-use crate::ese::checksum::xor_checksum;
-use crate::ese::header::{OsVersion, HEADER_CHECKSUM_SPAN, MIN_HEADER_SIZE};
+use crate::ese::header::{set_header_checksum, OsVersion, HEADER_CHECKSUM_SPAN, MIN_HEADER_SIZE};
 
 /// What changes from the source header.
 #[derive(Debug, Clone)]
@@ -68,8 +67,7 @@ pub fn fresh_header(
     {
         put(&mut page, OS_VERSION + 4 * i, &value.to_le_bytes());
     }
-    let sum = xor_checksum(&page[..span]);
-    put(&mut page, 0, &sum.to_le_bytes());
+    set_header_checksum(&mut page);
     let mut both = page.clone();
     both.extend_from_slice(&page);
     Ok(both)

@@ -3,7 +3,7 @@
 //! format requires. Keys are stored whole (no prefix sharing), exactly as given.
 
 use crate::ese::checksum::set_page_checksums;
-use crate::ese::page::FLAG_NEW_CHECKSUM;
+use crate::ese::page::{PageHeader, FLAG_NEW_CHECKSUM};
 
 const SMALL_HEADER: usize = 40;
 const LARGE_HEADER: usize = 80;
@@ -133,27 +133,27 @@ impl PageBuilder {
         } else {
             flags &= !FLAG_NEW_CHECKSUM;
         }
-        put(&mut page, 8, &format.db_time.to_le_bytes());
-        put(&mut page, 16, &role.previous.to_le_bytes());
-        put(&mut page, 20, &role.next.to_le_bytes());
-        put(&mut page, 24, &role.object_id.to_le_bytes());
-        put(&mut page, 28, &(free as u16).to_le_bytes());
-        put(&mut page, 32, &(offset as u16).to_le_bytes());
-        put(&mut page, 34, &(tag_count as u16).to_le_bytes());
-        put(&mut page, 36, &flags.to_le_bytes());
-        if format.large() {
-            put(&mut page, 64, &role.number.to_le_bytes());
-        } else if !format.ecc {
+        let header = PageHeader {
+            checksum: 0,
+            db_time: format.db_time,
+            previous: role.previous,
+            next: role.next,
+            object_id: role.object_id,
+            free_bytes: free as u16,
+            uncommitted_free_bytes: 0,
+            first_free_offset: offset as u16,
+            tag_count: tag_count as u16,
+            flags,
+            stored_page_number: format.large().then_some(role.number),
+        };
+        header.encode(&mut page);
+        if !format.large() && !format.ecc {
             // The old format keeps the page number beside its 32-bit checksum.
-            put(&mut page, 4, &role.number.to_le_bytes());
+            page[4..8].copy_from_slice(&role.number.to_le_bytes());
         }
         set_page_checksums(&mut page, role.number);
         page
     }
-}
-
-fn put(page: &mut [u8], at: usize, bytes: &[u8]) {
-    page[at..at + bytes.len()].copy_from_slice(bytes);
 }
 
 #[cfg(test)]
