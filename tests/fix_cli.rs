@@ -275,3 +275,36 @@ fn disk_full_ends_with_a_clear_error_and_the_original_intact() {
     assert_eq!(sha256(&file), original);
     assert_eq!(files_in(dir.path()), ["kmsmdb.edb"]);
 }
+
+/// Unmounts the test's tmpfs however the test ends.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A read-only mount (CI runs as root, so file modes would stop nothing): a clear refusal,
+/// and the database as it was.
+#[test]
+fn a_read_only_target_is_refused_and_left_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = |args: &[&str]| Command::new("mount").args(args).status().unwrap().success();
+    let point = dir.path().to_str().unwrap();
+    assert!(
+        mounted(&["-t", "tmpfs", "-o", "size=8m", "tmpfs", point]),
+        "mount needs root"
+    );
+    let _mount = Mount(dir.path().to_path_buf());
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
+    let original = sha256(&file);
+    assert!(mounted(&["-o", "remount,ro", point]));
+    let out = fix(&file, &["--target-os", TARGET_OS, "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(message.contains("Read-only file system"), "{message}");
+    assert!(message.contains("the database is untouched"), "{message}");
+    assert_eq!(sha256(&file), original);
+    assert_eq!(files_in(dir.path()), ["kmsmdb.edb"]);
+}
