@@ -122,6 +122,7 @@ fn sp3_to_sp4_then_5085_is_the_kb_case_with_high_confidence() {
         f.remediation[1].contains(r#"`eseutil /d "C:\Program Files\Exchsrvr\KMSData\kmsmdb.edb"`"#)
     );
     assert!(f.remediation[1].contains("evtdoctor fix --db"));
+    assert!(f.remediation[1].contains(r#"--target-os "5.0.2195 SP 4""#));
     assert!(f.remediation[2].contains("Key Management Service"));
     assert!(f.summary.contains("an inference"));
 }

@@ -670,8 +670,10 @@ fn remediation(database: &str, check_state_first: bool) -> Vec<String> {
         ));
     }
     steps.push(format!(
-        "Defragment the KMS database offline: `evtdoctor fix --db \"{database}\"`, or from \
-         Exchsrvr\\Bin `eseutil /d \"{database}\"`."
+        "Defragment the KMS database offline, on a copy taken off the server, stamping the \
+         version it runs: `evtdoctor fix --db \"{database}\" --target-os \"5.0.2195 SP 4\"` (it \
+         prints the whole procedure), or on the server from Exchsrvr\\Bin \
+         `eseutil /d \"{database}\"`."
     ));
     steps.push(
         "Start the Microsoft Exchange Key Management Service again and check that Service \
