@@ -209,6 +209,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
+    /// After the diagnosis, fix this copy of the KMS database (`evtdoctor fix`, with the OS
+    /// version the logs show running, after a confirmation) when the KMS finding is active.
+    #[arg(long, value_name = "PATH")]
+    pub fix_db: Option<PathBuf>,
+
     /// Report format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ReportFormat>,

@@ -1,15 +1,17 @@
 //! `evtdoctor analyze`: read every input, correlate, diagnose, report.
 
-use crate::cli::{AnalyzeArgs, ReportFormat};
+use crate::cli::{AnalyzeArgs, FixArgs, OutputArgs, ReportFormat};
+use crate::commands;
 use crate::commands::events::print_problems;
-use crate::correlate::{correlate, SourcedEvent};
-use crate::diagnose::{diagnose, Context, DatabaseFile};
+use crate::correlate::{correlate, Correlation, Fact, SourcedEvent};
+use crate::diagnose::{diagnose, Context, DatabaseFile, Diagnosis, Status, KMS_RULE};
 use crate::input::{self, InputBytes, ReadOptions};
 use crate::progress::Progress;
 use crate::report::{render_markdown, render_table, InputSummary, Report, ReportOptions, TimeZone};
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
 use evtdoctor_parsers::detect::ESE_SIGNATURE;
+use evtdoctor_parsers::ese::header::OsVersion as EseOsVersion;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -61,6 +63,10 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         },
     );
     let active = diagnosis.has_active_findings();
+    let fix_target = args
+        .fix_db
+        .as_ref()
+        .map(|_| fix_target(&correlation, &diagnosis));
     let report = Report::new(
         inputs,
         correlation,
@@ -92,11 +98,75 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             }
         }
     }
+    if let (Some(db), Some(target)) = (&args.fix_db, fix_target) {
+        run_fix(db, target)?;
+    }
     Ok(if active {
         ExitCode::Found
     } else {
         ExitCode::Clean
     })
+}
+
+/// The OS version to stamp on the KMS database: the one the logs show running, when the KMS
+/// finding is active; otherwise why no fix is called for.
+fn fix_target(correlation: &Correlation, diagnosis: &Diagnosis) -> Result<EseOsVersion, String> {
+    let kms_active = diagnosis
+        .findings
+        .iter()
+        .any(|f| f.id == KMS_RULE.id && f.status == Status::Active);
+    if !kms_active {
+        return Err("no active KMS finding calls for it".into());
+    }
+    let running = correlation
+        .hosts
+        .iter()
+        .flat_map(|host| &host.entries)
+        .filter_map(|entry| match &entry.fact {
+            Fact::Boot { os: Some(os) } | Fact::OsLevelChanged { to: os, .. } => {
+                Some((entry.time, os))
+            }
+            _ => None,
+        })
+        .max_by_key(|(time, _)| *time);
+    match running {
+        Some((_, os)) => Ok(EseOsVersion {
+            major: os.major,
+            minor: os.minor,
+            build: os.build,
+            service_pack: os.service_pack,
+        }),
+        None => {
+            Err("the logs do not show which OS version runs: use evtdoctor fix --target-os".into())
+        }
+    }
+}
+
+/// Runs `fix` on the database after the report (it asks before changing anything and says
+/// what it did; analyze's exit code stays the diagnosis's).
+fn run_fix(db: &Path, target: Result<EseOsVersion, String>) -> Result<()> {
+    match target {
+        Ok(os) => {
+            eprintln!(
+                "evtdoctor: the logs show {os} running; fixing {} for it",
+                db.display()
+            );
+            commands::fix::run(&FixArgs {
+                db: db.to_path_buf(),
+                target_os: Some(os),
+                backup_dir: None,
+                dry_run: false,
+                yes: false,
+                rollback: false,
+                output: OutputArgs::default(),
+            })?;
+            Ok(())
+        }
+        Err(reason) => {
+            eprintln!("evtdoctor: --fix-db: not fixing {}: {reason}", db.display());
+            Ok(())
+        }
+    }
 }
 
 /// What can be said about the `--db` file without the ESE reader: is it there, is it ESE.

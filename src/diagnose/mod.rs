@@ -3,6 +3,8 @@
 
 mod kms;
 
+pub use kms::RULE as KMS_RULE;
+
 use crate::correlate::{Correlation, Evidence, HostTimeline};
 use serde::Serialize;
 use std::path::PathBuf;
