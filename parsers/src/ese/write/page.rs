@@ -173,7 +173,13 @@ mod tests {
 
     #[test]
     fn pages_read_back_with_their_nodes_and_checksums() {
-        for (size, ecc) in [(4096, false), (4096, true), (8192, true), (32768, true)] {
+        for (size, ecc) in [
+            (4096, false),
+            (4096, true),
+            (8192, true),
+            (16384, true),
+            (32768, true),
+        ] {
             let format = format(size, ecc);
             let mut builder = PageBuilder::new(format);
             builder.push(format.encode_node(b"key1", b"data one").unwrap());
