@@ -1,9 +1,10 @@
 //! Reading many inputs on every core while keeping their order.
 //!
-//! Small inputs are read in batches, several at once (one input per thread, each read on its
-//! own); large ones are read one at a time with the reader's own threads (.evtx chunks in
-//! parallel) and streamed, so memory stays bounded by a batch whatever the input sizes.
-//! Results are handed on in input order, so output does not depend on the thread count.
+//! Small inputs are read in batches, several at once (one input per thread); a large input, or
+//! a small one with no other beside it, is read alone with the reader's own threads (.evtx
+//! chunks in parallel) and may be streamed, so memory stays bounded by a batch whatever the
+//! input sizes. Results are handed on in input order, so output does not depend on the thread
+//! count.
 
 use crate::input::ReadOptions;
 use rayon::prelude::*;
@@ -25,14 +26,14 @@ pub fn init_threads(threads: usize) {
 
 /// Reads every file and hands each result to `deliver`, in file order.
 ///
-/// `read_small` runs on worker threads, one input each, and is given single-threaded read
-/// options; `read_large` runs on the calling thread with the run's thread count and may
+/// `read_together` runs on worker threads, one input each, and is given single-threaded read
+/// options; `read_alone` runs on the calling thread with the run's thread count and may
 /// stream what it reads. Stops at the first error `deliver` returns.
 pub fn read_in_order<T: Send, E>(
     files: &[PathBuf],
     options: ReadOptions,
-    read_small: impl Fn(&Path, ReadOptions) -> T + Sync,
-    mut read_large: impl FnMut(&Path, ReadOptions) -> T,
+    read_together: impl Fn(&Path, ReadOptions) -> T + Sync,
+    mut read_alone: impl FnMut(&Path, ReadOptions) -> T,
     mut deliver: impl FnMut(T) -> Result<(), E>,
 ) -> Result<(), E> {
     let single = ReadOptions {
@@ -42,15 +43,16 @@ pub fn read_in_order<T: Send, E>(
     let sizes: Vec<u64> = files.iter().map(|f| file_size(f)).collect();
     let mut at = 0;
     while at < files.len() {
-        if sizes[at] >= LARGE_INPUT {
-            deliver(read_large(&files[at], options))?;
+        let end = batch_end(&sizes, at);
+        if end <= at + 1 {
+            // A large input, or a batch of one: it gets every thread.
+            deliver(read_alone(&files[at], options))?;
             at += 1;
             continue;
         }
-        let end = batch_end(&sizes, at);
         let results: Vec<T> = files[at..end]
             .par_iter()
-            .map(|file| read_small(file, single))
+            .map(|file| read_together(file, single))
             .collect();
         for result in results {
             deliver(result)?;
@@ -61,12 +63,12 @@ pub fn read_in_order<T: Send, E>(
 }
 
 /// The end of the batch of small inputs starting at `start`: up to the next large input or
-/// until the batch holds `BATCH_BYTES` (always at least one input).
+/// until the batch holds `BATCH_BYTES` (`start` itself when it is large).
 fn batch_end(sizes: &[u64], start: usize) -> usize {
     let mut bytes = 0u64;
     let mut end = start;
     while let Some(&size) = sizes.get(end) {
-        if size >= LARGE_INPUT || (end > start && bytes.saturating_add(size) > BATCH_BYTES) {
+        if size >= LARGE_INPUT || bytes.saturating_add(size) > BATCH_BYTES {
             break;
         }
         bytes = bytes.saturating_add(size);
@@ -118,5 +120,26 @@ mod tests {
             }
         });
         assert_eq!((stopped, count), (Err("stop"), 3));
+    }
+
+    #[test]
+    fn a_lone_input_is_read_with_every_thread() {
+        let threads_given = |names: &[&str]| {
+            let files: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
+            let options = ReadOptions {
+                threads: 4,
+                ..ReadOptions::default()
+            };
+            let threads = |_: &Path, options: ReadOptions| options.threads;
+            let mut seen = Vec::new();
+            let done: Result<(), ()> = read_in_order(&files, options, threads, threads, |n| {
+                seen.push(n);
+                Ok(())
+            });
+            assert_eq!(done, Ok(()));
+            seen
+        };
+        assert_eq!(threads_given(&["alone"]), [4]);
+        assert_eq!(threads_given(&["a", "b"]), [1, 1]);
     }
 }

@@ -46,13 +46,14 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     }
 
     let stdout = io::stdout();
-    // Large inputs write from inside their read (streaming); every input writes when delivered.
+    // An input read alone writes from inside its read (streaming); every input writes what is
+    // left when delivered.
     let sink = RefCell::new(Sink::new(format, BufWriter::new(stdout.lock()))?);
     let progress = Progress::for_files(&files);
     let mut reports = Vec::new();
-    let read_small =
+    let read_together =
         |path: &Path, options| read_rendered(path, options, &filter, format, |_| Ok(()));
-    let read_large = |path: &Path, options| {
+    let read_alone = |path: &Path, options| {
         read_rendered(path, options, &filter, format, |rendered| {
             if rendered.is_large() {
                 sink.borrow_mut().write(std::mem::take(rendered))?;
@@ -60,7 +61,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
             Ok(())
         })
     };
-    let written = parallel::read_in_order(&files, options, read_small, read_large, |output| {
+    let written = parallel::read_in_order(&files, options, read_together, read_alone, |output| {
         progress.advance(output.report.size);
         if let Some(e) = output.write_error {
             return Err(e);
