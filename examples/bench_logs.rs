@@ -2,6 +2,7 @@
 //! (`scripts/bench-peers.sh`).
 //!
 //! usage: cargo run --release --example bench_logs -- evt|evtx OUT MEGABYTES
+//!        cargo run --release --example bench_logs -- many DIR COUNT   (small logs, for --threads)
 
 use chrono::{DateTime, Duration, Utc};
 use evtdoctor::logwriter::{evt::EvtWriter, evtx::write_evtx, scenarios::KB_818952_DATA};
@@ -75,22 +76,51 @@ fn event(n: u64, start: DateTime<Utc>) -> Event {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [kind, out, megabytes] = args.as_slice() else {
-        return Err("usage: bench_logs evt|evtx OUT MEGABYTES".into());
-    };
-    let target: u64 = megabytes.parse::<u64>()? * 1024 * 1024;
     let start = DateTime::parse_from_rfc3339("2003-07-01T08:00:00Z")?.with_timezone(&Utc);
-    // About 200 bytes per record in either format.
-    let events: Vec<Event> = (0..target / 200).map(|n| event(n, start)).collect();
-    let bytes = match kind.as_str() {
-        "evt" => {
-            let size = u32::try_from(target + 0x10000)?;
-            EvtWriter::new(size).write(&events)?.bytes
+    match args.as_slice() {
+        [kind, out, megabytes] if kind != "many" => {
+            let target: u64 = megabytes.parse::<u64>()? * 1024 * 1024;
+            // About 200 bytes per record in either format.
+            let events: Vec<Event> = (0..target / 200).map(|n| event(n, start)).collect();
+            let bytes = log_bytes(kind, &events, target + 0x10000)?;
+            std::fs::write(out, &bytes)?;
+            eprintln!("{out}: {} events, {} bytes", events.len(), bytes.len());
         }
-        "evtx" => write_evtx(&events)?,
-        other => return Err(format!("unknown kind {other}").into()),
-    };
-    std::fs::write(out, &bytes)?;
-    eprintln!("{out}: {} events, {} bytes", events.len(), bytes.len());
+        [many, dir, count] if many == "many" => {
+            // Like a folder of collected 64 KiB logs: .evt and .evtx in turn, 300 records each.
+            std::fs::create_dir_all(dir)?;
+            for file in 0..count.parse::<u64>()? {
+                let events: Vec<Event> = (file * 300..file * 300 + 300)
+                    .map(|n| event(n, start))
+                    .collect();
+                let kind = if file % 2 == 0 { "evt" } else { "evtx" };
+                let bytes = log_bytes(kind, &events, 0x10000)?;
+                std::fs::write(format!("{dir}/log{file:05}.{kind}"), bytes)?;
+            }
+            eprintln!("{dir}: {count} logs of 300 events");
+        }
+        _ => {
+            return Err(
+                "usage: bench_logs evt|evtx OUT MEGABYTES | bench_logs many DIR COUNT".into(),
+            )
+        }
+    }
     Ok(())
+}
+
+/// A log of `kind` holding `events`; a .evt is `evt_size` bytes (it wraps when they do not fit).
+fn log_bytes(
+    kind: &str,
+    events: &[Event],
+    evt_size: u64,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    Ok(match kind {
+        "evt" => {
+            EvtWriter::new(u32::try_from(evt_size)?)
+                .write(events)?
+                .bytes
+        }
+        "evtx" => write_evtx(events)?,
+        other => return Err(format!("unknown kind {other}").into()),
+    })
 }

@@ -2,6 +2,7 @@
 # Times evtdoctor against the peer tools on the same large inputs, in one run:
 #   .evtx -> JSONL : evtdoctor events --jsonl  vs  evtx_dump -o jsonl (equal thread counts)
 #   .evt  -> text  : evtdoctor events --jsonl  vs  evtexport
+#   1,000 small logs: evtdoctor events --jsonl with --threads 1 vs --threads $THREADS (the speed-up)
 # Inputs are built first: a .evtx of replicated whole chunks of a real log (the corpus beside the
 # repository, or EVTX_SOURCE), and a .evt written by the project's own writer.
 # Needs: hyperfine, evtx_dump (cargo install evtx), evtexport (libevt-utils), python3.
@@ -25,6 +26,7 @@ bin=target/release/evtdoctor
 
 python3 scripts/replicate-evtx.py "$evtx_source" "$work/big.evtx" "$evtx_mb"
 target/release/examples/bench_logs evt "$work/big.evt" "$evt_mb"
+target/release/examples/bench_logs many "$work/many" 1000
 
 hyperfine --warmup 1 --runs 5 --export-markdown "$work/evtx.md" \
   -n "evtdoctor events --jsonl (threads $threads)" "$bin events --threads $threads --jsonl $work/big.evtx > /dev/null" \
@@ -33,6 +35,10 @@ hyperfine --warmup 1 --runs 5 --export-markdown "$work/evtx.md" \
 hyperfine --warmup 1 --runs 3 --export-markdown "$work/evt.md" \
   -n "evtdoctor events --jsonl" "$bin events --threads $threads --jsonl $work/big.evt > /dev/null" \
   -n "evtexport" "evtexport $work/big.evt > /dev/null"
+
+hyperfine --warmup 1 --runs 5 --export-markdown "$work/many.md" \
+  -n "evtdoctor events --jsonl, 1,000 logs (threads 1)" "$bin events --threads 1 --jsonl $work/many > /dev/null" \
+  -n "evtdoctor events --jsonl, 1,000 logs (threads $threads)" "$bin events --threads $threads --jsonl $work/many > /dev/null"
 
 echo
 echo "Peak memory (KiB):"
@@ -43,4 +49,4 @@ for cmd in "$bin events --threads $threads --jsonl $work/big.evtx" \
   rss=$( { /usr/bin/time -f '%M' $cmd > /dev/null; } 2>&1 | tail -1 )
   printf '%10s  %s\n' "$rss" "$cmd"
 done
-cat "$work/evtx.md" "$work/evt.md"
+cat "$work/evtx.md" "$work/evt.md" "$work/many.md"

@@ -398,7 +398,8 @@ pub enum LevelArg {
 /// How inputs are read.
 #[derive(Debug, Args, Default)]
 pub struct ReadArgs {
-    /// Worker threads (0 = one per core).
+    /// Worker threads, for reading many inputs at once and the chunks of large .evtx files
+    /// (0 = one per core). The output is the same whatever the count.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 

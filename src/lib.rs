@@ -11,6 +11,7 @@ pub mod input;
 pub mod knowledge;
 pub mod logwriter;
 pub mod output;
+pub mod parallel;
 pub mod progress;
 pub mod report;
 

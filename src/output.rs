@@ -102,10 +102,21 @@ impl<W: Write> JsonArrayWriter<W> {
     }
 
     pub fn push<T: serde::Serialize>(&mut self, value: &T) -> io::Result<()> {
+        self.separate()?;
+        serde_json::to_writer(&mut self.out, value)?;
+        Ok(())
+    }
+
+    /// Adds an element already serialized (by another thread, say).
+    pub fn push_serialized(&mut self, json: &[u8]) -> io::Result<()> {
+        self.separate()?;
+        self.out.write_all(json)
+    }
+
+    fn separate(&mut self) -> io::Result<()> {
         self.out
             .write_all(if self.first { b"\n  " } else { b",\n  " })?;
         self.first = false;
-        serde_json::to_writer(&mut self.out, value)?;
         Ok(())
     }
 
@@ -147,7 +158,7 @@ mod tests {
     fn json_array_writer_writes_valid_json() {
         let mut w = JsonArrayWriter::new(Vec::new()).unwrap();
         w.push(&1).unwrap();
-        w.push(&"two").unwrap();
+        w.push_serialized(br#""two""#).unwrap();
         let bytes = w.finish().unwrap();
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value, serde_json::json!([1, "two"]));

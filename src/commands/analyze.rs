@@ -6,12 +6,14 @@ use crate::commands::events::print_problems;
 use crate::correlate::{correlate, Correlation, Fact, SourcedEvent};
 use crate::diagnose::{diagnose, Context, DatabaseFile, Diagnosis, Status, KMS_RULE};
 use crate::input::{self, InputBytes, ReadOptions};
+use crate::parallel;
 use crate::progress::Progress;
 use crate::report::{render_markdown, render_table, InputSummary, Report, ReportOptions, TimeZone};
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
 use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::OsVersion as EseOsVersion;
+use std::convert::Infallible;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -28,21 +30,29 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }
 
+    parallel::init_threads(args.read.threads);
     let progress = Progress::for_files(&files);
     let mut events = Vec::new();
     let mut inputs = Vec::new();
-    for path in &files {
+    let read = |path: &Path, options| {
         let file = path.display().to_string();
+        let mut found = Vec::new();
         let report = input::read_events(path, options, |event| {
-            events.push(SourcedEvent {
+            found.push(SourcedEvent {
                 file: file.clone(),
                 event,
             })
         });
+        (report, found)
+    };
+    let delivered = parallel::read_in_order(&files, options, read, read, |(report, found)| {
         progress.advance(report.size);
         print_problems(&report);
         inputs.push(InputSummary::from_report(&report));
-    }
+        events.extend(found);
+        Ok::<(), Infallible>(())
+    });
+    let Ok(()) = delivered;
     progress.finish();
     inputs.extend(
         path_errors

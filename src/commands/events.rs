@@ -4,6 +4,7 @@ use crate::cli::{EventsArgs, FilterArgs, Format, LevelArg};
 use crate::input::{self, InputReport, ReadOptions};
 use crate::knowledge::catalog;
 use crate::output::{self, JsonArrayWriter};
+use crate::parallel;
 use crate::progress::Progress;
 use crate::ExitCode;
 use anyhow::{bail, Context, Result};
@@ -11,7 +12,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::{Event, Level};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
 
 /// One event as printed: the record and the input it came from.
 #[derive(Serialize)]
@@ -37,37 +40,40 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         tz: args.read.tz,
         hash: false,
     };
+    parallel::init_threads(args.read.threads);
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }
 
     let stdout = io::stdout();
-    let mut sink = Sink::new(format, BufWriter::new(stdout.lock()))?;
+    // An input read alone writes from inside its read (streaming); every input writes what is
+    // left when delivered.
+    let sink = RefCell::new(Sink::new(format, BufWriter::new(stdout.lock()))?);
     let progress = Progress::for_files(&files);
     let mut reports = Vec::new();
-    for path in &files {
-        let name = path.display().to_string();
-        let mut write_error = None;
-        let report = input::read_events_with_basis(path, options, |event, basis| {
-            if write_error.is_none() && filter.matches(&event) {
-                if let Err(e) = sink.push(&name, &event, basis) {
-                    write_error = Some(e);
-                }
+    let read_together =
+        |path: &Path, options| read_rendered(path, options, &filter, format, |_| Ok(()));
+    let read_alone = |path: &Path, options| {
+        read_rendered(path, options, &filter, format, |rendered| {
+            if rendered.is_large() {
+                sink.borrow_mut().write(std::mem::take(rendered))?;
             }
-        });
-        progress.advance(report.size);
-        if let Some(e) = write_error {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return Ok(ExitCode::Clean);
-            }
-            return Err(e).context("writing output");
+            Ok(())
+        })
+    };
+    let written = parallel::read_in_order(&files, options, read_together, read_alone, |output| {
+        progress.advance(output.report.size);
+        if let Some(e) = output.write_error {
+            return Err(e);
         }
-        print_problems(&report);
-        reports.push(report);
-    }
+        sink.borrow_mut().write(output.rendered)?;
+        print_problems(&output.report);
+        reports.push(output.report);
+        Ok(())
+    });
     progress.finish();
-    match sink.finish() {
+    match written.and_then(|()| sink.into_inner().finish()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::Clean),
         other => other.context("writing output")?,
     }
@@ -91,6 +97,40 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     })
 }
 
+/// One input read and its matching records rendered, by the thread that read it.
+struct FileOutput {
+    report: InputReport,
+    rendered: Rendered,
+    write_error: Option<io::Error>,
+}
+
+/// Reads one input, rendering each matching record; `spill` may write out what has piled up.
+fn read_rendered(
+    path: &Path,
+    options: ReadOptions,
+    filter: &EventFilter,
+    format: Format,
+    mut spill: impl FnMut(&mut Rendered) -> io::Result<()>,
+) -> FileOutput {
+    let name = path.display().to_string();
+    let mut rendered = Rendered::default();
+    let mut write_error = None;
+    let report = input::read_events_with_basis(path, options, |event, basis| {
+        if write_error.is_some() || !filter.matches(&event) {
+            return;
+        }
+        let pushed = rendered.push(format, &name, &event, basis);
+        if let Err(e) = pushed.and_then(|()| spill(&mut rendered)) {
+            write_error = Some(e);
+        }
+    });
+    FileOutput {
+        report,
+        rendered,
+        write_error,
+    }
+}
+
 /// Problems go to stderr, one line each, naming file and offset; a flood is capped.
 pub fn print_problems(report: &InputReport) {
     const SHOWN: usize = 10;
@@ -109,12 +149,59 @@ pub fn print_problems(report: &InputReport) {
     }
 }
 
+/// Records rendered in the output format, ready for the [`Sink`]; only the part the format
+/// uses is filled.
+#[derive(Default)]
+struct Rendered {
+    /// JSON lines or CSV rows.
+    lines: Vec<u8>,
+    /// JSON array elements, each serialized.
+    elements: Vec<Vec<u8>>,
+    /// Table rows (a table is laid out once every row is known).
+    rows: Vec<Vec<String>>,
+}
+
+impl Rendered {
+    /// Bytes held before a streamed input writes them out.
+    const SPILL_BYTES: usize = 1 << 20;
+
+    fn push(
+        &mut self,
+        format: Format,
+        file: &str,
+        event: &Event,
+        time_basis: TimeBasis,
+    ) -> io::Result<()> {
+        let record = EventRecord {
+            file,
+            event,
+            time_basis,
+        };
+        match format {
+            Format::Table | Format::Markdown => self.rows.push(table_row(event, time_basis)),
+            Format::Json => self.elements.push(serde_json::to_vec(&record)?),
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.lines, &record)?;
+                self.lines.push(b'\n');
+            }
+            Format::Csv => {
+                output::write_csv_row(&mut self.lines, &csv_row(file, event, time_basis))?
+            }
+        }
+        Ok(())
+    }
+
+    /// True when a streamed input should write out what it holds (tables keep every row).
+    fn is_large(&self) -> bool {
+        self.lines.len() >= Self::SPILL_BYTES || self.elements.len() >= 4096
+    }
+}
+
 /// Where records go, in the chosen format. Tables need every row first; the rest stream.
 enum Sink<W: Write> {
     Table(W, Vec<Vec<String>>),
     Json(JsonArrayWriter<W>),
-    Jsonl(W),
-    Csv(W),
+    Lines(W),
 }
 
 const CSV_HEADER: [&str; 18] = [
@@ -139,32 +226,27 @@ const CSV_HEADER: [&str; 18] = [
 ];
 
 impl<W: Write> Sink<W> {
-    fn new(format: Format, mut out: W) -> Result<Self> {
+    fn new(format: Format, mut out: W) -> io::Result<Self> {
         Ok(match format {
             Format::Table | Format::Markdown => Sink::Table(out, Vec::new()),
             Format::Json => Sink::Json(JsonArrayWriter::new(out)?),
-            Format::Jsonl => Sink::Jsonl(out),
+            Format::Jsonl => Sink::Lines(out),
             Format::Csv => {
                 output::write_csv_row(&mut out, &CSV_HEADER)?;
-                Sink::Csv(out)
+                Sink::Lines(out)
             }
         })
     }
 
-    fn push(&mut self, file: &str, event: &Event, time_basis: TimeBasis) -> io::Result<()> {
-        let record = EventRecord {
-            file,
-            event,
-            time_basis,
-        };
+    fn write(&mut self, rendered: Rendered) -> io::Result<()> {
         match self {
-            Sink::Table(_, rows) => rows.push(table_row(event, time_basis)),
-            Sink::Json(w) => w.push(&record)?,
-            Sink::Jsonl(out) => {
-                serde_json::to_writer(&mut *out, &record)?;
-                out.write_all(b"\n")?;
+            Sink::Table(_, rows) => rows.extend(rendered.rows),
+            Sink::Json(w) => {
+                for element in &rendered.elements {
+                    w.push_serialized(element)?;
+                }
             }
-            Sink::Csv(out) => output::write_csv_row(out, &csv_row(file, event, time_basis))?,
+            Sink::Lines(out) => out.write_all(&rendered.lines)?,
         }
         Ok(())
     }
@@ -201,7 +283,7 @@ impl<W: Write> Sink<W> {
                 out.flush()
             }
             Sink::Json(w) => w.finish()?.flush(),
-            Sink::Jsonl(mut out) | Sink::Csv(mut out) => out.flush(),
+            Sink::Lines(mut out) => out.flush(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Carving whole records from slack: the bytes between the end of the live data and the oldest
 //! live record, where overwritten or cleared records survive.
 
-use super::record::{decode, probe, Probe};
+use super::record::{decode, probe_whole};
 use super::ring::Ring;
 use super::walk::Slack;
 use super::SIGNATURE;
@@ -25,13 +25,7 @@ pub(crate) fn find_records<'r, 'a>(
             if distance < next_free || distance >= len {
                 return None;
             }
-            let Probe::Record {
-                bytes,
-                closed: true,
-            } = probe(ring, offset, len - distance)
-            else {
-                return None;
-            };
+            let bytes = probe_whole(ring, offset, len - distance)?;
             next_free = distance + bytes.len();
             Some((distance, offset, bytes))
         })

@@ -14,39 +14,43 @@ use std::fmt::Write as _;
 /// The smallest record: fixed part, two empty names and the closing size.
 pub(crate) const MIN_RECORD_SIZE: usize = RECORD_FIXED_SIZE as usize + 2 + 2 + 4;
 
-/// What the bytes at a ring offset are.
-pub(crate) enum Probe<'a> {
-    /// A record: size, signature and a size that fits. `closed` tells whether the closing size
-    /// copy matches (Windows leaves it 0 in a record cut short by a crash).
-    Record { bytes: Cow<'a, [u8]>, closed: bool },
-    /// Not a record; the reason, for the problem report.
-    NotRecord(String),
+/// A record found at a ring offset: size and signature fit.
+pub(crate) struct Located {
+    pub size: usize,
+    /// The closing size copy matches (Windows leaves it 0 in a record cut short by a crash).
+    pub closed: bool,
 }
 
-/// Looks for a record at `offset` that fits in `room` bytes.
-pub(crate) fn probe<'a>(ring: &Ring<'a>, offset: usize, room: usize) -> Probe<'a> {
+/// The record at `offset` if it is whole: its closing size copy matches. Damaged candidates
+/// cost no copy, so scanning slack full of them stays linear.
+pub(crate) fn probe_whole<'a>(
+    ring: &Ring<'a>,
+    offset: usize,
+    room: usize,
+) -> Option<Cow<'a, [u8]>> {
+    match locate(ring, offset, room) {
+        Ok(Located { size, closed: true }) => ring.read(offset, size),
+        _ => None,
+    }
+}
+
+/// Looks for a record at `offset` that fits in `room` bytes, without copying it; or says why
+/// there is none.
+pub(crate) fn locate(ring: &Ring<'_>, offset: usize, room: usize) -> Result<Located, String> {
     let Some(size) = ring.u32_at(offset).and_then(|s| usize::try_from(s).ok()) else {
-        return Probe::NotRecord("record size unreadable".into());
+        return Err("record size unreadable".into());
     };
     if size < MIN_RECORD_SIZE || size % 4 != 0 || size > room {
-        return Probe::NotRecord(format!(
+        return Err(format!(
             "no record here (size field {size:#x} is impossible in {room:#x} bytes of log)"
         ));
     }
-    // The signature first: garbage sizes must not cost a copy across the wrap point.
-    let signature = ring.read(ring.advance(offset, 4), 4);
-    if signature.as_deref() != Some(&SIGNATURE[..]) {
-        return Probe::NotRecord("no record signature \"LfLe\"".into());
+    if ring.read(ring.advance(offset, 4), 4).as_deref() != Some(&SIGNATURE[..]) {
+        return Err("no record signature \"LfLe\"".into());
     }
-    let Some(bytes) = ring.read(offset, size) else {
-        return Probe::NotRecord(format!("record size {size:#x} runs past the log"));
-    };
-    let closing = bytes
-        .get(size - 4..)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes);
+    let closing = ring.u32_at(ring.advance(offset, size - 4));
     let closed = closing.and_then(|c| usize::try_from(c).ok()) == Some(size);
-    Probe::Record { bytes, closed }
+    Ok(Located { size, closed })
 }
 
 /// The fixed part of a record.

@@ -2,7 +2,7 @@
 
 use super::carve::find_records;
 use super::header::{cursor_at, find_cursor, FileHeader};
-use super::record::{decode, probe, Probe};
+use super::record::{decode, locate};
 use super::ring::Ring;
 use super::CURSOR_SIZE;
 use crate::{Item, Problem};
@@ -80,30 +80,35 @@ pub(crate) fn walk_live(ring: &Ring<'_>, live: &LiveRange, sink: &mut impl FnMut
     let mut left = range;
     let mut pos = live.start;
     while left > 0 {
-        let step = match probe(ring, pos, left) {
-            Probe::Record { bytes, closed } => {
+        let step = match locate(ring, pos, left) {
+            Ok(found) => {
+                // A torn record's size cannot be trusted: it ends at the latest where the next
+                // whole record starts (this also keeps copies linear in the file size).
+                let (len, step) = if found.closed {
+                    (found.size, found.size)
+                } else {
+                    let skip = next_record(ring, pos, left);
+                    (found.size.min(skip), skip)
+                };
+                let bytes = ring.read(pos, len).unwrap_or_default();
                 let decoded = decode(&bytes, pos);
                 if let Some(defect) = decoded.defect {
                     sink(Err(Problem::at_offset(pos as u64, defect)));
                 }
                 sink(Ok(decoded.event));
-                if closed {
-                    bytes.len()
-                } else {
-                    // Torn while being written: its size cannot be trusted to find the next.
-                    let skip = next_record(ring, pos, left);
+                if !found.closed {
                     sink(Err(Problem::at_offset(
                         pos as u64,
                         format!(
                             "record's closing size is wrong (torn?): fields read as far as \
-                             they go; next record {skip} bytes on"
+                             they go; next record {step} bytes on"
                         ),
                     )));
-                    skip
                 }
+                step
             }
-            Probe::NotRecord(_) if live.cursor.is_none() => break,
-            Probe::NotRecord(reason) => {
+            Err(_) if live.cursor.is_none() => break,
+            Err(reason) => {
                 let skip = next_record(ring, pos, left);
                 sink(Err(Problem::at_offset(
                     pos as u64,
