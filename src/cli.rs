@@ -205,7 +205,8 @@ pub struct AnalyzeArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 
-    /// The KMS database (kmsmdb.edb) the logs are about, to check it exists.
+    /// The KMS database (kmsmdb.edb) the logs are about: its existence, state and the OS
+    /// version in its header become evidence.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 

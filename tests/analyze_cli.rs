@@ -395,3 +395,62 @@ fn a_pasted_copy_of_a_logged_failure_counts_once_when_its_zone_is_given() {
     assert!(markdown.contains("| `paste.txt *` | text |"), "{markdown}");
     assert!(markdown.contains("\n\\* time from text without a zone, read as UTC"));
 }
+
+/// Runs `analyze --json` on the KB sample with a `--db` copy of a corpus database made to look
+/// as Exchange 2000 left it (Windows 2000 SP3 in the header), in the given state.
+fn analyze_with_database(state: u32) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(corpus_dir().join("ese/dissect_basic_4k.edb")).unwrap();
+    let mut bytes = common::ese::as_exchange_2000(original);
+    for header in [0, 4096] {
+        let page = &mut bytes[header..header + 4096];
+        common::ese::put_u32(page, 52, state);
+        evtdoctor_parsers::ese::header::set_header_checksum(page);
+    }
+    let db = dir.path().join("kmsmdb.edb");
+    std::fs::write(&db, &bytes).unwrap();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/kms-sp4");
+    let out = evtdoctor(&["analyze", "--json", sample, "--db", db.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8(out.stdout).unwrap();
+    assert_valid_report(&json);
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn database_header_given_with_db_is_evidence() {
+    let report = analyze_with_database(3);
+    assert_eq!(report["database"]["header"]["state"], "Clean Shutdown");
+    assert_eq!(
+        report["database"]["header"]["os_version"]["service_pack"],
+        3
+    );
+    let finding = &report["findings"][0];
+    assert_eq!(finding["confidence"]["level"], "high");
+    let header = finding["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "database_header")
+        .expect("header cited");
+    assert_eq!(header["os_version"], "(5.0.2195 SP 3)");
+    assert_eq!(header["format"], "0x620,9");
+    let reasons = finding["confidence"]["reasons"].to_string();
+    assert!(reasons.contains("strongest confirmation"), "{reasons}");
+
+    let dirty = analyze_with_database(2);
+    let finding = &dirty["findings"][0];
+    assert_eq!(finding["confidence"]["level"], "medium");
+    let differential = finding["differentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["hypothesis"].as_str().unwrap().contains("dirty-shutdown"))
+        .unwrap();
+    assert_eq!(differential["verdict"], "supported");
+}

@@ -8,9 +8,11 @@ use common::assert_valid_report;
 use common::scenarios::*;
 use evtdoctor::correlate::{correlate, Evidence};
 use evtdoctor::diagnose::{
-    diagnose, ConfidenceLevel, Context, DatabaseFile, Diagnosis, Finding, Status, Verdict,
+    diagnose, ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, Status,
+    Verdict,
 };
 use evtdoctor::report::{InputSummary, Report, ReportOptions, TimeZone};
+use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::Event;
 
 const RULE: &str = "kms-5085-after-windows-2000-sp4";
@@ -48,7 +50,8 @@ fn only_finding(diagnosis: &Diagnosis) -> &Finding {
 fn cited(evidence: &[Evidence]) -> Vec<(String, u16, Option<u64>)> {
     evidence
         .iter()
-        .map(|Evidence::Record(r)| (r.source.clone(), r.event_id, r.record_number))
+        .filter_map(Evidence::record)
+        .map(|r| (r.source.clone(), r.event_id, r.record_number))
         .collect()
 }
 
@@ -92,7 +95,7 @@ fn sp3_to_sp4_then_5085_is_the_kb_case_with_high_confidence() {
             ev("MSExchangeKMS", 5085, 500)
         ]
     );
-    let Evidence::Record(failure) = &f.evidence[2];
+    let failure = f.evidence[2].record().expect("a record");
     assert_eq!(failure.file, "Application.xml");
     assert_eq!(
         failure.excerpt,
@@ -350,6 +353,7 @@ fn a_missing_database_file_is_supported_and_lowers_confidence() {
         path: "/nonexistent/kmsmdb.edb".into(),
         exists: false,
         ese_signature: false,
+        header: None,
     };
     let context = Context {
         database: Some(missing),
@@ -507,4 +511,89 @@ fn a_pasted_failure_without_a_computer_joins_the_only_server() {
     let f = only_finding(&diagnosis);
     assert_eq!(f.computer, COMPUTER);
     assert_eq!(f.confidence.level, ConfidenceLevel::High);
+}
+
+/// A `--db` file whose header was read.
+fn database_with(state: DbState, service_pack: u32) -> Context {
+    Context {
+        database: Some(DatabaseFile {
+            path: "kmsmdb.edb".into(),
+            exists: true,
+            ese_signature: true,
+            header: Some(DatabaseHeader {
+                state,
+                os_version: OsVersion {
+                    major: 5,
+                    minor: 0,
+                    build: 2195,
+                    service_pack,
+                },
+                format_version: 0x620,
+                format_revision: 9,
+            }),
+        }),
+    }
+}
+
+fn header_evidence(finding: &Finding) -> Vec<String> {
+    finding
+        .evidence
+        .iter()
+        .filter(|e| e.record().is_none())
+        .map(Evidence::label)
+        .collect()
+}
+
+#[test]
+fn an_sp3_header_under_sp4_is_the_strongest_confirmation() {
+    let diagnosis = run_with(positive(), database_with(DbState::CLEAN_SHUTDOWN, 3));
+    let f = only_finding(&diagnosis);
+    assert_eq!(f.confidence.level, ConfidenceLevel::High);
+    assert!(
+        f.confidence
+            .reasons
+            .iter()
+            .any(|r| r.contains("built under (5.0.2195 SP 3)") && r.contains("strongest")),
+        "{:#?}",
+        f.confidence
+    );
+    assert_eq!(
+        header_evidence(f),
+        [
+            "database header of kmsmdb.edb (State: Clean Shutdown, OS Version: (5.0.2195 SP 3), \
+          Format: 0x620,9)"
+        ]
+    );
+    assert_eq!(
+        verdict(f, "The database was left in a dirty-shutdown"),
+        Verdict::Rejected
+    );
+    assert_eq!(
+        verdict(f, "The KMS database file is missing"),
+        Verdict::Rejected
+    );
+}
+
+#[test]
+fn a_dirty_header_points_to_recovery_first() {
+    let diagnosis = run_with(positive(), database_with(DbState::DIRTY_SHUTDOWN, 3));
+    let f = only_finding(&diagnosis);
+    assert_eq!(
+        verdict(f, "The database was left in a dirty-shutdown"),
+        Verdict::Supported
+    );
+    assert_eq!(f.confidence.level, ConfidenceLevel::Medium);
+    assert!(f.remediation.iter().any(|step| step.contains("eseutil /r")));
+}
+
+#[test]
+fn an_sp4_header_weakens_the_index_rebuild_explanation() {
+    let diagnosis = run_with(positive(), database_with(DbState::CLEAN_SHUTDOWN, 4));
+    let f = only_finding(&diagnosis);
+    assert_eq!(f.confidence.level, ConfidenceLevel::Medium);
+    assert!(f
+        .confidence
+        .reasons
+        .iter()
+        .any(|r| r.contains("already built under (5.0.2195 SP 4)")));
 }

@@ -4,7 +4,9 @@ use crate::cli::{AnalyzeArgs, FixArgs, OutputArgs, ReportFormat};
 use crate::commands;
 use crate::commands::events::print_problems;
 use crate::correlate::{correlate, Correlation, Fact, SourcedEvent};
-use crate::diagnose::{diagnose, Context, DatabaseFile, Diagnosis, Status, KMS_RULE};
+use crate::diagnose::{
+    diagnose, Context, DatabaseFile, DatabaseHeader, Diagnosis, Status, KMS_RULE,
+};
 use crate::input::{self, InputBytes, ReadOptions};
 use crate::parallel;
 use crate::progress::Progress;
@@ -13,6 +15,7 @@ use crate::ExitCode;
 use anyhow::{Context as _, Result};
 use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::OsVersion as EseOsVersion;
+use evtdoctor_parsers::ese::Database;
 use std::convert::Infallible;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -179,14 +182,26 @@ fn run_fix(db: &Path, target: Result<EseOsVersion, String>) -> Result<()> {
     }
 }
 
-/// What can be said about the `--db` file without the ESE reader: is it there, is it ESE.
+/// The `--db` file: is it there, is it ESE, and what its header says.
 fn database_file(path: &Path) -> DatabaseFile {
     let head = InputBytes::open(path)
         .ok()
         .map(|input| input.bytes().get(4..8).map(<[u8]>::to_vec));
+    let ese_signature = matches!(head, Some(Some(sig)) if sig == ESE_SIGNATURE);
+    let header = ese_signature
+        .then(|| std::fs::File::open(path).ok())
+        .flatten()
+        .and_then(|file| Database::open(file).ok())
+        .map(|database| DatabaseHeader {
+            state: database.header.state,
+            os_version: database.header.os_version,
+            format_version: database.header.format_version,
+            format_revision: database.header.format_revision,
+        });
     DatabaseFile {
         path: path.to_path_buf(),
         exists: path.is_file(),
-        ese_signature: matches!(head, Some(Some(sig)) if sig == ESE_SIGNATURE),
+        ese_signature,
+        header,
     }
 }

@@ -20,12 +20,51 @@ pub struct SourcedEvent {
     pub event: Event,
 }
 
-/// What proves a fact. Records today; a database-header variant (the `--db` ESE header: OS
-/// version the indexes were built under, state) joins when the ESE reader lands.
+/// What proves a fact: an event record, or the header of the database given with `--db`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     Record(RecordRef),
+    DatabaseHeader(DatabaseHeaderRef),
+}
+
+impl Evidence {
+    /// The cited record, for evidence that is one.
+    pub fn record(&self) -> Option<&RecordRef> {
+        match self {
+            Evidence::Record(r) => Some(r),
+            Evidence::DatabaseHeader(_) => None,
+        }
+    }
+
+    /// One line naming what is cited.
+    pub fn label(&self) -> String {
+        match self {
+            Evidence::Record(r) => r.label(),
+            Evidence::DatabaseHeader(h) => h.label(),
+        }
+    }
+}
+
+/// The fields of an ESE database header that bear on a diagnosis, as `eseutil /mh` names them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatabaseHeaderRef {
+    pub file: String,
+    /// `State:` (Clean Shutdown, Dirty Shutdown, ...).
+    pub state: String,
+    /// `OS Version:` the secondary indexes were built under, e.g. `(5.0.2195 SP 3)`.
+    pub os_version: String,
+    /// `Format ulVersion:` and revision, e.g. `0x620,9`.
+    pub format: String,
+}
+
+impl DatabaseHeaderRef {
+    pub fn label(&self) -> String {
+        format!(
+            "database header of {} (State: {}, OS Version: {}, Format: {})",
+            self.file, self.state, self.os_version, self.format
+        )
+    }
 }
 
 /// One event record cited as evidence.
@@ -115,7 +154,7 @@ pub struct TimelineEntry {
 impl TimelineEntry {
     /// The first record cited (every entry built from events has one).
     pub fn record(&self) -> Option<&RecordRef> {
-        self.evidence.iter().map(|Evidence::Record(r)| r).next()
+        self.evidence.iter().find_map(Evidence::record)
     }
 }
 

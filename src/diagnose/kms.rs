@@ -3,8 +3,8 @@
 //! defragmentation of kmsmdb.edb (`eseutil /d`) repairs it.
 
 use super::{
-    Confidence, Context, Differential, Finding, Outcome, Resolution, RuleInfo, RuledOut, Status,
-    Verdict,
+    Confidence, Context, DatabaseFile, DatabaseHeader, Differential, Finding, Outcome, Resolution,
+    RuleInfo, RuledOut, Status, Verdict,
 };
 use crate::correlate::{
     Evidence, Fact, HostTimeline, RecordRef, TimelineEntry, INDEX_CLEANUP_EVENTS,
@@ -13,6 +13,7 @@ use crate::correlate::{
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::{service_pack_number, OsVersion};
 use chrono::{DateTime, Utc};
+use evtdoctor_parsers::ese::header::DbState;
 
 pub const RULE: RuleInfo = RuleInfo {
     id: "kms-5085-after-windows-2000-sp4",
@@ -119,6 +120,16 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         ));
         evidence.push(Evidence::Record(cleanup.clone()));
     }
+    let header = context.database.as_ref().and_then(|db| db.header.as_ref());
+    if let Some(header) = header {
+        weigh_database_header(&story, header, &mut confidence);
+        evidence.extend(
+            context
+                .database
+                .as_ref()
+                .and_then(DatabaseFile::header_evidence),
+        );
+    }
     evidence.extend(
         kms_service_failures(host)
             .into_iter()
@@ -128,7 +139,7 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
     let differentials = vec![
         database_missing(context),
         damaged_pages(host, decisive),
-        dirty_shutdown(host, decisive),
+        dirty_shutdown(host, decisive, context.database.as_ref()),
         different_build(build.as_ref()),
         failure_before_sp4(&placed, change_at),
         wrong_password(&bad_passwords),
@@ -164,6 +175,31 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         remediation: remediation(&database, check_state_first),
         resolution,
     }))
+}
+
+/// ESE stamps the header with the OS version the indexes were built under (domain-facts.md 1a).
+/// Built under Windows 2000 SP3 and attached under SP4 is exactly what the inferred mechanism
+/// needs; a header that already says SP4 means the rebuild it blames has happened.
+fn weigh_database_header(
+    story: &OsStory<'_>,
+    header: &DatabaseHeader,
+    confidence: &mut Confidence,
+) {
+    let os = header.os_version;
+    let windows_2000 = (os.major, os.minor, os.build) == (5, 0, 2195);
+    let runs_sp4 = matches!(story, OsStory::Changed { .. } | OsStory::OnlySp4 { .. });
+    if windows_2000 && os.service_pack < 4 && runs_sp4 {
+        confidence.support(format!(
+            "the database header says its indexes were built under {os} while the logs show \
+             Windows 2000 SP4 running: attaching it under SP4 makes the engine rebuild them, the \
+             step the inferred mechanism says fails (the strongest confirmation the files give)"
+        ));
+    } else if windows_2000 && os.service_pack >= 4 {
+        confidence.weaken(format!(
+            "the database header says its indexes were already built under {os}: the inferred \
+             SP3-to-SP4 index rebuild does not explain a failure of this file"
+        ));
+    }
 }
 
 /// The 5085 records placed against the moment the server moved to SP4.
@@ -340,7 +376,7 @@ fn weigh_os_story(story: &OsStory<'_>, confidence: &mut Confidence) {
     let labels = |evidence: &[Evidence]| {
         evidence
             .iter()
-            .map(|Evidence::Record(r)| r.label())
+            .map(Evidence::label)
             .collect::<Vec<_>>()
             .join(", then ")
     };
@@ -437,8 +473,37 @@ const DIRTY_SHUTDOWN: &str =
 
 /// A database left dirty by a crash needs soft recovery, not a defragmentation. The last
 /// shutdown before the failure tells whether that is plausible.
-fn dirty_shutdown(host: &HostTimeline, failure: &RecordRef) -> Differential {
+fn dirty_shutdown(
+    host: &HostTimeline,
+    failure: &RecordRef,
+    database: Option<&DatabaseFile>,
+) -> Differential {
     let hypothesis = DIRTY_SHUTDOWN.to_owned();
+    // The header itself settles it, when it was read.
+    if let Some((db, header)) = database.and_then(|db| Some((db, db.header.as_ref()?))) {
+        let (verdict, reason) = match header.state {
+            DbState::CLEAN_SHUTDOWN => (
+                Verdict::Rejected,
+                "the database header reads Clean Shutdown".to_owned(),
+            ),
+            DbState::DIRTY_SHUTDOWN => (
+                Verdict::Supported,
+                "the database header reads Dirty Shutdown: it needs soft recovery (`eseutil /r` \
+                 with its transaction logs) before any defragmentation"
+                    .to_owned(),
+            ),
+            other => (
+                Verdict::NotExcluded,
+                format!("the database header reads {}", other.name()),
+            ),
+        };
+        return Differential {
+            hypothesis,
+            verdict,
+            reason,
+            evidence: db.header_evidence().into_iter().collect(),
+        };
+    }
     let last_shutdown = host.entries.iter().rfind(|e| {
         matches!(e.fact, Fact::CleanShutdown | Fact::UnexpectedShutdown)
             && matches!((e.time, failure.time), (Some(t), Some(f)) if t <= f)

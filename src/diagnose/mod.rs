@@ -5,7 +5,8 @@ mod kms;
 
 pub use kms::RULE as KMS_RULE;
 
-use crate::correlate::{Correlation, Evidence, HostTimeline};
+use crate::correlate::{Correlation, DatabaseHeaderRef, Evidence, HostTimeline};
+use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -16,13 +17,42 @@ pub struct Context {
     pub database: Option<DatabaseFile>,
 }
 
-/// The `--db` file: whether it is there and looks like an ESE database. (Header fields join
-/// here when the ESE reader lands.)
+/// The `--db` file: whether it is there, looks like an ESE database, and what its header says.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatabaseFile {
     pub path: PathBuf,
     pub exists: bool,
     pub ese_signature: bool,
+    /// The header (primary, or the shadow when the primary is damaged), when it could be read.
+    pub header: Option<DatabaseHeader>,
+}
+
+/// The header fields the rules weigh.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseHeader {
+    /// Serialized by the name eseutil prints (`Clean Shutdown`).
+    #[serde(serialize_with = "state_name")]
+    pub state: DbState,
+    pub os_version: OsVersion,
+    pub format_version: u32,
+    pub format_revision: u32,
+}
+
+fn state_name<S: serde::Serializer>(state: &DbState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&state.name())
+}
+
+impl DatabaseFile {
+    /// The header as evidence, when it was read.
+    pub fn header_evidence(&self) -> Option<Evidence> {
+        let header = self.header.as_ref()?;
+        Some(Evidence::DatabaseHeader(DatabaseHeaderRef {
+            file: self.path.display().to_string(),
+            state: header.state.name(),
+            os_version: header.os_version.to_string(),
+            format: format!("0x{:x},{}", header.format_version, header.format_revision),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

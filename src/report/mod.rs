@@ -494,15 +494,14 @@ fn host_facts(host: &HostTimeline) -> HostFacts {
 
 /// `System record 3221 (EventLog 6009, ...)` for each record cited.
 fn evidence_labels(evidence: &[Evidence]) -> Vec<String> {
-    evidence
-        .iter()
-        .map(|Evidence::Record(r)| r.label())
-        .collect()
+    evidence.iter().map(Evidence::label).collect()
 }
 
 /// An evidence line with file and excerpt, for the finding sections.
 fn evidence_line(evidence: &Evidence) -> String {
-    let Evidence::Record(r) = evidence;
+    let Evidence::Record(r) = evidence else {
+        return evidence.label();
+    };
     let excerpt = crate::output::truncate(&r.excerpt, 100);
     if excerpt.is_empty() {
         format!("{} in {}", r.label(), r.file)
