@@ -100,7 +100,13 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
                 record.label(),
                 build.describe()
             );
-            return ruled_out(host, reason, records(&[decisive, record]));
+            // The failing 5085 usually names the build itself: cite it once.
+            let cited = if decisive == *record {
+                records(&[decisive])
+            } else {
+                records(&[decisive, record])
+            };
+            return ruled_out(host, reason, cited);
         }
     }
 
