@@ -5,6 +5,7 @@
 mod common;
 
 use chrono::NaiveDateTime;
+use common::ese::{dissect, json_lines};
 use common::{corpus_files, evtdoctor, oracle};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -23,25 +24,6 @@ fn name(path: &Path) -> String {
 
 fn esedb_readable(path: &Path) -> bool {
     !ESEDB_UNREADABLE.contains(&name(path).as_str())
-}
-
-fn dissect(args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracles/ese_dissect.py");
-    let mut all = vec![script];
-    all.extend_from_slice(args);
-    let out = oracle("python3", &all);
-    assert!(
-        out.status.success(),
-        "dissect oracle failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json_lines(text: &str) -> Vec<Json> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// `evtdoctor db dump --jsonl` (exit code checked: 0 on the sound corpus).

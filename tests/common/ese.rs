@@ -1,6 +1,6 @@
 //! The dissect.database oracle for ESE tests (tests/oracles/ese_dissect.py).
 
-use super::oracle;
+use super::oracle_stdout;
 use evtdoctor_parsers::ese::checksum::{set_page_checksums, uses_ecc};
 use evtdoctor_parsers::ese::header::set_header_checksum;
 use serde_json::Value as Json;
@@ -10,13 +10,7 @@ pub fn dissect(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oracles/ese_dissect.py");
     let mut all = vec![script];
     all.extend_from_slice(args);
-    let out = oracle("python3", &all);
-    assert!(
-        out.status.success(),
-        "dissect oracle failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    oracle_stdout("python3", &all)
 }
 
 pub fn json_lines(text: &str) -> Vec<Json> {
