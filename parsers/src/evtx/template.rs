@@ -352,14 +352,32 @@ fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
     }
 }
 
+/// The text without surrounding white space, or `None` when nothing is left; reuses the
+/// allocation when there is nothing to trim (the usual case).
 fn non_empty(text: String) -> Option<String> {
     let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == text.len() {
+        Some(text)
+    } else {
+        Some(trimmed.to_owned())
+    }
 }
 
 /// The text of a field, as the XML rendering shows it.
 fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
-    let mut text = String::new();
+    // Sized once: ASCII text takes a byte per UTF-16 unit, other values a few dozen at most.
+    let capacity = pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Literal(literal) => literal.len(),
+            Piece::Value(i) => values
+                .get(usize::from(*i))
+                .map_or(0, |v| v.bytes.len().max(24)),
+        })
+        .sum();
+    let mut text = String::with_capacity(capacity);
     for piece in pieces {
         match piece {
             Piece::Literal(literal) => text.push_str(literal),
