@@ -17,10 +17,11 @@ mod record;
 mod values;
 
 use chunk::Chunk;
+use evtdoctor_parsers::detect::EVTX_SIGNATURE;
+use evtdoctor_parsers::evtx::{CHUNK_SIZE, FILE_HEADER_BLOCK};
 use evtdoctor_parsers::Event;
 use record::{write_record, RecordValues};
 
-const FILE_HEADER_BLOCK_SIZE: usize = 4096;
 /// Size of the file header's fields; the rest of its 4 KiB block is zero.
 const FILE_HEADER_SIZE: u32 = 128;
 const FORMAT_MINOR_VERSION: u16 = 1;
@@ -121,22 +122,21 @@ impl EvtxWriter {
         }
         // push() keeps the count within u16.
         let chunk_count = self.chunks.len() as u16;
-        let mut file =
-            Vec::with_capacity(FILE_HEADER_BLOCK_SIZE + self.chunks.len() * chunk::CHUNK_SIZE);
-        file.extend_from_slice(b"ElfFile\0");
+        let mut file = Vec::with_capacity(FILE_HEADER_BLOCK + self.chunks.len() * CHUNK_SIZE);
+        file.extend_from_slice(EVTX_SIGNATURE);
         file.extend_from_slice(&0u64.to_le_bytes()); // first chunk number
         file.extend_from_slice(&u64::from(chunk_count.saturating_sub(1)).to_le_bytes());
         file.extend_from_slice(&self.next_record_id.to_le_bytes());
         file.extend_from_slice(&FILE_HEADER_SIZE.to_le_bytes());
         file.extend_from_slice(&FORMAT_MINOR_VERSION.to_le_bytes());
         file.extend_from_slice(&FORMAT_MAJOR_VERSION.to_le_bytes());
-        file.extend_from_slice(&(FILE_HEADER_BLOCK_SIZE as u16).to_le_bytes());
+        file.extend_from_slice(&(FILE_HEADER_BLOCK as u16).to_le_bytes());
         file.extend_from_slice(&chunk_count.to_le_bytes());
         file.resize(FILE_HEADER_CHECKSUMMED, 0);
         file.extend_from_slice(&0u32.to_le_bytes()); // flags: clean, not full
         let checksum = crc32fast::hash(&file[..FILE_HEADER_CHECKSUMMED]);
         file.extend_from_slice(&checksum.to_le_bytes());
-        file.resize(FILE_HEADER_BLOCK_SIZE, 0);
+        file.resize(FILE_HEADER_BLOCK, 0);
         for chunk in &self.chunks {
             file.extend_from_slice(chunk);
         }
@@ -196,7 +196,7 @@ mod tests {
 
         let bytes = writer.finish();
         // The 64,000-byte record needed a chunk of its own, and left no room after it.
-        assert_eq!(bytes.len(), FILE_HEADER_BLOCK_SIZE + 3 * chunk::CHUNK_SIZE);
+        assert_eq!(bytes.len(), FILE_HEADER_BLOCK + 3 * CHUNK_SIZE);
         let events = read_back(&bytes);
         let ids: Vec<_> = events.iter().map(|e| e.record_number).collect();
         assert_eq!(ids, [Some(1), Some(2), Some(3)]);
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn no_events_give_one_empty_chunk() {
         let bytes = write_evtx([]).unwrap();
-        assert_eq!(bytes.len(), FILE_HEADER_BLOCK_SIZE + chunk::CHUNK_SIZE);
+        assert_eq!(bytes.len(), FILE_HEADER_BLOCK + CHUNK_SIZE);
         assert_eq!(&bytes[..8], b"ElfFile\0");
         assert_eq!(read_back(&bytes), []);
     }

@@ -16,9 +16,10 @@ use evtx::{EvtxParser, ParserSettings};
 use std::io::Cursor;
 use template::PlanCache;
 
-/// Size of the file header block and of each chunk, for turning chunk numbers into offsets.
-const FILE_HEADER_BLOCK: u64 = 4096;
-const CHUNK_SIZE: u64 = 65536;
+/// Size of the file header block (chunks start after it); shared with the project's writer.
+pub const FILE_HEADER_BLOCK: usize = 4096;
+/// Size of every chunk; records never cross one.
+pub const CHUNK_SIZE: usize = 65536;
 
 /// How to read an .evtx file.
 #[derive(Debug, Clone, Copy)]
@@ -141,14 +142,17 @@ fn problem_from(error: &EvtxError) -> Problem {
     let message = error_chain(error);
     match error {
         EvtxError::FailedToParseChunk { chunk_id, .. } => Problem::at_offset(
-            FILE_HEADER_BLOCK + chunk_id * CHUNK_SIZE,
+            FILE_HEADER_BLOCK as u64 + chunk_id * CHUNK_SIZE as u64,
             format!("chunk {chunk_id}: {message}"),
         ),
         EvtxError::FailedToReadRecordAt {
             chunk: Some(chunk),
             offset,
             ..
-        } => Problem::at_offset(FILE_HEADER_BLOCK + chunk * CHUNK_SIZE + offset, message),
+        } => Problem::at_offset(
+            FILE_HEADER_BLOCK as u64 + chunk * CHUNK_SIZE as u64 + offset,
+            message,
+        ),
         _ => Problem {
             offset: None,
             line: None,

@@ -1,9 +1,9 @@
 //! One 64 KiB chunk being filled: its bytes, its common-string and template tables, and the
 //! header written when it is sealed.
 
+use evtdoctor_parsers::evtx::CHUNK_SIZE;
 use std::collections::HashMap;
 
-pub(super) const CHUNK_SIZE: usize = 65536;
 /// Records start after the 512-byte chunk header (128 bytes of fields, then the two tables).
 pub(super) const CHUNK_HEADER_SIZE: usize = 512;
 const STRING_BUCKETS: usize = 64;
