@@ -17,9 +17,13 @@ evtx_mb=${EVTX_MB:-64}
 evt_mb=${EVT_MB:-64}
 evtx_source=${EVTX_SOURCE:-../shared/corpus/evtx/System_binarydata_plaso.evtx}
 
-for tool in hyperfine evtx_dump evtexport python3; do
+for tool in hyperfine evtexport python3; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
 done
+# The Rust evtx_dump, not python-evtx's script of the same name.
+evtx_dump=${EVTX_DUMP:-${CARGO_HOME:-$HOME/.cargo}/bin/evtx_dump}
+"$evtx_dump" --version 2>/dev/null | grep -q '^EVTX Parser' ||
+  { echo "missing: the Rust evtx_dump (cargo install evtx)" >&2; exit 2; }
 
 cargo build --release --quiet --bin evtdoctor --example bench_logs
 bin=target/release/evtdoctor
@@ -30,7 +34,7 @@ target/release/examples/bench_logs many "$work/many" 1000
 
 hyperfine --warmup 1 --runs 5 --export-markdown "$work/evtx.md" \
   -n "evtdoctor events --jsonl (threads $threads)" "$bin events --threads $threads --jsonl $work/big.evtx > /dev/null" \
-  -n "evtx_dump -o jsonl (threads $threads)" "evtx_dump -t $threads -o jsonl $work/big.evtx > /dev/null"
+  -n "evtx_dump -o jsonl (threads $threads)" "$evtx_dump -t $threads -o jsonl $work/big.evtx > /dev/null"
 
 hyperfine --warmup 1 --runs 3 --export-markdown "$work/evt.md" \
   -n "evtdoctor events --jsonl" "$bin events --threads $threads --jsonl $work/big.evt > /dev/null" \
@@ -43,7 +47,7 @@ hyperfine --warmup 1 --runs 5 --export-markdown "$work/many.md" \
 echo
 echo "Peak memory (KiB):"
 for cmd in "$bin events --threads $threads --jsonl $work/big.evtx" \
-           "evtx_dump -t $threads -o jsonl $work/big.evtx" \
+           "$evtx_dump -t $threads -o jsonl $work/big.evtx" \
            "$bin events --threads $threads --jsonl $work/big.evt" \
            "evtexport $work/big.evt"; do
   rss=$( { /usr/bin/time -f '%M' $cmd > /dev/null; } 2>&1 | tail -1 )

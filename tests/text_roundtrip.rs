@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{corpus_files, evtdoctor, oracle};
+use common::{corpus_files, evtdoctor, oracle, rust_evtx_dump};
 use evtdoctor::input::{read_events, ReadOptions};
 use evtdoctor::logwriter::text as render;
 use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
@@ -298,6 +298,7 @@ fn events_jsonl(args: &[&str]) -> Vec<Value> {
 #[test]
 fn oracle_xml_from_evtx_dump_and_evtxexport_reads_like_the_log() {
     let dir = tempfile::tempdir().unwrap();
+    let evtx_dump = rust_evtx_dump();
     for (path, _) in evtx_with_data() {
         let log = path.to_str().unwrap();
         let mut from_log = events_jsonl(&[log]);
@@ -306,7 +307,7 @@ fn oracle_xml_from_evtx_dump_and_evtxexport_reads_like_the_log() {
             value["time_written"] = Value::Null;
         }
         let dumps = [
-            ("evtx_dump", oracle("evtx_dump", &["-t", "1", log])),
+            ("evtx_dump", oracle(&evtx_dump, &["-t", "1", log])),
             ("evtxexport", oracle("evtxexport", &["-f", "xml", log])),
         ];
         for (tool, output) in dumps {

@@ -55,6 +55,28 @@ pub fn success_stdout(output: std::process::Output) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// The Rust `evtx_dump` (crates.io `evtx`). python-evtx installs a script of the same name
+/// that may come first on PATH, so candidates are checked by what `--version` prints:
+/// `$EVTDOCTOR_EVTX_DUMP`, then cargo's bin folder, then PATH.
+pub fn rust_evtx_dump() -> String {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|home| home.join("bin/evtx_dump").to_string_lossy().into_owned());
+    let candidates = std::env::var("EVTDOCTOR_EVTX_DUMP")
+        .ok()
+        .into_iter()
+        .chain(cargo_bin)
+        .chain(Some("evtx_dump".to_string()));
+    for candidate in candidates {
+        let version = Command::new(&candidate).arg("--version").output();
+        if version.is_ok_and(|v| String::from_utf8_lossy(&v.stdout).starts_with("EVTX Parser")) {
+            return candidate;
+        }
+    }
+    panic!("the Rust evtx_dump is not installed (cargo install evtx); .ci/run installs it")
+}
+
 /// Runs an independent tool (an oracle); panics with a hint when it is not installed.
 pub fn oracle(program: &str, args: &[&str]) -> Output {
     Command::new(program)
