@@ -60,8 +60,8 @@ fn regenerating_gives_the_committed_bytes() {
         committed.keys().collect::<Vec<_>>(),
         "file list (regenerate with: cargo run --example gen_samples -- samples)"
     );
-    // 5 bundles of 4 logs, 4 pasted texts, 5 CSV files, the README.
-    assert_eq!(fresh.len(), 5 * 4 + 4 + 5 + 1);
+    // 5 bundles of 4 logs, 4 pasted texts, 5 CSV files, 4 setup logs, the README.
+    assert_eq!(fresh.len(), 5 * 4 + 4 + 5 + 4 + 1);
     for (name, bytes) in &fresh {
         assert!(
             committed[name] == *bytes,
