@@ -419,6 +419,10 @@ impl Report {
             ("tables verified", self.verified.tables.to_string()),
             ("records verified", self.verified.records.to_string()),
             (
+                "long-value chunks verified",
+                self.verified.long_value_chunks.to_string(),
+            ),
+            (
                 "index entries verified",
                 self.verified.index_entries.to_string(),
             ),

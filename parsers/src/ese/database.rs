@@ -6,6 +6,7 @@ use super::header::{FileHeader, HEADER_CHECKSUM_SPAN};
 use super::page::Page;
 use super::PageSource;
 use crate::Problem;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Page sizes ESE has used; anything else in a header is damage.
 pub const PAGE_SIZES: [u32; 5] = [2048, 4096, 8192, 16384, 32768];
@@ -16,8 +17,8 @@ pub struct Database<S> {
     /// Problems with the primary or shadow header found while opening.
     pub header_problems: Vec<Problem>,
     page_size: usize,
-    /// Pages read so far, for progress reports.
-    pages_read: std::cell::Cell<u64>,
+    /// Pages read so far, for progress reports (atomic, so threads can share the database).
+    pages_read: AtomicU64,
 }
 
 /// A page as read: `None` when it could not be used, with the reason.
@@ -66,7 +67,7 @@ impl<S: PageSource> Database<S> {
             header,
             header_problems,
             page_size,
-            pages_read: std::cell::Cell::new(0),
+            pages_read: AtomicU64::new(0),
         })
     }
 
@@ -91,12 +92,12 @@ impl<S: PageSource> Database<S> {
 
     /// Pages read since the database was opened.
     pub fn pages_read(&self) -> u64 {
-        self.pages_read.get()
+        self.pages_read.load(Ordering::Relaxed)
     }
 
     /// Reads page `number` without verifying it.
     pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
-        self.pages_read.set(self.pages_read.get() + 1);
+        self.pages_read.fetch_add(1, Ordering::Relaxed);
         let offset = self.page_offset(number);
         let mut bytes = vec![0u8; self.page_size];
         let n = self
