@@ -109,10 +109,21 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
     let progress = Progress::for_bytes(source.file_size(), false);
     let mut reported = 0u64;
     let page_size = source.page_size() as u64;
-    let rebuilt = defrag::write_rebuilt(&source, &temp, &options, &mut |_| {
-        let read = source.pages_read() * page_size;
-        progress.advance(read.saturating_sub(reported));
-        reported = read;
+    // What needs only the source (its hash, its Unicode indexes) is worked out on a second
+    // core, through a handle of its own, while the rebuild runs.
+    let (rebuilt, source_side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            let unicode = defrag::open(&plan.file)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|db| unicode_keys::unicode_indexes(&db, &Catalog::read(&db).0));
+            (unicode, Facts::of(&plan.file, os_before))
+        });
+        let rebuilt = defrag::write_rebuilt(&source, &temp, &options, &mut |_| {
+            let read = source.pages_read() * page_size;
+            progress.advance(read.saturating_sub(reported));
+            reported = read;
+        });
+        (rebuilt, joined(side.join()))
     });
     progress.finish();
     let refuse = |message: String| {
@@ -127,14 +138,23 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         Ok(summary) => summary,
         Err(e) => return refuse(format!("{e:#}")),
     };
-    let verified = match defrag::open(&temp)
-        .map_err(|e| format!("{e:#}"))
-        .and_then(|new| verify::verify(&source, &new))
-    {
+    // The new file's hash is taken while it is verified.
+    let (verified, after) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| Facts::of(&temp, options.os_version));
+        let verified = defrag::open(&temp)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|new| verify::verify(&source, &new));
+        (verified, joined(hashing.join()))
+    });
+    let verified = match verified {
         Ok(verified) => verified,
         Err(message) => return refuse(format!("verification failed: {message}")),
     };
-    let unicode = match unicode_keys::unicode_indexes(&source, &Catalog::read(&source).0) {
+    let (unicode, before) = match source_side {
+        Ok(side) => side,
+        Err(e) => return refuse(format!("{e:#}")),
+    };
+    let unicode = match unicode {
         Ok(unicode) => unicode,
         Err(message) => return refuse(message),
     };
@@ -142,8 +162,7 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         warn_about_sort_order(&unicode, os_before, options.os_version);
     }
     drop(source);
-    let facts = Facts::of(&plan.file, os_before)
-        .and_then(|before| Ok((before, Facts::of(&temp, options.os_version)?)));
+    let facts = before.and_then(|before| Ok((before, after??)));
     let (before, after) = match facts {
         Ok(facts) => facts,
         Err(e) => return refuse(format!("{e:#}")),
@@ -170,6 +189,11 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         verified,
         unicode,
     })))
+}
+
+/// A helper thread's result; a panic there (a bug) becomes an error, not a crash.
+fn joined<T>(result: std::thread::Result<T>) -> Result<T> {
+    result.map_err(|_| anyhow::anyhow!("a helper thread stopped unexpectedly"))
 }
 
 /// The backup (with its record for rollback), then the rename that puts the new file in place.

@@ -14,6 +14,7 @@ pub mod database;
 pub mod header;
 pub mod longvalue;
 pub mod page;
+pub mod read_ahead;
 pub mod record;
 pub mod space;
 pub mod value;
