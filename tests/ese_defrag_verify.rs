@@ -7,7 +7,7 @@ mod common;
 
 use common::ese::{dissect, json_lines};
 use common::{corpus_dir, evtdoctor};
-use evtdoctor::defrag::verify::{verify, Verified};
+use evtdoctor::defrag::verify::{read_catalog, verify, Verified};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::checksum::set_page_checksums;
 use evtdoctor_parsers::ese::{check, Catalog, Database};
@@ -45,7 +45,7 @@ fn old_and_new(name: &str, dir: &Path) -> (Vec<u8>, Vec<u8>) {
 fn verify_bytes(old: &[u8], new: &[u8]) -> Result<Verified, String> {
     let old = Database::open(old.to_vec()).unwrap();
     let new = Database::open(new.to_vec()).unwrap();
-    verify(&old, &new)
+    verify(&old, &read_catalog(&old).unwrap(), &new)
 }
 
 /// Flips the last data byte of the `nth` entry (1-based) of the tree at `root` and puts the

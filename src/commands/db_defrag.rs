@@ -14,7 +14,6 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::ese::write::header::log_time;
-use evtdoctor_parsers::ese::Catalog;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -113,10 +112,14 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
     // core, through a handle of its own, while the rebuild runs.
     let (rebuilt, source_side) = std::thread::scope(|scope| {
         let side = scope.spawn(|| {
-            let unicode = defrag::open(&plan.file)
+            let catalog = defrag::open(&plan.file)
                 .map_err(|e| format!("{e:#}"))
-                .and_then(|db| unicode_keys::unicode_indexes(&db, &Catalog::read(&db).0));
-            (unicode, Facts::of(&plan.file, os_before))
+                .and_then(|db| {
+                    let catalog = verify::read_catalog(&db)?;
+                    let unicode = unicode_keys::unicode_indexes(&db, &catalog)?;
+                    Ok((catalog, unicode))
+                });
+            (catalog, Facts::of(&plan.file, os_before))
         });
         let rebuilt = defrag::write_rebuilt(&source, &temp, &options, &mut |_| {
             let read = source.pages_read() * page_size;
@@ -138,25 +141,22 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         Ok(summary) => summary,
         Err(e) => return refuse(format!("{e:#}")),
     };
+    let ((old_catalog, unicode), before) = match source_side {
+        Ok((Ok(catalog), before)) => (catalog, before),
+        Ok((Err(message), _)) => return refuse(message),
+        Err(e) => return refuse(format!("{e:#}")),
+    };
     // The new file's hash is taken while it is verified.
     let (verified, after) = std::thread::scope(|scope| {
         let hashing = scope.spawn(|| Facts::of(&temp, options.os_version));
         let verified = defrag::open(&temp)
             .map_err(|e| format!("{e:#}"))
-            .and_then(|new| verify::verify(&source, &new));
+            .and_then(|new| verify::verify(&source, &old_catalog, &new));
         (verified, joined(hashing.join()))
     });
     let verified = match verified {
         Ok(verified) => verified,
         Err(message) => return refuse(format!("verification failed: {message}")),
-    };
-    let (unicode, before) = match source_side {
-        Ok(side) => side,
-        Err(e) => return refuse(format!("{e:#}")),
-    };
-    let unicode = match unicode {
-        Ok(unicode) => unicode,
-        Err(message) => return refuse(message),
     };
     if options.os_version != os_before {
         warn_about_sort_order(&unicode, os_before, options.os_version);

@@ -31,13 +31,16 @@ pub struct Verified {
     pub index_entries: u64,
 }
 
+/// `old_catalog`: the old file's catalog as [`read_catalog`] gives it (read once by the
+/// caller, who needs it too).
 pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
     old: &Database<A>,
+    old_catalog: &Catalog,
     new: &Database<B>,
 ) -> Result<Verified, String> {
     std::thread::scope(|scope| {
         let checked = scope.spawn(|| check_clean(new));
-        let compared = compare(old, new);
+        let compared = compare(old, old_catalog, new);
         checked
             .join()
             .map_err(|_| "db check of the new file stopped unexpectedly".to_owned())??;
@@ -66,14 +69,14 @@ fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), String> {
 
 fn compare<A: PageSource, B: PageSource>(
     old: &Database<A>,
+    old_catalog: &Catalog,
     new: &Database<B>,
 ) -> Result<Verified, String> {
-    let old_catalog = read_catalog(old)?;
     let new_catalog = read_catalog(new)?;
-    if without_roots(&old_catalog) != without_roots(&new_catalog) {
+    if without_roots(old_catalog) != without_roots(&new_catalog) {
         return Err("the new catalog describes other objects than the old one".into());
     }
-    let roots = root_map(&old_catalog, &new_catalog);
+    let roots = root_map(old_catalog, &new_catalog);
     let mut verified = Verified::default();
     for (old_table, new_table) in old_catalog.tables.iter().zip(&new_catalog.tables) {
         verified.tables += 1;
@@ -104,7 +107,8 @@ fn is_catalog(table: &TableDef) -> bool {
     table.object_id == CATALOG_OBJECT_ID || table.object_id == SHADOW_OBJECT_ID
 }
 
-fn read_catalog<S: PageSource>(db: &Database<S>) -> Result<Catalog, String> {
+/// The catalog, or its first problem.
+pub fn read_catalog<S: PageSource>(db: &Database<S>) -> Result<Catalog, String> {
     let (catalog, problems) = Catalog::read(db);
     match problems.first() {
         Some(problem) => Err(format!("catalog: {problem}")),
