@@ -79,6 +79,8 @@ impl ReadAhead {
         if pages < 2 {
             return None;
         }
+        // The buffer is overwritten: until the read succeeds it holds no run.
+        stream.pages = 0;
         stream.bytes.resize(pages * spot.size, 0);
         let read = source.read_at(spot.offset, &mut stream.bytes).ok()?;
         stream.first = number;
