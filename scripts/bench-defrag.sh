@@ -3,7 +3,9 @@
 # of the same database in the same run, and prints the peak resident memory of each.
 # Not part of CI. Usage: scripts/bench-defrag.sh DATABASE [EVTDOCTOR_BINARY]
 # (default binary: target/release/evtdoctor, built here when missing). The target: a
-# database of 1 GiB or more, defrag within 3x the cp time.
+# database of 1 GiB or more, defrag within 3x the cp time. Such a database, grown from a real one:
+# EVTDOCTOR_BIG_DB=/tmp/big.dat EVTDOCTOR_BIG_DB_MIB=1024 \
+#   cargo test --release --test ese_defrag_big -- --ignored
 set -euo pipefail
 db=${1:?usage: bench-defrag.sh DATABASE [EVTDOCTOR_BINARY]}
 bin=${2:-}

@@ -14,7 +14,6 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::ese::write::header::log_time;
-use evtdoctor_parsers::ese::Catalog;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -109,10 +108,25 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
     let progress = Progress::for_bytes(source.file_size(), false);
     let mut reported = 0u64;
     let page_size = source.page_size() as u64;
-    let rebuilt = defrag::write_rebuilt(&source, &temp, &options, &mut |_| {
-        let read = source.pages_read() * page_size;
-        progress.advance(read.saturating_sub(reported));
-        reported = read;
+    // What needs only the source (its hash, its Unicode indexes) is worked out on a second
+    // core, through a handle of its own, while the rebuild runs.
+    let (rebuilt, source_side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            let catalog = defrag::open(&plan.file)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|db| {
+                    let catalog = verify::read_catalog(&db)?;
+                    let unicode = unicode_keys::unicode_indexes(&db, &catalog)?;
+                    Ok((catalog, unicode))
+                });
+            (catalog, Facts::of(&plan.file, os_before))
+        });
+        let rebuilt = defrag::write_rebuilt(&source, &temp, &options, &mut |_| {
+            let read = source.pages_read() * page_size;
+            progress.advance(read.saturating_sub(reported));
+            reported = read;
+        });
+        (rebuilt, joined(side.join()))
     });
     progress.finish();
     let refuse = |message: String| {
@@ -127,23 +141,28 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         Ok(summary) => summary,
         Err(e) => return refuse(format!("{e:#}")),
     };
-    let verified = match defrag::open(&temp)
-        .map_err(|e| format!("{e:#}"))
-        .and_then(|new| verify::verify(&source, &new))
-    {
+    let ((old_catalog, unicode), before) = match source_side {
+        Ok((Ok(catalog), before)) => (catalog, before),
+        Ok((Err(message), _)) => return refuse(message),
+        Err(e) => return refuse(format!("{e:#}")),
+    };
+    // The new file's hash is taken while it is verified.
+    let (verified, after) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| Facts::of(&temp, options.os_version));
+        let verified = defrag::open(&temp)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|new| verify::verify(&source, &old_catalog, &new));
+        (verified, joined(hashing.join()))
+    });
+    let verified = match verified {
         Ok(verified) => verified,
         Err(message) => return refuse(format!("verification failed: {message}")),
-    };
-    let unicode = match unicode_keys::unicode_indexes(&source, &Catalog::read(&source).0) {
-        Ok(unicode) => unicode,
-        Err(message) => return refuse(message),
     };
     if options.os_version != os_before {
         warn_about_sort_order(&unicode, os_before, options.os_version);
     }
     drop(source);
-    let facts = Facts::of(&plan.file, os_before)
-        .and_then(|before| Ok((before, Facts::of(&temp, options.os_version)?)));
+    let facts = before.and_then(|before| Ok((before, after??)));
     let (before, after) = match facts {
         Ok(facts) => facts,
         Err(e) => return refuse(format!("{e:#}")),
@@ -170,6 +189,11 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         verified,
         unicode,
     })))
+}
+
+/// A helper thread's result; a panic there (a bug) becomes an error, not a crash.
+fn joined<T>(result: std::thread::Result<T>) -> Result<T> {
+    result.map_err(|_| anyhow::anyhow!("a helper thread stopped unexpectedly"))
 }
 
 /// The backup (with its record for rollback), then the rename that puts the new file in place.
@@ -418,6 +442,10 @@ impl Report {
             ("deleted entries dropped", self.summary.dropped.to_string()),
             ("tables verified", self.verified.tables.to_string()),
             ("records verified", self.verified.records.to_string()),
+            (
+                "long-value chunks verified",
+                self.verified.long_value_chunks.to_string(),
+            ),
             (
                 "index entries verified",
                 self.verified.index_entries.to_string(),

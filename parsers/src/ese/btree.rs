@@ -7,7 +7,7 @@
 
 use super::database::Database;
 use super::le_u32;
-use super::page::{Page, FLAG_LEAF};
+use super::page::{Node, Page, FLAG_LEAF};
 use super::PageSource;
 use crate::Problem;
 use std::collections::HashSet;
@@ -37,77 +37,175 @@ pub fn walk<S: PageSource>(
     root: u32,
     mut visit: impl FnMut(TreeEvent<'_>) -> ControlFlow<()>,
 ) {
-    let mut seen = PageSet::new(db.page_count());
-    let _ = walk_page(db, root, 0, &mut seen, &mut visit);
-}
-
-fn walk_page<S: PageSource>(
-    db: &Database<S>,
-    number: u32,
-    depth: usize,
-    seen: &mut PageSet,
-    visit: &mut impl FnMut(TreeEvent<'_>) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    let offset = db.page_offset(number);
-    if depth > MAX_DEPTH {
-        return visit(TreeEvent::Problem(Problem::at_offset(
-            offset,
-            format!("page {number}: tree deeper than {MAX_DEPTH} levels (cycle?)"),
-        )));
-    }
-    if number == 0 || number > db.page_count() {
-        return visit(TreeEvent::Problem(Problem::at_offset(
-            offset,
-            format!(
-                "page {number}: child link beyond the file (pages 1-{})",
-                db.page_count()
-            ),
-        )));
-    }
-    if !seen.insert(number) {
-        return visit(TreeEvent::Problem(Problem::at_offset(
-            offset,
-            format!("page {number}: reached twice in one tree (cyclic link)"),
-        )));
-    }
-    let read = db.read_page(number);
-    if let Some(problem) = read.problem {
-        visit(TreeEvent::Problem(problem))?;
-    }
-    let Some(page) = read.page else {
-        return ControlFlow::Continue(());
-    };
-    visit(TreeEvent::Page { page: &page, depth })?;
-    let prefix = page.external_header();
-    let is_leaf = page.header.is(FLAG_LEAF);
-    for index in 1..page.tag_count() {
-        let node = match page.node(index) {
-            Ok(node) => node,
-            Err(message) => {
-                visit(TreeEvent::Problem(Problem::at_offset(
-                    offset,
-                    format!("page {number}: {message}"),
-                )))?;
-                continue;
-            }
-        };
-        if is_leaf {
-            visit(TreeEvent::Entry {
-                page: &page,
-                key: node.key(prefix),
-                data: node.data,
-                flags: node.flags,
-            })?;
-        } else if let Some(child) = le_u32(node.data, 0) {
-            walk_page(db, child, depth + 1, seen, visit)?;
-        } else {
-            visit(TreeEvent::Problem(Problem::at_offset(
-                offset,
-                format!("page {number}: branch node {index} has no child page number"),
-            )))?;
+    let mut cursor = TreeCursor::new(db, root);
+    while let Some(event) = cursor.next_event() {
+        if visit(event).is_break() {
+            return;
         }
     }
-    ControlFlow::Continue(())
+}
+
+/// The walk as a cursor the caller pulls events from, so two trees can be read in lockstep.
+/// It holds one page per level of the tree (the path from the root to the current page).
+pub struct TreeCursor<'db, S> {
+    db: &'db Database<S>,
+    seen: PageSet,
+    path: Vec<Frame>,
+    /// A child page to enter before going on with the page above it.
+    pending: Option<(u32, usize)>,
+}
+
+/// A leaf entry that is not deleted.
+pub struct LiveEntry<'a> {
+    pub key: Vec<u8>,
+    pub data: &'a [u8],
+}
+
+struct Frame {
+    page: Page,
+    depth: usize,
+    /// Whether the `Page` event was given out yet.
+    announced: bool,
+    next_tag: usize,
+}
+
+/// Where the cursor moved, decided before any event borrows a page.
+enum Step {
+    Problem(Problem),
+    Announce,
+    Entry { index: usize, deleted: bool },
+}
+
+impl<'db, S: PageSource> TreeCursor<'db, S> {
+    pub fn new(db: &'db Database<S>, root: u32) -> TreeCursor<'db, S> {
+        TreeCursor {
+            db,
+            seen: PageSet::new(db.page_count()),
+            path: Vec::new(),
+            pending: Some((root, 0)),
+        }
+    }
+
+    /// The next page, entry or problem in key order; `None` when the tree is done.
+    pub fn next_event(&mut self) -> Option<TreeEvent<'_>> {
+        match self.step()? {
+            Step::Problem(problem) => Some(TreeEvent::Problem(problem)),
+            Step::Announce => {
+                let frame = self.path.last()?;
+                Some(TreeEvent::Page {
+                    page: &frame.page,
+                    depth: frame.depth,
+                })
+            }
+            Step::Entry { index, .. } => {
+                let (page, key, node) = self.entry(index)?;
+                Some(TreeEvent::Entry {
+                    page,
+                    key,
+                    data: node.data,
+                    flags: node.flags,
+                })
+            }
+        }
+    }
+
+    /// The next live (not deleted) leaf entry, or the next problem.
+    pub fn next_live_entry(&mut self) -> Option<Result<LiveEntry<'_>, Problem>> {
+        let index = loop {
+            match self.step()? {
+                Step::Problem(problem) => return Some(Err(problem)),
+                Step::Entry {
+                    index,
+                    deleted: false,
+                } => break index,
+                Step::Announce | Step::Entry { .. } => {}
+            }
+        };
+        let (_, key, node) = self.entry(index)?;
+        Some(Ok(LiveEntry {
+            key,
+            data: node.data,
+        }))
+    }
+
+    /// The current leaf page, and the key and node of its tag `index`.
+    fn entry(&self, index: usize) -> Option<(&Page, Vec<u8>, Node<'_>)> {
+        let page = &self.path.last()?.page;
+        let node = page.node(index).ok()?;
+        Some((page, node.key(page.external_header()), node))
+    }
+
+    /// Moves on by one page, entry or problem (branch nodes are followed, not reported).
+    fn step(&mut self) -> Option<Step> {
+        loop {
+            if let Some((number, depth)) = self.pending.take() {
+                if let Some(problem) = self.enter(number, depth) {
+                    return Some(Step::Problem(problem));
+                }
+                continue;
+            }
+            let frame = self.path.last_mut()?;
+            if !frame.announced {
+                frame.announced = true;
+                return Some(Step::Announce);
+            }
+            let index = frame.next_tag;
+            if index >= frame.page.tag_count() {
+                self.path.pop();
+                continue;
+            }
+            frame.next_tag += 1;
+            let number = frame.page.number;
+            let node = match frame.page.node(index) {
+                Ok(node) => node,
+                Err(message) => return Some(Step::Problem(self.problem(number, message))),
+            };
+            if frame.page.header.is(FLAG_LEAF) {
+                let deleted = node.is_deleted();
+                return Some(Step::Entry { index, deleted });
+            }
+            match le_u32(node.data, 0) {
+                Some(child) => self.pending = Some((child, frame.depth + 1)),
+                None => {
+                    let message = format!("branch node {index} has no child page number");
+                    return Some(Step::Problem(self.problem(number, message)));
+                }
+            }
+        }
+    }
+
+    /// Reads page `number` onto the path; the problem that stops it or comes with it.
+    fn enter(&mut self, number: u32, depth: usize) -> Option<Problem> {
+        let db = self.db;
+        if depth > MAX_DEPTH {
+            let message = format!("tree deeper than {MAX_DEPTH} levels (cycle?)");
+            return Some(self.problem(number, message));
+        }
+        if number == 0 || number > db.page_count() {
+            let message = format!("child link beyond the file (pages 1-{})", db.page_count());
+            return Some(self.problem(number, message));
+        }
+        if !self.seen.insert(number) {
+            return Some(self.problem(number, "reached twice in one tree (cyclic link)".into()));
+        }
+        let read = db.read_page(number);
+        if let Some(page) = read.page {
+            self.path.push(Frame {
+                page,
+                depth,
+                announced: false,
+                next_tag: 1,
+            });
+        }
+        read.problem
+    }
+
+    fn problem(&self, number: u32, message: String) -> Problem {
+        Problem::at_offset(
+            self.db.page_offset(number),
+            format!("page {number}: {message}"),
+        )
+    }
 }
 
 /// Pages already visited: one bit per page of the file (a 100 GiB database of 4 KiB pages

@@ -108,7 +108,10 @@ impl Catalog {
 
     /// Reads MSysObjects. Damaged catalog records become problems; the rest is kept.
     pub fn read<S: PageSource>(db: &Database<S>) -> (Catalog, Vec<Problem>) {
-        let schema = msysobjects();
+        // Only the columns read below are decoded (the fixed ones and the first variable ones
+        // up to DefaultValue); the catalog of a wide table has a record per column.
+        let mut schema = msysobjects();
+        schema.columns.truncate(COL_DEFAULT_VALUE + 1);
         let mut tables: Vec<TableDef> = Vec::new();
         let mut problems = Vec::new();
         let mut catalog_lv = None;

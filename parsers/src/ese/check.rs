@@ -3,7 +3,7 @@
 
 use super::btree::{self, PageSet, TreeEvent};
 use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT};
-use super::checksum::{self, ChecksumStatus};
+use super::checksum::ChecksumStatus;
 use super::database::{describe_checksum, Database};
 use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
 use super::space::{self, Extents, SpaceHeader};
@@ -232,7 +232,7 @@ fn check_pages<S: PageSource>(
         }
         summary.pages_in_use += 1;
         let offset = db.page_offset(number);
-        let status = checksum::verify_page(&bytes, number);
+        let status = db.checksum_status(number, &bytes);
         if let ChecksumStatus::CorrectableBit { .. } = status {
             summary.ecc_correctable += 1;
         }

@@ -29,28 +29,31 @@ fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
 /// The new-format checksum of one block: ECC in the high 32 bits, XOR (mixed with the page
 /// number) in the low 32. In the header block the first 8 bytes (the checksum) count as zero.
 pub fn ecc_block_checksum(block: &[u8], page_number: u32, header_block: bool) -> u64 {
-    let skip = if header_block { 8 } else { 0 };
-    // Each row is 128 bits (16 bytes); bit i of the block has row i/128 and column i%128.
+    // Each row is 128 bits (16 bytes); bit i of the block has row i/128 and column i%128. A
+    // row is read as two 64-bit halves: words 0-1 and words 2-3 of the row.
     let mut row_ecc: u32 = 0;
-    let mut column_parity = [0u32; 4];
-    let mut xor = 0u32;
+    let mut halves = [0u64; 2];
     for (row, chunk) in block.chunks_exact(16).enumerate() {
-        let mut row_xor = 0u32;
-        for (column, word) in words(chunk).enumerate() {
-            let word = if row * 16 + column * 4 < skip {
-                0
-            } else {
-                word
-            };
-            column_parity[column] ^= word;
-            row_xor ^= word;
-        }
-        xor ^= row_xor;
-        if row_xor.count_ones() % 2 == 1 {
-            let index = (row as u32) << 7;
-            row_ecc ^= ((!index & 0xff80) << 16) | (index & 0xff80);
-        }
+        let (low, high) = chunk.split_at(8);
+        let low = match (row, header_block) {
+            (0, true) => 0,
+            _ => u64::from_le_bytes(low.try_into().unwrap_or_default()),
+        };
+        let high = u64::from_le_bytes(high.try_into().unwrap_or_default());
+        halves[0] ^= low;
+        halves[1] ^= high;
+        // The row's 32-bit XOR has the parity of all its bits.
+        let odd = (low ^ high).count_ones() & 1;
+        let index = (row as u32) << 7;
+        row_ecc ^= (((!index & 0xff80) << 16) | (index & 0xff80)) & odd.wrapping_neg();
     }
+    let column_parity = [
+        halves[0] as u32,
+        (halves[0] >> 32) as u32,
+        halves[1] as u32,
+        (halves[1] >> 32) as u32,
+    ];
+    let xor = column_parity.iter().fold(0, |acc, w| acc ^ w);
     let mut column_ecc: u32 = 0;
     for (word_index, parity) in column_parity.iter().enumerate() {
         for bit in 0..32u32 {

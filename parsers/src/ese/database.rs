@@ -4,8 +4,10 @@
 use super::checksum::{self, ChecksumStatus};
 use super::header::{FileHeader, HEADER_CHECKSUM_SPAN};
 use super::page::Page;
+use super::read_ahead::{PageSpot, ReadAhead};
 use super::PageSource;
 use crate::Problem;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Page sizes ESE has used; anything else in a header is damage.
 pub const PAGE_SIZES: [u32; 5] = [2048, 4096, 8192, 16384, 32768];
@@ -16,8 +18,38 @@ pub struct Database<S> {
     /// Problems with the primary or shadow header found while opening.
     pub header_problems: Vec<Problem>,
     page_size: usize,
-    /// Pages read so far, for progress reports.
-    pages_read: std::cell::Cell<u64>,
+    /// The source's size when opened (asked once: for a file it is a system call).
+    size: u64,
+    /// Pages read so far, for progress reports (atomic, so threads can share the database).
+    pages_read: AtomicU64,
+    read_ahead: ReadAhead,
+    /// Pages whose checksum was found right: read again (by the check's tree pass, another
+    /// walk, the defrag's comparison), they are not checksummed again.
+    verified: VerifiedPages,
+}
+
+/// One bit per page, settable from several threads.
+struct VerifiedPages(Vec<AtomicU64>);
+
+impl VerifiedPages {
+    fn new(page_count: u64) -> VerifiedPages {
+        let words = usize::try_from(page_count / 64 + 1).unwrap_or(0);
+        VerifiedPages((0..words).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    fn contains(&self, page: u32) -> bool {
+        let (word, bit) = (page as usize / 64, page % 64);
+        self.0
+            .get(word)
+            .is_some_and(|w| w.load(Ordering::Relaxed) >> bit & 1 == 1)
+    }
+
+    fn insert(&self, page: u32) {
+        let (word, bit) = (page as usize / 64, page % 64);
+        if let Some(w) = self.0.get(word) {
+            w.fetch_or(1 << bit, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A page as read: `None` when it could not be used, with the reason.
@@ -61,12 +93,16 @@ impl<S: PageSource> Database<S> {
             }
         };
         let page_size = header.page_size as usize;
+        let size = source.size();
         Ok(Database {
-            source,
+            size,
+            verified: VerifiedPages::new(size / page_size as u64),
             header,
             header_problems,
             page_size,
-            pages_read: std::cell::Cell::new(0),
+            pages_read: AtomicU64::new(0),
+            read_ahead: ReadAhead::default(),
+            source,
         })
     }
 
@@ -76,12 +112,12 @@ impl<S: PageSource> Database<S> {
 
     /// Database pages in the file (the two header pages excluded).
     pub fn page_count(&self) -> u32 {
-        let pages = self.source.size() / self.page_size as u64;
+        let pages = self.size / self.page_size as u64;
         u32::try_from(pages.saturating_sub(2)).unwrap_or(u32::MAX)
     }
 
     pub fn file_size(&self) -> u64 {
-        self.source.size()
+        self.size
     }
 
     /// Byte offset of database page `number` (page 1 follows the two header pages).
@@ -91,13 +127,22 @@ impl<S: PageSource> Database<S> {
 
     /// Pages read since the database was opened.
     pub fn pages_read(&self) -> u64 {
-        self.pages_read.get()
+        self.pages_read.load(Ordering::Relaxed)
     }
 
     /// Reads page `number` without verifying it.
     pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
-        self.pages_read.set(self.pages_read.get() + 1);
+        self.pages_read.fetch_add(1, Ordering::Relaxed);
         let offset = self.page_offset(number);
+        let spot = PageSpot {
+            number,
+            offset,
+            size: self.page_size,
+            pages_left: (self.page_count() + 1).saturating_sub(number),
+        };
+        if let Some(bytes) = self.read_ahead.read(&self.source, &spot) {
+            return Ok(bytes);
+        }
         let mut bytes = vec![0u8; self.page_size];
         let n = self
             .source
@@ -115,6 +160,19 @@ impl<S: PageSource> Database<S> {
         Ok(bytes)
     }
 
+    /// How page `number`'s stored checksum compares with `bytes` (the page as read); a page
+    /// found right once is taken as right from then on.
+    pub fn checksum_status(&self, number: u32, bytes: &[u8]) -> ChecksumStatus {
+        if self.verified.contains(number) {
+            return ChecksumStatus::Ok;
+        }
+        let status = checksum::verify_page(bytes, number);
+        if status == ChecksumStatus::Ok {
+            self.verified.insert(number);
+        }
+        status
+    }
+
     /// Reads and verifies page `number`. A single flipped bit the ECC locates is corrected in
     /// memory (and reported); any other checksum failure makes the page unusable.
     pub fn read_page(&self, number: u32) -> PageRead {
@@ -128,7 +186,7 @@ impl<S: PageSource> Database<S> {
                 }
             }
         };
-        let problem = match checksum::verify_page(&bytes, number) {
+        let problem = match self.checksum_status(number, &bytes) {
             ChecksumStatus::Ok => None,
             status @ ChecksumStatus::CorrectableBit { bit } => {
                 if let Some(byte) = bytes.get_mut((bit / 8) as usize) {

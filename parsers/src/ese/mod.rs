@@ -15,6 +15,7 @@ pub mod header;
 pub mod logfile;
 pub mod longvalue;
 pub mod page;
+pub mod read_ahead;
 pub mod record;
 pub mod space;
 pub mod value;
