@@ -184,6 +184,11 @@ impl TemplatePlan {
         let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
         let start = offset.checked_add(24)?;
         let end = start.checked_add(size)?.min(chunk.len());
+        TemplatePlan::walk(chunk, start, end)
+    }
+
+    /// The plan of the BinXML tokens in `chunk[start..end]`.
+    fn walk(chunk: &[u8], start: usize, end: usize) -> Option<TemplatePlan> {
         let mut walker = PlanWalker {
             cursor: Cursor {
                 bytes: chunk.get(..end)?,
@@ -210,6 +215,8 @@ impl TemplatePlan {
             .map(|i| usize::from(i) + 1)
             .max()
             .unwrap_or(0);
+        // Fields the model does not keep only count for `values_needed`.
+        plan.fields.retain(|f| f.field != Field::Ignored);
         // A whole-event template must say at least who logged what; one that does not is
         // damaged or unusual, and the XML path reads it more carefully.
         let has = |field| plan.fields.iter().any(|f| f.field == field);
@@ -231,16 +238,20 @@ impl TemplatePlan {
         if self.values_needed > values.len() {
             return None;
         }
+        // The provider name is the source only when no EventSourceName says otherwise: its
+        // text is made last, and only then.
+        let mut provider = None;
         for plan in &self.fields {
             let left_out = plan.dependencies.iter().any(|d| {
                 values
                     .get(usize::from(*d))
                     .is_none_or(|v| v.kind == NULL_TYPE)
             });
-            if left_out || plan.field == Field::Ignored {
+            if left_out {
                 continue;
             }
             match plan.field {
+                Field::ProviderName => provider = Some(plan),
                 Field::Nested => {
                     let [Piece::Value(i)] = plan.pieces.as_slice() else {
                         return None;
@@ -253,8 +264,21 @@ impl TemplatePlan {
                             let start = (value.bytes.as_ptr() as usize)
                                 .checked_sub(chunk.as_ptr() as usize)?;
                             let end = start.checked_add(value.bytes.len())?;
-                            let nested = Instance::read(chunk, start, end)?;
-                            nested.apply(chunk, plans, event, state, depth + 1)?;
+                            match Instance::read(chunk, start, end) {
+                                Some(nested) => {
+                                    nested.apply(chunk, plans, event, state, depth + 1)?
+                                }
+                                // Classic events logged through the legacy API store their
+                                // EventData as plain elements, without a template.
+                                None => TemplatePlan::walk(chunk, start, end)?.apply(
+                                    &[],
+                                    chunk,
+                                    plans,
+                                    event,
+                                    state,
+                                    depth + 1,
+                                )?,
+                            }
                         }
                         _ => return None,
                     }
@@ -297,10 +321,12 @@ impl TemplatePlan {
                         _ => state.keywords = n,
                     }
                 }
+                Field::Data if string_array(&plan.pieces, values).is_some() => {
+                    push_string_array(&mut event.strings, string_array(&plan.pieces, values)?)?;
+                }
                 field => {
                     let text = text_of(&plan.pieces, values)?;
                     match field {
-                        Field::ProviderName => state.provider = Some(text),
                         Field::EventSourceName if !text.is_empty() => event.source = text,
                         Field::EventId => event.event_id = text.trim().parse().unwrap_or(0),
                         Field::Qualifiers => event.qualifiers = text.trim().parse().ok(),
@@ -323,6 +349,9 @@ impl TemplatePlan {
                     }
                 }
             }
+        }
+        if let Some(plan) = provider.filter(|_| event.source.is_empty()) {
+            state.provider = Some(text_of(&plan.pieces, values)?);
         }
         Some(())
     }
@@ -350,6 +379,36 @@ fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
         0x0a | 0x15 => le_u64(b),
         _ => None,
     }
+}
+
+/// The bytes of the string array that alone fills a field (classic events store their
+/// insertion strings as one), or `None`.
+fn string_array<'c>(pieces: &[Piece], values: &[RawValue<'c>]) -> Option<&'c [u8]> {
+    let [Piece::Value(i)] = pieces else {
+        return None;
+    };
+    let value = values.get(usize::from(*i))?;
+    (value.kind == STRING_ARRAY_TYPE).then_some(value.bytes)
+}
+
+/// One string per array item: the element holding an array is repeated once per item. Only
+/// whole arrays (every item NUL-terminated) are read here.
+fn push_string_array(strings: &mut Vec<String>, bytes: &[u8]) -> Option<()> {
+    if !bytes.len().is_multiple_of(2) || !bytes.ends_with(&[0, 0]) {
+        return None;
+    }
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let units = rest
+            .chunks_exact(2)
+            .position(|unit| unit == [0, 0])
+            .unwrap_or(rest.len() / 2);
+        let mut text = String::with_capacity(units);
+        push_utf16_until_nul(&mut text, rest.get(..units * 2)?)?;
+        strings.push(text);
+        rest = rest.get(units * 2 + 2..)?;
+    }
+    Some(())
 }
 
 /// The text without surrounding white space, or `None` when nothing is left; reuses the
@@ -391,6 +450,7 @@ const NULL_TYPE: u8 = 0x00;
 const BINARY_TYPE: u8 = 0x0e;
 const FILETIME_TYPE: u8 = 0x11;
 const BINXML_TYPE: u8 = 0x21;
+const STRING_ARRAY_TYPE: u8 = 0x81;
 
 /// Appends a value as Windows (and the `evtx` crate's XML) renders it. `None` for the kinds left
 /// to the XML path: floats, SYSTEMTIME, nested BinXML in text, arrays.
