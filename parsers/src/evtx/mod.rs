@@ -1,8 +1,8 @@
 //! .evtx reader: the `evtx` crate finds and checks chunks and renders BinXML; this module turns
 //! each record into the common [`Event`].
 //!
-//! Chunks are converted on worker threads, a batch at a time, while the calling thread hands
-//! on the previous batch. Classic-shaped records are built straight from their template
+//! Chunks are converted on worker threads, a few in flight per thread, while the calling
+//! thread reads the next ones and hands on the finished ones in order. Classic-shaped records are built straight from their template
 //! substitution values ([`template`]); any other record is rendered to XML and read by
 //! [`crate::event_xml`]. An undamaged chunk's records are found by [`walk`]; the crate walks
 //! every other chunk (resyncing past damage, carving stale records).
@@ -16,9 +16,10 @@ use crate::{Item, Problem};
 use chrono::{DateTime, Utc};
 use evtx::err::EvtxError;
 use evtx::{EvtxChunk, EvtxChunkData, EvtxParser, ParserSettings};
-use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::sync::Arc;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
 use template::PlanCache;
 
 /// Size of the file header block (chunks start after it); shared with the project's writer.
@@ -26,9 +27,9 @@ pub const FILE_HEADER_BLOCK: usize = 4096;
 /// Size of every chunk; records never cross one.
 pub const CHUNK_SIZE: usize = 65536;
 
-/// Chunks each worker thread gets per batch: enough that uneven chunks even out, few enough
-/// that a batch's output stays small (a few MiB).
-const CHUNKS_PER_THREAD: usize = 8;
+/// Chunks in flight per worker thread: enough that no worker waits for the next chunk, few
+/// enough that what is held stays small (a few MiB).
+const CHUNKS_IN_FLIGHT_PER_THREAD: usize = 4;
 
 /// How to read an .evtx file.
 #[derive(Debug, Clone, Copy)]
@@ -99,19 +100,42 @@ pub fn read_evtx_chunks<T: Send>(
         chunks.for_each(|chunk| sink(convert(chunk)));
         return Ok(());
     }
-    let mut converted: Vec<T> = Vec::new();
-    loop {
-        let batch: Vec<_> = chunks.by_ref().take(threads * CHUNKS_PER_THREAD).collect();
-        if batch.is_empty() && converted.is_empty() {
-            return Ok(());
+    let (done, results) = mpsc::channel();
+    let mut waiting = BTreeMap::new();
+    let (mut started, mut delivered) = (0usize, 0usize);
+    rayon::in_place_scope(|scope| loop {
+        // Keep the workers busy: chunks are read on this thread and converted on the pool, a
+        // bounded number at a time; results are handed on in chunk order.
+        while started - delivered < threads * CHUNKS_IN_FLIGHT_PER_THREAD {
+            let Some(chunk) = chunks.next() else {
+                break;
+            };
+            let (done, convert, number) = (done.clone(), &convert, started);
+            scope.spawn(move |_| {
+                // A panic is re-raised on this thread rather than leaving it waiting.
+                let converted = panic::catch_unwind(AssertUnwindSafe(|| convert(chunk)));
+                let _ = done.send((number, converted));
+            });
+            started += 1;
         }
-        let mut next = Vec::new();
-        rayon::in_place_scope(|scope| {
-            scope.spawn(|_| next = batch.into_par_iter().map(&convert).collect());
-            converted.drain(..).for_each(&mut sink);
-        });
-        converted = next;
-    }
+        if delivered == started {
+            break;
+        }
+        match waiting.remove(&delivered) {
+            Some(Ok(value)) => {
+                sink(value);
+                delivered += 1;
+            }
+            Some(Err(panicked)) => panic::resume_unwind(panicked),
+            None => match results.recv() {
+                Ok((number, converted)) => {
+                    waiting.insert(number, converted);
+                }
+                Err(_) => break,
+            },
+        }
+    });
+    Ok(())
 }
 
 /// The items of one chunk (a chunk that cannot be read is one problem).
