@@ -240,13 +240,30 @@ pub fn read_bytes_batches<R: Send>(
     bytes: &[u8],
     options: ReadOptions,
     per_batch: impl Fn(Vec<Event>, TimeBasis) -> R + Sync,
+    sink: impl FnMut(R),
+) -> InputReport {
+    // The hash is computed on a worker thread while the input is read.
+    let mut sha256 = None;
+    let mut report = rayon::in_place_scope(|scope| {
+        if options.hash {
+            scope.spawn(|_| sha256 = Some(hex::encode(Sha256::digest(bytes))));
+        }
+        read_unhashed(name, bytes, options, per_batch, sink)
+    });
+    report.sha256 = sha256;
+    report
+}
+
+/// [`read_bytes_batches`] without the hash.
+fn read_unhashed<R: Send>(
+    name: &Path,
+    bytes: &[u8],
+    options: ReadOptions,
+    per_batch: impl Fn(Vec<Event>, TimeBasis) -> R + Sync,
     mut sink: impl FnMut(R),
 ) -> InputReport {
     let mut report = InputReport::new(name);
     report.size = bytes.len() as u64;
-    if options.hash {
-        report.sha256 = Some(hex::encode(Sha256::digest(bytes)));
-    }
     report.format = detect_format(&bytes[..bytes.len().min(DETECT_HEAD)]);
     // Text (XML included: it may be UTF-16) is read whole first, so its time basis is known
     // before any event is handed on.
