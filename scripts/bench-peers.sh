@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Times evtdoctor against the peer tools on the same large inputs, in one run:
-#   .evtx -> JSONL : evtdoctor events --jsonl  vs  evtx_dump -o jsonl (equal thread counts)
+#   .evtx -> JSONL : evtdoctor events --jsonl  vs  evtx_dump -o jsonl (1 thread, then $THREADS)
+#   .evtx analyze  : evtdoctor analyze         vs  evtx_dump -o jsonl ($THREADS threads)
 #   .evt  -> text  : evtdoctor events --jsonl  vs  evtexport
+#   parse only     : examples/read_speed (one thread, no output: MB/s of the .evt and .evtx readers)
 #   1,000 small logs: evtdoctor events --jsonl with --threads 1 vs --threads $THREADS (the speed-up)
 # Inputs are built first: a .evtx of replicated whole chunks of a real log (the corpus beside the
 # repository, or EVTX_SOURCE), and a .evt written by the project's own writer.
@@ -25,15 +27,21 @@ evtx_dump=${EVTX_DUMP:-${CARGO_HOME:-$HOME/.cargo}/bin/evtx_dump}
 "$evtx_dump" --version 2>/dev/null | grep -q '^EVTX Parser' ||
   { echo "missing: the Rust evtx_dump (cargo install evtx)" >&2; exit 2; }
 
-cargo build --release --quiet --bin evtdoctor --example bench_logs
+cargo build --release --quiet --bin evtdoctor --example bench_logs --example read_speed
 bin=target/release/evtdoctor
 
 python3 scripts/replicate-evtx.py "$evtx_source" "$work/big.evtx" "$evtx_mb"
 target/release/examples/bench_logs evt "$work/big.evt" "$evt_mb"
 target/release/examples/bench_logs many "$work/many" 1000
 
-hyperfine --warmup 1 --runs 5 --export-markdown "$work/evtx.md" \
-  -n "evtdoctor events --jsonl (threads $threads)" "$bin events --threads $threads --jsonl $work/big.evtx > /dev/null" \
+for t in 1 "$threads"; do
+  hyperfine --warmup 1 --runs 5 --export-markdown "$work/evtx-t$t.md" \
+    -n "evtdoctor events --jsonl (threads $t)" "$bin events --threads $t --jsonl $work/big.evtx > /dev/null" \
+    -n "evtx_dump -o jsonl (threads $t)" "$evtx_dump -t $t -o jsonl $work/big.evtx > /dev/null"
+done
+
+hyperfine --warmup 1 --runs 3 --export-markdown "$work/analyze.md" \
+  -n "evtdoctor analyze (threads $threads)" "$bin analyze --threads $threads $work/big.evtx > /dev/null" \
   -n "evtx_dump -o jsonl (threads $threads)" "$evtx_dump -t $threads -o jsonl $work/big.evtx > /dev/null"
 
 hyperfine --warmup 1 --runs 3 --export-markdown "$work/evt.md" \
@@ -53,4 +61,8 @@ for cmd in "$bin events --threads $threads --jsonl $work/big.evtx" \
   rss=$( { /usr/bin/time -f '%M' $cmd > /dev/null; } 2>&1 | tail -1 )
   printf '%10s  %s\n' "$rss" "$cmd"
 done
-cat "$work/evtx.md" "$work/evt.md" "$work/many.md"
+echo
+echo "Parse only, one thread:"
+target/release/examples/read_speed "$work/big.evt" 3
+target/release/examples/read_speed "$work/big.evtx" 3
+cat "$work"/evtx-t*.md "$work/analyze.md" "$work/evt.md" "$work/many.md"

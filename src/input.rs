@@ -2,7 +2,7 @@
 //! leaves to the application.
 
 use chrono::FixedOffset;
-use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
+use evtdoctor_parsers::evtx::{read_evtx_chunks, EvtxOptions};
 use evtdoctor_parsers::text::{read_text, TextOptions, TimeBasis};
 use evtdoctor_parsers::{detect_format, Event, InputFormat, Item, Problem};
 use serde::Serialize;
@@ -159,10 +159,25 @@ pub fn read_events(path: &Path, options: ReadOptions, mut sink: impl FnMut(Event
 pub fn read_events_with_basis(
     path: &Path,
     options: ReadOptions,
-    sink: impl FnMut(Event, TimeBasis),
+    mut sink: impl FnMut(Event, TimeBasis),
+) -> InputReport {
+    read_batches(path, options, each_event, |(events, basis)| {
+        events.into_iter().for_each(|event| sink(event, basis))
+    })
+}
+
+/// Reads one input in batches of events (a chunk's for .evtx, [`BATCH_EVENTS`] for the other
+/// formats). `per_batch` turns each batch into the caller's value, on worker threads for a
+/// large .evtx (so filtering and rendering scale with them); `sink` gets the values on the
+/// calling thread, in input order. Never fails: what went wrong is in the returned report.
+pub fn read_batches<R: Send>(
+    path: &Path,
+    options: ReadOptions,
+    per_batch: impl Fn(Vec<Event>, TimeBasis) -> R + Sync,
+    sink: impl FnMut(R),
 ) -> InputReport {
     match InputBytes::open(path) {
-        Ok(input) => read_bytes(path, input.bytes(), options, sink),
+        Ok(input) => read_bytes_batches(path, input.bytes(), options, per_batch, sink),
         Err(e) => {
             let mut report = InputReport::new(path);
             report.fatal = Some(format!("cannot read: {e}"));
@@ -179,11 +194,76 @@ pub fn read_bytes(
     options: ReadOptions,
     mut sink: impl FnMut(Event, TimeBasis),
 ) -> InputReport {
+    read_bytes_batches(name, bytes, options, each_event, |(events, basis)| {
+        events.into_iter().for_each(|event| sink(event, basis))
+    })
+}
+
+/// A batch handed on as it is, for the callers that take one event at a time.
+fn each_event(events: Vec<Event>, basis: TimeBasis) -> (Vec<Event>, TimeBasis) {
+    (events, basis)
+}
+
+/// Events per batch for the formats read on one thread.
+const BATCH_EVENTS: usize = 4096;
+
+/// One batch's value, with what the report counts.
+struct Batch<R> {
+    value: R,
+    records: u64,
+    recovered: u64,
+    problems: Vec<Problem>,
+}
+
+/// Splits a batch's items into events (turned into the caller's value) and problems.
+fn batch<R>(
+    items: Vec<Item>,
+    basis: TimeBasis,
+    per_batch: &impl Fn(Vec<Event>, TimeBasis) -> R,
+) -> Batch<R> {
+    let mut problems = Vec::new();
+    let events: Vec<Event> = items
+        .into_iter()
+        .filter_map(|item| item.map_err(|problem| problems.push(problem)).ok())
+        .collect();
+    Batch {
+        records: events.len() as u64,
+        recovered: events.iter().filter(|e| e.origin.recovered).count() as u64,
+        value: per_batch(events, basis),
+        problems,
+    }
+}
+
+/// [`read_bytes`] in batches (see [`read_batches`]).
+pub fn read_bytes_batches<R: Send>(
+    name: &Path,
+    bytes: &[u8],
+    options: ReadOptions,
+    per_batch: impl Fn(Vec<Event>, TimeBasis) -> R + Sync,
+    sink: impl FnMut(R),
+) -> InputReport {
+    // The hash is computed on a worker thread while the input is read.
+    let mut sha256 = None;
+    let mut report = rayon::in_place_scope(|scope| {
+        if options.hash {
+            scope.spawn(|_| sha256 = Some(hex::encode(Sha256::digest(bytes))));
+        }
+        read_unhashed(name, bytes, options, per_batch, sink)
+    });
+    report.sha256 = sha256;
+    report
+}
+
+/// [`read_bytes_batches`] without the hash.
+fn read_unhashed<R: Send>(
+    name: &Path,
+    bytes: &[u8],
+    options: ReadOptions,
+    per_batch: impl Fn(Vec<Event>, TimeBasis) -> R + Sync,
+    mut sink: impl FnMut(R),
+) -> InputReport {
     let mut report = InputReport::new(name);
     report.size = bytes.len() as u64;
-    if options.hash {
-        report.sha256 = Some(hex::encode(Sha256::digest(bytes)));
-    }
     report.format = detect_format(&bytes[..bytes.len().min(DETECT_HEAD)]);
     // Text (XML included: it may be UTF-16) is read whole first, so its time basis is known
     // before any event is handed on.
@@ -197,13 +277,20 @@ pub fn read_bytes(
         report.time_basis = read.time_basis;
     }
     let basis = report.time_basis;
-    let mut take = |item: Item| match item {
-        Ok(event) => {
-            report.records += 1;
-            report.recovered += u64::from(event.origin.recovered);
-            sink(event, basis);
+    let (mut records, mut recovered, mut problems) = (0, 0, Vec::new());
+    let mut deliver = |batch: Batch<R>| {
+        records += batch.records;
+        recovered += batch.recovered;
+        problems.extend(batch.problems);
+        sink(batch.value);
+    };
+    // The single-threaded readers' items, gathered into batches.
+    let mut pending = Vec::new();
+    let mut take = |item: Item| {
+        pending.push(item);
+        if pending.len() >= BATCH_EVENTS {
+            deliver(batch(std::mem::take(&mut pending), basis, &per_batch));
         }
-        Err(problem) => report.problems.push(problem),
     };
     let outcome = match (report.format, text) {
         (_, Some(Ok(read))) => {
@@ -211,14 +298,15 @@ pub fn read_bytes(
             Ok(())
         }
         (_, Some(Err(problem))) => Err(problem),
-        (Some(InputFormat::Evtx), _) => read_evtx(
+        (Some(InputFormat::Evtx), _) => read_evtx_chunks(
             bytes,
             EvtxOptions {
                 threads: options.threads,
                 recover: !options.no_recover,
                 ..EvtxOptions::default()
             },
-            &mut take,
+            |items| batch(items, basis, &per_batch),
+            &mut deliver,
         ),
         (Some(InputFormat::Evt), _) => {
             evtdoctor_parsers::evt::read_evt(bytes, !options.no_recover, &mut take).map(|_| ())
@@ -230,6 +318,12 @@ pub fn read_bytes(
         (_, None) if bytes.is_empty() => Err(Problem::at_offset(0, "empty file")),
         _ => Err(Problem::at_offset(0, "not a recognised event log format")),
     };
+    if !pending.is_empty() {
+        deliver(batch(pending, basis, &per_batch));
+    }
+    report.records = records;
+    report.recovered = recovered;
+    report.problems = problems;
     if let Err(problem) = outcome {
         report.fatal = Some(problem.to_string());
     }

@@ -1,5 +1,7 @@
 //! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
 
+pub mod event_json;
+
 use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use evtdoctor_parsers::text::TimeBasis;

@@ -3,7 +3,7 @@
 use crate::cli::{EventsArgs, FilterArgs, Format, LevelArg};
 use crate::input::{self, InputReport, ReadOptions};
 use crate::knowledge::catalog;
-use crate::output::{self, JsonArrayWriter};
+use crate::output::{self, event_json, JsonArrayWriter};
 use crate::parallel;
 use crate::progress::Progress;
 use crate::ExitCode;
@@ -11,25 +11,9 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::{Event, Level};
-use serde::Serialize;
 use std::cell::RefCell;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
-
-/// One event as printed: the record and the input it came from.
-#[derive(Serialize)]
-struct EventRecord<'a> {
-    file: &'a str,
-    #[serde(flatten)]
-    event: &'a Event,
-    /// Said only when the times are not plain UTC (a zone-less text export).
-    #[serde(skip_serializing_if = "is_utc")]
-    time_basis: TimeBasis,
-}
-
-fn is_utc(basis: &TimeBasis) -> bool {
-    *basis == TimeBasis::Utc
-}
 
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
@@ -56,10 +40,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         |path: &Path, options| read_rendered(path, options, &filter, format, |_| Ok(()));
     let read_alone = |path: &Path, options| {
         read_rendered(path, options, &filter, format, |rendered| {
-            if rendered.is_large() {
-                sink.borrow_mut().write(std::mem::take(rendered))?;
-            }
-            Ok(())
+            sink.borrow_mut().write(std::mem::take(rendered))
         })
     };
     let written = parallel::read_in_order(&files, options, read_together, read_alone, |output| {
@@ -104,7 +85,8 @@ struct FileOutput {
     write_error: Option<io::Error>,
 }
 
-/// Reads one input, rendering each matching record; `spill` may write out what has piled up.
+/// Reads one input, rendering each matching record (on the reader's worker threads for a large
+/// .evtx); `spill` may write out what has piled up.
 fn read_rendered(
     path: &Path,
     options: ReadOptions,
@@ -115,12 +97,22 @@ fn read_rendered(
     let name = path.display().to_string();
     let mut rendered = Rendered::default();
     let mut write_error = None;
-    let report = input::read_events_with_basis(path, options, |event, basis| {
-        if write_error.is_some() || !filter.matches(&event) {
+    let render = |events: Vec<Event>, basis| {
+        let mut batch = Rendered::for_events(format, events.len());
+        for event in events.iter().filter(|e| filter.matches(e)) {
+            batch.push(format, &name, event, basis)?;
+        }
+        Ok(batch)
+    };
+    let report = input::read_batches(path, options, render, |batch: io::Result<Rendered>| {
+        if write_error.is_some() {
             return;
         }
-        let pushed = rendered.push(format, &name, &event, basis);
-        if let Err(e) = pushed.and_then(|()| spill(&mut rendered)) {
+        let added = batch.and_then(|batch| {
+            rendered.append(batch);
+            spill(&mut rendered)
+        });
+        if let Err(e) = added {
             write_error = Some(e);
         }
     });
@@ -162,9 +154,6 @@ struct Rendered {
 }
 
 impl Rendered {
-    /// Bytes held before a streamed input writes them out.
-    const SPILL_BYTES: usize = 1 << 20;
-
     fn push(
         &mut self,
         format: Format,
@@ -172,16 +161,15 @@ impl Rendered {
         event: &Event,
         time_basis: TimeBasis,
     ) -> io::Result<()> {
-        let record = EventRecord {
-            file,
-            event,
-            time_basis,
-        };
         match format {
             Format::Table | Format::Markdown => self.rows.push(table_row(event, time_basis)),
-            Format::Json => self.elements.push(serde_json::to_vec(&record)?),
+            Format::Json => {
+                let mut element = Vec::new();
+                event_json::write_event(&mut element, file, event, time_basis);
+                self.elements.push(element);
+            }
             Format::Jsonl => {
-                serde_json::to_writer(&mut self.lines, &record)?;
+                event_json::write_event(&mut self.lines, file, event, time_basis);
                 self.lines.push(b'\n');
             }
             Format::Csv => {
@@ -191,9 +179,27 @@ impl Rendered {
         Ok(())
     }
 
-    /// True when a streamed input should write out what it holds (tables keep every row).
-    fn is_large(&self) -> bool {
-        self.lines.len() >= Self::SPILL_BYTES || self.elements.len() >= 4096
+    /// Room for `count` records (a JSON line takes a few hundred bytes), so the buffer
+    /// seldom grows.
+    fn for_events(format: Format, count: usize) -> Rendered {
+        let line_bytes = match format {
+            Format::Jsonl | Format::Csv => 512,
+            Format::Json | Format::Table | Format::Markdown => 0,
+        };
+        Rendered {
+            lines: Vec::with_capacity(count.saturating_mul(line_bytes)),
+            ..Rendered::default()
+        }
+    }
+
+    /// Adds a later batch's records.
+    fn append(&mut self, mut later: Rendered) {
+        if self.lines.is_empty() {
+            std::mem::swap(&mut self.lines, &mut later.lines);
+        }
+        self.lines.append(&mut later.lines);
+        self.elements.append(&mut later.elements);
+        self.rows.append(&mut later.rows);
     }
 }
 

@@ -1,19 +1,25 @@
-//! .evtx reader: the `evtx` crate walks chunks and renders BinXML; this module turns each
-//! record into the common [`Event`].
+//! .evtx reader: the `evtx` crate finds and checks chunks and renders BinXML; this module turns
+//! each record into the common [`Event`].
 //!
-//! Records are converted in the crate's worker threads, so the caller only receives finished
-//! events. Classic-shaped records are built straight from their template substitution values
-//! ([`template`]); any other record is rendered to XML and read by [`crate::event_xml`].
+//! Chunks are converted on worker threads, a few in flight per thread, while the calling
+//! thread reads the next ones and hands on the finished ones in order. Classic-shaped records are built straight from their template
+//! substitution values ([`template`]); any other record is rendered to XML and read by
+//! [`crate::event_xml`]. An undamaged chunk's records are found by [`walk`]; the crate walks
+//! every other chunk (resyncing past damage, carving stale records).
 
 mod template;
+mod walk;
 
 use crate::event::Event;
 use crate::event_xml::parse_events;
 use crate::{Item, Problem};
 use chrono::{DateTime, Utc};
 use evtx::err::EvtxError;
-use evtx::{EvtxParser, ParserSettings};
+use evtx::{EvtxChunk, EvtxChunkData, EvtxParser, ParserSettings};
+use std::collections::BTreeMap;
 use std::io::Cursor;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{mpsc, Arc};
 use template::PlanCache;
 
 /// Size of the file header block (chunks start after it); shared with the project's writer.
@@ -21,10 +27,15 @@ pub const FILE_HEADER_BLOCK: usize = 4096;
 /// Size of every chunk; records never cross one.
 pub const CHUNK_SIZE: usize = 65536;
 
+/// Chunks in flight per worker thread: enough that no worker waits for the next chunk, few
+/// enough that what is held stays small (a few MiB).
+const CHUNKS_IN_FLIGHT_PER_THREAD: usize = 4;
+
 /// How to read an .evtx file.
 #[derive(Debug, Clone, Copy)]
 pub struct EvtxOptions {
-    /// Worker threads for chunk rendering; 0 lets the pool decide.
+    /// Worker threads for chunk conversion; 0 lets the pool decide. 1 reads on the calling
+    /// thread.
     pub threads: usize,
     /// Also carve records from unallocated chunk space (marked `recovered`).
     pub recover: bool,
@@ -53,29 +64,144 @@ pub fn read_evtx(
     options: EvtxOptions,
     mut sink: impl FnMut(Item),
 ) -> Result<(), Problem> {
+    read_evtx_chunks(
+        bytes,
+        options,
+        |items| items,
+        |items| items.into_iter().for_each(&mut sink),
+    )
+}
+
+/// [`read_evtx`], with `per_chunk` turning each chunk's items into the caller's value on the
+/// worker threads (filtering and rendering scale with the threads that way); `sink` gets the
+/// values on the calling thread, in chunk order.
+pub fn read_evtx_chunks<T: Send>(
+    bytes: &[u8],
+    options: EvtxOptions,
+    per_chunk: impl Fn(Vec<Item>) -> T + Sync,
+    mut sink: impl FnMut(T),
+) -> Result<(), Problem> {
     let settings = ParserSettings::new()
-        .num_threads(options.threads)
         .indent(false)
         .recover_records(options.recover);
     let mut parser = EvtxParser::from_read_seek(Cursor::new(bytes))
         .map_err(|e| {
             Problem::at_offset(0, format!("not a readable .evtx file: {}", error_chain(&e)))
         })?
-        .with_configuration(settings);
-    // The closure is cloned for each chunk, so each chunk gets its own (empty) plan cache: template
-    // offsets are chunk-relative.
-    let via_templates = options.via_templates;
-    let mut plans = PlanCache::default();
-    let convert = move |record: evtx::err::Result<evtx::EvtxRecord<'_>>| {
-        convert_record(record, via_templates.then_some(&mut plans))
+        .with_configuration(settings.clone());
+    let settings = Arc::new(settings);
+    let convert = |chunk| per_chunk(chunk_items(chunk, &settings, options));
+    let mut chunks = parser.chunks();
+    let threads = match options.threads {
+        0 => rayon::current_num_threads(),
+        n => n,
     };
-    for result in parser.serialized_records(convert) {
-        sink(result.unwrap_or_else(|e| Err(problem_from(&e))));
+    if threads <= 1 {
+        chunks.for_each(|chunk| sink(convert(chunk)));
+        return Ok(());
     }
+    let (done, results) = mpsc::channel();
+    let mut waiting = BTreeMap::new();
+    let (mut started, mut delivered) = (0usize, 0usize);
+    rayon::in_place_scope(|scope| loop {
+        // Keep the workers busy: chunks are read on this thread and converted on the pool, a
+        // bounded number at a time; results are handed on in chunk order.
+        while started - delivered < threads * CHUNKS_IN_FLIGHT_PER_THREAD {
+            let Some(chunk) = chunks.next() else {
+                break;
+            };
+            let (done, convert, number) = (done.clone(), &convert, started);
+            scope.spawn(move |_| {
+                // A panic is re-raised on this thread rather than leaving it waiting.
+                let converted = panic::catch_unwind(AssertUnwindSafe(|| convert(chunk)));
+                let _ = done.send((number, converted));
+            });
+            started += 1;
+        }
+        if delivered == started {
+            break;
+        }
+        match waiting.remove(&delivered) {
+            Some(Ok(value)) => {
+                sink(value);
+                delivered += 1;
+            }
+            Some(Err(panicked)) => panic::resume_unwind(panicked),
+            None => match results.recv() {
+                Ok((number, converted)) => {
+                    waiting.insert(number, converted);
+                }
+                Err(_) => break,
+            },
+        }
+    });
     Ok(())
 }
 
-/// Runs in the crate's worker threads: convert one record.
+/// The items of one chunk (a chunk that cannot be read is one problem).
+fn chunk_items(
+    chunk: evtx::err::Result<EvtxChunkData>,
+    settings: &Arc<ParserSettings>,
+    options: EvtxOptions,
+) -> Vec<Item> {
+    let mut data = match chunk {
+        Ok(data) => data,
+        Err(e) => return vec![Err(problem_from(&e))],
+    };
+    let chunk_id = data.number.unwrap_or_default();
+    let mut chunk = match data.parse(Arc::clone(settings)) {
+        Ok(chunk) => chunk,
+        Err(e) => {
+            let error = EvtxError::FailedToParseChunk {
+                chunk_id,
+                source: Box::new(e),
+            };
+            return vec![Err(problem_from(&error))];
+        }
+    };
+    // Template offsets are chunk-relative: each chunk gets its own plans.
+    let mut plans = PlanCache::default();
+    if options.via_templates {
+        if let Some(items) = clean_chunk_items(&chunk, options.recover, &mut plans) {
+            return items;
+        }
+    }
+    let mut plans = options.via_templates.then_some(plans);
+    chunk
+        .iter()
+        .filter_map(|record| {
+            let recovered = record.as_ref().is_ok_and(|r| r.recovered);
+            let item = convert_record(record, plans.as_mut());
+            // Carved hits that do not convert are noise, not damage.
+            match item {
+                Ok(item) => Some(item),
+                Err(_) if recovered => None,
+                Err(e) => Some(Err(problem_from(&e))),
+            }
+        })
+        .collect()
+}
+
+/// The events of an undamaged chunk whose records all take the template path; `None` sends the
+/// chunk through the crate.
+fn clean_chunk_items(
+    chunk: &EvtxChunk<'_>,
+    recover: bool,
+    plans: &mut PlanCache,
+) -> Option<Vec<Item>> {
+    walk::clean_records(chunk, recover)?
+        .into_iter()
+        .map(|record| {
+            let mut event =
+                template::record_event(chunk.data, record.binxml_start, record.binxml_len, plans)?;
+            event.time_written = timestamp_to_utc(record.timestamp);
+            event.record_number = Some(record.record_id);
+            Some(Ok(event))
+        })
+        .collect()
+}
+
+/// Converts one record the crate read.
 fn convert_record(
     record: evtx::err::Result<evtx::EvtxRecord<'_>>,
     plans: Option<&mut PlanCache>,

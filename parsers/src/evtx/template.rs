@@ -11,20 +11,38 @@ use crate::event::{Event, Level};
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// Template plans of one chunk, by definition offset (`None`: not for the fast path). A chunk
-/// holds a few dozen templates at most, so a list beats hashing.
+/// Template plans of one chunk, by definition offset and context (`None`: not for the fast
+/// path). A chunk holds a few dozen templates at most, so a list beats hashing.
 #[derive(Default, Clone)]
-pub struct PlanCache(Vec<(u32, Option<Arc<TemplatePlan>>)>);
+pub struct PlanCache(Vec<(u32, Context, Option<Arc<TemplatePlan>>)>);
 
 impl PlanCache {
-    fn plan(&mut self, chunk: &[u8], definition: u32) -> Option<Arc<TemplatePlan>> {
-        if let Some((_, plan)) = self.0.iter().find(|(offset, _)| *offset == definition) {
+    fn plan(
+        &mut self,
+        chunk: &[u8],
+        definition: u32,
+        context: Context,
+    ) -> Option<Arc<TemplatePlan>> {
+        let cached = self
+            .0
+            .iter()
+            .find(|(offset, c, _)| (*offset, *c) == (definition, context));
+        if let Some((_, _, plan)) = cached {
             return plan.clone();
         }
-        let plan = TemplatePlan::build(chunk, definition as usize).map(Arc::new);
-        self.0.push((definition, plan.clone()));
+        let plan = TemplatePlan::build(chunk, definition as usize, context).map(Arc::new);
+        self.0.push((definition, context, plan.clone()));
         plan
     }
+}
+
+/// Where a BinXML fragment sits in its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    /// A whole event, or its EventData or UserData element.
+    Event,
+    /// The content of the UserData element (its wrapper element and the values below it).
+    UserData,
 }
 
 /// Builds the event of the record whose BinXML is `chunk[start..start + len]`, or `None` when
@@ -39,7 +57,7 @@ pub fn record_event(
     let instance = Instance::read(chunk, start, end)?;
     let mut event = Event::new(String::new(), 0, Level::Information);
     let mut state = Collected::default();
-    instance.apply(chunk, plans, &mut event, &mut state, 0)?;
+    instance.apply(chunk, plans, &mut event, &mut state, Context::Event, 0)?;
     if event.source.is_empty() {
         // Every real event names its provider; without one the record is damaged, and the
         // XML path salvages more of it.
@@ -122,9 +140,10 @@ impl<'c> Instance<'c> {
         plans: &mut PlanCache,
         event: &mut Event,
         state: &mut Collected,
+        context: Context,
         depth: usize,
     ) -> Option<()> {
-        let plan = plans.plan(chunk, self.definition)?;
+        let plan = plans.plan(chunk, self.definition, context)?;
         plan.apply(&self.values, chunk, plans, event, state, depth)
     }
 }
@@ -146,8 +165,9 @@ enum Field {
     /// One `<Data>` of EventData.
     Data,
     Binary,
-    /// A substitution holding nested BinXML (Windows stores EventData this way).
-    Nested,
+    /// A substitution holding nested BinXML (Windows stores EventData and the content of
+    /// UserData this way).
+    Nested(Context),
     /// Text the model does not keep (Version, Opcode, EventRecordID, Execution, ...).
     Ignored,
 }
@@ -179,11 +199,16 @@ pub struct TemplatePlan {
 impl TemplatePlan {
     /// Reads the template definition at `offset` of `chunk`. `None` when it holds anything the
     /// fast path does not handle.
-    fn build(chunk: &[u8], offset: usize) -> Option<TemplatePlan> {
+    fn build(chunk: &[u8], offset: usize, context: Context) -> Option<TemplatePlan> {
         // Definition header: next offset (4), GUID (16), data size (4), then BinXML tokens.
         let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
         let start = offset.checked_add(24)?;
         let end = start.checked_add(size)?.min(chunk.len());
+        TemplatePlan::walk(chunk, start, end, context)
+    }
+
+    /// The plan of the BinXML tokens in `chunk[start..end]`.
+    fn walk(chunk: &[u8], start: usize, end: usize, context: Context) -> Option<TemplatePlan> {
         let mut walker = PlanWalker {
             cursor: Cursor {
                 bytes: chunk.get(..end)?,
@@ -194,6 +219,7 @@ impl TemplatePlan {
             stack: Vec::new(),
             attribute_plan: None,
             root: None,
+            context,
         };
         walker.walk()?;
         let mut plan = walker.plan;
@@ -210,10 +236,13 @@ impl TemplatePlan {
             .map(|i| usize::from(i) + 1)
             .max()
             .unwrap_or(0);
+        // Fields the model does not keep only count for `values_needed`.
+        plan.fields.retain(|f| f.field != Field::Ignored);
         // A whole-event template must say at least who logged what; one that does not is
         // damaged or unusual, and the XML path reads it more carefully.
         let has = |field| plan.fields.iter().any(|f| f.field == field);
-        let complete = walker.root.as_deref() == Some("EventData")
+        let complete = context == Context::UserData
+            || matches!(walker.root.as_deref(), Some("EventData" | "UserData"))
             || (has(Field::EventId) && has(Field::ProviderName));
         (walker.stack.is_empty() && complete).then_some(plan)
     }
@@ -231,17 +260,21 @@ impl TemplatePlan {
         if self.values_needed > values.len() {
             return None;
         }
+        // The provider name is the source only when no EventSourceName says otherwise: its
+        // text is made last, and only then.
+        let mut provider = None;
         for plan in &self.fields {
             let left_out = plan.dependencies.iter().any(|d| {
                 values
                     .get(usize::from(*d))
                     .is_none_or(|v| v.kind == NULL_TYPE)
             });
-            if left_out || plan.field == Field::Ignored {
+            if left_out {
                 continue;
             }
             match plan.field {
-                Field::Nested => {
+                Field::ProviderName => provider = Some(plan),
+                Field::Nested(context) => {
                     let [Piece::Value(i)] = plan.pieces.as_slice() else {
                         return None;
                     };
@@ -253,8 +286,21 @@ impl TemplatePlan {
                             let start = (value.bytes.as_ptr() as usize)
                                 .checked_sub(chunk.as_ptr() as usize)?;
                             let end = start.checked_add(value.bytes.len())?;
-                            let nested = Instance::read(chunk, start, end)?;
-                            nested.apply(chunk, plans, event, state, depth + 1)?;
+                            match Instance::read(chunk, start, end) {
+                                Some(nested) => {
+                                    nested.apply(chunk, plans, event, state, context, depth + 1)?
+                                }
+                                // Classic events logged through the legacy API store their
+                                // EventData as plain elements, without a template.
+                                None => TemplatePlan::walk(chunk, start, end, context)?.apply(
+                                    &[],
+                                    chunk,
+                                    plans,
+                                    event,
+                                    state,
+                                    depth + 1,
+                                )?,
+                            }
                         }
                         _ => return None,
                     }
@@ -297,10 +343,12 @@ impl TemplatePlan {
                         _ => state.keywords = n,
                     }
                 }
+                Field::Data if string_array(&plan.pieces, values).is_some() => {
+                    push_string_array(&mut event.strings, string_array(&plan.pieces, values)?)?;
+                }
                 field => {
                     let text = text_of(&plan.pieces, values)?;
                     match field {
-                        Field::ProviderName => state.provider = Some(text),
                         Field::EventSourceName if !text.is_empty() => event.source = text,
                         Field::EventId => event.event_id = text.trim().parse().unwrap_or(0),
                         Field::Qualifiers => event.qualifiers = text.trim().parse().ok(),
@@ -323,6 +371,9 @@ impl TemplatePlan {
                     }
                 }
             }
+        }
+        if let Some(plan) = provider.filter(|_| event.source.is_empty()) {
+            state.provider = Some(text_of(&plan.pieces, values)?);
         }
         Some(())
     }
@@ -350,6 +401,36 @@ fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
         0x0a | 0x15 => le_u64(b),
         _ => None,
     }
+}
+
+/// The bytes of the string array that alone fills a field (classic events store their
+/// insertion strings as one), or `None`.
+fn string_array<'c>(pieces: &[Piece], values: &[RawValue<'c>]) -> Option<&'c [u8]> {
+    let [Piece::Value(i)] = pieces else {
+        return None;
+    };
+    let value = values.get(usize::from(*i))?;
+    (value.kind == STRING_ARRAY_TYPE).then_some(value.bytes)
+}
+
+/// One string per array item: the element holding an array is repeated once per item. Only
+/// whole arrays (every item NUL-terminated) are read here.
+fn push_string_array(strings: &mut Vec<String>, bytes: &[u8]) -> Option<()> {
+    if !bytes.len().is_multiple_of(2) || !bytes.ends_with(&[0, 0]) {
+        return None;
+    }
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let units = rest
+            .chunks_exact(2)
+            .position(|unit| unit == [0, 0])
+            .unwrap_or(rest.len() / 2);
+        let mut text = String::with_capacity(units);
+        push_utf16_until_nul(&mut text, rest.get(..units * 2)?)?;
+        strings.push(text);
+        rest = rest.get(units * 2 + 2..)?;
+    }
+    Some(())
 }
 
 /// The text without surrounding white space, or `None` when nothing is left; reuses the
@@ -391,6 +472,7 @@ const NULL_TYPE: u8 = 0x00;
 const BINARY_TYPE: u8 = 0x0e;
 const FILETIME_TYPE: u8 = 0x11;
 const BINXML_TYPE: u8 = 0x21;
+const STRING_ARRAY_TYPE: u8 = 0x81;
 
 /// Appends a value as Windows (and the `evtx` crate's XML) renders it. `None` for the kinds left
 /// to the XML path: floats, SYSTEMTIME, nested BinXML in text, arrays.
@@ -524,6 +606,7 @@ struct PlanWalker<'c> {
     attribute_plan: Option<usize>,
     /// The name of the definition's outermost element.
     root: Option<String>,
+    context: Context,
 }
 
 impl PlanWalker<'_> {
@@ -564,14 +647,18 @@ impl PlanWalker<'_> {
         if has_attributes {
             let _attribute_list_size = self.cursor.u32()?;
         }
-        // Paths are matched below the Event element, so a nested EventData template (whose root
-        // is EventData) reads like the EventData of a whole event.
-        let path: Vec<&str> = self
+        // Paths are matched below the Event element, so a nested EventData or UserData template
+        // (whose root is that element) reads like the same part of a whole event.
+        let base: &[&str] = match self.context {
+            Context::Event => &[],
+            Context::UserData => &["UserData"],
+        };
+        let below_event = self
             .stack
             .iter()
             .map(|f| f.name.as_str())
-            .skip_while(|n| *n == "Event")
-            .collect();
+            .skip_while(|n| *n == "Event");
+        let path: Vec<&str> = base.iter().copied().chain(below_event).collect();
         let field = match (path.as_slice(), name.as_str()) {
             ([], "Event" | "System" | "EventData") => None,
             (["System"], element) => Some(match element {
@@ -586,7 +673,17 @@ impl PlanWalker<'_> {
             (["System", _], _) => Some(Field::Ignored),
             (["EventData"], "Data") => Some(Field::Data),
             (["EventData"], "Binary") => Some(Field::Binary),
-            // UserData, ComplexData and anything else: the XML path knows them.
+            // UserData holds one wrapper element; every leaf below it is one value, and an
+            // element that turns out to have children is no leaf.
+            ([], "UserData") | (["UserData"], _) => None,
+            (["UserData", _, rest @ ..], _) => {
+                if !rest.is_empty() {
+                    let parent = self.stack.last()?.text_plan?;
+                    self.plan.fields.get_mut(parent)?.field = Field::Ignored;
+                }
+                Some(Field::Data)
+            }
+            // ComplexData and anything else: the XML path knows them.
             _ => return None,
         };
         let text_plan = field.map(|field| self.new_plan(field, dependency));
@@ -640,9 +737,13 @@ impl PlanWalker<'_> {
                 let frame = self.stack.last()?;
                 match (frame.text_plan, &piece) {
                     (Some(plan), _) => plan,
-                    // A substitution directly inside Event holds the EventData as nested BinXML.
+                    // A substitution directly inside Event holds the EventData (or UserData) as
+                    // nested BinXML; one directly inside UserData holds its content.
                     (None, Piece::Value(_)) if frame.name == "Event" => {
-                        self.new_plan(Field::Nested, None)
+                        self.new_plan(Field::Nested(Context::Event), None)
+                    }
+                    (None, Piece::Value(_)) if self.is_top_level_user_data() => {
+                        self.new_plan(Field::Nested(Context::UserData), None)
                     }
                     _ => return None,
                 }
@@ -650,6 +751,14 @@ impl PlanWalker<'_> {
         };
         self.plan.fields.get_mut(target)?.pieces.push(piece);
         Some(())
+    }
+
+    /// True when the innermost open element is the event's UserData.
+    fn is_top_level_user_data(&self) -> bool {
+        let mut below_event = self.stack.iter().skip_while(|f| f.name == "Event");
+        self.context == Context::Event
+            && below_event.next().is_some_and(|f| f.name == "UserData")
+            && below_event.next().is_none()
     }
 
     /// A literal value: type byte, then (for strings) a counted UTF-16 string.
