@@ -124,27 +124,38 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<PathError>) {
     files.extend(found);
 }
 
-/// The bytes of an input file, memory-mapped so large logs are not copied.
-pub struct InputBytes {
-    map: Option<memmap2::Mmap>,
+/// The bytes of an input file: large ones memory-mapped so they are not copied, small ones
+/// read into memory (mapping and unmapping takes a process-wide lock that serialises threads
+/// reading many small files).
+pub enum InputBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
 }
+
+/// From this size on an input is memory-mapped.
+const MAP_FROM: u64 = 8 * 1024 * 1024;
 
 impl InputBytes {
     pub fn open(path: &Path) -> std::io::Result<InputBytes> {
-        let file = std::fs::File::open(path)?;
+        let mut file = std::fs::File::open(path)?;
         let len = file.metadata()?.len();
-        if len == 0 {
-            return Ok(InputBytes { map: None });
+        if len < MAP_FROM {
+            let mut bytes = Vec::with_capacity(len as usize);
+            std::io::Read::read_to_end(&mut file, &mut bytes)?;
+            return Ok(InputBytes::Read(bytes));
         }
         // SAFETY: the map is read-only and private to this process. Another process truncating
         // the file while it is read could fault; inputs are exported logs at rest, and the
         // alternative (reading whole multi-GiB files into memory) is worse.
         let map = unsafe { memmap2::Mmap::map(&file)? };
-        Ok(InputBytes { map: Some(map) })
+        Ok(InputBytes::Mapped(map))
     }
 
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        match self {
+            InputBytes::Mapped(map) => map,
+            InputBytes::Read(bytes) => bytes,
+        }
     }
 }
 
