@@ -6,6 +6,7 @@
 //! Everything comes from fixed seeds and times: the file is the same on every run.
 
 use super::header::HeaderSpec;
+use super::random::Random;
 use super::schema::{Column, ColumnType, Index, Row, Table, Value};
 use super::{write_file, FileSpec, Written};
 use evtdoctor_parsers::ese::header::OsVersion;
@@ -16,27 +17,6 @@ use std::path::Path;
 pub const KMS_DATABASE_FILE: &str = "kmsmdb.edb";
 /// ESE98's format revision for the demo (before ECC page checksums).
 pub const KMS_REVISION: u32 = 9;
-
-/// A small deterministic generator (splitmix64).
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// OLE date of 2001-01-01 (Exchange 2000 SP3 era enrolments start then).
 const FIRST_DAY: f64 = 36892.0;
@@ -70,7 +50,7 @@ const LAST_NAMES: [&str; 8] = [
 ];
 
 pub fn kms_rows() -> KmsRows {
-    let mut random = Random(0x4b4d_5344_454d_4f31);
+    let mut random = Random::new(0x4b4d_5344_454d_4f31);
     let mut users = Vec::new();
     let mut certificates = Vec::new();
     let mut key_records = Vec::new();
@@ -78,7 +58,9 @@ pub fn kms_rows() -> KmsRows {
     for id in 1..=80i32 {
         let first = FIRST_NAMES[(id as usize) % 8];
         let last = LAST_NAMES[(id as usize / 8) % 8];
-        let enrolled = FIRST_DAY + f64::from(id) * 3.0 + (random.below(86_400) as f64) / 86_400.0;
+        // Times in 1/1024 days (84.375 s), which a double holds exactly: every reader then
+        // prints the same microseconds.
+        let enrolled = FIRST_DAY + f64::from(id) * 3.0 + random.below(1024) as f64 / 1024.0;
         users.push(Row {
             values: vec![
                 Value::Long(id),
@@ -129,7 +111,7 @@ pub fn kms_rows() -> KmsRows {
                     values: vec![
                         Value::Long(revocations.len() as i32 + 1),
                         Value::Bytes(serial),
-                        Value::DateTime(revoked + f64::from(cert_id) / 100_000.0),
+                        Value::DateTime(revoked),
                         Value::Long(random.below(6) as i32),
                         text(&format!(
                             "revoked by the KM administrator, certificate {cert_id}"

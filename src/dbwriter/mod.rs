@@ -8,10 +8,12 @@
 //! in place, tables keep spare pages in their available-extent trees, and the database can
 //! keep free pages at its end.
 
+pub mod bench;
 pub mod catalog;
 pub mod header;
 pub mod keys;
 pub mod kms;
+pub mod random;
 pub mod record;
 pub mod schema;
 
@@ -302,7 +304,8 @@ impl Run {
     }
 
     /// A unique secondary index: key = the column's normalised value, data = the primary key.
-    /// Rows without a value get no entry. The keys are sorted in memory.
+    /// Rows without a value get no entry. Keys that already ascend with the rows stream
+    /// straight into the tree; otherwise they are sorted in memory first.
     fn write_index(
         &mut self,
         table: &Table<'_>,
@@ -315,23 +318,44 @@ impl Run {
             .get(column)
             .map(|c| c.kind)
             .ok_or("index on a missing column")?;
-        let mut entries = Vec::new();
-        for row in table.rows.rows() {
-            let Some(key) = index_key(kind, row.values.get(column).unwrap_or(&Value::Null))? else {
-                continue;
-            };
-            entries.push((key, primary_key(&row)?, row.deleted));
+        let entries = || {
+            table.rows.rows().filter_map(move |row| {
+                let value = row.values.get(column).unwrap_or(&Value::Null);
+                match index_key(kind, value) {
+                    Ok(None) => None,
+                    Ok(Some(key)) => Some(primary_key(&row).map(|p| (key, p, row.deleted))),
+                    Err(message) => Some(Err(message)),
+                }
+            })
+        };
+        let mut previous: Option<Vec<u8>> = None;
+        let mut ascending = true;
+        for entry in entries() {
+            let (key, _, _) = entry?;
+            if previous.as_ref().is_some_and(|p| *p >= key) {
+                ascending = false;
+                break;
+            }
+            previous = Some(key);
         }
-        entries.sort();
-        if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+        let mut tree = TreeWriter::new(self.format, place);
+        if ascending {
+            for entry in entries() {
+                let (key, primary, deleted) = entry?;
+                self.add(&mut tree, &key, &primary, deleted, sink)?;
+            }
+            return tree.finish(&mut self.pages, sink);
+        }
+        let mut sorted = entries().collect::<Result<Vec<_>, _>>()?;
+        sorted.sort();
+        if let Some(pair) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(format!(
                 "table {}: duplicate key {} in a unique index",
                 table.name,
                 hex::encode(&pair[0].0)
             ));
         }
-        let mut tree = TreeWriter::new(self.format, place);
-        for (key, primary, deleted) in entries {
+        for (key, primary, deleted) in sorted {
             self.add(&mut tree, &key, &primary, deleted, sink)?;
         }
         tree.finish(&mut self.pages, sink)

@@ -13,7 +13,7 @@ use evtdoctor_parsers::ese::space::Extent;
 use evtdoctor_parsers::ese::write::space::{space_header, space_tree_page};
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder};
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 /// The database's own tree: root, owned-extent and available-extent pages.
 pub const DATABASE_ROOT: u32 = 1;
@@ -125,8 +125,9 @@ pub struct TreeWriter {
     place: TreePlace,
     builder: TreeBuilder,
     runs: Runs,
-    /// Keys of entries to leave in place marked deleted, as ESE does until cleanup runs.
-    deleted: HashSet<Vec<u8>>,
+    /// Keys of entries to leave in place marked deleted, as ESE does until cleanup runs;
+    /// those of leaves already written are dropped, so this holds about a page's worth.
+    deleted: BTreeSet<Vec<u8>>,
 }
 
 impl TreeWriter {
@@ -137,7 +138,7 @@ impl TreeWriter {
             place,
             builder: TreeBuilder::new(format, place.object_id, place.tree_flags, place.root),
             runs,
-            deleted: HashSet::new(),
+            deleted: BTreeSet::new(),
         }
     }
 
@@ -153,7 +154,7 @@ impl TreeWriter {
         if self.deleted.is_empty() {
             return self.builder.add(key, data, &mut allocate, sink);
         }
-        let deleted = &self.deleted;
+        let deleted = &mut self.deleted;
         let mut marking =
             |number: u32, page: Vec<u8>| sink(number, mark_deleted(number, page, deleted)?);
         self.builder.add(key, data, &mut allocate, &mut marking)
@@ -177,12 +178,12 @@ impl TreeWriter {
             place,
             builder,
             mut runs,
-            deleted,
+            mut deleted,
         } = self;
         let header = space_header(1, place.parent_root, place.root + 1);
         let mut allocate = || take_page(pages, &mut runs, place.use_holes);
         let mut marking =
-            |number: u32, page: Vec<u8>| sink(number, mark_deleted(number, page, &deleted)?);
+            |number: u32, page: Vec<u8>| sink(number, mark_deleted(number, page, &mut deleted)?);
         builder.finish(&header, &mut allocate, &mut marking)?;
         Ok(runs)
     }
@@ -198,49 +199,52 @@ fn take_page(pages: &mut PageAllocator, runs: &mut Runs, use_holes: bool) -> Res
     Ok(page)
 }
 
-/// Sets the deleted flag on the leaf nodes of `page` whose key is in `deleted`, and
-/// checksums the page again. Keys are stored whole (the builder shares no prefix).
+/// Sets the deleted flag on the leaf nodes of `page` whose key is in `deleted`, checksums the
+/// page again, and forgets the keys up to the page's last one (leaves come in key order).
+/// Keys are stored whole (the builder shares no prefix).
 fn mark_deleted(
     number: u32,
     mut page: Vec<u8>,
-    deleted: &HashSet<Vec<u8>>,
+    deleted: &mut BTreeSet<Vec<u8>>,
 ) -> Result<Vec<u8>, String> {
     let header = PageHeader::parse(&page).ok_or("page shorter than its header")?;
     if deleted.is_empty() || header.flags & FLAG_LEAF == 0 {
         return Ok(page);
     }
     let large = page.len() > 8192;
-    let header_size = if large { 80 } else { 40 };
+    let (header_size, mask) = if large { (80, 0x7fff) } else { (40, 0x1fff) };
+    let word = |p: &[u8], i: usize| p.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
     let mut changed = false;
+    let mut last_key = Vec::new();
     for tag in 1..usize::from(header.tag_count) {
-        let at = page.len() - (tag + 1) * 4;
-        let word = |p: &[u8], i: usize| u16::from_le_bytes([p[i], p[i + 1]]);
-        let (size, offset) = (word(&page, at) & 0x7fff, word(&page, at + 2) & 0x7fff);
-        let (size, offset) = if large {
-            (usize::from(size), usize::from(offset))
-        } else {
-            (usize::from(size & 0x1fff), usize::from(offset & 0x1fff))
-        };
-        let start = header_size + offset;
-        let node = page
-            .get(start..start + size)
+        let at = page
+            .len()
+            .checked_sub((tag + 1) * 4)
             .ok_or_else(|| format!("page {number}: tag {tag} outside the page"))?;
-        let key_len = usize::from(word(node, 0) & 0x1fff);
-        if !node
-            .get(2..2 + key_len)
-            .is_some_and(|key| deleted.contains(key))
-        {
+        let (Some(size), Some(offset)) = (word(&page, at), word(&page, at + 2)) else {
+            return Err(format!("page {number}: tag {tag} outside the page"));
+        };
+        let start = header_size + usize::from(offset & mask);
+        let node = page
+            .get(start..start + usize::from(size & mask))
+            .ok_or_else(|| format!("page {number}: tag {tag} outside the page"))?;
+        let key_len = usize::from(word(node, 0).unwrap_or(0) & 0x1fff);
+        let key = node.get(2..2 + key_len).unwrap_or(&[]);
+        last_key = key.to_vec();
+        if !deleted.contains(key) {
             continue;
         }
         // Small pages keep node flags in the tag's offset word, large ones in the key size.
-        let flag = u16::from(NODE_DELETED) << 13;
         let flag_at = if large { start + 1 } else { at + 3 };
-        page[flag_at] |= (flag >> 8) as u8;
+        page[flag_at] |= NODE_DELETED << 5;
         changed = true;
     }
     if changed {
         set_page_checksums(&mut page, number);
     }
+    let mut later = deleted.split_off(&last_key);
+    later.remove(&last_key);
+    *deleted = later;
     Ok(page)
 }
 

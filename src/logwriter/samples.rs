@@ -150,8 +150,8 @@ UTC. Descriptions in the text files are the event's message where it is known (K
 mirror real logs. The .evt and .evtx files are read back identically by libevt's `evtexport`,
 libevtx's `evtxexport` and python-evtx (`tests/samples.rs`).
 
-`kmsmdb.edb` (beside the bundles, so analyzing a bundle reads only its logs; pass it with
-`evtdoctor analyze kms-sp4 --db kmsmdb.edb`) is a demo KMS database written by the project's own ESE writer
+`kmsmdb.edb`, beside the bundles (analyzing a bundle reads only its logs; pass the database
+with `--db`), is a demo KMS database written by the project's own ESE writer
 (`src/dbwriter/kms.rs`, fixed seeds and times): format 0x620 revision 9 (ESE98, XOR page
 checksums), 4 KiB pages, clean shutdown, header OS version 5.0.2195 SP 3. Its tables (Users,
 Certificates, KeyRecoveryRecords, RevocationList) hold made-up certificate and key-recovery
