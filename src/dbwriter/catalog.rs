@@ -319,3 +319,46 @@ fn catalog_record(schema: &[PlacedColumn], f: &Fields<'_>) -> Result<CatalogReco
         root_object_key,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_records_are_sorted_and_their_names_unique() {
+        let columns = place_columns(&[Column {
+            name: "Id".into(),
+            kind: ColumnType::Long,
+        }])
+        .unwrap();
+        let table = TableObjects {
+            name: "Users",
+            object_id: 6,
+            root: 27,
+            columns: &columns,
+            primary_index: "Primary",
+            indexes: vec![("ById", 8, 33, 1)],
+            long_values: Some((7, 30)),
+        };
+        let records = records(&[table]).unwrap();
+        // Catalog and shadow: table, 19 columns, Id index; the catalog's Name and
+        // RootObjects; Users: table, column, two indexes, long values.
+        assert_eq!(records.len(), 2 * 21 + 2 + 5);
+        assert!(records.windows(2).all(|w| w[0].key < w[1].key));
+        let mut names: Vec<&[u8]> = records.iter().map(|r| r.name_key.as_slice()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), records.len());
+        let roots = records
+            .iter()
+            .filter(|r| r.root_object_key.is_some())
+            .count();
+        assert_eq!(roots, 3);
+        let first = &records[0];
+        assert_eq!(
+            first.key,
+            [0x7f, 0x80, 0, 0, 2, 0x7f, 0x80, 1, 0x7f, 0x80, 0, 0, 2]
+        );
+        assert_eq!(first.name_key[8..], *b"\x7fMSYSOBJECTS\0");
+    }
+}

@@ -334,3 +334,45 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod deleted_tests {
+    use super::*;
+    use evtdoctor_parsers::ese::checksum::{verify_page, ChecksumStatus};
+    use evtdoctor_parsers::ese::page::Page;
+    use evtdoctor_parsers::ese::write::page::{PageBuilder, PageRole};
+
+    #[test]
+    fn deleted_keys_are_flagged_and_forgotten_once_written() {
+        for page_size in [4096, 32768] {
+            let format = PageFormat {
+                page_size,
+                ecc: page_size > 8192,
+                common_flags: 0,
+                db_time: 1,
+            };
+            let mut builder = PageBuilder::new(format);
+            for key in [b"a", b"b", b"c"] {
+                builder.push(format.encode_node(key, b"data").unwrap());
+            }
+            let role = PageRole {
+                number: 9,
+                object_id: 6,
+                flags: FLAG_LEAF,
+                previous: 0,
+                next: 0,
+            };
+            let mut deleted: BTreeSet<Vec<u8>> =
+                [b"b".to_vec(), b"d".to_vec()].into_iter().collect();
+            let bytes = mark_deleted(9, builder.finish(role, &[]), &mut deleted).unwrap();
+            assert_eq!(verify_page(&bytes, 9), ChecksumStatus::Ok);
+            let page = Page::parse(9, bytes).unwrap();
+            let flags: Vec<bool> = (1..=3)
+                .map(|i| page.node(i).unwrap().is_deleted())
+                .collect();
+            assert_eq!(flags, [false, true, false]);
+            assert_eq!(page.node(2).unwrap().data, b"data");
+            assert_eq!(deleted.into_iter().collect::<Vec<_>>(), [b"d".to_vec()]);
+        }
+    }
+}
