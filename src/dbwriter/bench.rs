@@ -107,7 +107,6 @@ pub fn bench_file_spec(format: BenchFormat) -> FileSpec {
             db_time: 0x10_0000,
             random: 0x4245_4e43,
             created: log_time(2003, 7, 1, 8, 0, 0),
-            last_object_id: 0,
             os_version: OsVersion {
                 major: os_version.0,
                 minor: os_version.1,

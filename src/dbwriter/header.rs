@@ -17,12 +17,11 @@ pub struct HeaderSpec {
     pub random: u32,
     /// LOGTIME bytes of the creation.
     pub created: [u8; 8],
-    pub last_object_id: u32,
     pub os_version: OsVersion,
 }
 
 /// Both header pages (primary and shadow).
-pub fn header_pages(spec: &HeaderSpec) -> Result<Vec<u8>, String> {
+pub fn header_pages(spec: &HeaderSpec, last_object_id: u32) -> Result<Vec<u8>, String> {
     let mut base = vec![0u8; MIN_HEADER_SIZE.max(4096)];
     let page_size = u32::try_from(spec.page_size).map_err(|_| "page size too large")?;
     for (at, value) in [
@@ -41,7 +40,7 @@ pub fn header_pages(spec: &HeaderSpec) -> Result<Vec<u8>, String> {
         db_time: spec.db_time,
         random: spec.random,
         now: spec.created,
-        last_object_id: spec.last_object_id,
+        last_object_id,
         os_version: spec.os_version,
     };
     fresh_header(&base, spec.page_size, &fresh)

@@ -224,7 +224,6 @@ pub fn kms_file_spec() -> FileSpec {
             db_time: 0x2f1c,
             random: 0x4b4d_5331,
             created: log_time(2002, 8, 14, 9, 30, 0),
-            last_object_id: 0,
             os_version: OsVersion {
                 major: 5,
                 minor: 0,

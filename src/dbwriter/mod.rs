@@ -46,8 +46,11 @@ pub struct FileSpec {
 pub struct Written {
     /// Pages after the two header pages.
     pub pages: u32,
+    /// Live records of the user tables.
     pub records: u64,
+    /// Records left in place flagged deleted.
     pub deleted: u64,
+    /// Separated long values (live and deleted).
     pub long_values: u64,
 }
 
@@ -115,11 +118,7 @@ pub fn write_database(
     };
     write_database_space(format, &run.pages, &free, sink)?;
     run.written.pages = run.pages.last_page();
-    let header = HeaderSpec {
-        last_object_id: next_object_id - 1,
-        ..spec.header.clone()
-    };
-    Ok((run.written, header_pages(&header)?))
+    Ok((run.written, header_pages(&spec.header, next_object_id - 1)?))
 }
 
 struct Run {
