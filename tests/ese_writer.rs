@@ -277,7 +277,7 @@ fn modern_format_database_reads_back_identically() {
     let file = dir.path().join("bench.edb");
     let path = file.to_str().unwrap();
     let written = write_bench_database(&file, 2, BenchFormat::Modern).unwrap();
-    assert_eq!((written.records, written.deleted), (241, 34));
+    assert_eq!((written.records, written.deleted), (299, 42));
 
     let text = success_stdout(evtdoctor(&["db", "header", path]));
     for line in [
