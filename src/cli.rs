@@ -33,9 +33,12 @@ pub enum Command {
         "  evtdoctor events System.evt Application.evtx\n",
         "  evtdoctor events logs/ --id 5085,6009 --source MSExchangeKMS --jsonl\n",
         "  evtdoctor events Application.evt --level error --since 2003-07-01 --format csv\n",
-        "  evtdoctor events pasted-events.txt exported.csv --tz +02:00\n\n",
-        "Text exports (pasted event properties, Event Viewer tab/CSV, PowerShell Export-Csv) carry \
-         local times without a zone: --tz gives their offset; without it they are read as UTC \
+        "  evtdoctor events pasted-events.txt exported.csv --tz +02:00\n",
+        "  evtdoctor events svcpack.log KB823182.log --tz +02:00\n\n",
+        "Setup logs of the package installer (svcpack.log, KB*.log) give one event per run: log \
+         \"Setup log\", source Update.exe, level by its exit code.\n\n",
+        "Text exports (pasted event properties, Event Viewer tab/CSV, PowerShell Export-Csv) and \
+         setup logs carry local times without a zone: --tz gives their offset; without it they are read as UTC \
          and marked as assumed.\n\n",
         "Exit codes:\n",
         "  0  done\n",
@@ -65,7 +68,8 @@ pub enum Command {
         "  evtdoctor analyze exported-logs/\n",
         "  evtdoctor analyze System.evt Application.evt --format markdown --output ticket.md\n",
         "  evtdoctor analyze logs/ --db kmsmdb.edb --json\n",
-        "  evtdoctor analyze logs/ pasted-event.txt --tz +02:00\n\n",
+        "  evtdoctor analyze logs/ pasted-event.txt --tz +02:00\n",
+        "  evtdoctor analyze System.evt Application.evt svcpack.log\n\n",
         "--tz is the server's UTC offset: text exports are read in it, and the table and Markdown \n",
         "show times in it (JSON times stay UTC).\n\n",
         "Exit codes:\n",

@@ -85,19 +85,43 @@ fn a_dirty_database_is_refused_with_its_logs_listed() {
         "{message}"
     );
 
-    for name in ["E00.chk", "E00.log", "E0000016.log"] {
-        std::fs::write(dir.path().join(name), b"").unwrap();
-    }
+    // The current log belongs to the database's stream; 0x16 to another one; the checkpoint
+    // is an empty file.
+    let db_log_signature = std::fs::read(&file).unwrap()[108..136].to_vec();
+    let write_log = |name: &str, generation: u32, signature: &[u8]| {
+        std::fs::write(dir.path().join(name), log_header(generation, signature)).unwrap();
+    };
+    write_log("E00.log", 0x18, &db_log_signature);
+    write_log("E0000016.log", 0x16, &[9; 28]);
+    std::fs::write(dir.path().join("E00.chk"), b"").unwrap();
     let message = stderr(&fix(&file, &["--target-os", TARGET_OS, "--yes"]));
     assert!(
-        message.contains("beside it: E00.chk, E00.log, E0000016.log"),
+        message.contains(
+            "beside it: E00.chk (unreadable header: offset 0 (0x0): shorter than a 4096-byte \
+             checkpoint header), E00.log (log generation 0x18, this database's log stream), \
+             E0000016.log (log generation 0x16, another log stream: its signature differs \
+             from the database's)"
+        ),
         "{message}"
     );
     assert!(message.contains("missing: 0x17"), "{message}");
-    std::fs::write(dir.path().join("E0000017.log"), b"").unwrap();
+    write_log("E0000017.log", 0x17, &db_log_signature);
     let message = stderr(&fix(&file, &["--target-os", TARGET_OS, "--yes"]));
     assert!(message.contains("present: 0x17"), "{message}");
+    assert!(!message.contains("missing"), "{message}");
     assert_eq!(sha256(&file), before);
+}
+
+/// A transaction log header as ESE lays it out: generation at 4, 512-byte sectors at 8, the
+/// log stream's signature at 44, and the header checksum at 0.
+fn log_header(generation: u32, signature: &[u8]) -> Vec<u8> {
+    let mut page = vec![0u8; 4096];
+    page[4..8].copy_from_slice(&generation.to_le_bytes());
+    page[8..10].copy_from_slice(&512u16.to_le_bytes());
+    page[44..44 + signature.len()].copy_from_slice(signature);
+    let sum = evtdoctor_parsers::ese::checksum::xor_checksum(&page);
+    page[..4].copy_from_slice(&sum.to_le_bytes());
+    page
 }
 
 #[test]

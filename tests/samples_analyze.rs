@@ -19,7 +19,7 @@ fn bundle(name: &str) -> String {
     format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// (source, event id, record number) of each record cited.
+/// (source, event id, record number or, for text, line) of each record cited.
 fn cited(evidence: &Value) -> Vec<(String, u64, u64)> {
     evidence
         .as_array()
@@ -29,7 +29,7 @@ fn cited(evidence: &Value) -> Vec<(String, u64, u64)> {
             (
                 e["source"].as_str().unwrap().to_owned(),
                 e["event_id"].as_u64().unwrap(),
-                e["record_number"].as_u64().unwrap(),
+                e["record_number"].as_u64().or(e["line"].as_u64()).unwrap(),
             )
         })
         .collect()
@@ -47,16 +47,18 @@ fn the_kb_server_gives_exactly_the_kms_finding_with_high_confidence() {
     assert_eq!(f["computer"], "EXCH01");
     assert_eq!(f["status"], "active");
     assert_eq!(f["confidence"]["level"], "high");
-    // The SP3 boot, the SP4 install, the first SP4 boot and the failing 5085.
+    // The SP3 boot, the SP4 setup run (svcpack.log line 1) and its install record, the first
+    // SP4 boot and the failing 5085.
     let want = [
         ("EventLog", 6009, 15),
+        ("Update.exe", 0, 1),
         ("NtServicePack", 4371, 21),
         ("EventLog", 6009, 23),
         ("MSExchangeKMS", 5085, 14),
     ]
     .map(|(s, id, n)| (s.to_owned(), id, n));
     assert_eq!(cited(&f["evidence"]), want);
-    assert!(f["evidence"][3]["excerpt"]
+    assert!(f["evidence"][4]["excerpt"]
         .as_str()
         .unwrap()
         .starts_with("data: 6.0.6249.0 PT | kmserver.cpp@1653DD1"));
@@ -114,5 +116,51 @@ fn the_pasted_kms_event_alone_gives_the_finding_with_low_confidence() {
     assert!(
         reasons.contains("Windows 2000 SP4 is assumed, not seen"),
         "{reasons}"
+    );
+}
+
+#[test]
+fn the_setup_log_places_the_upgrade_when_no_install_record_survives() {
+    use evtdoctor::logwriter::evtx::write_evtx;
+    use evtdoctor::logwriter::scenarios::SCENARIOS;
+    let scenario = SCENARIOS.iter().find(|s| s.name == "kms-sp4").unwrap();
+    let mut logs = scenario.logs().unwrap();
+    logs.system.retain(|e| e.source != "NtServicePack");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| std::fs::write(dir.path().join(name), bytes).unwrap();
+    write("System.evtx", &write_evtx(&logs.system).unwrap());
+    write("Application.evtx", &write_evtx(&logs.application).unwrap());
+    write(
+        "svcpack.log",
+        scenario.setup_log().unwrap().unwrap().as_bytes(),
+    );
+
+    let (code, report) = analyze(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let f = &report["findings"][0];
+    assert_eq!(f["confidence"]["level"], "high");
+    let want = [
+        ("EventLog", 6009, 15),
+        ("Update.exe", 0, 1),
+        ("EventLog", 6009, 23),
+        ("MSExchangeKMS", 5085, 14),
+    ]
+    .map(|(s, id, n)| (s.to_owned(), id, n));
+    assert_eq!(cited(&f["evidence"]), want);
+    let run = &f["evidence"][1];
+    assert_eq!(run["log"], "Setup log");
+    assert_eq!(run["time"], "2003-07-01T21:31:01Z");
+    assert!(run["file"].as_str().unwrap().ends_with("svcpack.log"));
+    let timeline = report["timeline"].as_array().unwrap();
+    let runs: Vec<&Value> = timeline
+        .iter()
+        .filter(|t| t["kind"] == "setup_run")
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["package"], "Service Pack 4");
+    assert_eq!(runs[0]["succeeded"], true);
+    assert_eq!(
+        runs[0]["summary"],
+        "Service Pack setup of Service Pack 4: succeeded (extended error code 0x0)"
     );
 }

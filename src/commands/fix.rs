@@ -125,10 +125,7 @@ fn fix(args: &FixArgs) -> Result<ExitCode> {
 fn recovery_advice(header: &evtdoctor_parsers::ese::FileHeader, dir: &Path) -> String {
     let logs = preflight::transaction_logs(dir);
     let (present, missing) = preflight::required_generations(header, &logs);
-    let names: Vec<String> = logs
-        .iter()
-        .filter_map(|l| l.path.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
+    let names: Vec<String> = logs.iter().map(|l| l.describe(header)).collect();
     let listed = |g: &[u32]| {
         g.iter()
             .map(|g| format!("0x{g:X}"))

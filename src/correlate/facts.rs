@@ -6,6 +6,7 @@ use crate::knowledge::catalog::{self, source_is};
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::{service_pack_number, OsVersion};
 use evtdoctor_parsers::payload::decode_payload;
+use evtdoctor_parsers::text::setup_log;
 use evtdoctor_parsers::Event;
 use serde::Serialize;
 
@@ -34,6 +35,15 @@ pub enum Fact {
     },
     /// NtServicePack 4377: a hotfix was installed.
     HotfixInstalled { hotfix: String },
+    /// One run of the package installer as its setup log (`svcpack.log`, `KB*.log`) tells
+    /// it; `succeeded` is `None` when the log stops before the installer's exit code.
+    SetupRun {
+        /// What the installer said it installs: `Service Pack`, `Hotfix`.
+        installer: String,
+        package: Option<String>,
+        outcome: String,
+        succeeded: Option<bool>,
+    },
     /// An Exchange build stated by an Exchange or Exchange-ESE record.
     ExchangeBuildSeen { build: ExchangeBuild },
     /// Service Control Manager 7000/7001/7023/7024.
@@ -127,6 +137,10 @@ fn fact_of(event: &Event) -> Option<Stated> {
         event_log_fact(event)
     } else if source_is(source, catalog::SERVICE_PACK_SETUP) {
         service_pack_fact(event)
+    } else if event.log.as_deref() == Some(setup_log::SETUP_LOG)
+        && source == setup_log::SETUP_SOURCE
+    {
+        Some(setup_run_fact(event))
     } else if source_is(source, catalog::SERVICE_CONTROL_MANAGER) {
         service_fact(event)
     } else if source_is(source, catalog::KMS) {
@@ -197,6 +211,28 @@ fn service_pack_fact(event: &Event) -> Option<Stated> {
         )),
         _ => None,
     }
+}
+
+/// A package installer run read from its setup log.
+fn setup_run_fact(event: &Event) -> Stated {
+    let text = |i: usize| event.strings.get(i).map(String::as_str).unwrap_or_default();
+    let package = Some(text(setup_log::field::PACKAGE).to_owned()).filter(|p| !p.is_empty());
+    let installer = text(setup_log::field::KIND).to_owned();
+    let outcome = text(setup_log::field::OUTCOME).to_owned();
+    let summary = format!(
+        "{installer} setup{}: {outcome}",
+        package
+            .as_deref()
+            .map(|p| format!(" of {p}"))
+            .unwrap_or_default()
+    );
+    let fact = Fact::SetupRun {
+        installer,
+        package,
+        outcome,
+        succeeded: setup_log::run_succeeded(event),
+    };
+    (fact, summary, None)
 }
 
 /// Service start failures, and the KMS service running again (Service Control Manager).

@@ -9,6 +9,7 @@ pub use facts::{is_kms_service, Fact, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT}
 
 use crate::knowledge::catalog;
 use chrono::{DateTime, Utc};
+use evtdoctor_parsers::text::setup_log;
 use evtdoctor_parsers::Event;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -117,6 +118,10 @@ impl RecordRef {
             None => "no time".to_owned(),
         };
         let recovered = if self.recovered { " (recovered)" } else { "" };
+        if self.log.as_deref() == Some(setup_log::SETUP_LOG) {
+            let line = self.line.map(|l| format!(" line {l}")).unwrap_or_default();
+            return format!("setup log{line} ({} run, {time})", self.source);
+        }
         let Some(number) = self.record_number else {
             let place = match (self.line, self.offset) {
                 (Some(line), _) => format!(" at line {line}"),
@@ -293,6 +298,12 @@ mod tests {
         assert_eq!(
             label(&sourced),
             "EventLog 6009 record at line 12 (recovered) (no time)"
+        );
+        sourced.event.log = Some(setup_log::SETUP_LOG.into());
+        sourced.event.source = setup_log::SETUP_SOURCE.into();
+        assert_eq!(
+            label(&sourced),
+            "setup log line 12 (Update.exe run, no time)"
         );
     }
 

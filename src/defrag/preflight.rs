@@ -1,7 +1,11 @@
 //! Checks before a fix touches anything: transaction logs beside a database that needs
 //! recovery, free space, and other processes holding the file open.
 
-use evtdoctor_parsers::ese::header::FileHeader;
+use evtdoctor_parsers::ese::header::{FileHeader, HEADER_CHECKSUM_SPAN};
+use evtdoctor_parsers::ese::logfile::{
+    read_recovery_header, CheckpointHeader, LogHeader, RecoveryFile,
+};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A transaction log or checkpoint file found beside the database.
@@ -10,10 +14,60 @@ pub struct LogFile {
     pub path: PathBuf,
     /// The generation its name gives (`E000000001A.log` is 0x1A); the current log
     /// (`E00.log`, `edb.log`) and checkpoint files (`*.chk`) have none in their name.
-    pub generation: Option<u32>,
+    pub named_generation: Option<u32>,
+    /// What its header says, or why it could not be read.
+    pub header: Result<RecoveryFile, String>,
 }
 
-/// `E00*.log`, `edb*.log` and `*.chk` files in `dir`, sorted by name.
+impl LogFile {
+    /// The generation a log's header states (the name's when the header is unreadable).
+    pub fn generation(&self) -> Option<u32> {
+        match &self.header {
+            Ok(RecoveryFile::Log(log)) => Some(log.generation),
+            Ok(RecoveryFile::Checkpoint(_)) => None,
+            Err(_) => self.named_generation,
+        }
+    }
+
+    /// Whether its header names the database's log stream (`None`: header unreadable).
+    pub fn belongs_to(&self, db: &FileHeader) -> Option<bool> {
+        let signature = match self.header.as_ref().ok()? {
+            RecoveryFile::Log(log) => &log.signature,
+            RecoveryFile::Checkpoint(checkpoint) => &checkpoint.signature,
+        };
+        Some(*signature == db.log_signature)
+    }
+
+    /// One line: name, what the header says, and whether it is this database's stream.
+    pub fn describe(&self, db: &FileHeader) -> String {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let said = match &self.header {
+            Ok(RecoveryFile::Log(log)) => format!("log generation 0x{:X}", log.generation),
+            Ok(RecoveryFile::Checkpoint(c)) => format!("checkpoint at {}", c.checkpoint.eseutil()),
+            Err(problem) => return format!("{name} (unreadable header: {problem})"),
+        };
+        let stream = match self.belongs_to(db) {
+            Some(true) => "this database's log stream",
+            _ => "another log stream: its signature differs from the database's",
+        };
+        let checksum = match &self.header {
+            Ok(RecoveryFile::Log(LogHeader {
+                checksum_ok: false, ..
+            }))
+            | Ok(RecoveryFile::Checkpoint(CheckpointHeader {
+                checksum_ok: false, ..
+            })) => ", header checksum wrong",
+            _ => "",
+        };
+        format!("{name} ({said}, {stream}{checksum})")
+    }
+}
+
+/// `E00*.log`, `edb*.log` and `*.chk` files in `dir`, sorted by name, with their headers.
 pub fn transaction_logs(dir: &Path) -> Vec<LogFile> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -25,15 +79,20 @@ pub fn transaction_logs(dir: &Path) -> Vec<LogFile> {
             let log_base = ["e00", "e01", "e02", "edb"]
                 .iter()
                 .find(|base| name.starts_with(*base) && name.ends_with(".log"));
-            let generation = log_base.and_then(|base| {
+            let is_checkpoint = name.ends_with(".chk");
+            if log_base.is_none() && !is_checkpoint {
+                return None;
+            }
+            let named_generation = log_base.and_then(|base| {
                 let digits = &name[base.len()..name.len() - 4];
                 (!digits.is_empty())
                     .then(|| u32::from_str_radix(digits, 16).ok())
                     .flatten()
             });
-            (log_base.is_some() || name.ends_with(".chk")).then(|| LogFile {
+            Some(LogFile {
+                header: read_header(&e.path(), is_checkpoint),
                 path: e.path(),
-                generation,
+                named_generation,
             })
         })
         .collect();
@@ -41,13 +100,24 @@ pub fn transaction_logs(dir: &Path) -> Vec<LogFile> {
     logs
 }
 
-/// Which of the generations the header requires are present as numbered log files.
+fn read_header(path: &Path, is_checkpoint: bool) -> Result<RecoveryFile, String> {
+    let mut first = Vec::with_capacity(HEADER_CHECKSUM_SPAN);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(HEADER_CHECKSUM_SPAN as u64).read_to_end(&mut first))
+        .map_err(|e| e.to_string())?;
+    read_recovery_header(&first, is_checkpoint).map_err(|p| p.to_string())
+}
+
+/// Which of the generations the header requires are present as logs of its own stream.
 pub fn required_generations(header: &FileHeader, logs: &[LogFile]) -> (Vec<u32>, Vec<u32>) {
     let (low, high) = (header.log_required_min, header.log_required_max);
     if low == 0 || high < low || high - low > 100_000 {
         return (Vec::new(), Vec::new());
     }
-    (low..=high).partition(|g| logs.iter().any(|l| l.generation == Some(*g)))
+    (low..=high).partition(|g| {
+        logs.iter()
+            .any(|l| l.generation() == Some(*g) && l.belongs_to(header) != Some(false))
+    })
 }
 
 /// Bytes free for an unprivileged writer on the filesystem holding `dir`.
@@ -112,7 +182,7 @@ mod tests {
             .map(|l| {
                 (
                     l.path.file_name().unwrap().to_string_lossy().into(),
-                    l.generation,
+                    l.named_generation,
                 )
             })
             .collect();

@@ -331,8 +331,11 @@ fn os_story(host: &HostTimeline) -> OsStory<'_> {
     });
     if let Some((change, from)) = change {
         let mut evidence = change.evidence.clone();
-        if let Some(install) = install.and_then(TimelineEntry::record) {
-            // Between the last old boot and the first new one, where it happened.
+        let last_old_boot = change.record().and_then(|r| r.time);
+        let setup_run = service_pack_setup_between(host, last_old_boot, change.time);
+        // Between the last old boot and the first new one, where it happened.
+        let installs = [install, setup_run].into_iter().flatten();
+        for install in installs.filter_map(TimelineEntry::record) {
             evidence.insert(1.min(evidence.len()), Evidence::Record(install.clone()));
         }
         return OsStory::Changed {
@@ -367,6 +370,21 @@ fn os_story(host: &HostTimeline) -> OsStory<'_> {
         Some((os, last)) => OsStory::NeverSp4 { last, os },
         None => OsStory::Unknown,
     }
+}
+
+/// A successful service-pack run of the installer's setup log (`svcpack.log`) between two
+/// boots: the log does not name the OS, so it only places an upgrade the boots show.
+fn service_pack_setup_between(
+    host: &HostTimeline,
+    after: Option<DateTime<Utc>>,
+    before: Option<DateTime<Utc>>,
+) -> Option<&TimelineEntry> {
+    let (after, before) = (after?, before?);
+    host.entries.iter().find(|e| {
+        matches!(&e.fact, Fact::SetupRun { installer, succeeded: Some(true), .. }
+            if installer.eq_ignore_ascii_case("service pack"))
+            && e.time.is_some_and(|t| after <= t && t <= before)
+    })
 }
 
 fn story_evidence(story: &OsStory<'_>) -> Vec<Evidence> {

@@ -4,4 +4,5 @@ pub mod evt;
 pub mod evtx;
 pub mod samples;
 pub mod scenarios;
+pub mod setup_log;
 pub mod text;

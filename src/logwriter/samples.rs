@@ -19,6 +19,9 @@ pub const EVT_FILE_SIZE: u32 = 0x10000;
 /// The pasted-text file of the scenarios that log KMS event 5085.
 pub const KMS_EVENT_FILE: &str = "kms-event.txt";
 
+/// The service-pack setup log of the scenarios that install one.
+pub const SETUP_LOG_FILE: &str = "svcpack.log";
+
 /// One file of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleFile {
@@ -63,6 +66,12 @@ pub fn bundle(scenario: &Scenario) -> Result<Vec<SampleFile>> {
         files.push(SampleFile {
             name: KMS_EVENT_FILE,
             bytes: pasted.into_bytes(),
+        });
+    }
+    if let Some(setup_log) = scenario.setup_log()? {
+        files.push(SampleFile {
+            name: SETUP_LOG_FILE,
+            bytes: setup_log.into_bytes(),
         });
     }
     // Event Viewer exports what it shows: newest first.
@@ -142,6 +151,7 @@ Each folder is one Windows 2000 Server running Exchange 2000, with:
 | `System.evtx`, `Application.evtx` | the same events as a Vista+ log, written by `logwriter::evtx` |
 | `kms-event.txt` | the MSExchangeKMS 5085 event(s) as copied from Event Properties, with the data in the Bytes view (only where KMS logged 5085) |
 | `Application.csv` | Event Viewer's \"Text (Comma delimited)\" export of the Application log (no header, newest first); it has no column for the binary data |
+| `svcpack.log` | the service pack installer's setup log from `%windir%` (only where a service pack was installed); its line shapes follow real update.exe logs, its wording is illustrative |
 
 Times are the server's local times with no zone (as the logs of that era hold them), stored as
 UTC. Descriptions in the text files are the event's message where it is known (KMS 5085, from KB
@@ -170,7 +180,17 @@ mod tests {
             let names: Vec<&str> = bundle(scenario).unwrap().iter().map(|f| f.name).collect();
             let has_text = names.contains(&KMS_EVENT_FILE);
             assert_eq!(has_text, scenario.name != "healthy", "{}", scenario.name);
-            assert_eq!(names.len(), 5 + usize::from(has_text));
+            let has_setup_log = names.contains(&SETUP_LOG_FILE);
+            assert_eq!(
+                has_setup_log,
+                scenario.name != "healthy",
+                "{}",
+                scenario.name
+            );
+            assert_eq!(
+                names.len(),
+                5 + usize::from(has_text) + usize::from(has_setup_log)
+            );
         }
     }
 }

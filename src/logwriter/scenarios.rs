@@ -22,8 +22,12 @@
 //!   KB's title says the service does not start while its event text says it started but
 //!   cannot work; the samples log no "running" state for a failed start, so only a working
 //!   KMS shows 7036 "running".
+//! - `svcpack.log` follows the line shapes of real update.exe setup logs (see
+//!   `logwriter::setup_log`); the update.exe version and the progress wording are
+//!   illustrative.
 //! - The noise (Userenv 1000, MSExchangeIS 1000, the services starting) is illustrative.
 
+use super::setup_log::{write_run, SetupRun};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use evtdoctor_parsers::{Event, Level};
@@ -261,6 +265,32 @@ impl Scenario {
             }
         }
         Ok(logs)
+    }
+
+    /// The `svcpack.log` the scenario's service-pack installs leave in `%windir%`, if any:
+    /// each run starts 9 minutes 32 seconds before its NtServicePack 4371 and exits
+    /// successfully 3 seconds after it.
+    pub fn setup_log(&self) -> Result<Option<String>> {
+        let mut text = String::new();
+        for step in (self.steps)() {
+            let Step::ServicePackInstalled { at, to, .. } = step else {
+                continue;
+            };
+            let installed = local_time(at)?;
+            let progress_line = format!("Installing Windows 2000 {}", service_pack(to));
+            let run = SetupRun {
+                started: installed - Duration::milliseconds(572_000),
+                installer: "Service Pack",
+                command_line: "-u",
+                update_exe: r"c:\w2ksp\i386\update\update.exe",
+                update_version: "5.4.16.0",
+                progress: &[(14.203, progress_line.as_str())],
+                exit_code: Some(0),
+                finished_after: 575.0,
+            };
+            write_run(&run, &mut text);
+        }
+        Ok((!text.is_empty()).then_some(text))
     }
 
     /// The events one step adds.

@@ -12,6 +12,7 @@ pub mod checksum;
 pub mod compression;
 pub mod database;
 pub mod header;
+pub mod logfile;
 pub mod longvalue;
 pub mod page;
 pub mod record;

@@ -1,12 +1,13 @@
 //! Event text as support engineers have it: pasted Event Properties blocks, Event Viewer
-//! text/CSV exports, PowerShell `Export-Csv` output and event XML (`wevtutil qe /f:xml`,
-//! evtx_dump). The shape is detected from the content, never from a file name.
+//! text/CSV exports, PowerShell `Export-Csv` output, event XML (`wevtutil qe /f:xml`,
+//! evtx_dump) and the package installer's setup logs (`svcpack.log`). The shape is detected from the content, never from a file name.
 
 mod block;
 pub mod clock;
 mod delimited;
 mod fields;
 pub mod hexdump;
+pub mod setup_log;
 
 pub use clock::{parse_offset, TimeBasis};
 
@@ -32,6 +33,8 @@ pub enum TextKind {
     Delimited,
     /// Event XML.
     Xml,
+    /// A package installer (update.exe) setup log: `svcpack.log`, `KBnnnnnn.log`.
+    SetupLog,
 }
 
 /// Everything read from one text input.
@@ -59,6 +62,9 @@ pub fn read_text(bytes: &[u8], options: TextOptions) -> Result<TextRead, Problem
         items.extend(events.into_iter().map(Ok));
         items.extend(problem.map(|p| Err(offset_to_line(&text, p))));
         TextKind::Xml
+    } else if setup_log::looks_like_setup_log(&lines) {
+        setup_log::read_setup_log(&lines, &mut clock, &mut |item| items.push(item));
+        TextKind::SetupLog
     } else if let Some(kind) = read_delimited(&lines, first, &mut clock, &mut items) {
         kind
     } else {
