@@ -3,8 +3,12 @@
 //!
 //! usage: cargo run --release --example bench_logs -- evt|evtx OUT MEGABYTES
 //!        cargo run --release --example bench_logs -- many DIR COUNT   (small logs, for --threads)
+//!        cargo run --release --example bench_logs -- ese OUT MEGABYTES [ese98|modern]
+//!          (an ESE database written by the project's own writer, for the defrag and dump
+//!          benchmarks: `scripts/bench-defrag.sh`, `scripts/bench-peers.sh`)
 
 use chrono::{DateTime, Duration, Utc};
+use evtdoctor::dbwriter::bench::{write_bench_database, BenchFormat};
 use evtdoctor::logwriter::{evt::EvtWriter, evtx::write_evtx, scenarios::KB_818952_DATA};
 use evtdoctor_parsers::{Event, Level};
 
@@ -78,6 +82,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let start = DateTime::parse_from_rfc3339("2003-07-01T08:00:00Z")?.with_timezone(&Utc);
     match args.as_slice() {
+        [ese, out, megabytes, rest @ ..] if ese == "ese" && rest.len() <= 1 => {
+            let format = match rest.first().map(String::as_str) {
+                None | Some("ese98") => BenchFormat::Ese98,
+                Some("modern") => BenchFormat::Modern,
+                Some(other) => return Err(format!("unknown ESE format {other}").into()),
+            };
+            let written = write_bench_database(out.as_ref(), megabytes.parse()?, format)?;
+            eprintln!(
+                "{out}: {} pages, {} records ({} deleted), {} long values",
+                written.pages, written.records, written.deleted, written.long_values
+            );
+        }
         [kind, out, megabytes] if kind != "many" => {
             let target: u64 = megabytes.parse::<u64>()? * 1024 * 1024;
             // About 200 bytes per record in either format.
@@ -101,7 +117,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {
             return Err(
-                "usage: bench_logs evt|evtx OUT MEGABYTES | bench_logs many DIR COUNT".into(),
+                "usage: bench_logs evt|evtx OUT MEGABYTES | bench_logs many DIR COUNT | \
+                 bench_logs ese OUT MEGABYTES [ese98|modern]"
+                    .into(),
             )
         }
     }

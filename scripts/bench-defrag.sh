@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # Times `evtdoctor db defrag` (rebuild and verification included) against `cp --reflink=never`
 # of the same database in the same run, and prints the peak resident memory of each.
-# Not part of CI. Usage: scripts/bench-defrag.sh DATABASE [EVTDOCTOR_BINARY]
-# (default binary: target/release/evtdoctor, built here when missing). The issue's target: a
-# database of 1 GiB or more, defrag within 3x the cp time. Such a database, grown from a real one:
-# EVTDOCTOR_BIG_DB=/tmp/big.dat EVTDOCTOR_BIG_DB_MIB=1024 \
-#   cargo test --release --test ese_defrag_big -- --ignored
+# Not part of CI. Usage: scripts/bench-defrag.sh [DATABASE [EVTDOCTOR_BINARY]]
+# (default binary: target/release/evtdoctor, built here when missing). Without a database (or
+# with "-"), the project's own ESE writer first writes one of $BENCH_MB MiB (default 1024) in
+# Exchange 2000's format, an eighth of its rows deleted but left in place
+# (`bench_logs ese`). The issue's target: a database of 1 GiB or more, defrag within 3x the cp
+# time.
 set -euo pipefail
-db=${1:?usage: bench-defrag.sh DATABASE [EVTDOCTOR_BINARY]}
+db=${1:--}
 bin=${2:-}
 cd "$(dirname "$0")/.."
 if [ -z "$bin" ]; then
-  cargo build --release --quiet
+  cargo build --release --quiet --bin evtdoctor
   bin=target/release/evtdoctor
 fi
 # The copies go to $BENCH_DIR (default: a temp folder); put it on the database's disk to compare
 # like with like.
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-defrag.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+if [ "$db" = "-" ]; then
+  cargo build --release --quiet --example bench_logs
+  db=$work/bench.edb
+  /usr/bin/time -f 'written in %es, peak %M KiB' \
+    target/release/examples/bench_logs ese "$db" "${BENCH_MB:-1024}"
+fi
 
 # Wall seconds and peak resident KiB of a command, from GNU time.
 measure() {

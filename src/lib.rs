@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod correlate;
+pub mod dbwriter;
 pub mod defrag;
 pub mod diagnose;
 pub mod input;

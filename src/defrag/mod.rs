@@ -10,6 +10,7 @@ pub mod unicode_keys;
 pub mod verify;
 
 use anyhow::{Context, Result};
+use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::{Database, PageSource};
 use rebuild::{RebuildOptions, RebuildSummary};
 use std::fs::File;
@@ -24,12 +25,32 @@ pub fn write_rebuilt<S: PageSource>(
     options: &RebuildOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RebuildSummary> {
+    let mut summary = RebuildSummary::default();
+    write_new_file(target, source.page_size(), &mut |sink| {
+        let rebuilt = rebuild::rebuild(source, options, sink, progress)?;
+        summary = rebuilt.summary;
+        Ok((summary.pages, rebuilt.headers))
+    })?;
+    Ok(summary)
+}
+
+/// What a file builder hands back: its page count (after the header pages) and the two
+/// header pages.
+pub type Built = (u32, Vec<u8>);
+
+/// A new database file at `target` (which must not exist): `build` sends every page to the
+/// sink and returns the page count and the two header pages, which go out last, so a file
+/// cut short has no valid header. Flushed to disk before returning.
+pub fn write_new_file(
+    target: &Path,
+    page_size: usize,
+    build: &mut dyn FnMut(&mut Sink<'_>) -> Result<Built, String>,
+) -> Result<()> {
     let file = File::options()
         .write(true)
         .create_new(true)
         .open(target)
         .with_context(|| format!("{}: cannot create", target.display()))?;
-    let page_size = source.page_size();
     let mut pages = PageRun::new(&file, page_size);
     let mut io_error = None;
     let mut sink = |number: u32, bytes: Vec<u8>| {
@@ -40,24 +61,24 @@ pub fn write_rebuilt<S: PageSource>(
             message
         })
     };
-    let rebuilt = rebuild::rebuild(source, options, &mut sink, progress);
-    let rebuilt = match (rebuilt, io_error) {
-        (Ok(rebuilt), _) => pages
+    let built = build(&mut sink);
+    let (page_count, headers) = match (built, io_error) {
+        (Ok(built), _) => pages
             .flush()
-            .map(|()| rebuilt)
+            .map(|()| built)
             .with_context(|| format!("{}: writing", target.display()))?,
         (Err(message), Some(e)) => {
             return Err(anyhow::Error::new(e).context(format!("{}: {message}", target.display())))
         }
         (Err(message), None) => anyhow::bail!("{message}"),
     };
-    let length = (u64::from(rebuilt.summary.pages) + 2) * page_size as u64;
+    let length = (u64::from(page_count) + 2) * page_size as u64;
     crash::point();
     file.set_len(length)
-        .and_then(|()| write_at(&file, 0, &rebuilt.headers))
+        .and_then(|()| write_at(&file, 0, &headers))
         .and_then(|()| file.sync_all())
         .with_context(|| format!("{}: writing", target.display()))?;
-    Ok(rebuilt.summary)
+    Ok(())
 }
 
 /// Bytes of consecutive pages gathered before they are written.

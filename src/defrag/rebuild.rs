@@ -5,24 +5,22 @@
 //! stored. Pages stream out through the sink, so memory holds one page per tree level.
 
 use super::catalog_rows::RootMap;
-use super::layout::{PageAllocator, Runs};
+use super::layout::{
+    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter, DATABASE_ROOT,
+};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, CATALOG_ROOT};
 use evtdoctor_parsers::ese::checksum::uses_ecc;
 use evtdoctor_parsers::ese::header::OsVersion;
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
 use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
-use evtdoctor_parsers::ese::write::space::{space_header, space_tree_page};
 use evtdoctor_parsers::ese::write::tree::Sink;
-use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder};
+use evtdoctor_parsers::ese::write::PageFormat;
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use std::ops::ControlFlow;
 
 /// The shadow catalog's object id (ESE fixes it, like its root page).
 const SHADOW_OBJECT_ID: u32 = 3;
-/// The database's own tree: root, owned-extent and available-extent pages.
-const DATABASE_ROOT: u32 = 1;
-const DATABASE_OBJECT_ID: u32 = 1;
 /// Source page flags a rebuilt tree keeps: what kind of tree it is and whether keys repeat.
 const TREE_KIND_FLAGS: u32 = FLAG_INDEX | FLAG_LONG_VALUE | 0x0400;
 /// The page flag of the record format in use (kept from the source).
@@ -133,7 +131,7 @@ pub fn rebuild<S: PageSource>(
     for plan in &fixed_plans {
         run.copy_family(plan, sink)?;
     }
-    run.write_database_space(sink)?;
+    write_database_space(run.format, &run.pages, &[], sink)?;
     let header_page = db.read_raw(0).map_err(|p| p.to_string())?;
     let fresh = FreshHeader {
         db_time: db.header.db_time,
@@ -247,25 +245,21 @@ impl<S: PageSource> Rebuild<'_, S> {
         let root_page = source_root
             .page
             .ok_or_else(|| format!("page {}: unreadable tree root", plan.old_root))?;
-        let object_id = root_page.header.object_id;
-        let tree_flags = root_page.header.flags & TREE_KIND_FLAGS;
-        let mut builder = TreeBuilder::new(self.format, object_id, tree_flags, plan.new_root);
-        let mut runs = Runs::default();
-        runs.add_three(plan.new_root);
-        let pages = &mut self.pages;
-        let mut allocate = || {
-            let page = if use_holes {
-                pages.hole_or_next()
-            } else {
-                pages.next_page()
-            }?;
-            runs.add(page);
-            Ok(page)
-        };
+        let mut tree = TreeWriter::new(
+            self.format,
+            TreePlace {
+                object_id: root_page.header.object_id,
+                tree_flags: root_page.header.flags & TREE_KIND_FLAGS,
+                root: plan.new_root,
+                parent_root: plan.parent_root,
+                use_holes,
+            },
+        );
         let mut failure = None;
         let summary = &mut self.summary;
         let progress = &mut *self.progress;
         let roots = &self.roots;
+        let pages = &mut self.pages;
         btree::walk(self.db, plan.old_root, |event| {
             let outcome = match event {
                 TreeEvent::Entry { flags, .. } if flags & NODE_DELETED != 0 => {
@@ -282,7 +276,7 @@ impl<S: PageSource> Rebuild<'_, S> {
                     if summary.entries.is_multiple_of(4096) {
                         progress(summary.entries);
                     }
-                    data.and_then(|data| builder.add(&key, &data, &mut allocate, sink))
+                    data.and_then(|data| tree.add(&key, &data, pages, sink))
                 }
                 TreeEvent::Page { .. } => Ok(()),
                 TreeEvent::Problem(problem) => Err(problem.to_string()),
@@ -298,43 +292,19 @@ impl<S: PageSource> Rebuild<'_, S> {
         if let Some(message) = failure {
             return Err(format!("tree at page {}: {message}", plan.old_root));
         }
-        let header = space_header(1, plan.parent_root, plan.new_root + 1);
-        builder.finish(&header, &mut allocate, sink)?;
         self.summary.trees += 1;
-        Ok(runs)
+        tree.finish(&mut self.pages, sink)
     }
 
     /// The owned-extent page lists `runs`; the available-extent page is empty (no free page).
     fn write_space(&self, plan: &TreePlan, runs: &Runs, sink: &mut Sink<'_>) -> Result<(), String> {
-        let object_id = self.object_id(plan.old_root)?;
-        let owned = space_tree_page(self.format, object_id, plan.new_root + 1, &runs.extents())?;
-        sink(plan.new_root + 1, owned)?;
-        let available = space_tree_page(self.format, object_id, plan.new_root + 2, &[])?;
-        sink(plan.new_root + 2, available)
-    }
-
-    /// Page 1 owns every page of the file; the only free pages are holes the catalog left.
-    fn write_database_space(&mut self, sink: &mut Sink<'_>) -> Result<(), String> {
-        let last = self.pages.last_page();
-        let header = space_header(last, 0, DATABASE_ROOT + 1);
-        let root = TreeBuilder::new(self.format, DATABASE_OBJECT_ID, 0, DATABASE_ROOT);
-        root.finish(
-            &header,
-            &mut || Err("the database root needs no page".into()),
-            sink,
-        )?;
-        let everything = [evtdoctor_parsers::ese::space::Extent {
-            first: DATABASE_ROOT,
-            last,
-        }];
-        let owned = space_tree_page(self.format, DATABASE_OBJECT_ID, 2, &everything)?;
-        sink(2, owned)?;
-        let free = space_tree_page(
-            self.format,
-            DATABASE_OBJECT_ID,
-            3,
-            &self.pages.unused_holes(),
-        )?;
-        sink(3, free)
+        let place = TreePlace {
+            object_id: self.object_id(plan.old_root)?,
+            tree_flags: 0,
+            root: plan.new_root,
+            parent_root: plan.parent_root,
+            use_holes: false,
+        };
+        write_space(self.format, &place, runs, &[], sink)
     }
 }

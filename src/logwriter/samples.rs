@@ -7,6 +7,7 @@ use super::evt::EvtWriter;
 use super::evtx::write_evtx;
 use super::scenarios::{Scenario, ServerLogs, SCENARIOS};
 use super::text::{comma_row, event_block, kb_bytes_view};
+use crate::dbwriter::kms::{write_kms_database, KMS_DATABASE_FILE};
 use anyhow::{ensure, Context, Result};
 use evtdoctor_parsers::Event;
 use std::path::Path;
@@ -93,6 +94,12 @@ pub fn write_samples(out: &Path) -> Result<()> {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
     }
+    let database = out.join(KMS_DATABASE_FILE);
+    if database.exists() {
+        std::fs::remove_file(&database)
+            .with_context(|| format!("replacing {}", database.display()))?;
+    }
+    write_kms_database(&database)?;
     let readme = out.join("README.md");
     std::fs::write(&readme, readme_text()?).with_context(|| format!("writing {}", readme.display()))
 }
@@ -152,6 +159,15 @@ UTC. Descriptions in the text files are the event's message where it is known (K
 (service starts, Userenv, store engine starts) are illustrative; `scenarios.rs` says which parts
 mirror real logs. The .evt and .evtx files are read back identically by libevt's `evtexport`,
 libevtx's `evtxexport` and python-evtx (`tests/samples.rs`).
+
+`kmsmdb.edb`, beside the bundles (analyzing a bundle reads only its logs; pass the database
+with `--db`), is a demo KMS database written by the project's own ESE writer
+(`src/dbwriter/kms.rs`, fixed seeds and times): format 0x620 revision 9 (ESE98, XOR page
+checksums), 4 KiB pages, clean shutdown, header OS version 5.0.2195 SP 3. Its tables (Users,
+Certificates, KeyRecoveryRecords, RevocationList) hold made-up certificate and key-recovery
+style rows with long binary blobs; about a third of the rows are deleted but left in place and
+every table keeps spare pages, so `evtdoctor db defrag` shrinks it. libesedb's `esedbexport`,
+dissect.database and `evtdoctor db dump` read the same rows (`tests/ese_writer.rs`).
 ";
 
 #[cfg(test)]
