@@ -63,6 +63,26 @@ impl Extents {
             || self.0.iter().any(|e| e.first <= page && page <= e.last)
     }
 
+    /// Whether every page of `extent` lies in these extents. Steps from extent to extent, not
+    /// page by page: a damaged extent may claim billions of pages.
+    pub fn covers(&self, extent: &Extent) -> bool {
+        let mut page = extent.first;
+        loop {
+            let reach = self
+                .0
+                .iter()
+                .filter(|e| e.first <= page && page <= e.last)
+                .map(|e| e.last)
+                .max();
+            match reach {
+                Some(last) if last >= extent.last => return true,
+                // Each step passes the end of a different extent, so this ends.
+                Some(last) => page = last + 1,
+                None => return false,
+            }
+        }
+    }
+
     pub fn last_page(&self) -> Option<u32> {
         self.0.iter().map(|e| e.last).max()
     }
@@ -95,11 +115,12 @@ pub fn read_extents<S: PageSource>(
                     .and_then(|k| <[u8; 4]>::try_from(k).ok())
                     .map(u32::from_be_bytes);
                 match (last, le_u32(data, 0)) {
+                    (Some(_), Some(0)) => {}
+                    // `count - 1` first: `last + 1` overflows for the last page number.
                     (Some(last), Some(count)) if count <= last => extents.push(Extent {
-                        first: last + 1 - count,
+                        first: last - (count - 1),
                         last,
                     }),
-                    (Some(_), Some(0)) => {}
                     _ => problems.push(Problem::at_offset(
                         db.page_offset(page.number),
                         format!("page {}: space tree entry is not an extent", page.number),
@@ -149,4 +170,30 @@ pub fn tree_space<S: PageSource>(
         space_tree_pages,
     };
     (space, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extents(runs: &[(u32, u32)]) -> Extents {
+        Extents::new(
+            runs.iter()
+                .map(|&(first, last)| Extent { first, last })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn covers_steps_over_overlapping_and_adjacent_extents() {
+        let owned = extents(&[(10, 20), (15, 30), (31, 40), (50, u32::MAX)]);
+        let covers = |first, last| owned.covers(&Extent { first, last });
+        assert!(covers(10, 40));
+        assert!(covers(12, 33));
+        assert!(!covers(10, 41));
+        assert!(!covers(9, 12));
+        // Billions of pages, answered in a few steps.
+        assert!(covers(50, u32::MAX));
+        assert!(!covers(40, u32::MAX));
+    }
 }
