@@ -6,8 +6,11 @@ mod common;
 
 use common::ese::{json_lines, put_u32};
 use common::{corpus_dir, evtdoctor};
+use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::checksum::set_page_checksums;
+use evtdoctor_parsers::ese::Database;
 use serde_json::{json, Value as Json};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 const SOURCE: &str = "dissect_basic_4k.edb";
@@ -77,4 +80,57 @@ fn extents_claiming_every_page_number() {
         "evtdoctor: FILE: 254 pages (23 in use, 0 past the database's space), 7 trees, \
          282 records checked; 1 problem(s)\n"
     );
+}
+
+/// The catalog says table `basic` is rooted where MSysObjids is: the tree is walked (and its
+/// records counted) once, and the second claim is a finding. Before, every catalog entry
+/// naming a root walked the whole tree again: thousands of entries, thousands of walks.
+#[test]
+fn catalog_naming_one_root_twice() {
+    let mut bytes = corpus_copy();
+    let (page_number, at) = catalog_record(&bytes, "basic");
+    // Fixed columns from byte 4: ObjidTable (4), Type (2), Id (4), then the root page.
+    let root_at = at + 14;
+    let catalog_page = page(&mut bytes, page_number);
+    assert_eq!(u32_at(catalog_page, root_at), 31);
+    put_u32(catalog_page, root_at, 29);
+    set_page_checksums(catalog_page, page_number);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (findings, summary) = check(dir.path(), &bytes);
+    assert_eq!(
+        findings,
+        vec![json!({
+            "page": 29,
+            "kind": "tree",
+            "offset": 122880,
+            "line": null,
+            "message": "page 29 (basic): root of another tree too"
+        })]
+    );
+    // Still 7 trees and every record: the table's primary index names page 31, which is now
+    // walked as that index.
+    assert_eq!(
+        summary,
+        "evtdoctor: FILE: 254 pages (23 in use, 0 past the database's space), 7 trees, \
+         282 records checked; 1 problem(s)\n"
+    );
+}
+
+/// The page and the in-page offset of the MSysObjects record of table `name`.
+fn catalog_record(bytes: &[u8], name: &str) -> (u32, usize) {
+    let db = Database::open(bytes.to_vec()).unwrap();
+    let mut found = None;
+    btree::walk(&db, 4, |event| {
+        if let TreeEvent::Entry { page, data, .. } = event {
+            let is_table = data.get(8..10) == Some(&[1, 0]);
+            if is_table && data.windows(name.len()).any(|w| w == name.as_bytes()) {
+                let at = data.as_ptr() as usize - page.bytes().as_ptr() as usize;
+                found = Some((page.number, at));
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    found.unwrap()
 }
