@@ -396,6 +396,11 @@ fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
                 .map_or(0, |v| v.bytes.len().max(24)),
         })
         .sum();
+    // A field repeating one big value thousands of times would be sized in gigabytes: past
+    // the work limit the record goes to the XML path.
+    if capacity > MAX_WORK {
+        return None;
+    }
     let mut text = String::with_capacity(capacity);
     for piece in pieces {
         match piece {
@@ -749,12 +754,14 @@ mod tests {
     use super::*;
 
     /// Names live at the start of the chunk: (offset, text).
-    const NAMES: [(usize, &str); 5] = [
+    const NAMES: [(usize, &str); 7] = [
         (16, "Event"),
         (48, "System"),
         (80, "Provider"),
         (112, "Name"),
         (144, "EventID"),
+        (176, "EventData"),
+        (208, "Data"),
     ];
     const DEFINITION: usize = 512;
 
@@ -781,6 +788,30 @@ mod tests {
     /// `<Event><System><Provider Name="P"/><EventID>7</EventID></System>` then `repeats`
     /// substitutions of value 0 (nested BinXML) directly in Event.
     fn definition(repeats: usize) -> Vec<u8> {
+        let mut tokens = system();
+        for _ in 0..repeats {
+            tokens.extend_from_slice(&[0x0e, 0, 0, BINXML_TYPE]);
+        }
+        tokens.extend_from_slice(&[0x04, 0x00]);
+        tokens
+    }
+
+    /// The same System part, then `<EventData><Data>` holding `repeats` substitutions of
+    /// value 0 (a string).
+    fn data_definition(repeats: usize) -> Vec<u8> {
+        let mut tokens = system();
+        open(&mut tokens, 0x01, 5);
+        tokens.push(0x02);
+        open(&mut tokens, 0x01, 6);
+        tokens.push(0x02);
+        for _ in 0..repeats {
+            tokens.extend_from_slice(&[0x0e, 0, 0, 0x01]);
+        }
+        tokens.extend_from_slice(&[0x04, 0x04, 0x04, 0x00]);
+        tokens
+    }
+
+    fn system() -> Vec<u8> {
         let mut tokens = Vec::new();
         open(&mut tokens, 0x01, 0);
         tokens.push(0x02);
@@ -796,10 +827,6 @@ mod tests {
         literal(&mut tokens, "7");
         tokens.push(0x04);
         tokens.push(0x04);
-        for _ in 0..repeats {
-            tokens.extend_from_slice(&[0x0e, 0, 0, BINXML_TYPE]);
-        }
-        tokens.extend_from_slice(&[0x04, 0x00]);
         tokens
     }
 
@@ -820,14 +847,20 @@ mod tests {
         bytes
     }
 
-    /// A chunk whose record nests the same template `levels` deep, the innermost value NULL;
-    /// returns the chunk and where the record's BinXML starts and ends.
-    fn chunk(repeats: usize, levels: usize) -> (Vec<u8>, usize, usize) {
+    /// The chunk up to the record: the names.
+    fn chunk_start() -> Vec<u8> {
         let mut chunk = vec![0u8; DEFINITION - 10];
         for (at, name) in NAMES {
             chunk[at + 6..at + 8].copy_from_slice(&(name.len() as u16).to_le_bytes());
             chunk[at + 8..at + 8 + name.len() * 2].copy_from_slice(&utf16(name));
         }
+        chunk
+    }
+
+    /// A chunk whose record nests the same template `levels` deep, the innermost value NULL;
+    /// returns the chunk and where the record's BinXML starts and ends.
+    fn chunk(repeats: usize, levels: usize) -> (Vec<u8>, usize, usize) {
+        let mut chunk = chunk_start();
         let definition = definition(repeats);
         // Nested instances never hold the definition, so their bytes do not depend on where
         // they end up: build them innermost first.
@@ -857,5 +890,22 @@ mod tests {
         // 8 repeats (4,681 instances of 10 fields) stay well below the limit and are read.
         let (bytes, start, len) = chunk(8, 4);
         assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_some());
+    }
+
+    /// One Data element repeating a 30000-byte string 40 times: the text was sized at once
+    /// from the repeats (a 64 KiB value repeated 16,000 times would ask for a gigabyte).
+    #[test]
+    fn data_text_sized_past_the_work_limit_goes_to_the_xml_path() {
+        let read = |repeats| {
+            let mut chunk = chunk_start();
+            let start = chunk.len();
+            let value = utf16(&"x".repeat(15000));
+            chunk.extend(instance(start, &data_definition(repeats), 0x01, &value));
+            let len = chunk.len() - start;
+            record_event(&chunk, start, len, &mut PlanCache::default())
+        };
+        assert!(read(40).is_none());
+        let event = read(2).unwrap();
+        assert_eq!(event.strings, vec!["x".repeat(30000)]);
     }
 }
