@@ -114,8 +114,8 @@ fn account_space(
     } else {
         &tree_space.available
     };
-    for extent in &extents.0 {
-        for page in extent.first..=extent.last.min(page_count) {
+    for run in extents.distinct_runs(page_count) {
+        for page in run.first..=run.last {
             accounted.insert(page);
         }
     }
@@ -128,9 +128,9 @@ fn report_leaks<S: PageSource>(
     accounted: &PageSet,
     report: &mut impl FnMut(Finding),
 ) {
-    for extent in &db_space.owned.0 {
+    for extent in db_space.owned.distinct_runs(db.page_count()) {
         let mut run: Option<(u32, u32)> = None;
-        for page in extent.first..=extent.last.min(db.page_count()) {
+        for page in extent.first..=extent.last {
             if accounted.contains(page) {
                 if let Some((first, last)) = run.take() {
                     report(leak(db, first, last));

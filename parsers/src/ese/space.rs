@@ -44,43 +44,62 @@ pub struct Extent {
     pub last: u32,
 }
 
-/// A set of page runs.
+/// A set of page runs, sorted by first page. The second field holds, for each run, the
+/// furthest last page of the runs up to it: with overlapping runs (damage) a lookup stays a
+/// binary search instead of a scan of every run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Extents(pub Vec<Extent>);
+pub struct Extents(pub Vec<Extent>, Vec<u32>);
 
 impl Extents {
-    /// Sorted by first page, for [`Extents::contains`].
     pub fn new(mut extents: Vec<Extent>) -> Extents {
         extents.sort_by_key(|e| e.first);
-        Extents(extents)
+        let reach = extents
+            .iter()
+            .scan(0, |furthest, e| {
+                *furthest = e.last.max(*furthest);
+                Some(*furthest)
+            })
+            .collect();
+        Extents(extents, reach)
+    }
+
+    /// The furthest page reached by the runs starting at or before `page`.
+    fn reach(&self, page: u32) -> Option<u32> {
+        let i = self.0.partition_point(|e| e.first <= page);
+        self.1.get(i.checked_sub(1)?).copied()
     }
 
     pub fn contains(&self, page: u32) -> bool {
-        // The last extent starting at or before `page` is the only candidate, unless extents
-        // overlap (damage), where a linear look settles it.
-        let i = self.0.partition_point(|e| e.first <= page);
-        i > 0 && self.0[i - 1].last >= page
-            || self.0.iter().any(|e| e.first <= page && page <= e.last)
+        self.reach(page).is_some_and(|last| last >= page)
     }
 
-    /// Whether every page of `extent` lies in these extents. Steps from extent to extent, not
-    /// page by page: a damaged extent may claim billions of pages.
+    /// Whether every page of `extent` lies in these extents. Steps from run to run, not page
+    /// by page: a damaged extent may claim billions of pages.
     pub fn covers(&self, extent: &Extent) -> bool {
         let mut page = extent.first;
         loop {
-            let reach = self
-                .0
-                .iter()
-                .filter(|e| e.first <= page && page <= e.last)
-                .map(|e| e.last)
-                .max();
-            match reach {
+            match self.reach(page) {
                 Some(last) if last >= extent.last => return true,
-                // Each step passes the end of a different extent, so this ends.
-                Some(last) => page = last + 1,
-                None => return false,
+                // Each step takes in at least one more run, so this ends.
+                Some(last) if last >= page => page = last + 1,
+                _ => return false,
             }
         }
+    }
+
+    /// The extents cut to pages up to `limit`, in order, each page once: overlapping extents
+    /// (only damage makes them) would otherwise have their pages walked again and again.
+    pub fn distinct_runs(&self, limit: u32) -> Vec<Extent> {
+        let mut runs = Vec::new();
+        let mut next = 0u32;
+        for extent in &self.0 {
+            let (first, last) = (extent.first.max(next), extent.last.min(limit));
+            if first <= last {
+                runs.push(Extent { first, last });
+                next = last.saturating_add(1);
+            }
+        }
+        runs
     }
 
     pub fn last_page(&self) -> Option<u32> {
@@ -195,5 +214,29 @@ mod tests {
         // Billions of pages, answered in a few steps.
         assert!(covers(50, u32::MAX));
         assert!(!covers(40, u32::MAX));
+        // The run starting last before a page may end before it while an earlier one covers it.
+        let nested = extents(&[(1, 100), (5, 10)]);
+        assert!(nested.contains(50) && nested.contains(100) && !nested.contains(101));
+        assert!(!nested.contains(0));
+    }
+
+    #[test]
+    fn distinct_runs_walk_each_page_once() {
+        let owned = extents(&[(10, 20), (15, 30), (12, 14), (31, 40), (50, u32::MAX)]);
+        let runs: Vec<(u32, u32)> = owned
+            .distinct_runs(60)
+            .iter()
+            .map(|e| (e.first, e.last))
+            .collect();
+        assert_eq!(runs, vec![(10, 20), (21, 30), (31, 40), (50, 60)]);
+        // A thousand copies of one extent: one run.
+        let copies = extents(&vec![(1, 1000); 1000]);
+        assert_eq!(
+            copies.distinct_runs(u32::MAX),
+            vec![Extent {
+                first: 1,
+                last: 1000
+            }]
+        );
     }
 }
