@@ -314,14 +314,22 @@ impl<'a, S: PageSource> TableReader<'a, S> {
     }
 
     fn typed_row(&self, stored: Vec<Stored<'_>>) -> Result<Vec<Value>, Problem> {
+        let mut long_value_bytes = 0;
         stored
             .into_iter()
             .zip(&self.table.columns)
-            .map(|(s, column)| self.typed(s, column))
+            .map(|(s, column)| self.typed(s, column, &mut long_value_bytes))
             .collect()
     }
 
-    fn typed(&self, stored: Stored<'_>, column: &ColumnDef) -> Result<Value, Problem> {
+    /// `long_value_bytes` counts the long-value bytes the row has read so far: a damaged
+    /// record may name one big long value thousands of times.
+    fn typed(
+        &self,
+        stored: Stored<'_>,
+        column: &ColumnDef,
+        long_value_bytes: &mut usize,
+    ) -> Result<Value, Problem> {
         let decode = |bytes: &[u8]| Value::decode(column.kind, column.codepage, bytes);
         Ok(match stored {
             Stored::Null => Value::Null,
@@ -331,11 +339,19 @@ impl<'a, S: PageSource> TableReader<'a, S> {
             },
             Stored::Bytes(bytes) => decode(bytes),
             Stored::Compressed(bytes) => decode(&self.decompress(bytes, column)?),
-            Stored::LongValue(id) => decode(&self.long_value(id, column)?),
+            Stored::LongValue(id) => {
+                let value = self.long_value(id, column)?;
+                *long_value_bytes += value.len();
+                if *long_value_bytes > longvalue::MAX_LONG_VALUE {
+                    let message = "the row's long values exceed the size limit".to_owned();
+                    return Err(self.column_problem(column, message));
+                }
+                decode(&value)
+            }
             Stored::Multi(values) => Value::Multi(
                 values
                     .into_iter()
-                    .map(|v| self.typed(v, column))
+                    .map(|v| self.typed(v, column, long_value_bytes))
                     .collect::<Result<_, _>>()?,
             ),
         })

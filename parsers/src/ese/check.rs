@@ -6,7 +6,7 @@ use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT};
 use super::checksum::ChecksumStatus;
 use super::database::{describe_checksum, Database};
 use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
-use super::space::{self, Extents, SpaceHeader};
+use super::space::{self, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
 use serde::Serialize;
@@ -89,15 +89,21 @@ pub fn check<S: PageSource>(
     // Leaks only mean something when every tree could be walked: after damage, the pages
     // of the trees that could not be read would all look leaked.
     if let Some(db_space) = db_space.as_ref().filter(|_| findings.get() == 0) {
-        account_space(&mut accounted, DATABASE_ROOT, db_space);
+        account_space(&mut accounted, db.page_count(), DATABASE_ROOT, db_space);
         report_leaks(db, db_space, &accounted, &mut report);
     }
     summary
 }
 
 /// Marks a tree's root, its space-tree pages and its free pages as accounted for; a tree
-/// with a single extent keeps its free pages in a bitmap, so its whole extent counts.
-fn account_space(accounted: &mut PageSet, root: u32, tree_space: &space::TreeSpace) {
+/// with a single extent keeps its free pages in a bitmap, so its whole extent counts. Pages
+/// past `page_count` are not in the file: a damaged extent may claim billions of them.
+fn account_space(
+    accounted: &mut PageSet,
+    page_count: u32,
+    root: u32,
+    tree_space: &space::TreeSpace,
+) {
     accounted.insert(root);
     for &page in &tree_space.space_tree_pages {
         accounted.insert(page);
@@ -108,8 +114,8 @@ fn account_space(accounted: &mut PageSet, root: u32, tree_space: &space::TreeSpa
     } else {
         &tree_space.available
     };
-    for extent in &extents.0 {
-        for page in extent.first..=extent.last {
+    for run in extents.distinct_runs(page_count) {
+        for page in run.first..=run.last {
             accounted.insert(page);
         }
     }
@@ -122,9 +128,9 @@ fn report_leaks<S: PageSource>(
     accounted: &PageSet,
     report: &mut impl FnMut(Finding),
 ) {
-    for extent in &db_space.owned.0 {
+    for extent in db_space.owned.distinct_runs(db.page_count()) {
         let mut run: Option<(u32, u32)> = None;
-        for page in extent.first..=extent.last.min(db.page_count()) {
+        for page in extent.first..=extent.last {
             if accounted.contains(page) {
                 if let Some((first, last)) = run.take() {
                     report(leak(db, first, last));
@@ -276,7 +282,9 @@ fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {
     }
 }
 
-/// Every tree the catalog names: tables, their indexes and long-value trees.
+/// Every tree the catalog names: tables, their indexes and long-value trees. Each root is
+/// walked once: a damaged catalog naming one root thousands of times would otherwise cost
+/// thousands of walks of the same tree.
 fn check_trees<S: PageSource>(
     db: &Database<S>,
     db_space: &Option<space::TreeSpace>,
@@ -294,29 +302,32 @@ fn check_trees<S: PageSource>(
             problem,
         });
     }
+    let mut walked = HashSet::from([CATALOG_ROOT]);
+    let mut check_tree = |name: &str, object_id: u32, root: u32| {
+        if walked.insert(root) {
+            TreeCheck::new(db, db_space, name, object_id, root).run(report, summary, accounted);
+        } else {
+            let message = format!("page {root} ({name}): root of another tree too");
+            let problem = Problem::at_offset(db.page_offset(root), message);
+            report(finding(root, "tree", problem));
+        }
+    };
     for table in &catalog.tables {
         // The catalog's own tree was walked above; its indexes and long values still are.
         if table.object_id != CATALOG_OBJECT_ID {
-            TreeCheck::new(db, db_space, &table.name, table.object_id, table.root_page)
-                .run(report, summary, accounted);
+            check_tree(&table.name, table.object_id, table.root_page);
         }
         for index in &table.indexes {
             if index.root_page != table.root_page {
                 let name = format!("{} index {}", table.name, index.name);
-                TreeCheck::new(db, db_space, &name, index.object_id, index.root_page)
-                    .run(report, summary, accounted);
+                check_tree(&name, index.object_id, index.root_page);
             }
         }
         if let Some(tree) = table.long_values {
             let name = format!("{} long values", table.name);
-            TreeCheck::new(db, db_space, &name, tree.object_id, tree.root_page)
-                .run(report, summary, accounted);
+            check_tree(&name, tree.object_id, tree.root_page);
         }
     }
-}
-
-fn contains_extent(owned: &Extents, extent: &space::Extent) -> bool {
-    (extent.first..=extent.last).all(|page| owned.contains(page))
 }
 
 /// The structural checks of one tree.
@@ -370,7 +381,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         summary.trees += 1;
         let tree_space = self.tree_space(report);
         if let Some(tree_space) = &tree_space {
-            account_space(accounted, self.root, tree_space);
+            account_space(accounted, self.db.page_count(), self.root, tree_space);
         }
         let mut state = WalkState::default();
         btree::walk(self.db, self.root, |event| {
@@ -471,12 +482,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
             });
         }
         if let Some(db_owned) = self.db_space.as_ref().map(|s| &s.owned) {
-            for extent in tree_space
-                .owned
-                .0
-                .iter()
-                .filter(|e| !contains_extent(db_owned, e))
-            {
+            for extent in tree_space.owned.0.iter().filter(|e| !db_owned.covers(e)) {
                 let message = format!(
                     "owned extent {}-{} lies outside the database's space",
                     extent.first, extent.last

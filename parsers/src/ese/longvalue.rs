@@ -11,7 +11,8 @@ use super::PageSource;
 use crate::Problem;
 use std::ops::ControlFlow;
 
-/// Long values above this are refused as damage (output would not fit in memory).
+/// Long values above this, alone or together in one row, are refused as damage (output
+/// would not fit in memory).
 pub const MAX_LONG_VALUE: usize = 256 * 1024 * 1024;
 
 /// Reassembles the long value whose tree key is `key` from the tree at `root`.
@@ -86,6 +87,13 @@ fn assemble(segments: &[(usize, Vec<u8>)], total: usize) -> Result<Vec<u8>, Stri
         } else {
             value.extend_from_slice(&compression::decompress(chunk)?);
         }
+        // Checked as it grows: segment keys may run far past the size the root gives, and a
+        // few compressed bytes can stand for 64 KiB.
+        if value.len() > total {
+            return Err(format!(
+                "long value runs past the {total} bytes its root says"
+            ));
+        }
     }
     if value.len() != total {
         return Err(format!(
@@ -102,4 +110,38 @@ pub fn problem<S: PageSource>(db: &Database<S>, root: u32, message: String) -> P
         db.page_offset(root),
         format!("long-value tree {root}: {message}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Xpress data for `n` zero bytes: one literal, then one long match repeating it.
+    fn zeros(n: u16) -> Vec<u8> {
+        let mut data = vec![3 << 3];
+        data.extend_from_slice(&n.to_le_bytes());
+        data.extend_from_slice(&(1u32 << 30).to_le_bytes()); // literal, then a match
+        data.push(0);
+        data.extend_from_slice(&7u16.to_le_bytes()); // offset 1, length: see below
+        data.push(15); // nibble: 15 more, then a length byte
+        data.push(255); // 255: then a 16-bit length
+        data.extend_from_slice(&(n - 1).to_le_bytes());
+        data
+    }
+
+    #[test]
+    fn segments_past_the_root_size_stop_at_once() {
+        assert_eq!(
+            compression::decompress(&zeros(60000)).unwrap(),
+            vec![0; 60000]
+        );
+        // A root saying 100 bytes, then compressed segments each standing for 60000: the
+        // first already passes the size; before, every segment was expanded.
+        let segments: Vec<(usize, Vec<u8>)> =
+            (0..1000).map(|i| (i * 60000, zeros(60000))).collect();
+        assert_eq!(
+            assemble(&segments, 100).unwrap_err(),
+            "long value runs past the 100 bytes its root says"
+        );
+    }
 }

@@ -44,23 +44,62 @@ pub struct Extent {
     pub last: u32,
 }
 
-/// A set of page runs.
+/// A set of page runs, sorted by first page. The second field holds, for each run, the
+/// furthest last page of the runs up to it: with overlapping runs (damage) a lookup stays a
+/// binary search instead of a scan of every run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Extents(pub Vec<Extent>);
+pub struct Extents(pub Vec<Extent>, Vec<u32>);
 
 impl Extents {
-    /// Sorted by first page, for [`Extents::contains`].
     pub fn new(mut extents: Vec<Extent>) -> Extents {
         extents.sort_by_key(|e| e.first);
-        Extents(extents)
+        let reach = extents
+            .iter()
+            .scan(0, |furthest, e| {
+                *furthest = e.last.max(*furthest);
+                Some(*furthest)
+            })
+            .collect();
+        Extents(extents, reach)
+    }
+
+    /// The furthest page reached by the runs starting at or before `page`.
+    fn reach(&self, page: u32) -> Option<u32> {
+        let i = self.0.partition_point(|e| e.first <= page);
+        self.1.get(i.checked_sub(1)?).copied()
     }
 
     pub fn contains(&self, page: u32) -> bool {
-        // The last extent starting at or before `page` is the only candidate, unless extents
-        // overlap (damage), where a linear look settles it.
-        let i = self.0.partition_point(|e| e.first <= page);
-        i > 0 && self.0[i - 1].last >= page
-            || self.0.iter().any(|e| e.first <= page && page <= e.last)
+        self.reach(page).is_some_and(|last| last >= page)
+    }
+
+    /// Whether every page of `extent` lies in these extents. Steps from run to run, not page
+    /// by page: a damaged extent may claim billions of pages.
+    pub fn covers(&self, extent: &Extent) -> bool {
+        let mut page = extent.first;
+        loop {
+            match self.reach(page) {
+                Some(last) if last >= extent.last => return true,
+                // Each step takes in at least one more run, so this ends.
+                Some(last) if last >= page => page = last + 1,
+                _ => return false,
+            }
+        }
+    }
+
+    /// The extents cut to pages up to `limit`, in order, each page once: overlapping extents
+    /// (only damage makes them) would otherwise have their pages walked again and again.
+    pub fn distinct_runs(&self, limit: u32) -> Vec<Extent> {
+        let mut runs = Vec::new();
+        let mut next = 0u32;
+        for extent in &self.0 {
+            let (first, last) = (extent.first.max(next), extent.last.min(limit));
+            if first <= last {
+                runs.push(Extent { first, last });
+                next = last.saturating_add(1);
+            }
+        }
+        runs
     }
 
     pub fn last_page(&self) -> Option<u32> {
@@ -95,11 +134,12 @@ pub fn read_extents<S: PageSource>(
                     .and_then(|k| <[u8; 4]>::try_from(k).ok())
                     .map(u32::from_be_bytes);
                 match (last, le_u32(data, 0)) {
+                    (Some(_), Some(0)) => {}
+                    // `count - 1` first: `last + 1` overflows for the last page number.
                     (Some(last), Some(count)) if count <= last => extents.push(Extent {
-                        first: last + 1 - count,
+                        first: last - (count - 1),
                         last,
                     }),
-                    (Some(_), Some(0)) => {}
                     _ => problems.push(Problem::at_offset(
                         db.page_offset(page.number),
                         format!("page {}: space tree entry is not an extent", page.number),
@@ -149,4 +189,54 @@ pub fn tree_space<S: PageSource>(
         space_tree_pages,
     };
     (space, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extents(runs: &[(u32, u32)]) -> Extents {
+        Extents::new(
+            runs.iter()
+                .map(|&(first, last)| Extent { first, last })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn covers_steps_over_overlapping_and_adjacent_extents() {
+        let owned = extents(&[(10, 20), (15, 30), (31, 40), (50, u32::MAX)]);
+        let covers = |first, last| owned.covers(&Extent { first, last });
+        assert!(covers(10, 40));
+        assert!(covers(12, 33));
+        assert!(!covers(10, 41));
+        assert!(!covers(9, 12));
+        // Billions of pages, answered in a few steps.
+        assert!(covers(50, u32::MAX));
+        assert!(!covers(40, u32::MAX));
+        // The run starting last before a page may end before it while an earlier one covers it.
+        let nested = extents(&[(1, 100), (5, 10)]);
+        assert!(nested.contains(50) && nested.contains(100) && !nested.contains(101));
+        assert!(!nested.contains(0));
+    }
+
+    #[test]
+    fn distinct_runs_walk_each_page_once() {
+        let owned = extents(&[(10, 20), (15, 30), (12, 14), (31, 40), (50, u32::MAX)]);
+        let runs: Vec<(u32, u32)> = owned
+            .distinct_runs(60)
+            .iter()
+            .map(|e| (e.first, e.last))
+            .collect();
+        assert_eq!(runs, vec![(10, 20), (21, 30), (31, 40), (50, 60)]);
+        // A thousand copies of one extent: one run.
+        let copies = extents(&vec![(1, 1000); 1000]);
+        assert_eq!(
+            copies.distinct_runs(u32::MAX),
+            vec![Extent {
+                first: 1,
+                last: 1000
+            }]
+        );
+    }
 }

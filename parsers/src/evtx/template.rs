@@ -75,6 +75,20 @@ struct Collected {
     provider: Option<String>,
     keywords: u64,
     binary: Vec<u8>,
+    /// Fields applied and text bytes made so far, against [`MAX_WORK`].
+    work: usize,
+}
+
+/// What one record may cost: real records apply a few dozen fields, but a template repeating
+/// a nested substitution multiplies its fields at every nesting level (200 repeats, four
+/// levels: 1.6 billion). Past this the record goes to the XML path, which has its own limits.
+const MAX_WORK: usize = 1 << 20;
+
+impl Collected {
+    fn spend(&mut self, units: usize) -> Option<()> {
+        self.work = self.work.saturating_add(units);
+        (self.work <= MAX_WORK).then_some(())
+    }
 }
 
 /// Nested BinXML (EventData as a substitution of the Event template) goes this deep at most.
@@ -264,6 +278,7 @@ impl TemplatePlan {
         // text is made last, and only then.
         let mut provider = None;
         for plan in &self.fields {
+            state.spend(1 + plan.pieces.len())?;
             let left_out = plan.dependencies.iter().any(|d| {
                 values
                     .get(usize::from(*d))
@@ -311,7 +326,10 @@ impl TemplatePlan {
                             Piece::Value(i) => {
                                 let value = values.get(usize::from(*i))?;
                                 match value.kind {
-                                    BINARY_TYPE => state.binary.extend_from_slice(value.bytes),
+                                    BINARY_TYPE => {
+                                        state.spend(value.bytes.len())?;
+                                        state.binary.extend_from_slice(value.bytes)
+                                    }
                                     NULL_TYPE => {}
                                     _ => return None,
                                 }
@@ -348,6 +366,7 @@ impl TemplatePlan {
                 }
                 field => {
                     let text = text_of(&plan.pieces, values)?;
+                    state.spend(text.len())?;
                     match field {
                         Field::EventSourceName if !text.is_empty() => event.source = text,
                         Field::EventId => event.event_id = text.trim().parse().unwrap_or(0),
@@ -458,6 +477,11 @@ fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
                 .map_or(0, |v| v.bytes.len().max(24)),
         })
         .sum();
+    // A field repeating one big value thousands of times would be sized in gigabytes: past
+    // the work limit the record goes to the XML path.
+    if capacity > MAX_WORK {
+        return None;
+    }
     let mut text = String::with_capacity(capacity);
     for piece in pieces {
         match piece {
@@ -832,4 +856,165 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(
         bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names live at the start of the chunk: (offset, text).
+    const NAMES: [(usize, &str); 7] = [
+        (16, "Event"),
+        (48, "System"),
+        (80, "Provider"),
+        (112, "Name"),
+        (144, "EventID"),
+        (176, "EventData"),
+        (208, "Data"),
+    ];
+    const DEFINITION: usize = 512;
+
+    fn utf16(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    fn open(bytes: &mut Vec<u8>, token: u8, name: usize) {
+        bytes.push(token);
+        bytes.extend_from_slice(&0xffffu16.to_le_bytes()); // no dependency
+        bytes.extend_from_slice(&0u32.to_le_bytes()); // data size (unused)
+        bytes.extend_from_slice(&(NAMES[name].0 as u32).to_le_bytes());
+        if token == 0x41 {
+            bytes.extend_from_slice(&0u32.to_le_bytes()); // attribute list size (unused)
+        }
+    }
+
+    fn literal(bytes: &mut Vec<u8>, text: &str) {
+        bytes.extend_from_slice(&[0x05, 0x01]);
+        bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&utf16(text));
+    }
+
+    /// `<Event><System><Provider Name="P"/><EventID>7</EventID></System>` then `repeats`
+    /// substitutions of value 0 (nested BinXML) directly in Event.
+    fn definition(repeats: usize) -> Vec<u8> {
+        let mut tokens = system();
+        for _ in 0..repeats {
+            tokens.extend_from_slice(&[0x0e, 0, 0, BINXML_TYPE]);
+        }
+        tokens.extend_from_slice(&[0x04, 0x00]);
+        tokens
+    }
+
+    /// The same System part, then `<EventData><Data>` holding `repeats` substitutions of
+    /// value 0 (a string).
+    fn data_definition(repeats: usize) -> Vec<u8> {
+        let mut tokens = system();
+        open(&mut tokens, 0x01, 5);
+        tokens.push(0x02);
+        open(&mut tokens, 0x01, 6);
+        tokens.push(0x02);
+        for _ in 0..repeats {
+            tokens.extend_from_slice(&[0x0e, 0, 0, 0x01]);
+        }
+        tokens.extend_from_slice(&[0x04, 0x04, 0x04, 0x00]);
+        tokens
+    }
+
+    fn system() -> Vec<u8> {
+        let mut tokens = Vec::new();
+        open(&mut tokens, 0x01, 0);
+        tokens.push(0x02);
+        open(&mut tokens, 0x01, 1);
+        tokens.push(0x02);
+        open(&mut tokens, 0x41, 2);
+        tokens.push(0x06);
+        tokens.extend_from_slice(&(NAMES[3].0 as u32).to_le_bytes());
+        literal(&mut tokens, "P");
+        tokens.push(0x03);
+        open(&mut tokens, 0x01, 4);
+        tokens.push(0x02);
+        literal(&mut tokens, "7");
+        tokens.push(0x04);
+        tokens.push(0x04);
+        tokens
+    }
+
+    /// An instance of the definition with one value (`kind`, `value`); the definition is
+    /// stored inline when the instance sits where it says the definition is.
+    fn instance(at: usize, definition: &[u8], kind: u8, value: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![0x0c, 0x01, 0, 0, 0, 0];
+        bytes.extend_from_slice(&(DEFINITION as u32).to_le_bytes());
+        if at + bytes.len() == DEFINITION {
+            bytes.extend_from_slice(&[0; 20]); // next definition offset, GUID
+            bytes.extend_from_slice(&(definition.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(definition);
+        }
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&[kind, 0]);
+        bytes.extend_from_slice(value);
+        bytes
+    }
+
+    /// The chunk up to the record: the names.
+    fn chunk_start() -> Vec<u8> {
+        let mut chunk = vec![0u8; DEFINITION - 10];
+        for (at, name) in NAMES {
+            chunk[at + 6..at + 8].copy_from_slice(&(name.len() as u16).to_le_bytes());
+            chunk[at + 8..at + 8 + name.len() * 2].copy_from_slice(&utf16(name));
+        }
+        chunk
+    }
+
+    /// A chunk whose record nests the same template `levels` deep, the innermost value NULL;
+    /// returns the chunk and where the record's BinXML starts and ends.
+    fn chunk(repeats: usize, levels: usize) -> (Vec<u8>, usize, usize) {
+        let mut chunk = chunk_start();
+        let definition = definition(repeats);
+        // Nested instances never hold the definition, so their bytes do not depend on where
+        // they end up: build them innermost first.
+        let mut nested = instance(0, &definition, NULL_TYPE, &[]);
+        for _ in 1..levels {
+            nested = instance(0, &definition, BINXML_TYPE, &nested);
+        }
+        let start = chunk.len();
+        chunk.extend(instance(start, &definition, BINXML_TYPE, &nested));
+        let end = chunk.len();
+        (chunk, start, end - start)
+    }
+
+    #[test]
+    fn nested_template_reads_on_the_fast_path() {
+        let (bytes, start, len) = chunk(2, 4);
+        let event = record_event(&bytes, start, len, &mut PlanCache::default()).unwrap();
+        assert_eq!((event.source.as_str(), event.event_id), ("P", 7));
+    }
+
+    /// 200 nested substitutions at each of four levels used to mean 1.6 billion field
+    /// applications for one record; the record now goes to the XML path at once.
+    #[test]
+    fn repeated_nested_substitutions_stop_at_the_work_limit() {
+        let (bytes, start, len) = chunk(200, 4);
+        assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_none());
+        // 8 repeats (4,681 instances of 10 fields) stay well below the limit and are read.
+        let (bytes, start, len) = chunk(8, 4);
+        assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_some());
+    }
+
+    /// One Data element repeating a 30000-byte string 40 times: the text was sized at once
+    /// from the repeats (a 64 KiB value repeated 16,000 times would ask for a gigabyte).
+    #[test]
+    fn data_text_sized_past_the_work_limit_goes_to_the_xml_path() {
+        let read = |repeats| {
+            let mut chunk = chunk_start();
+            let start = chunk.len();
+            let value = utf16(&"x".repeat(15000));
+            chunk.extend(instance(start, &data_definition(repeats), 0x01, &value));
+            let len = chunk.len() - start;
+            record_event(&chunk, start, len, &mut PlanCache::default())
+        };
+        assert!(read(40).is_none());
+        let event = read(2).unwrap();
+        assert_eq!(event.strings, vec!["x".repeat(30000)]);
+    }
 }
