@@ -46,7 +46,8 @@ fn sample_files(dir: &Path, found: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             sample_files(&path, found);
-        } else if !path.ends_with("README.md") {
+        } else if !path.ends_with("README.md") && !path.ends_with("kmsmdb.edb") {
+            // Every sample but the README and the demo database is an event log or export.
             found.push(path);
         }
     }
