@@ -47,8 +47,11 @@ if command -v evtxexport >/dev/null; then
 fi
 cp "$out"/event_xml/* "$out/text/" 2>/dev/null || true
 cp "$repo"/tests/fixtures/*.txt "$out/text/"
-find "$repo/samples" -type f \( -iname '*.txt' -o -iname '*.csv' -o -iname '*.xml' \) \
-  -exec cp {} "$out/text/" \; 2>/dev/null || true
+# Sample text of every kind (setup logs included), named by bundle: the names repeat.
+for f in $(find "$repo/samples" -type f \( -iname '*.txt' -o -iname '*.csv' -o -iname '*.xml' \
+  -o -iname '*.log' \) | sort); do
+  cp "$f" "$out/text/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
 
 # Payloads: the KB 818952 event 5085 data (ASCII strings) and a UTF-16 string list.
 printf '6.0.6249.0 PT\0kmserver.cpp@1653DD1\0kmserver.cpp@1120DHa84\0kmserver.cpp@704DD2\0' \
