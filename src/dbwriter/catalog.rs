@@ -8,20 +8,16 @@ use super::keys;
 use super::record::encode;
 use super::schema::{place_columns, Column, ColumnType, PlacedColumn, Value};
 
-pub const CATALOG_OBJECT_ID: u32 = 2;
-pub const SHADOW_OBJECT_ID: u32 = 3;
+pub use evtdoctor_parsers::ese::catalog::{
+    CATALOG_OBJECT_ID, CATALOG_ROOT, SHADOW_OBJECT_ID, SHADOW_ROOT,
+};
+use evtdoctor_parsers::ese::catalog::{TYPE_COLUMN, TYPE_INDEX, TYPE_LONG_VALUE, TYPE_TABLE};
+
+/// The catalog's two secondary indexes: object ids and the root pages ESE fixes for them.
 pub const NAME_INDEX_OBJECT_ID: u32 = 4;
 pub const ROOT_OBJECTS_OBJECT_ID: u32 = 5;
-/// Root pages ESE fixes for the catalog, its two indexes and its shadow.
-pub const CATALOG_ROOT: u32 = 4;
 pub const NAME_INDEX_ROOT: u32 = 7;
 pub const ROOT_OBJECTS_ROOT: u32 = 10;
-pub const SHADOW_ROOT: u32 = 24;
-
-const TYPE_TABLE: i16 = 1;
-const TYPE_COLUMN: i16 = 2;
-const TYPE_INDEX: i16 = 3;
-const TYPE_LONG_VALUE: i16 = 4;
 
 /// Catalog flags: a system table; column NOT NULL / autoincrement; index unique, no NULL
 /// segment, primary.

@@ -18,9 +18,10 @@ pub mod record;
 pub mod schema;
 
 use crate::defrag::layout::{
-    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter, DATABASE_ROOT,
+    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
 };
 use catalog::{CatalogRecord, TableObjects};
+use evtdoctor_parsers::ese::catalog::DATABASE_ROOT;
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE};
 use evtdoctor_parsers::ese::space::Extent;
 use evtdoctor_parsers::ese::write::tree::Sink;

@@ -2,6 +2,7 @@
 //! rebuilt file moves those roots, so the records are copied with that one field changed.
 //! Everything else, the key included, stays as stored.
 
+use evtdoctor_parsers::ese::catalog::{TYPE_INDEX, TYPE_LONG_VALUE, TYPE_TABLE};
 use std::collections::HashMap;
 
 /// Fixed columns of an MSysObjects record after its 4-byte record header: ObjidTable (4),
@@ -9,10 +10,6 @@ use std::collections::HashMap;
 const TYPE_AT: usize = 8;
 const ID_AT: usize = 10;
 const PGNO_AT: usize = 14;
-
-const TYPE_TABLE: u16 = 1;
-const TYPE_INDEX: u16 = 3;
-const TYPE_LONG_VALUE: u16 = 4;
 
 /// Old and new root page of every tree, by object id.
 #[derive(Debug, Default)]
@@ -27,7 +24,7 @@ impl RootMap {
     /// record's root is not the one the tree walk used (the catalog and trees disagree).
     pub fn patch(&self, record: &[u8]) -> Result<Vec<u8>, String> {
         let word = |at: usize, len: usize| record.get(at..at + len);
-        let Some(kind) = word(TYPE_AT, 2).map(|b| u16::from_le_bytes([b[0], b[1]])) else {
+        let Some(kind) = word(TYPE_AT, 2).map(|b| i16::from_le_bytes([b[0], b[1]])) else {
             return Err("catalog record shorter than its fixed columns".into());
         };
         if ![TYPE_TABLE, TYPE_INDEX, TYPE_LONG_VALUE].contains(&kind) {
@@ -57,7 +54,7 @@ impl RootMap {
 mod tests {
     use super::*;
 
-    fn record(kind: u16, id: u32, pgno: u32) -> Vec<u8> {
+    fn record(kind: i16, id: u32, pgno: u32) -> Vec<u8> {
         let mut r = vec![12, 0x80, 0, 0, 2, 0, 0, 0];
         r.extend_from_slice(&kind.to_le_bytes());
         r.extend_from_slice(&id.to_le_bytes());

@@ -7,6 +7,7 @@
 //! long values and indexes after another, so each tree owns one or two runs of pages. The
 //! catalog fills the holes between its fixed roots first.
 
+use evtdoctor_parsers::ese::catalog::{DATABASE_OBJECT_ID, DATABASE_ROOT};
 use evtdoctor_parsers::ese::checksum::set_page_checksums;
 use evtdoctor_parsers::ese::page::{PageHeader, FLAG_LEAF, NODE_DELETED};
 use evtdoctor_parsers::ese::space::Extent;
@@ -14,10 +15,6 @@ use evtdoctor_parsers::ese::write::space::{space_header, space_tree_page};
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder};
 use std::collections::BTreeSet;
-
-/// The database's own tree: root, owned-extent and available-extent pages.
-pub const DATABASE_ROOT: u32 = 1;
-pub const DATABASE_OBJECT_ID: u32 = 1;
 
 pub struct PageAllocator {
     /// Unused pages below the first free one, handed to the catalog first (ascending).

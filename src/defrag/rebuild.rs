@@ -6,10 +6,12 @@
 
 use super::catalog_rows::RootMap;
 use super::layout::{
-    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter, DATABASE_ROOT,
+    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
 };
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
-use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, CATALOG_ROOT};
+use evtdoctor_parsers::ese::catalog::{
+    CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT, SHADOW_OBJECT_ID,
+};
 use evtdoctor_parsers::ese::checksum::uses_ecc;
 use evtdoctor_parsers::ese::header::OsVersion;
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
@@ -19,8 +21,6 @@ use evtdoctor_parsers::ese::write::PageFormat;
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use std::ops::ControlFlow;
 
-/// The shadow catalog's object id (ESE fixes it, like its root page).
-const SHADOW_OBJECT_ID: u32 = 3;
 /// Source page flags a rebuilt tree keeps: what kind of tree it is and whether keys repeat.
 const TREE_KIND_FLAGS: u32 = FLAG_INDEX | FLAG_LONG_VALUE | 0x0400;
 /// The page flag of the record format in use (kept from the source).

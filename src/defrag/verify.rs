@@ -11,14 +11,12 @@
 
 use super::catalog_rows::RootMap;
 use evtdoctor_parsers::ese::btree::TreeCursor;
-use evtdoctor_parsers::ese::catalog::CATALOG_OBJECT_ID;
+use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, SHADOW_OBJECT_ID};
 use evtdoctor_parsers::ese::check;
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use evtdoctor_parsers::Problem;
 use std::borrow::Cow;
 
-/// The shadow catalog's object id (a copy of the catalog, fixed by ESE).
-const SHADOW_OBJECT_ID: u32 = 3;
 /// Key bytes shown when entries differ.
 const KEY_SHOWN: usize = 32;
 

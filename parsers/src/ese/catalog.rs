@@ -13,9 +13,13 @@ use crate::Problem;
 use serde::Serialize;
 use std::ops::ControlFlow;
 
-/// Where MSysObjects starts, and its object id (fixed by ESE).
+/// Objects and pages ESE fixes: the database's own (space) tree, MSysObjects and its shadow.
+pub const DATABASE_ROOT: u32 = 1;
+pub const DATABASE_OBJECT_ID: u32 = 1;
 pub const CATALOG_ROOT: u32 = 4;
 pub const CATALOG_OBJECT_ID: u32 = 2;
+pub const SHADOW_ROOT: u32 = 24;
+pub const SHADOW_OBJECT_ID: u32 = 3;
 
 /// Positions of the MSysObjects columns used here, in [`msysobjects`] order.
 const COL_OBJID_TABLE: usize = 0;
@@ -31,11 +35,11 @@ const COL_NAME: usize = 12;
 const COL_TEMPLATE_TABLE: usize = 14;
 const COL_DEFAULT_VALUE: usize = 15;
 
-/// Catalog record types.
-const TYPE_TABLE: i64 = 1;
-const TYPE_COLUMN: i64 = 2;
-const TYPE_INDEX: i64 = 3;
-const TYPE_LONG_VALUE: i64 = 4;
+/// Catalog record types (the Type column, a signed 16-bit value).
+pub const TYPE_TABLE: i16 = 1;
+pub const TYPE_COLUMN: i16 = 2;
+pub const TYPE_INDEX: i16 = 3;
+pub const TYPE_LONG_VALUE: i16 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ColumnDef {
@@ -138,7 +142,8 @@ impl Catalog {
                 root_page: int(COL_COLTYP_OR_PGNO_FDP) as u32,
             };
             let name = text(COL_NAME).unwrap_or_default();
-            match int(COL_TYPE) {
+            let kind = i16::try_from(int(COL_TYPE)).unwrap_or(0);
+            match kind {
                 TYPE_TABLE => tables.push(TableDef {
                     name,
                     object_id: int(COL_ID) as u32,
@@ -148,7 +153,7 @@ impl Catalog {
                     long_values: None,
                     template: text(COL_TEMPLATE_TABLE).filter(|t| !t.is_empty()),
                 }),
-                kind => {
+                _ => {
                     let Some(table) = tables.iter_mut().rev().find(|t| t.object_id == owner) else {
                         if kind == TYPE_LONG_VALUE && owner == CATALOG_OBJECT_ID {
                             catalog_lv = Some(long_value_tree());

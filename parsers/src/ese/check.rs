@@ -2,7 +2,7 @@
 //! of the catalog reachable, owned by its object, in key order, leaves linked and level).
 
 use super::btree::{self, PageSet, TreeEvent};
-use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT};
+use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT};
 use super::checksum::ChecksumStatus;
 use super::database::{describe_checksum, Database};
 use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
@@ -200,9 +200,6 @@ fn database_space<S: PageSource>(
     }
     Some(db_space)
 }
-
-/// The root of the database's own tree (its space), fixed by ESE.
-const DATABASE_ROOT: u32 = 1;
 
 fn page_of<S: PageSource>(db: &Database<S>, problem: &Problem) -> Option<u32> {
     problem
