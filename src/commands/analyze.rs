@@ -3,7 +3,7 @@
 use crate::cli::{AnalyzeArgs, FixArgs, OutputArgs, ReportFormat};
 use crate::commands;
 use crate::commands::events::print_problems;
-use crate::correlate::{correlate, Correlation, Fact, SourcedEvent};
+use crate::correlate::{observe_batch, Correlation, Correlator, Fact, Observed};
 use crate::diagnose::{
     diagnose, Context, DatabaseFile, DatabaseHeader, Diagnosis, Status, KMS_RULE,
 };
@@ -16,9 +16,11 @@ use anyhow::{Context as _, Result};
 use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::OsVersion as EseOsVersion;
 use evtdoctor_parsers::ese::Database;
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let time_zone = TimeZone::from_offset(args.read.tz);
@@ -35,26 +37,45 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 
     parallel::init_threads(args.read.threads);
     let progress = Progress::for_files(&files);
-    let mut events = Vec::new();
+    // Events are observed on the reading threads (most are kept only as digests) and
+    // correlated as they arrive, in input order.
+    let correlator = RefCell::new(Correlator::default());
     let mut inputs = Vec::new();
-    let read = |path: &Path, options| {
-        let file = path.display().to_string();
+    let read_with = |path: &Path, options, sink: &mut dyn FnMut(Vec<Observed>)| {
+        let file: Arc<str> = path.display().to_string().into();
+        input::read_batches(
+            path,
+            options,
+            |events, _| observe_batch(&file, events),
+            sink,
+        )
+    };
+    let read_together = |path: &Path, options| {
         let mut found = Vec::new();
-        let report = input::read_events(path, options, |event| {
-            found.push(SourcedEvent {
-                file: file.clone(),
-                event,
-            })
-        });
+        let report = read_with(path, options, &mut |observed| found.extend(observed));
         (report, found)
     };
-    let delivered = parallel::read_in_order(&files, options, read, read, |(report, found)| {
-        progress.advance(report.size);
-        print_problems(&report);
-        inputs.push(InputSummary::from_report(&report));
-        events.extend(found);
-        Ok::<(), Infallible>(())
-    });
+    let read_alone = |path: &Path, options| {
+        let mut correlator = correlator.borrow_mut();
+        let report = read_with(path, options, &mut |observed| {
+            observed.into_iter().for_each(|e| correlator.add(e))
+        });
+        (report, Vec::new())
+    };
+    let delivered = parallel::read_in_order(
+        &files,
+        options,
+        read_together,
+        read_alone,
+        |(report, found)| {
+            progress.advance(report.size);
+            print_problems(&report);
+            inputs.push(InputSummary::from_report(&report));
+            let mut correlator = correlator.borrow_mut();
+            found.into_iter().for_each(|e| correlator.add(e));
+            Ok::<(), Infallible>(())
+        },
+    );
     let Ok(()) = delivered;
     progress.finish();
     inputs.extend(
@@ -68,7 +89,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     }
 
     let database = args.db.as_deref().map(database_file);
-    let correlation = correlate(events);
+    let correlation = correlator.into_inner().finish();
     let diagnosis = diagnose(
         &correlation,
         &Context {

@@ -6,152 +6,204 @@
 //! source and event id with the same insertion strings (an input without strings, such as an
 //! export that kept only the message, matches any) and no conflicting record numbers.
 
-use super::SourcedEvent;
-use chrono::{DateTime, Utc};
-use evtdoctor_parsers::Event;
-use std::collections::HashMap;
+use super::observed::{ContentKey, Observed};
+use foldhash::HashMap;
 
-type RecordKey = (String, u64);
-type ContentKey = (DateTime<Utc>, String, u16);
-
-/// Where kept events are found again.
+/// Where kept events are found again, by the hashes of their keys computed when they were
+/// observed (a hash only finds candidates: the keys themselves decide).
 #[derive(Default)]
 struct Index {
-    by_record: HashMap<RecordKey, usize>,
+    by_record: HashMap<u64, usize>,
     /// Kept events by time, source and id, apart by whether they have a record key: an event
     /// with one matches by content only a kept event without one (two copies of a keyed
     /// record share the key), so bursts of keyed records never scan each other.
-    keyed: HashMap<ContentKey, Vec<usize>>,
-    unkeyed: HashMap<ContentKey, Vec<usize>>,
+    keyed: Chains,
+    unkeyed: Chains,
 }
 
 impl Index {
-    fn find(
-        &self,
-        kept: &[SourcedEvent],
-        record: Option<&RecordKey>,
-        content: Option<&ContentKey>,
-        copy: &Event,
-    ) -> Option<usize> {
-        if let Some(&index) = record.and_then(|k| self.by_record.get(k)) {
-            return Some(index);
+    fn find(&self, kept: &[Observed], copy: &Observed) -> Option<usize> {
+        if let Some(hash) = copy.record_hash {
+            let found = self.by_record.get(&hash).copied();
+            let same_key = |&i: &usize| kept.get(i).is_some_and(|k| k.same_record_key(copy));
+            if let Some(index) = found.filter(same_key) {
+                return Some(index);
+            }
         }
-        let content = content?;
-        let unkeyed = self.unkeyed.get(content).into_iter().flatten();
-        let keyed = record
-            .is_none()
-            .then(|| self.keyed.get(content))
-            .flatten()
-            .into_iter()
-            .flatten();
-        unkeyed
-            .chain(keyed)
-            .copied()
-            .find(|&i| kept.get(i).is_some_and(|k| same_content(&k.event, copy)))
+        let hash = copy.content_hash?;
+        let keyed = copy.record_hash.is_none().then_some(&self.keyed);
+        let candidates = self
+            .unkeyed
+            .get(hash)
+            .chain(keyed.into_iter().flat_map(|chains| chains.get(hash)));
+        candidates.into_iter().find(|&i| {
+            kept.get(i)
+                .is_some_and(|k| k.same_content_key(copy) && same_content(k, copy))
+        })
     }
 
     /// Files a newly kept event.
-    fn add(&mut self, index: usize, record: Option<RecordKey>, content: Option<ContentKey>) {
-        let keyed = record.is_some();
-        if let Some(key) = record {
-            self.by_record.entry(key).or_insert(index);
+    fn add(&mut self, index: usize, event: &Observed) {
+        if let Some(hash) = event.record_hash {
+            self.by_record.entry(hash).or_insert(index);
         }
-        if let Some(key) = content {
-            let map = if keyed {
+        if let Some(hash) = event.content_hash {
+            let chains = if event.record_hash.is_some() {
                 &mut self.keyed
             } else {
                 &mut self.unkeyed
             };
-            map.entry(key).or_default().push(index);
+            chains.push(hash, index);
         }
     }
 
     /// Files the keys of a copy under the event it was merged into, so a third copy that
     /// only shares the copy's keys still finds it.
-    fn alias(
-        &mut self,
-        index: usize,
-        kept: &SourcedEvent,
-        record: Option<RecordKey>,
-        content: Option<ContentKey>,
-    ) {
-        if let Some(key) = record {
-            self.by_record.entry(key).or_insert(index);
+    fn alias(&mut self, index: usize, kept: &Observed, copy_keys: CopyKeys) {
+        if let Some(hash) = copy_keys.record_hash {
+            self.by_record.entry(hash).or_insert(index);
         }
-        let Some(key) = content.filter(|c| Some(c) != content_key(kept).as_ref()) else {
+        let Some(hash) = copy_keys.content_hash else {
             return;
         };
-        let map = if record_key(kept).is_some() {
+        if copy_keys.content_key == kept.content_key() {
+            return;
+        }
+        let chains = if kept.record_key().is_some() {
             &mut self.keyed
         } else {
             &mut self.unkeyed
         };
-        let list = map.entry(key).or_default();
-        if !list.contains(&index) {
-            list.push(index);
+        if !chains.get(hash).any(|i| i == index) {
+            chains.push(hash, index);
         }
+    }
+}
+
+/// What aliasing needs of a copy once it is merged away.
+struct CopyKeys {
+    record_hash: Option<u64>,
+    content_hash: Option<u64>,
+    content_key: Option<ContentKey>,
+}
+
+/// Lists of kept events by a key hash, in the order they were filed, without a heap
+/// allocation per key: the nodes of all lists share one vector.
+#[derive(Default)]
+struct Chains {
+    /// First and last node of each list.
+    ends: HashMap<u64, (usize, usize)>,
+    /// Kept event and next node of the same list.
+    nodes: Vec<(usize, Option<usize>)>,
+}
+
+impl Chains {
+    fn push(&mut self, hash: u64, kept: usize) {
+        let node = self.nodes.len();
+        self.nodes.push((kept, None));
+        match self.ends.get_mut(&hash) {
+            Some((_, last)) => {
+                if let Some((_, next)) = self.nodes.get_mut(*last) {
+                    *next = Some(node);
+                }
+                *last = node;
+            }
+            None => {
+                self.ends.insert(hash, (node, node));
+            }
+        }
+    }
+
+    fn get(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
+        let first = self.ends.get(&hash).map(|&(first, _)| first);
+        std::iter::successors(first.and_then(|n| self.nodes.get(n)), |&&(_, next)| {
+            next.and_then(|n| self.nodes.get(n))
+        })
+        .map(|&(kept, _)| kept)
     }
 }
 
 /// Keeps one copy of each event (the first, unless a later one is more complete: see
-/// [`completeness`]), in input order, and returns how many were dropped. The other copy fills
-/// in what the kept one lacks (binary data, message, log name).
-pub fn merge(events: Vec<SourcedEvent>) -> (Vec<SourcedEvent>, usize) {
-    let mut kept: Vec<SourcedEvent> = Vec::with_capacity(events.len());
-    let mut index = Index::default();
-    let mut dropped = 0;
-    for sourced in events {
-        let record = record_key(&sourced);
-        let content = content_key(&sourced);
-        let found = index.find(&kept, record.as_ref(), content.as_ref(), &sourced.event);
+/// [`fill_missing`]), in input order, and returns how many were dropped.
+#[cfg(test)]
+pub fn merge(events: Vec<Observed>) -> (Vec<Observed>, usize) {
+    let mut merger = Merger::default();
+    events.into_iter().for_each(|e| merger.add(e));
+    merger.finish()
+}
+
+/// Merges events as they arrive, in input order.
+#[derive(Default)]
+pub struct Merger {
+    kept: Vec<Observed>,
+    index: Index,
+    dropped: usize,
+}
+
+impl Merger {
+    pub fn add(&mut self, observed: Observed) {
+        let (kept, index) = (&mut self.kept, &mut self.index);
+        let found = index.find(kept, &observed);
         match found.and_then(|position| Some((position, kept.get_mut(position)?))) {
             Some((position, existing)) => {
-                dropped += 1;
-                fill_missing(existing, sourced);
+                self.dropped += 1;
+                let copy_keys = CopyKeys {
+                    record_hash: observed.record_hash,
+                    content_hash: observed.content_hash,
+                    content_key: observed.content_key(),
+                };
+                fill_missing(existing, observed);
                 let existing = &*existing;
-                index.alias(position, existing, record, content);
+                index.alias(position, existing, copy_keys);
             }
             None => {
-                index.add(kept.len(), record, content);
-                kept.push(sourced);
+                index.add(kept.len(), &observed);
+                kept.push(observed);
             }
         }
     }
-    (kept, dropped)
-}
 
-fn record_key(sourced: &SourcedEvent) -> Option<RecordKey> {
-    let event = &sourced.event;
-    Some((event.log.as_deref()?.to_lowercase(), event.record_number?))
-}
-
-fn content_key(sourced: &SourcedEvent) -> Option<ContentKey> {
-    let event = &sourced.event;
-    Some((event.time()?, event.source.to_lowercase(), event.event_id))
+    /// The kept events, in input order, and how many copies were dropped.
+    pub fn finish(self) -> (Vec<Observed>, usize) {
+        (self.kept, self.dropped)
+    }
 }
 
 /// Same strings (a side without strings, an export that kept only the message, matches
 /// any), and not two different record numbers: a .evt names no log, so two records of one
 /// second with the same strings are told apart by their numbers alone.
-fn same_content(a: &Event, b: &Event) -> bool {
+fn same_content(a: &Observed, b: &Observed) -> bool {
     let different_records =
         matches!((a.record_number, b.record_number), (Some(x), Some(y)) if x != y);
-    let (sa, sb) = (&a.strings, &b.strings);
-    !different_records && (sa.is_empty() || sb.is_empty() || sa == sb)
+    let (sa, sb) = (a.strings, b.strings);
+    !different_records && (sa.is_none() || sb.is_none() || sa == sb)
 }
 
-/// How much of a record a copy holds: binary data and a record number mean it came from a log
-/// rather than an export, and that copy is the one evidence should cite.
-fn completeness(event: &Event) -> u8 {
-    let has_data = event.data.as_ref().is_some_and(|d| !d.is_empty());
-    u8::from(has_data) * 2 + u8::from(event.record_number.is_some()) + u8::from(event.log.is_some())
-}
-
-fn fill_missing(kept: &mut SourcedEvent, mut copy: SourcedEvent) {
-    if completeness(&copy.event) > completeness(&kept.event) {
+/// Merges a copy into the kept event. The more complete copy is the one kept and cited, and
+/// the other fills in what it lacks (binary data, strings, message, log name). When only one
+/// copy was kept whole (it states a fact; the other is a digest), that one is kept: evidence
+/// cites a record whose whole content is at hand.
+fn fill_missing(kept: &mut Observed, mut copy: Observed) {
+    let prefer_copy = match (&kept.whole, &copy.whole) {
+        (Some(_), None) => false,
+        (None, Some(_)) => true,
+        _ => copy.completeness() > kept.completeness(),
+    };
+    if prefer_copy {
         std::mem::swap(kept, &mut copy);
     }
-    let (kept, copy) = (&mut kept.event, copy.event);
+    // What is known of the record, whole or not.
+    kept.has_data |= copy.has_data;
+    kept.strings = kept.strings.or(copy.strings);
+    kept.log = kept.log.take().or(copy.log);
+    kept.record_number = kept.record_number.or(copy.record_number);
+    let Some(kept) = kept.whole.as_deref_mut() else {
+        return;
+    };
+    kept.record_number = kept.record_number.or(copy.record_number);
+    let Some(copy) = copy.whole.map(|c| *c) else {
+        return;
+    };
     let has_data = |data: &Option<Vec<u8>>| data.as_ref().is_some_and(|d| !d.is_empty());
     if !has_data(&kept.data) && has_data(&copy.data) {
         kept.data = copy.data;
@@ -167,7 +219,19 @@ fn fill_missing(kept: &mut SourcedEvent, mut copy: SourcedEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::correlate::observed::observe_all;
+    use crate::correlate::SourcedEvent;
     use evtdoctor_parsers::{Event, Level};
+
+    /// Merges whole events and gives back the kept ones.
+    fn merge_events(events: Vec<SourcedEvent>) -> (Vec<SourcedEvent>, usize) {
+        let (kept, dropped) = merge(observe_all(events));
+        let kept = kept
+            .into_iter()
+            .filter_map(Observed::into_sourced)
+            .collect();
+        (kept, dropped)
+    }
 
     fn event(file: &str, log: Option<&str>, record: Option<u64>, strings: &[&str]) -> SourcedEvent {
         let mut e = Event::new("EventLog", 6009, Level::Information);
@@ -187,7 +251,7 @@ mod tests {
         with_data.event.data = Some(vec![1, 2]);
         let mut export = event("System.csv", Some("system"), Some(7), &["a"]);
         export.event.data = None;
-        let (kept, dropped) = merge(vec![export, with_data]);
+        let (kept, dropped) = merge_events(vec![export, with_data]);
         assert_eq!((kept.len(), dropped), (1, 1));
         // The copy from the log itself (it has the data) is the one evidence cites.
         assert_eq!(kept[0].file, "System.evt");
@@ -200,7 +264,7 @@ mod tests {
         let a = event("a.evt", Some("System"), Some(7), &["x"]);
         let paste = event("paste.txt", None, None, &[]);
         let other = event("b.evt", None, None, &["y"]);
-        let (kept, dropped) = merge(vec![a, paste, other]);
+        let (kept, dropped) = merge_events(vec![a, paste, other]);
         assert_eq!(dropped, 1);
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[1].event.strings, vec!["y"]);
@@ -212,7 +276,7 @@ mod tests {
         let mut evt = event("System.evt", Some("System"), Some(7), &["x"]);
         evt.event.data = Some(vec![9]);
         let again = event("copy.evt", Some("System"), Some(7), &["x"]);
-        let (kept, dropped) = merge(vec![export, evt, again]);
+        let (kept, dropped) = merge_events(vec![export, evt, again]);
         assert_eq!((kept.len(), dropped), (1, 2));
         assert_eq!(kept[0].event.log.as_deref(), Some("System"));
         assert_eq!(kept[0].event.data, Some(vec![9]));
@@ -225,7 +289,7 @@ mod tests {
             .collect();
         let mut events = burst.clone();
         events.extend(burst);
-        let (kept, dropped) = merge(events);
+        let (kept, dropped) = merge_events(events);
         assert_eq!((kept.len(), dropped), (5000, 5000));
     }
 
@@ -237,7 +301,7 @@ mod tests {
         let b = event("System.evt", None, Some(8), &["x"]);
         let mut slack = a.clone();
         slack.event.origin.recovered = true;
-        let (kept, dropped) = merge(vec![a, b, slack]);
+        let (kept, dropped) = merge_events(vec![a, b, slack]);
         assert_eq!((kept.len(), dropped), (2, 1));
     }
 
@@ -245,6 +309,46 @@ mod tests {
     fn different_records_at_the_same_time_stay_apart() {
         let a = event("a.evt", Some("System"), Some(7), &["x"]);
         let b = event("a.evt", Some("System"), Some(8), &["x"]);
-        assert_eq!(merge(vec![a, b]).0.len(), 2);
+        assert_eq!(merge_events(vec![a, b]).0.len(), 2);
+    }
+
+    #[test]
+    fn events_that_state_no_fact_merge_as_digests() {
+        let disk = |file: &str, record: u64, strings: &[&str]| {
+            let mut e = event(file, Some("System"), Some(record), strings);
+            e.event.source = "Disk".into();
+            e.event.event_id = 11;
+            e
+        };
+        let events = vec![
+            disk("a.evtx", 1, &["\\Device\\Harddisk0"]),
+            disk("b.evtx", 1, &["\\Device\\Harddisk0"]),
+            disk("a.evtx", 2, &["\\Device\\Harddisk1"]),
+        ];
+        let observed = observe_all(events);
+        assert!(observed.iter().all(|o| o.whole.is_none()));
+        let (kept, dropped) = merge(observed);
+        assert_eq!((kept.len(), dropped), (2, 1));
+        assert_eq!(&*kept[0].file, "a.evtx");
+    }
+
+    #[test]
+    fn the_copy_that_states_the_fact_is_kept_over_a_digest() {
+        // The same record number read from a log whose copy lost its strings (a digest: an
+        // SCM record states a fact only with its service name) and from one that has them.
+        let scm = |file: &str, strings: &[&str]| {
+            let mut e = event(file, Some("System"), Some(40), strings);
+            e.event.source = "Service Control Manager".into();
+            e.event.event_id = 7036;
+            e
+        };
+        let mut bare = scm("bare.evt", &[]);
+        bare.event.data = Some(vec![1]);
+        let full = scm("full.evtx", &["Key Management", "running"]);
+        let (kept, dropped) = merge_events(vec![bare, full]);
+        assert_eq!(dropped, 1);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].file, "full.evtx");
+        assert_eq!(kept[0].event.strings, ["Key Management", "running"]);
     }
 }

@@ -130,6 +130,14 @@ pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {
 /// when it is not simply the insertion strings.
 type Stated = (Fact, String, Option<String>);
 
+/// True when the event states a fact the timeline keeps.
+pub fn states_fact(event: &Event) -> bool {
+    fact_of(event).is_some()
+}
+
+/// Exchange's services log under sources named `MSExchange...`.
+const EXCHANGE_PREFIX: &str = "msexchange";
+
 /// The fact an event states, if it is one the timeline keeps.
 fn fact_of(event: &Event) -> Option<Stated> {
     let source = event.source.as_str();
@@ -147,7 +155,10 @@ fn fact_of(event: &Event) -> Option<Stated> {
         Some(kms_fact(event))
     } else if source_is(source, catalog::EXCHANGE_ESE) {
         database_fact(event)
-    } else if source.to_ascii_lowercase().starts_with("msexchange") {
+    } else if source
+        .get(..EXCHANGE_PREFIX.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(EXCHANGE_PREFIX))
+    {
         let build = build_in_text(event)?;
         let summary = format!("Exchange build {build} ({})", build.describe());
         Some((Fact::ExchangeBuildSeen { build }, summary, None))
@@ -238,12 +249,10 @@ fn setup_run_fact(event: &Event) -> Stated {
 /// Service start failures, and the KMS service running again (Service Control Manager).
 fn service_fact(event: &Event) -> Option<Stated> {
     let strings = &event.strings;
-    let service = strings
-        .first()
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
+    let service = strings.first().map(|s| s.trim()).unwrap_or_default();
     match event.event_id {
         id @ (7000 | 7001 | 7023 | 7024) => {
+            let service = service.to_owned();
             let summary = format!("Service failed ({id}): {service}");
             let fact = Fact::ServiceFailed {
                 service,
@@ -252,12 +261,13 @@ fn service_fact(event: &Event) -> Option<Stated> {
             };
             Some((fact, summary, None))
         }
-        7036 if is_kms_service(&service)
+        7036 if is_kms_service(service)
             && strings
                 .get(1)
-                .is_some_and(|s| s.to_lowercase().contains("running")) =>
+                .is_some_and(|s| contains_ignoring_case(s, "running")) =>
         {
             let summary = format!("Service running: {service}");
+            let service = service.to_owned();
             Some((Fact::ServiceRunning { service }, summary, None))
         }
         _ => None,
@@ -308,10 +318,17 @@ fn database_fact(event: &Event) -> Option<Stated> {
 }
 
 pub fn is_kms_service(service: &str) -> bool {
-    let lower = service.to_lowercase();
     KMS_SERVICE_NAMES
         .iter()
-        .any(|n| lower.contains(&n.to_lowercase()))
+        .any(|name| contains_ignoring_case(service, name))
+}
+
+/// `text` contains `word` (ASCII), whatever the case: checked for most records of a
+/// System log, so it does not allocate.
+fn contains_ignoring_case(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// An Exchange build written in an event's strings or message: dotted (`6.0.6249.0`) or as

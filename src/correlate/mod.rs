@@ -4,15 +4,20 @@
 
 mod dedup;
 mod facts;
+mod observed;
 
 pub use facts::{is_kms_service, Fact, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
+pub use observed::{observe_batch, Observed};
 
 use crate::knowledge::catalog;
 use chrono::{DateTime, Utc};
+use dedup::Merger;
 use evtdoctor_parsers::text::setup_log;
 use evtdoctor_parsers::Event;
+use foldhash::HashMap;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// An event and the input file it was read from.
 #[derive(Debug, Clone)]
@@ -189,54 +194,87 @@ pub const UNKNOWN_COMPUTER: &str = "(unknown computer)";
 
 /// Merges duplicates, groups by computer and derives each computer's timeline.
 pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
-    let events_read = events.len();
-    let mut by_computer: BTreeMap<String, (String, Vec<SourcedEvent>)> = BTreeMap::new();
-    for sourced in events {
-        let name = sourced
-            .event
-            .computer
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .unwrap_or(UNKNOWN_COMPUTER)
-            .to_owned();
-        by_computer
-            .entry(computer_key(&name))
-            .or_insert_with(|| (name, Vec::new()))
-            .1
-            .push(sourced);
-    }
-    adopt_unnamed_events(&mut by_computer);
-    let mut duplicates_merged = 0;
-    let hosts = by_computer
-        .into_values()
-        .map(|(computer, events)| {
-            let (mut events, duplicates) = dedup::merge(events);
-            duplicates_merged += duplicates;
-            // Stable: same-time events keep input order; undated ones go last.
-            events.sort_by_key(|e| (e.event.time().is_none(), e.event.time()));
-            host_timeline(computer, &events)
-        })
-        .collect();
-    Correlation {
-        events_read,
-        duplicates_merged,
-        hosts,
-    }
+    let mut correlator = Correlator::default();
+    observed::observe_all(events)
+        .into_iter()
+        .for_each(|e| correlator.add(e));
+    correlator.finish()
 }
 
-/// Events that name no computer (a pasted record without its Computer line) belong to the
-/// server when every other input names the same one.
-fn adopt_unnamed_events(by_computer: &mut BTreeMap<String, (String, Vec<SourcedEvent>)>) {
-    let unknown = computer_key(UNKNOWN_COMPUTER);
-    if by_computer.len() != 2 {
-        return;
+/// Correlation built as events arrive (observed on the reading threads: [`observe_batch`]),
+/// so a large log is never held whole: duplicates are merged per computer on arrival.
+#[derive(Default)]
+pub struct Correlator {
+    events_read: usize,
+    /// By computer key: the name first seen, and the merged events.
+    hosts: BTreeMap<String, (String, Merger)>,
+    /// Computer keys by the names events give.
+    keys: HashMap<Arc<str>, String>,
+    /// Events that name no computer, kept until every input is read (see [`Correlator::finish`]).
+    unnamed: Vec<Observed>,
+}
+
+impl Correlator {
+    pub fn add(&mut self, observed: Observed) {
+        self.events_read += 1;
+        let Some(name) = observed.computer.as_deref() else {
+            self.unnamed.push(observed);
+            return;
+        };
+        let key = match self.keys.get(name) {
+            Some(key) => key,
+            None => self
+                .keys
+                .entry(name.into())
+                .or_insert_with(|| computer_key(name)),
+        };
+        // The unknown computer's name is its own key.
+        if key == UNKNOWN_COMPUTER {
+            self.unnamed.push(observed);
+            return;
+        }
+        let (_, merger) = self
+            .hosts
+            .entry(key.clone())
+            .or_insert_with(|| (name.to_owned(), Merger::default()));
+        merger.add(observed);
     }
-    let Some((_, unnamed)) = by_computer.remove(&unknown) else {
-        return;
-    };
-    if let Some((_, events)) = by_computer.values_mut().next() {
-        events.extend(unnamed);
+
+    /// Events that name no computer (a pasted record without its Computer line) belong to the
+    /// server when every other input names the same one; otherwise they are a computer of
+    /// their own.
+    pub fn finish(mut self) -> Correlation {
+        let unnamed = std::mem::take(&mut self.unnamed);
+        if !unnamed.is_empty() {
+            let merger = match self.hosts.len() {
+                1 => self.hosts.values_mut().next().map(|(_, merger)| merger),
+                _ => None,
+            };
+            let merger = match merger {
+                Some(merger) => merger,
+                None => {
+                    let name = UNKNOWN_COMPUTER.to_owned();
+                    let entry = self.hosts.entry(computer_key(&name));
+                    &mut entry.or_insert_with(|| (name, Merger::default())).1
+                }
+            };
+            unnamed.into_iter().for_each(|e| merger.add(e));
+        }
+        let mut duplicates_merged = 0;
+        let hosts = self
+            .hosts
+            .into_values()
+            .map(|(computer, merger)| {
+                let (events, duplicates) = merger.finish();
+                duplicates_merged += duplicates;
+                host_timeline(computer, events)
+            })
+            .collect();
+        Correlation {
+            events_read: self.events_read,
+            duplicates_merged,
+            hosts,
+        }
     }
 }
 
@@ -253,18 +291,26 @@ fn computer_key(name: &str) -> String {
     }
 }
 
-fn host_timeline(computer: String, events: &[SourcedEvent]) -> HostTimeline {
-    let mut files: Vec<String> = events.iter().map(|e| e.file.clone()).collect();
-    files.sort();
-    files.dedup();
-    let times = events.iter().filter_map(|e| e.event.time());
+/// One computer's timeline from its merged events (in input order).
+fn host_timeline(computer: String, events: Vec<Observed>) -> HostTimeline {
+    let files: BTreeSet<&str> = events.iter().map(|e| &*e.file).collect();
+    let files = files.into_iter().map(str::to_owned).collect();
+    let times = events.iter().filter_map(|e| e.time);
+    let (first_event, last_event) = (times.clone().min(), times.max());
+    let count = events.len();
+    let mut whole: Vec<SourcedEvent> = events
+        .into_iter()
+        .filter_map(Observed::into_sourced)
+        .collect();
+    // Stable: same-time events keep input order; undated ones go last.
+    whole.sort_by_key(|e| (e.event.time().is_none(), e.event.time()));
     HostTimeline {
         computer,
-        events: events.len(),
-        first_event: times.clone().min(),
-        last_event: times.max(),
+        events: count,
+        first_event,
+        last_event,
         files,
-        entries: facts::timeline(events),
+        entries: facts::timeline(&whole),
     }
 }
 
@@ -313,5 +359,6 @@ mod tests {
         assert_eq!(computer_key("dc1"), "dc1");
         assert_eq!(computer_key("10.0.0.1"), "10.0.0.1");
         assert_eq!(computer_key(".odd"), ".odd");
+        assert_eq!(computer_key(UNKNOWN_COMPUTER), UNKNOWN_COMPUTER);
     }
 }
