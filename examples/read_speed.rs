@@ -7,6 +7,10 @@ use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
 use evtdoctor_parsers::{detect_format, evt::read_evt, InputFormat, Item};
 use std::time::Instant;
 
+// The allocator the evtdoctor binary uses (src/main.rs), so the numbers are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (path, rounds) = match args.as_slice() {

@@ -223,9 +223,8 @@ fn utf16z(bytes: &[u8]) -> (String, usize) {
     let used = (units * 2 + 2).min(bytes.len() & !1);
     let body = bytes.get(..units * 2).unwrap_or_default();
     // ASCII, the common case, needs no decoding: its low bytes are the text.
-    if is_ascii_utf16(body) {
-        let text: Vec<u8> = body.chunks_exact(2).map(|pair| pair[0]).collect();
-        return (String::from_utf8(text).unwrap_or_default(), used);
+    if let Some(text) = ascii_text(body) {
+        return (text, used);
     }
     let units = body
         .chunks_exact(2)
@@ -261,14 +260,28 @@ fn units_before_nul(bytes: &[u8]) -> usize {
             .count()
 }
 
-/// True when every unit is below 0x80.
-fn is_ascii_utf16(units: &[u8]) -> bool {
+/// The text of UTF-16LE units that are all below 0x80 (their low bytes), `None` otherwise.
+/// Four units are checked and packed at a time.
+fn ascii_text(units: &[u8]) -> Option<String> {
     const NOT_ASCII: u64 = 0xff80_ff80_ff80_ff80;
+    let mut text = Vec::with_capacity(units.len() / 2);
+    for word in words(units) {
+        if word & NOT_ASCII != 0 {
+            return None;
+        }
+        // Bytes l0 0 l1 0 l2 0 l3 0 become l0 l1 l2 l3.
+        let pairs = (word | word >> 8) & 0x0000_ffff_0000_ffff;
+        let packed = (pairs | pairs >> 16) as u32;
+        text.extend_from_slice(&packed.to_le_bytes());
+    }
     let tail = units.get(units.len() / 8 * 8..).unwrap_or_default();
-    words(units).all(|word| word & NOT_ASCII == 0)
-        && tail
-            .chunks_exact(2)
-            .all(|pair| pair[1] == 0 && pair[0] < 0x80)
+    for pair in tail.chunks_exact(2) {
+        if pair[1] != 0 || pair[0] >= 0x80 {
+            return None;
+        }
+        text.push(pair[0]);
+    }
+    String::from_utf8(text).ok()
 }
 
 /// 0 means "not set".
@@ -289,21 +302,41 @@ pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
     let authority = authority
         .iter()
         .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-    let mut text = format!("S-{revision}-");
+    // Formatted by hand: `write!` costs more than the rest of a record's decoding.
+    let mut text = String::with_capacity(8 + subs.len() * 3);
+    text.push_str("S-");
+    push_decimal(&mut text, u64::from(revision));
+    text.push('-');
     // Windows writes authorities of 2^32 and above in hex.
     if authority < 1 << 32 {
-        let _ = write!(text, "{authority}");
+        push_decimal(&mut text, authority);
     } else {
         let _ = write!(text, "0x{authority:012X}");
     }
     for sub in subs.chunks_exact(4) {
-        let _ = write!(
-            text,
-            "-{}",
-            u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]])
+        text.push('-');
+        push_decimal(
+            &mut text,
+            u64::from(u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]])),
         );
     }
     Some(text)
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(text: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        start -= 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    let digits = digits.get(start..).unwrap_or_default();
+    text.extend(digits.iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]
@@ -386,6 +419,10 @@ mod tests {
         );
         assert_eq!(sid_to_string(&[1, 2, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]), None);
         assert_eq!(sid_to_string(&[1]), None);
+        let max = [1, 1, 0, 0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(sid_to_string(&max).as_deref(), Some("S-1-5-4294967295"));
+        let null = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(sid_to_string(&null).as_deref(), Some("S-1-0-0"));
     }
 
     #[test]
