@@ -271,3 +271,33 @@ fn the_same_log_given_twice_counts_once() {
         once["timeline"].as_array().unwrap().len()
     );
 }
+
+/// Two copies of a real log are one log: every record of the second copy merges with the
+/// first's (most of them kept only as digests: they state no fact), and the timeline is the
+/// single copy's.
+#[test]
+fn copies_of_a_real_log_merge_record_for_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = corpus_dir().join("evtx/System_binarydata_plaso.evtx");
+    for name in ["a.evtx", "b.evtx"] {
+        std::fs::copy(&source, dir.path().join(name)).unwrap();
+    }
+    let single = analyze_json(dir.path(), &["a.evtx"]);
+    let both = analyze_json(dir.path(), &["a.evtx", "b.evtx"]);
+    assert_eq!(single["examined"]["events_read"], 5009);
+    assert_eq!(single["examined"]["duplicates_merged"], 0);
+    assert_eq!(both["examined"]["events_read"], 2 * 5009);
+    assert_eq!(both["examined"]["duplicates_merged"], 5009);
+    let events = |report: &Value| {
+        report["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["events"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(events(&single), 5009);
+    assert_eq!(events(&both), 5009);
+    // The first copy is the one cited.
+    assert_eq!(single["timeline"], both["timeline"]);
+}
