@@ -18,8 +18,9 @@ pub struct Database<S> {
     /// Problems with the primary or shadow header found while opening.
     pub header_problems: Vec<Problem>,
     page_size: usize,
-    /// The source's size when opened (asked once: for a file it is a system call).
-    size: u64,
+    /// The source's size when opened (asked once: for a file it is a system call), or for a
+    /// file still being written, how much of it the writer has announced.
+    size: AtomicU64,
     /// Pages read so far, for progress reports (atomic, so threads can share the database).
     pages_read: AtomicU64,
     read_ahead: ReadAhead,
@@ -92,10 +93,19 @@ impl<S: PageSource> Database<S> {
                     })?
             }
         };
-        let page_size = header.page_size as usize;
         let size = source.size();
-        Ok(Database {
-            size,
+        Ok(Database::with_header(source, header, header_problems, size))
+    }
+
+    fn with_header(
+        source: S,
+        header: FileHeader,
+        header_problems: Vec<Problem>,
+        size: u64,
+    ) -> Database<S> {
+        let page_size = header.page_size as usize;
+        Database {
+            size: AtomicU64::new(size),
             verified: VerifiedPages::new(size / page_size as u64),
             header,
             header_problems,
@@ -103,7 +113,25 @@ impl<S: PageSource> Database<S> {
             pages_read: AtomicU64::new(0),
             read_ahead: ReadAhead::default(),
             source,
-        })
+        }
+    }
+
+    /// A database file still being written, whose header (`header`, already checked) goes
+    /// in last: nothing of it is readable until the writer announces, with
+    /// [`Database::grow_to`], how far its pages are written. `expected_size` only sizes the
+    /// record of verified pages (pages past it are checksummed at every read).
+    pub fn being_written(source: S, header: FileHeader, expected_size: u64) -> Database<S> {
+        let database = Database::with_header(source, header, Vec::new(), expected_size);
+        database.grow_to(0);
+        database
+    }
+
+    /// The writer of a file being written has written its first `size` bytes, all but pages
+    /// it has not handed out yet (which may still be zeros): runs read ahead before now are
+    /// dropped, as they may hold such pages.
+    pub fn grow_to(&self, size: u64) {
+        self.read_ahead.forget();
+        self.size.store(size, Ordering::Relaxed);
     }
 
     pub fn page_size(&self) -> usize {
@@ -112,12 +140,12 @@ impl<S: PageSource> Database<S> {
 
     /// Database pages in the file (the two header pages excluded).
     pub fn page_count(&self) -> u32 {
-        let pages = self.size / self.page_size as u64;
+        let pages = self.file_size() / self.page_size as u64;
         u32::try_from(pages.saturating_sub(2)).unwrap_or(u32::MAX)
     }
 
     pub fn file_size(&self) -> u64 {
-        self.size
+        self.size.load(Ordering::Relaxed)
     }
 
     /// Byte offset of database page `number` (page 1 follows the two header pages).
@@ -134,6 +162,24 @@ impl<S: PageSource> Database<S> {
     pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
         self.pages_read.fetch_add(1, Ordering::Relaxed);
         let offset = self.page_offset(number);
+        let truncated = |n: usize| {
+            Problem::at_offset(
+                offset,
+                format!(
+                    "page {number}: truncated file ({n} of {} bytes)",
+                    self.page_size
+                ),
+            )
+        };
+        if let Some(all) = self.source.in_memory() {
+            let end = usize::try_from(self.file_size()).map_or(all.len(), |e| e.min(all.len()));
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(end);
+            let available = &all[start..end];
+            return match available.get(..self.page_size) {
+                Some(page) => Ok(page.to_vec()),
+                None => Err(truncated(available.len())),
+            };
+        }
         let spot = PageSpot {
             number,
             offset,
@@ -149,13 +195,7 @@ impl<S: PageSource> Database<S> {
             .read_at(offset, &mut bytes)
             .map_err(|e| Problem::at_offset(offset, format!("page {number}: read failed: {e}")))?;
         if n < self.page_size {
-            return Err(Problem::at_offset(
-                offset,
-                format!(
-                    "page {number}: truncated file ({n} of {} bytes)",
-                    self.page_size
-                ),
-            ));
+            return Err(truncated(n));
         }
         Ok(bytes)
     }
