@@ -234,3 +234,28 @@ pub fn open(path: &Path) -> Result<Database<MappedFile>> {
         .with_context(|| format!("{}: cannot map", path.display()))?;
     Database::open(MappedFile(map)).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_written_together_and_no_page_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("new")).unwrap();
+        let mut run = PageRun::new(&file, 4);
+        for number in [1, 2, 3, 7] {
+            run.add(number, &[number as u8; 4]).unwrap();
+        }
+        let twice = run.add(2, &[0; 4]).unwrap_err();
+        assert_eq!(twice.to_string(), "page 2 written twice (a bug)");
+        run.flush().unwrap();
+        let bytes = std::fs::read(dir.path().join("new")).unwrap();
+        // Page n is at (n + 1) * page size: two header pages come first.
+        let expected: Vec<u8> = [0, 0, 1, 2, 3, 0, 0, 0, 7]
+            .iter()
+            .flat_map(|&n| [n; 4])
+            .collect();
+        assert_eq!(bytes, expected);
+    }
+}

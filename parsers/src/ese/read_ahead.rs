@@ -149,5 +149,9 @@ mod tests {
         assert_eq!(ahead.read(&source, &spot(1)), Some(vec![1; 4]));
         assert_eq!(ahead.read(&source, &spot(8)), Some(vec![8; 4]));
         assert_eq!(source.reads.get(), 2);
+        // Forgotten runs serve nothing: the next read goes to the source again.
+        ahead.forget();
+        assert_eq!(ahead.read(&source, &spot(9)), None);
+        assert_eq!(source.reads.get(), 2);
     }
 }
