@@ -222,8 +222,9 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
                 .map_err(|e| format!("{e:#}"))?;
             Ok((catalog, unicode, before))
         });
+        let growing = &growing;
         let verifier =
-            scope.spawn(move || verify::compare_finished(source, &growing, trees_written));
+            scope.spawn(move || verify::compare_finished(source, growing, trees_written));
         let mut tree_done = |tree| {
             finished
                 .send(tree)
@@ -251,12 +252,24 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
         let flushed = scope.spawn(|| defrag::flush(work.file, work.temp));
         let new_facts = scope.spawn(|| Facts::of(work.temp, work.options.os_version, work.hashing));
         let new = defrag::open(work.temp).map_err(|e| format!("{e:#}"))?;
-        let checked = verify::check_clean(&new);
-        let compared = helper(verifier.join()).map_err(|m| format!("verification failed: {m}"))?;
-        checked.map_err(|m| format!("verification failed: {m}"))?;
-        let (old_catalog, unicode, before) = helper(side.join())?;
-        let verified = verify::compare(source, &old_catalog, &new, &compared)
-            .map_err(|m| format!("verification failed: {m}"))?;
+        // Pages the comparison has checksummed already are not checksummed again.
+        new.trust_checksums_of(growing);
+        let failed = |m: String| format!("verification failed: {m}");
+        // `db check` beside the last comparisons, then the rest of the comparison.
+        let (checked, compared) = std::thread::scope(|inner| {
+            let checked = inner.spawn(|| verify::check_clean(&new));
+            let compared = helper(verifier.join())
+                .map_err(failed)
+                .and_then(|compared| {
+                    let (old_catalog, unicode, before) = helper(side.join())?;
+                    let verified = verify::compare(source, &old_catalog, &new, &compared);
+                    Ok((verified.map_err(failed), unicode, before))
+                });
+            (helper(checked.join()), compared)
+        });
+        let (verified, unicode, before) = compared?;
+        let verified = verified?;
+        checked.map_err(failed)?;
         helper(flushed.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
         let after = helper(new_facts.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
         Ok(Proven {

@@ -162,23 +162,8 @@ impl<S: PageSource> Database<S> {
     pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
         self.pages_read.fetch_add(1, Ordering::Relaxed);
         let offset = self.page_offset(number);
-        let truncated = |n: usize| {
-            Problem::at_offset(
-                offset,
-                format!(
-                    "page {number}: truncated file ({n} of {} bytes)",
-                    self.page_size
-                ),
-            )
-        };
         if let Some(all) = self.source.in_memory() {
-            let end = usize::try_from(self.file_size()).map_or(all.len(), |e| e.min(all.len()));
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(end);
-            let available = &all[start..end];
-            return match available.get(..self.page_size) {
-                Some(page) => Ok(page.to_vec()),
-                None => Err(truncated(available.len())),
-            };
+            return self.page_in(all, number).map(<[u8]>::to_vec);
         }
         let spot = PageSpot {
             number,
@@ -195,9 +180,50 @@ impl<S: PageSource> Database<S> {
             .read_at(offset, &mut bytes)
             .map_err(|e| Problem::at_offset(offset, format!("page {number}: read failed: {e}")))?;
         if n < self.page_size {
-            return Err(truncated(n));
+            return Err(self.truncated(number, n));
         }
         Ok(bytes)
+    }
+
+    /// Reads page `number` without verifying it and hands it to `look`, without a copy when
+    /// the source is in memory.
+    pub fn with_raw<R>(&self, number: u32, look: impl FnOnce(&[u8]) -> R) -> Result<R, Problem> {
+        match self.source.in_memory() {
+            Some(all) => {
+                self.pages_read.fetch_add(1, Ordering::Relaxed);
+                self.page_in(all, number).map(look)
+            }
+            None => self.read_raw(number).map(|bytes| look(&bytes)),
+        }
+    }
+
+    /// Page `number` of a source held in memory (as far as the database reaches).
+    fn page_in<'a>(&self, all: &'a [u8], number: u32) -> Result<&'a [u8], Problem> {
+        let end = usize::try_from(self.file_size()).map_or(all.len(), |e| e.min(all.len()));
+        let offset = usize::try_from(self.page_offset(number)).unwrap_or(usize::MAX);
+        let available = &all[offset.min(end)..end];
+        available
+            .get(..self.page_size)
+            .ok_or_else(|| self.truncated(number, available.len()))
+    }
+
+    fn truncated(&self, number: u32, read: usize) -> Problem {
+        Problem::at_offset(
+            self.page_offset(number),
+            format!(
+                "page {number}: truncated file ({read} of {} bytes)",
+                self.page_size
+            ),
+        )
+    }
+
+    /// Takes the pages whose checksum `other`, a database over the same bytes, found right as
+    /// found right here too (the defrag's comparison read the new file while it was written,
+    /// and the file's pages are written once).
+    pub fn trust_checksums_of<T>(&self, other: &Database<T>) {
+        for (mine, theirs) in self.verified.0.iter().zip(&other.verified.0) {
+            mine.fetch_or(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
     }
 
     /// How page `number`'s stored checksum compares with `bytes` (the page as read); a page
