@@ -290,7 +290,7 @@ fn helper<T>(joined: std::thread::Result<Result<T, String>>) -> Result<T, String
 }
 
 /// The new file as the verifier reads it while it is written: with the header it will get,
-/// and nothing readable until the rebuild says which tables are written.
+/// and nothing readable until the rebuild says which trees are written.
 fn growing_new_file(
     source: &Database<MappedFile>,
     temp: &Path,

@@ -69,8 +69,8 @@ pub fn tree_label(table: &str, role: TreeRole<'_>) -> String {
 pub struct Compared(HashMap<(u32, u32), u64>);
 
 /// Compares each tree the rebuild reports written (on its own thread, while the rebuild goes
-/// on) with its source; `new` is the file being written, grown before each tree to what is
-/// final. Stops at the first difference.
+/// on) with its source; `new` is the file being written, grown before each tree to the size
+/// the rebuild reports. Stops at the first difference.
 pub fn compare_finished<A: PageSource, B: PageSource>(
     old: &Database<A>,
     new: &Database<B>,
