@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Times `evtdoctor db defrag` (rebuild and verification included) against `cp --reflink=never`
-# of the same database in the same run, and prints the peak resident memory of each.
+# Times `evtdoctor db defrag` (rebuild and verification) against `cp --reflink=never` of the
+# same database, alternating the two $BENCH_RUNS times (default 3), and prints for each run the
+# wall time, the CPU time (user + system), the peak resident memory and the peak anonymous
+# memory (resident memory counts the pages of the files `db defrag` maps, which are the page
+# cache; anonymous memory is the process's own).
 # Not part of CI. Usage: scripts/bench-defrag.sh [DATABASE [EVTDOCTOR_BINARY]]
 # (default binary: target/release/evtdoctor, built here when missing). Without a database (or
 # with "-"), the project's own ESE writer first writes one of $BENCH_MB MiB (default 1024) in
 # Exchange 2000's format, an eighth of its rows deleted but left in place
 # (`bench_logs ese`). The issue's target: a database of 1 GiB or more, defrag within 3x the cp
-# time.
+# time. Wall times on a machine shared with other jobs vary; compare CPU times there.
 set -euo pipefail
 db=${1:--}
 bin=${2:-}
+runs=${BENCH_RUNS:-3}
 cd "$(dirname "$0")/.."
 if [ -z "$bin" ]; then
   cargo build --release --quiet --bin evtdoctor
@@ -26,22 +30,34 @@ if [ "$db" = "-" ]; then
     target/release/examples/bench_logs ese "$db" "${BENCH_MB:-1024}"
 fi
 
-# Wall seconds and peak resident KiB of a command, from GNU time.
+# "wall cpu peak_kib peak_anon_kib" of a command: GNU time, and RssAnon polled from /proc.
 measure() {
-  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null
-  cat "$work/time"
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >/dev/null &
+  local timer=$! child="" anon=0 now
+  while kill -0 "$timer" 2>/dev/null; do
+    [ -n "$child" ] || child=$(pgrep -P "$timer" | head -n 1 || true)
+    now=$(awk '/^RssAnon/ { print $2 }' "/proc/${child:-0}/status" 2>/dev/null || true)
+    if [ -n "$now" ] && [ "$now" -gt "$anon" ]; then anon=$now; fi
+    sleep 0.005
+  done
+  wait "$timer"
+  awk -v anon="$anon" '{ printf "%s %.2f %s %s\n", $1, $2 + $3, $4, anon }' "$work/time"
 }
 
-sync
-read -r cp_seconds cp_kib < <(measure cp --reflink=never "$db" "$work/copy")
-sync
-read -r defrag_seconds defrag_kib < <(measure "$bin" db defrag "$db" \
-  --temp "$work/defragmented" --preserve-temp --no-backup)
-
-size=$(stat -c %s "$db")
-new_size=$(stat -c %s "$work/defragmented")
-echo "database:        $db ($size bytes; $new_size after defrag)"
-echo "cp:              ${cp_seconds}s, peak ${cp_kib} KiB"
-echo "db defrag:       ${defrag_seconds}s, peak ${defrag_kib} KiB (rebuild + verification)"
-awk -v d="$defrag_seconds" -v c="$cp_seconds" \
-  'BEGIN { if (c > 0) printf "ratio:           %.1fx cp (target <= 3x)\n", d / c }'
+echo "database: $db ($(stat -c %s "$db") bytes); load: $(uptime | sed 's/.*load/load/')"
+printf '%-10s %8s %8s %12s %12s\n' run wall_s cpu_s peak_KiB anon_KiB
+for run in $(seq 1 "$runs"); do
+  rm -f "$work/copy" "$work/defragmented"
+  sync
+  read -r wall cpu peak anon < <(measure cp --reflink=never "$db" "$work/copy")
+  printf '%-10s %8s %8s %12s %12s\n' "cp" "$wall" "$cpu" "$peak" "$anon"
+  cp_wall=$wall
+  rm -f "$work/copy"
+  sync
+  read -r wall cpu peak anon < <(measure "$bin" db defrag "$db" \
+    --temp "$work/defragmented" --preserve-temp --no-backup)
+  printf '%-10s %8s %8s %12s %12s' "db defrag" "$wall" "$cpu" "$peak" "$anon"
+  awk -v d="$wall" -v c="$cp_wall" 'BEGIN { if (c > 0) printf "   %.1fx cp (target <= 3x)", d / c }'
+  echo
+done
+echo "after defrag: $(stat -c %s "$work/defragmented") bytes"

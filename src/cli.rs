@@ -313,7 +313,8 @@ pub struct DbDefragArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "no_backup")]
     pub backup_dir: Option<PathBuf>,
 
-    /// Replace the original without keeping a backup.
+    /// Replace the original without keeping a backup (no SHA-256 of the files either: the
+    /// hashes prove a backup).
     #[arg(long)]
     pub no_backup: bool,
 

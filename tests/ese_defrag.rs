@@ -208,6 +208,51 @@ fn preserve_temp_keeps_the_original_and_stamps_the_target_os() {
     );
 }
 
+/// A temp path that exists already (another file, or the database itself) is refused, and
+/// the file there is left as it was.
+#[test]
+fn an_existing_temp_path_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = &clean_files()[0];
+    let file = copy_into(dir.path(), original);
+    let other = dir.path().join("taken.edb");
+    std::fs::write(&other, b"somebody's file").unwrap();
+    for temp in [&other, &file] {
+        let out = evtdoctor(&[
+            "db",
+            "defrag",
+            file.to_str().unwrap(),
+            "--temp",
+            temp.to_str().unwrap(),
+            "--no-backup",
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("cannot create: File exists"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&other).unwrap(), b"somebody's file");
+    assert_eq!(sha256(&file), sha256(original));
+}
+
+/// Without a backup nothing needs the hashes; the report says they were not computed.
+#[test]
+fn no_backup_no_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = copy_into(dir.path(), &clean_files()[0]);
+    let args = [
+        "db",
+        "defrag",
+        file.to_str().unwrap(),
+        "--no-backup",
+        "--json",
+    ];
+    let (code, report, stderr) = run_json(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["sha256_before"], "not computed (no backup)");
+    assert_eq!(report["sha256_after"], "not computed (no backup)");
+    assert_eq!(report["backup"], "none");
+}
+
 #[test]
 fn the_backup_never_overwrites_a_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,10 +7,12 @@ mod common;
 
 use common::ese::{dissect, json_lines};
 use common::{corpus_dir, evtdoctor};
-use evtdoctor::defrag::verify::{read_catalog, verify, Verified};
+use evtdoctor::defrag::verify::{
+    compare, compare_finished, read_catalog, verify, Compared, FinishedTree, Verified,
+};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::checksum::set_page_checksums;
-use evtdoctor_parsers::ese::{check, Catalog, Database};
+use evtdoctor_parsers::ese::{check, Catalog, Database, FileHeader};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -162,4 +164,110 @@ fn one_changed_byte_in_a_long_value_fails() {
     let error = verify_bytes(&old, &new).unwrap_err();
     let expected = format!("table {name}: long values: entry 20 (key ");
     assert!(error.starts_with(&expected), "{error}");
+}
+
+/// The comparison that runs while the rebuild writes: `new` read as a file being written,
+/// each tree announced with how much of the file is written.
+fn compared_while_written(
+    old: &[u8],
+    new: &[u8],
+    trees: Vec<FinishedTree>,
+) -> Result<Compared, String> {
+    let old = Database::open(old.to_vec()).unwrap();
+    let header = FileHeader::parse(new).unwrap();
+    let growing = Database::being_written(new.to_vec(), header, new.len() as u64);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    for tree in trees {
+        sender.send(tree).unwrap();
+    }
+    drop(sender);
+    compare_finished(&old, &growing, receiver)
+}
+
+/// The rest of the comparison once the file is complete, taking `compared` as done.
+fn compare_rest(old: &[u8], new: &[u8], compared: &Compared) -> Result<Verified, String> {
+    let old = Database::open(old.to_vec()).unwrap();
+    let new = Database::open(new.to_vec()).unwrap();
+    compare(&old, &read_catalog(&old).unwrap(), &new, compared)
+}
+
+/// Every user tree of the SRUM file (which has no long values), as the rebuild announces them.
+fn user_trees(old: &[u8], new: &[u8], written: u64) -> Vec<FinishedTree> {
+    let (old, new) = (catalog(old), catalog(new));
+    let mut trees = Vec::new();
+    for (old_table, new_table) in old.tables.iter().zip(&new.tables).skip(2) {
+        let mut add = |label: String, old_root, new_root| {
+            trees.push(FinishedTree {
+                label,
+                old_root,
+                new_root,
+                written,
+            })
+        };
+        let name = &old_table.name;
+        add(
+            format!("table {name}: records"),
+            old_table.root_page,
+            new_table.root_page,
+        );
+        for (old_index, new_index) in old_table.indexes.iter().zip(&new_table.indexes) {
+            if old_index.root_page != old_table.root_page {
+                let label = format!("table {name}, index {}", old_index.name);
+                add(label, old_index.root_page, new_index.root_page);
+            }
+        }
+    }
+    trees
+}
+
+#[test]
+fn trees_compared_while_written_count_the_same_and_catch_a_changed_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, mut new) = old_and_new(SRUM, dir.path());
+    let trees = user_trees(&old, &new, new.len() as u64);
+    assert_eq!(
+        catalog(&old).tables[..2]
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["MSysObjects", "MSysObjectsShadow"]
+    );
+    // 12 user tables and their 18 secondary indexes.
+    assert_eq!(trees.len(), 12 + 18);
+    let compared = compared_while_written(&old, &new, trees.clone()).unwrap();
+    let verified = compare_rest(&old, &new, &compared).unwrap();
+    assert_eq!(verified, verify_bytes(&old, &new).unwrap());
+    assert_eq!((verified.records, verified.index_entries), (7807, 13682));
+
+    let root = catalog(&new).table(BIG_TABLE).unwrap().root_page;
+    flip_entry_byte(&mut new, root, 1000);
+    let error = compared_while_written(&old, &new, trees).unwrap_err();
+    assert!(
+        error.starts_with(&format!("table {BIG_TABLE}: records: entry 1000 (key ")),
+        "{error}"
+    );
+    // A tree compared before the change is not compared again: the rest of the comparison
+    // trusts it (which is why the rebuild never writes a page twice).
+    assert_eq!(compare_rest(&old, &new, &compared).unwrap(), verified);
+}
+
+/// A tree announced before its pages are written (here: the file said to be written up to
+/// the tree's root only) fails, rather than being read from stale or missing pages.
+#[test]
+fn a_tree_read_before_it_is_written_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = old_and_new(SRUM, dir.path());
+    let root = catalog(&new).table(BIG_TABLE).unwrap().root_page;
+    let page_size = Database::open(new.clone()).unwrap().page_size() as u64;
+    let trees: Vec<FinishedTree> = user_trees(&old, &new, (u64::from(root) + 2) * page_size)
+        .into_iter()
+        .filter(|t| t.new_root == root)
+        .collect();
+    assert_eq!(trees.len(), 1);
+    let error = compared_while_written(&old, &new, trees).unwrap_err();
+    assert!(
+        error.starts_with(&format!("table {BIG_TABLE}: records: new file: offset ")),
+        "{error}"
+    );
+    assert!(error.contains("beyond the file"), "{error}");
 }

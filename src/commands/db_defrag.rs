@@ -3,10 +3,10 @@
 //! the rename, the original is untouched; the rename itself is atomic.
 
 use crate::cli::{DbDefragArgs, Format};
-use crate::defrag::rebuild::{RebuildOptions, RebuildSummary};
+use crate::defrag::rebuild::{self, RebuildOptions, RebuildSummary};
 use crate::defrag::unicode_keys::{self, UnicodeIndex};
 use crate::defrag::verify::{self, Verified};
-use crate::defrag::{self, crash};
+use crate::defrag::{self, crash, MappedFile};
 use crate::output;
 use crate::progress::Progress;
 use crate::ExitCode;
@@ -14,10 +14,12 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::ese::write::header::log_time;
+use evtdoctor_parsers::ese::{Database, FileHeader};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 pub fn run(args: &DbDefragArgs) -> Result<ExitCode> {
     let plan = Plan {
@@ -105,30 +107,15 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
         random: random_signature(),
         now: now_log_time(),
     };
-    let progress = Progress::for_bytes(source.file_size(), false);
-    let mut reported = 0u64;
-    let page_size = source.page_size() as u64;
-    // What needs only the source (its hash, its Unicode indexes) is worked out on a second
-    // core, through a handle of its own, while the rebuild runs.
-    let (rebuilt, source_side) = std::thread::scope(|scope| {
-        let side = scope.spawn(|| {
-            let catalog = defrag::open(&plan.file)
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|db| {
-                    let catalog = verify::read_catalog(&db)?;
-                    let unicode = unicode_keys::unicode_indexes(&db, &catalog)?;
-                    Ok((catalog, unicode))
-                });
-            (catalog, Facts::of(&plan.file, os_before))
-        });
-        let rebuilt = defrag::write_rebuilt(&source, &temp, &options, &mut |_| {
-            let read = source.pages_read() * page_size;
-            progress.advance(read.saturating_sub(reported));
-            reported = read;
-        });
-        (rebuilt, joined(side.join()))
-    });
-    progress.finish();
+    let hashing = plan.backup_dir.is_some() && !plan.keep_temp;
+    let file = match defrag::create(&temp) {
+        Ok(file) => file,
+        Err(e) => {
+            return Ok(Outcome::Refused(format!(
+                "{e:#}; the database is untouched"
+            )))
+        }
+    };
     let refuse = |message: String| {
         if !plan.keep_temp {
             let _ = std::fs::remove_file(&temp);
@@ -137,36 +124,30 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
             "{message}; the database is untouched"
         )))
     };
-    let summary = match rebuilt {
-        Ok(summary) => summary,
-        Err(e) => return refuse(format!("{e:#}")),
+    let work = Work {
+        source: &source,
+        file: &file,
+        temp: &temp,
+        source_path: &plan.file,
+        options: &options,
+        hashing,
     };
-    let ((old_catalog, unicode), before) = match source_side {
-        Ok((Ok(catalog), before)) => (catalog, before),
-        Ok((Err(message), _)) => return refuse(message),
-        Err(e) => return refuse(format!("{e:#}")),
-    };
-    // The new file's hash is taken while it is verified.
-    let (verified, after) = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| Facts::of(&temp, options.os_version));
-        let verified = defrag::open(&temp)
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|new| verify::verify(&source, &old_catalog, &new));
-        (verified, joined(hashing.join()))
-    });
-    let verified = match verified {
-        Ok(verified) => verified,
-        Err(message) => return refuse(format!("verification failed: {message}")),
+    let proven = rebuild_and_prove(&work);
+    drop(file);
+    let Proven {
+        summary,
+        verified,
+        unicode,
+        before,
+        after,
+    } = match proven {
+        Ok(proven) => proven,
+        Err(message) => return refuse(message),
     };
     if options.os_version != os_before {
         warn_about_sort_order(&unicode, os_before, options.os_version);
     }
     drop(source);
-    let facts = before.and_then(|before| Ok((before, after??)));
-    let (before, after) = match facts {
-        Ok(facts) => facts,
-        Err(e) => return refuse(format!("{e:#}")),
-    };
     let backup = if plan.keep_temp {
         None
     } else {
@@ -191,9 +172,134 @@ pub fn execute(plan: &Plan) -> Result<Outcome> {
     })))
 }
 
-/// A helper thread's result; a panic there (a bug) becomes an error, not a crash.
-fn joined<T>(result: std::thread::Result<T>) -> Result<T> {
-    result.map_err(|_| anyhow::anyhow!("a helper thread stopped unexpectedly"))
+/// What the rebuild and its proof work on.
+struct Work<'a> {
+    source: &'a Database<MappedFile>,
+    /// The new file, created empty, and its path.
+    file: &'a File,
+    temp: &'a Path,
+    source_path: &'a Path,
+    options: &'a RebuildOptions,
+    /// Whether both files' SHA-256 is needed (for a backup).
+    hashing: bool,
+}
+
+/// A rebuilt file, flushed to disk and proven to hold what the source held.
+struct Proven {
+    summary: RebuildSummary,
+    verified: Verified,
+    unicode: Vec<UnicodeIndex>,
+    before: Facts,
+    after: Facts,
+}
+
+/// Rebuilds the source into the new file and proves it, on two cores: while the rebuild
+/// runs, each tree is compared as soon as it is written, and what needs only the source
+/// (its catalog and Unicode indexes, its hash) is worked out beside it; then `db check` of
+/// the complete file runs while the last trees are compared and the file is flushed (and
+/// hashed). The error is the reason to refuse.
+fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
+    let source = work.source;
+    let os_before = source.header.os_version;
+    let growing =
+        growing_new_file(source, work.temp, work.options).map_err(|e| format!("{e:#}"))?;
+    // The rebuild and the verifier each read the source once.
+    let progress = Progress::for_bytes(source.file_size().saturating_mul(2), false);
+    let mut reported = 0u64;
+    let page_size = source.page_size() as u64;
+    let mut report_progress = |_| {
+        let read = source.pages_read() * page_size;
+        progress.advance(read.saturating_sub(reported));
+        reported = read;
+    };
+    let (finished, trees_written) = mpsc::channel();
+    let proven = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            let db = defrag::open(work.source_path).map_err(|e| format!("{e:#}"))?;
+            let catalog = verify::read_catalog(&db)?;
+            let unicode = unicode_keys::unicode_indexes(&db, &catalog)?;
+            let before = Facts::of(work.source_path, os_before, work.hashing)
+                .map_err(|e| format!("{e:#}"))?;
+            Ok((catalog, unicode, before))
+        });
+        let growing = &growing;
+        let verifier =
+            scope.spawn(move || verify::compare_finished(source, growing, trees_written));
+        let mut tree_done = |tree| {
+            finished
+                .send(tree)
+                .map_err(|_| "the verifier stopped".to_owned())
+        };
+        let rebuilt = defrag::write_rebuilt(
+            source,
+            work.file,
+            work.temp,
+            work.options,
+            &mut report_progress,
+            &mut tree_done,
+        );
+        drop(finished);
+        let summary = match rebuilt {
+            Ok(summary) => summary,
+            // A difference the verifier found stops the rebuild: it is the reason to give.
+            Err(e) => {
+                return Err(match helper(verifier.join()) {
+                    Err(message) => format!("verification failed: {message}"),
+                    Ok(_) => format!("{e:#}"),
+                })
+            }
+        };
+        let flushed = scope.spawn(|| defrag::flush(work.file, work.temp));
+        let new_facts = scope.spawn(|| Facts::of(work.temp, work.options.os_version, work.hashing));
+        let new = defrag::open(work.temp).map_err(|e| format!("{e:#}"))?;
+        // Pages the comparison has checksummed already are not checksummed again.
+        new.trust_checksums_of(growing);
+        let failed = |m: String| format!("verification failed: {m}");
+        // `db check` beside the last comparisons, then the rest of the comparison.
+        let (checked, compared) = std::thread::scope(|inner| {
+            let checked = inner.spawn(|| verify::check_clean(&new));
+            let compared = helper(verifier.join())
+                .map_err(failed)
+                .and_then(|compared| {
+                    let (old_catalog, unicode, before) = helper(side.join())?;
+                    let verified = verify::compare(source, &old_catalog, &new, &compared);
+                    Ok((verified.map_err(failed), unicode, before))
+                });
+            (helper(checked.join()), compared)
+        });
+        let (verified, unicode, before) = compared?;
+        let verified = verified?;
+        checked.map_err(failed)?;
+        helper(flushed.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
+        let after = helper(new_facts.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
+        Ok(Proven {
+            summary,
+            verified,
+            unicode,
+            before,
+            after,
+        })
+    });
+    progress.finish();
+    proven
+}
+
+/// A helper thread's outcome; a panic there (a bug) becomes an error, not a crash.
+fn helper<T>(joined: std::thread::Result<Result<T, String>>) -> Result<T, String> {
+    joined.unwrap_or_else(|_| Err("a helper thread stopped unexpectedly".into()))
+}
+
+/// The new file as the verifier reads it while it is written: with the header it will get,
+/// and nothing readable until the rebuild says which trees are written.
+fn growing_new_file(
+    source: &Database<MappedFile>,
+    temp: &Path,
+    options: &RebuildOptions,
+) -> Result<Database<File>> {
+    let header = rebuild::new_header(source, options).map_err(anyhow::Error::msg)?;
+    let header = FileHeader::parse(&header).map_err(anyhow::Error::msg)?;
+    let reader = File::open(temp).with_context(|| format!("{}: cannot open", temp.display()))?;
+    Ok(Database::being_written(reader, header, source.file_size()))
 }
 
 /// The backup (with its record for rollback), then the rename that puts the new file in place.
@@ -205,12 +311,12 @@ fn back_up_and_replace(
 ) -> Result<Option<PathBuf>> {
     let mut backup = None;
     if let Some(dir) = &plan.backup_dir {
-        let copy = back_up(&plan.file, dir, &before.sha256)?;
+        let copy = back_up(&plan.file, dir, before.hash()?)?;
         let manifest = Manifest {
             database: plan.file.clone(),
             backup: copy.clone(),
-            backup_sha256: before.sha256.clone(),
-            new_sha256: after.sha256.clone(),
+            backup_sha256: before.hash()?.to_owned(),
+            new_sha256: after.hash()?.to_owned(),
         };
         manifest.write(dir)?;
         backup = Some(copy);
@@ -396,19 +502,28 @@ fn now_log_time() -> [u8; 8] {
 /// Size, hash and header OS version of one file.
 pub struct Facts {
     pub size: u64,
-    pub sha256: String,
+    /// Taken only when a backup is made: it proves the backup and goes into the rollback
+    /// record; without a backup nothing uses it, and it would be most of the run's CPU time.
+    pub sha256: Option<String>,
     pub os_version: OsVersion,
 }
 
 impl Facts {
-    fn of(path: &Path, os_version: OsVersion) -> Result<Facts> {
+    fn of(path: &Path, os_version: OsVersion, hash: bool) -> Result<Facts> {
         Ok(Facts {
             size: std::fs::metadata(path)
                 .with_context(|| format!("{}: cannot stat", path.display()))?
                 .len(),
-            sha256: sha256_of(path)?,
+            sha256: hash.then(|| sha256_of(path)).transpose()?,
             os_version,
         })
+    }
+
+    /// The hash, which a backup needs.
+    pub fn hash(&self) -> Result<&str> {
+        self.sha256
+            .as_deref()
+            .context("no SHA-256 was taken (no backup was asked for)")
     }
 }
 
@@ -423,6 +538,13 @@ pub struct Report {
     unicode: Vec<UnicodeIndex>,
 }
 
+fn shown_hash(facts: &Facts) -> String {
+    facts
+        .sha256
+        .clone()
+        .unwrap_or_else(|| "not computed (no backup)".into())
+}
+
 impl Report {
     fn fields(&self) -> Vec<(&'static str, String)> {
         let path = |p: &Path| p.display().to_string();
@@ -432,8 +554,8 @@ impl Report {
             ("backup", self.backup.as_deref().map_or("none".into(), path)),
             ("size before", self.before.size.to_string()),
             ("size after", self.after.size.to_string()),
-            ("sha256 before", self.before.sha256.clone()),
-            ("sha256 after", self.after.sha256.clone()),
+            ("sha256 before", shown_hash(&self.before)),
+            ("sha256 after", shown_hash(&self.after)),
             ("OS version before", self.before.os_version.to_string()),
             ("OS version after", self.after.os_version.to_string()),
             ("pages after", self.summary.pages.to_string()),

@@ -115,7 +115,7 @@ fn fix(args: &FixArgs) -> Result<ExitCode> {
                 args.db.display()
             )?;
         } else {
-            writeln!(out, "\n{}", procedure(&args.db, &report.after.sha256))?;
+            writeln!(out, "\n{}", procedure(&args.db, report.after.hash()?))?;
         }
     }
     Ok(ExitCode::Clean)

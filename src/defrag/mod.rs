@@ -13,21 +13,29 @@ use anyhow::{Context, Result};
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::{Database, PageSource};
 use rebuild::{RebuildOptions, RebuildSummary};
+use std::cell::RefCell;
 use std::fs::File;
 use std::path::Path;
+use verify::FinishedTree;
 
-/// Rebuilds `source` into `target`, which must not exist yet, and flushes it to disk. Pages
-/// are gathered into runs of consecutive pages and each run goes out in one positioned write;
-/// the header is written last.
+/// Rebuilds `source` into `file` (new and empty, at `target`); `finished` hears of each
+/// user tree once it is written out, so it can be verified while the rebuild goes on.
+/// The file is not flushed to disk: see [`flush`].
 pub fn write_rebuilt<S: PageSource>(
     source: &Database<S>,
+    file: &File,
     target: &Path,
     options: &RebuildOptions,
     progress: &mut dyn FnMut(u64),
+    finished: &mut dyn FnMut(FinishedTree) -> Result<(), String>,
 ) -> Result<RebuildSummary> {
     let mut summary = RebuildSummary::default();
-    write_new_file(target, source.page_size(), &mut |sink| {
-        let rebuilt = rebuild::rebuild(source, options, sink, progress)?;
+    write_pages(file, target, source.page_size(), &mut |sink, write_out| {
+        let mut tree_done = |tree: FinishedTree| {
+            write_out()?;
+            finished(tree)
+        };
+        let rebuilt = rebuild::rebuild(source, options, sink, progress, &mut tree_done)?;
         summary = rebuilt.summary;
         Ok((summary.pages, rebuilt.headers))
     })?;
@@ -38,6 +46,9 @@ pub fn write_rebuilt<S: PageSource>(
 /// header pages.
 pub type Built = (u32, Vec<u8>);
 
+/// Writes the pages gathered so far to the file.
+pub type WriteOut<'a> = dyn FnMut() -> Result<(), String> + 'a;
+
 /// A new database file at `target` (which must not exist): `build` sends every page to the
 /// sink and returns the page count and the two header pages, which go out last, so a file
 /// cut short has no valid header. Flushed to disk before returning.
@@ -46,24 +57,56 @@ pub fn write_new_file(
     page_size: usize,
     build: &mut dyn FnMut(&mut Sink<'_>) -> Result<Built, String>,
 ) -> Result<()> {
-    let file = File::options()
+    let file = create(target)?;
+    write_pages(&file, target, page_size, &mut |sink, _| build(sink))?;
+    flush(&file, target)
+}
+
+/// Creates `target`, which must not exist yet, for writing.
+pub fn create(target: &Path) -> Result<File> {
+    File::options()
         .write(true)
         .create_new(true)
         .open(target)
-        .with_context(|| format!("{}: cannot create", target.display()))?;
-    let mut pages = PageRun::new(&file, page_size);
-    let mut io_error = None;
+        .with_context(|| format!("{}: cannot create", target.display()))
+}
+
+/// Flushes a written file to disk.
+pub fn flush(file: &File, target: &Path) -> Result<()> {
+    crash::point();
+    file.sync_all()
+        .with_context(|| format!("{}: flushing to disk", target.display()))
+}
+
+/// Fills `file` (new and empty) with what `build` sends to the sink: pages are gathered into
+/// runs of consecutive pages and each run goes out in one positioned write (and at once when
+/// `build` calls its second argument); the header pages are written last. Not flushed.
+fn write_pages(
+    file: &File,
+    target: &Path,
+    page_size: usize,
+    build: &mut dyn FnMut(&mut Sink<'_>, &mut WriteOut<'_>) -> Result<Built, String>,
+) -> Result<()> {
+    let pages = RefCell::new(PageRun::new(file, page_size));
+    let io_error = RefCell::new(None);
+    let failed = |what: String, e: std::io::Error| {
+        let message = format!("{what}: {e}");
+        *io_error.borrow_mut() = Some(e);
+        message
+    };
     let mut sink = |number: u32, bytes: Vec<u8>| {
         crash::point();
-        pages.add(number, &bytes).map_err(|e| {
-            let message = format!("writing page {number}: {e}");
-            io_error = Some(e);
-            message
-        })
+        let added = pages.borrow_mut().add(number, &bytes);
+        added.map_err(|e| failed(format!("writing page {number}"), e))
     };
-    let built = build(&mut sink);
-    let (page_count, headers) = match (built, io_error) {
+    let mut write_out = || {
+        let flushed = pages.borrow_mut().flush();
+        flushed.map_err(|e| failed("writing pages".into(), e))
+    };
+    let built = build(&mut sink, &mut write_out);
+    let (page_count, headers) = match (built, io_error.into_inner()) {
         (Ok(built), _) => pages
+            .into_inner()
             .flush()
             .map(|()| built)
             .with_context(|| format!("{}: writing", target.display()))?,
@@ -75,10 +118,8 @@ pub fn write_new_file(
     let length = (u64::from(page_count) + 2) * page_size as u64;
     crash::point();
     file.set_len(length)
-        .and_then(|()| write_at(&file, 0, &headers))
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("{}: writing", target.display()))?;
-    Ok(())
+        .and_then(|()| write_at(file, 0, &headers))
+        .with_context(|| format!("{}: writing", target.display()))
 }
 
 /// Bytes of consecutive pages gathered before they are written.
@@ -91,6 +132,9 @@ struct PageRun<'a> {
     page_size: usize,
     first: u32,
     bytes: Vec<u8>,
+    /// Pages written so far, one bit each: the verifier reads a tree as soon as it is
+    /// written, which proves the final file only if no page is ever written again.
+    written: Vec<u64>,
 }
 
 impl<'a> PageRun<'a> {
@@ -100,10 +144,12 @@ impl<'a> PageRun<'a> {
             page_size,
             first: 0,
             bytes: Vec::with_capacity(RUN_BYTES),
+            written: Vec::new(),
         }
     }
 
     fn add(&mut self, number: u32, page: &[u8]) -> std::io::Result<()> {
+        self.mark_written(number)?;
         let pages = (self.bytes.len() / self.page_size) as u64;
         let follows = u64::from(self.first) + pages == u64::from(number);
         if !follows || self.bytes.len() + page.len() > RUN_BYTES {
@@ -111,6 +157,21 @@ impl<'a> PageRun<'a> {
             self.first = number;
         }
         self.bytes.extend_from_slice(page);
+        Ok(())
+    }
+
+    fn mark_written(&mut self, number: u32) -> std::io::Result<()> {
+        let (word, bit) = (number as usize / 64, number % 64);
+        if word >= self.written.len() {
+            self.written.resize(word + 1, 0);
+        }
+        let was = self.written[word];
+        if was >> bit & 1 == 1 {
+            return Err(std::io::Error::other(format!(
+                "page {number} written twice (a bug)"
+            )));
+        }
+        self.written[word] = was | 1 << bit;
         Ok(())
     }
 
@@ -144,8 +205,57 @@ fn write_at(file: &File, mut offset: u64, mut bytes: &[u8]) -> std::io::Result<(
     Ok(())
 }
 
-/// Opens a file as a database, naming the path in the error.
-pub fn open(path: &Path) -> Result<Database<File>> {
+/// A database file mapped read-only: pages are copied straight out of the page cache, with
+/// no system call per read and no second copy through a read buffer. Mapped pages count as
+/// resident memory but are the file's cache, not memory of the process's own.
+pub struct MappedFile(memmap2::Mmap);
+
+impl PageSource for MappedFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0[..].read_at(offset, buf)
+    }
+
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn in_memory(&self) -> Option<&[u8]> {
+        Some(&self.0)
+    }
+}
+
+/// Opens a file as a database, mapped read-only, naming the path in the error.
+pub fn open(path: &Path) -> Result<Database<MappedFile>> {
     let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    Database::open(file).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))
+    // SAFETY: the map is only read. Another process cutting the file short while it is
+    // mapped would make reads past the new end fault; `fix` refuses a file another process
+    // holds open, and `db defrag` is documented to need the database closed.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("{}: cannot map", path.display()))?;
+    Database::open(MappedFile(map)).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_written_together_and_no_page_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("new")).unwrap();
+        let mut run = PageRun::new(&file, 4);
+        for number in [1, 2, 3, 7] {
+            run.add(number, &[number as u8; 4]).unwrap();
+        }
+        let twice = run.add(2, &[0; 4]).unwrap_err();
+        assert_eq!(twice.to_string(), "page 2 written twice (a bug)");
+        run.flush().unwrap();
+        let bytes = std::fs::read(dir.path().join("new")).unwrap();
+        // Page n is at (n + 1) * page size: two header pages come first.
+        let expected: Vec<u8> = [0, 0, 1, 2, 3, 0, 0, 0, 7]
+            .iter()
+            .flat_map(|&n| [n; 4])
+            .collect();
+        assert_eq!(bytes, expected);
+    }
 }

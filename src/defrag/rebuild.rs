@@ -8,7 +8,9 @@ use super::catalog_rows::RootMap;
 use super::layout::{
     write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
 };
+use super::verify::{tree_label, FinishedTree, TreeRole};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
+use evtdoctor_parsers::ese::catalog::IndexDef;
 use evtdoctor_parsers::ese::catalog::{
     CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT, SHADOW_OBJECT_ID,
 };
@@ -46,8 +48,13 @@ pub struct RebuildSummary {
     pub dropped: u64,
 }
 
+/// Told of each tree written in full.
+pub type Finished<'a> = dyn FnMut(FinishedTree) -> Result<(), String> + 'a;
+
 /// One tree to copy: where it is, where it goes.
 struct TreePlan {
+    /// What it is, for the verifier's messages.
+    label: String,
     old_root: u32,
     new_root: u32,
     parent_root: u32,
@@ -79,12 +86,14 @@ pub struct Rebuilt {
 }
 
 /// Writes every page of the rebuilt database (page `n` belongs at offset `(n + 1) * page size`)
-/// to `sink`.
+/// to `sink`. After each tree of a user table (its records, long values, indexes; the catalog
+/// comes last), `finished` is told it is written in full.
 pub fn rebuild<S: PageSource>(
     db: &Database<S>,
     options: &RebuildOptions,
     sink: &mut Sink<'_>,
     progress: &mut dyn FnMut(u64),
+    finished: &mut Finished<'_>,
 ) -> Result<Rebuilt, String> {
     let (catalog, problems) = Catalog::read(db);
     if let Some(problem) = problems.first() {
@@ -108,7 +117,8 @@ pub fn rebuild<S: PageSource>(
     }
     let mut fixed_pages = vec![DATABASE_ROOT, 2, 3];
     for table in &fixed_tables {
-        for root in std::iter::once(table.root_page).chain(index_roots(table)) {
+        let index_roots = secondary_indexes(table).map(|i| i.root_page);
+        for root in std::iter::once(table.root_page).chain(index_roots) {
             fixed_pages.extend([root, root + 1, root + 2]);
         }
     }
@@ -126,12 +136,24 @@ pub fn rebuild<S: PageSource>(
         .collect::<Result<Vec<_>, _>>()?;
     for table in catalog.tables.iter().filter(|t| !is_catalog(t)) {
         let plan = run.plan(table, false)?;
-        run.copy_family(&plan, sink)?;
+        run.copy_family(&plan, sink, finished)?;
     }
     for plan in &fixed_plans {
-        run.copy_family(plan, sink)?;
+        run.copy_family(plan, sink, &mut |_| Ok(()))?;
     }
     write_database_space(run.format, &run.pages, &[], sink)?;
+    run.summary.pages = run.pages.last_page();
+    Ok(Rebuilt {
+        summary: run.summary,
+        headers: new_header(db, options)?,
+    })
+}
+
+/// The rebuilt file's two header pages: the source's, made fresh (see [`fresh_header`]).
+pub fn new_header<S: PageSource>(
+    db: &Database<S>,
+    options: &RebuildOptions,
+) -> Result<Vec<u8>, String> {
     let header_page = db.read_raw(0).map_err(|p| p.to_string())?;
     let fresh = FreshHeader {
         db_time: db.header.db_time,
@@ -140,24 +162,19 @@ pub fn rebuild<S: PageSource>(
         last_object_id: db.header.last_object_id,
         os_version: options.os_version,
     };
-    run.summary.pages = run.pages.last_page();
-    Ok(Rebuilt {
-        summary: run.summary,
-        headers: fresh_header(&header_page, format.page_size, &fresh)?,
-    })
+    fresh_header(&header_page, db.page_size(), &fresh)
 }
 
 fn is_catalog(table: &TableDef) -> bool {
     table.object_id == CATALOG_OBJECT_ID || table.object_id == SHADOW_OBJECT_ID
 }
 
-/// Secondary index roots (the primary index is the table's own tree).
-fn index_roots(table: &TableDef) -> impl Iterator<Item = u32> + '_ {
+/// Secondary indexes (the primary index is the table's own tree).
+fn secondary_indexes(table: &TableDef) -> impl Iterator<Item = &IndexDef> {
     table
         .indexes
         .iter()
-        .map(|i| i.root_page)
-        .filter(move |&root| root != table.root_page)
+        .filter(move |i| i.root_page != table.root_page)
 }
 
 fn page_flags(page: &[u8]) -> u32 {
@@ -175,19 +192,18 @@ impl<S: PageSource> Rebuild<'_, S> {
             self.pages.next_three()?
         };
         let mut children = Vec::new();
-        let child_roots: Vec<(u32, bool)> = table
+        let long_values = table
             .long_values
-            .map(|tree| (tree.root_page, false))
-            .into_iter()
-            .chain(index_roots(table).map(|root| (root, true)))
-            .collect();
-        for (old_root, is_index) in child_roots {
-            let new_root = if fixed && is_index {
+            .map(|tree| (tree.root_page, TreeRole::LongValues));
+        let indexes = secondary_indexes(table).map(|i| (i.root_page, TreeRole::Index(&i.name)));
+        for (old_root, role) in long_values.into_iter().chain(indexes) {
+            let new_root = if fixed && matches!(role, TreeRole::Index(_)) {
                 old_root
             } else {
                 self.pages.next_three()?
             };
             children.push(TreePlan {
+                label: tree_label(&table.name, role),
                 old_root,
                 new_root,
                 parent_root: table_root,
@@ -195,6 +211,7 @@ impl<S: PageSource> Rebuild<'_, S> {
             });
         }
         let table_plan = TreePlan {
+            label: tree_label(&table.name, TreeRole::Records),
             old_root: table.root_page,
             new_root: table_root,
             parent_root: DATABASE_ROOT,
@@ -221,17 +238,33 @@ impl<S: PageSource> Rebuild<'_, S> {
     }
 
     /// Copies a table's trees, then writes their space trees: the table owns its own pages
-    /// and all of its children's.
-    fn copy_family(&mut self, plan: &FamilyPlan, sink: &mut Sink<'_>) -> Result<(), String> {
+    /// and all of its children's. `finished` hears of each tree once it is written.
+    fn copy_family(
+        &mut self,
+        plan: &FamilyPlan,
+        sink: &mut Sink<'_>,
+        finished: &mut Finished<'_>,
+    ) -> Result<(), String> {
         let mut family = Runs::default();
         let mut table_runs = self.copy_tree(&plan.table, plan.fixed, sink)?;
+        self.announce(&plan.table, finished)?;
         for child in &plan.children {
             let runs = self.copy_tree(child, plan.fixed, sink)?;
             self.write_space(child, &runs, sink)?;
             family.extend(&runs);
+            self.announce(child, finished)?;
         }
         table_runs.extend(&family);
         self.write_space(&plan.table, &table_runs, sink)
+    }
+
+    fn announce(&self, plan: &TreePlan, finished: &mut Finished<'_>) -> Result<(), String> {
+        finished(FinishedTree {
+            label: plan.label.clone(),
+            old_root: plan.old_root,
+            new_root: plan.new_root,
+            written: (u64::from(self.pages.last_page()) + 2) * self.format.page_size as u64,
+        })
     }
 
     /// Copies one tree; returns the pages it took (root and space pages included).

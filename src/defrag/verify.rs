@@ -6,8 +6,14 @@
 //! The rebuild copies entries as stored, so byte equality is the exact test: a decoded
 //! comparison could only be weaker, and no hash is needed because both trees are read in
 //! lockstep. Catalog records differ in one field, the root page of the object they describe;
-//! that field is patched in the old record (from the two catalogs) before comparing. The check
-//! and the comparison run on two threads; each holds one page per tree level.
+//! that field is patched in the old record (from the two catalogs) before comparing.
+//!
+//! During a defrag, each user table's trees are compared as soon as the rebuild has written
+//! them ([`compare_finished`], on a second core); what is left (the catalog, the check) runs
+//! once the file is complete, and every tree the new catalog names must be one that was
+//! compared, at the same old and new root. The rebuild writes each page once, so what was
+//! compared is what the file holds. The check and the rest of the comparison run on two
+//! threads; each holds one page per tree level.
 
 use super::catalog_rows::RootMap;
 use evtdoctor_parsers::ese::btree::TreeCursor;
@@ -16,6 +22,8 @@ use evtdoctor_parsers::ese::check;
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use evtdoctor_parsers::Problem;
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
 
 /// Key bytes shown when entries differ.
 const KEY_SHOWN: usize = 32;
@@ -29,6 +37,57 @@ pub struct Verified {
     pub index_entries: u64,
 }
 
+/// A tree the rebuild has written in full; `written`: the new file's size so far (pages below
+/// it that belong to trees still to come may not be written yet).
+#[derive(Debug, Clone)]
+pub struct FinishedTree {
+    /// What it is ("table T: records"), for messages.
+    pub label: String,
+    pub old_root: u32,
+    pub new_root: u32,
+    pub written: u64,
+}
+
+/// Which tree of a table, for messages.
+#[derive(Debug, Clone, Copy)]
+pub enum TreeRole<'a> {
+    Records,
+    LongValues,
+    Index(&'a str),
+}
+
+pub fn tree_label(table: &str, role: TreeRole<'_>) -> String {
+    match role {
+        TreeRole::Records => format!("table {table}: records"),
+        TreeRole::LongValues => format!("table {table}: long values"),
+        TreeRole::Index(index) => format!("table {table}, index {index}"),
+    }
+}
+
+/// Trees compared while the rebuild went on: live entries, by old and new root.
+#[derive(Debug, Default)]
+pub struct Compared(HashMap<(u32, u32), u64>);
+
+/// Compares each tree the rebuild reports written (on its own thread, while the rebuild goes
+/// on) with its source; `new` is the file being written, grown before each tree to the size
+/// the rebuild reports. Stops at the first difference.
+pub fn compare_finished<A: PageSource, B: PageSource>(
+    old: &Database<A>,
+    new: &Database<B>,
+    finished: Receiver<FinishedTree>,
+) -> Result<Compared, String> {
+    let trees = Trees { old, new };
+    let mut compared = Compared::default();
+    for tree in finished {
+        new.grow_to(tree.written);
+        let count = trees
+            .same_entries(tree.old_root, tree.new_root, None)
+            .map_err(|m| format!("{}: {m}", tree.label))?;
+        compared.0.insert((tree.old_root, tree.new_root), count);
+    }
+    Ok(compared)
+}
+
 /// `old_catalog`: the old file's catalog as [`read_catalog`] gives it (read once by the
 /// caller, who needs it too).
 pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
@@ -38,7 +97,7 @@ pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
 ) -> Result<Verified, String> {
     std::thread::scope(|scope| {
         let checked = scope.spawn(|| check_clean(new));
-        let compared = compare(old, old_catalog, new);
+        let compared = compare(old, old_catalog, new, &Compared::default());
         checked
             .join()
             .map_err(|_| "db check of the new file stopped unexpectedly".to_owned())??;
@@ -46,7 +105,8 @@ pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
     })
 }
 
-fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), String> {
+/// `db check` of the new file finds nothing.
+pub fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), String> {
     let mut count = 0usize;
     let mut first: Option<Problem> = None;
     check::check(
@@ -65,10 +125,13 @@ fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), String> {
     }
 }
 
-fn compare<A: PageSource, B: PageSource>(
+/// The catalogs describe the same objects, and every tree the old one names holds the same
+/// entries as the tree the new one names for it; `compared`: trees compared already.
+pub fn compare<A: PageSource, B: PageSource>(
     old: &Database<A>,
     old_catalog: &Catalog,
     new: &Database<B>,
+    compared: &Compared,
 ) -> Result<Verified, String> {
     let new_catalog = read_catalog(new)?;
     if without_roots(old_catalog) != without_roots(&new_catalog) {
@@ -76,25 +139,28 @@ fn compare<A: PageSource, B: PageSource>(
     }
     let roots = root_map(old_catalog, &new_catalog);
     let mut verified = Verified::default();
+    let trees = Trees { old, new };
     for (old_table, new_table) in old_catalog.tables.iter().zip(&new_catalog.tables) {
         verified.tables += 1;
-        let trees = Trees { old, new };
+        let name = &old_table.name;
         let patch = is_catalog(old_table).then_some(&roots);
+        let records = (old_table.root_page, new_table.root_page);
         verified.records += trees
-            .same_entries(old_table.root_page, new_table.root_page, patch)
-            .map_err(|m| format!("table {}: records: {m}", old_table.name))?;
+            .compared_or_now(records, patch, compared)
+            .map_err(|m| format!("{}: {m}", tree_label(name, TreeRole::Records)))?;
         if let (Some(old_lv), Some(new_lv)) = (old_table.long_values, new_table.long_values) {
             verified.long_value_chunks += trees
-                .same_entries(old_lv.root_page, new_lv.root_page, None)
-                .map_err(|m| format!("table {}: long values: {m}", old_table.name))?;
+                .compared_or_now((old_lv.root_page, new_lv.root_page), None, compared)
+                .map_err(|m| format!("{}: {m}", tree_label(name, TreeRole::LongValues)))?;
         }
         let index_pairs = old_table.indexes.iter().zip(&new_table.indexes);
         for (old_index, new_index) in
             index_pairs.filter(|(i, _)| i.root_page != old_table.root_page)
         {
+            let role = TreeRole::Index(&old_index.name);
             verified.index_entries += trees
-                .same_entries(old_index.root_page, new_index.root_page, None)
-                .map_err(|m| format!("table {}, index {}: {m}", old_table.name, old_index.name))?;
+                .compared_or_now((old_index.root_page, new_index.root_page), None, compared)
+                .map_err(|m| format!("{}: {m}", tree_label(name, role)))?;
         }
     }
     Ok(verified)
@@ -158,6 +224,20 @@ struct Trees<'a, A, B> {
 }
 
 impl<A: PageSource, B: PageSource> Trees<'_, A, B> {
+    /// The entry count of trees compared already at these roots; other trees are compared
+    /// now.
+    fn compared_or_now(
+        &self,
+        (old_root, new_root): (u32, u32),
+        roots: Option<&RootMap>,
+        compared: &Compared,
+    ) -> Result<u64, String> {
+        match compared.0.get(&(old_root, new_root)) {
+            Some(&count) if roots.is_none() => Ok(count),
+            _ => self.same_entries(old_root, new_root, roots),
+        }
+    }
+
     /// Reads both trees' live entries in key order and compares them byte for byte, the old
     /// record patched with `roots` first when given; returns how many there are.
     fn same_entries(

@@ -222,53 +222,63 @@ fn check_pages<S: PageSource>(
             summary.pages_not_owned += 1;
             continue;
         }
-        let bytes = match db.read_raw(number) {
-            Ok(bytes) => bytes,
-            Err(problem) => {
-                report(finding(number, "read", problem));
-                continue;
+        match db.with_raw(number, |bytes| page_finding(db, number, bytes)) {
+            Err(problem) => report(finding(number, "read", problem)),
+            Ok(PageState::Blank) => {}
+            Ok(PageState::InUse { correctable, found }) => {
+                summary.pages_in_use += 1;
+                summary.ecc_correctable += u32::from(correctable);
+                if let Some(found) = found {
+                    report(found);
+                }
             }
-        };
-        // Pages never written are all zero and carry no checksum.
-        if bytes.iter().all(|&b| b == 0) {
-            continue;
-        }
-        summary.pages_in_use += 1;
-        let offset = db.page_offset(number);
-        let status = db.checksum_status(number, &bytes);
-        if let ChecksumStatus::CorrectableBit { .. } = status {
-            summary.ecc_correctable += 1;
-        }
-        if status != ChecksumStatus::Ok {
-            let kind = match status {
-                ChecksumStatus::CorrectableBit { .. } => "checksum-correctable",
-                ChecksumStatus::WrongPageNumber { .. } => "page-number",
-                _ => "checksum",
-            };
-            report(finding(
-                number,
-                kind,
-                Problem::at_offset(
-                    match status {
-                        // Point at the very byte holding the flipped bit.
-                        ChecksumStatus::CorrectableBit { bit } => offset + u64::from(bit / 8),
-                        _ => offset,
-                    },
-                    format!("page {number}: {}", describe_checksum(&status)),
-                ),
-            ));
-            continue;
-        }
-        let stored = PageHeader::parse(&bytes).and_then(|h| h.stored_page_number);
-        if let Some(stored) = stored.filter(|&s| s != number) {
-            report(finding(
-                number,
-                "page-number",
-                Problem::at_offset(offset, format!("page {number}: header says page {stored}")),
-            ));
         }
     }
     progress(db.page_count());
+}
+
+/// What the page pass finds on one page.
+enum PageState {
+    /// Never written: all zero, no checksum.
+    Blank,
+    InUse {
+        /// A single flipped bit the ECC locates.
+        correctable: bool,
+        found: Option<Finding>,
+    },
+}
+
+fn page_finding<S: PageSource>(db: &Database<S>, number: u32, bytes: &[u8]) -> PageState {
+    if bytes.iter().all(|&b| b == 0) {
+        return PageState::Blank;
+    }
+    let offset = db.page_offset(number);
+    let status = db.checksum_status(number, bytes);
+    let correctable = matches!(status, ChecksumStatus::CorrectableBit { .. });
+    if status != ChecksumStatus::Ok {
+        let kind = match status {
+            ChecksumStatus::CorrectableBit { .. } => "checksum-correctable",
+            ChecksumStatus::WrongPageNumber { .. } => "page-number",
+            _ => "checksum",
+        };
+        let at = match status {
+            // Point at the very byte holding the flipped bit.
+            ChecksumStatus::CorrectableBit { bit } => offset + u64::from(bit / 8),
+            _ => offset,
+        };
+        let problem =
+            Problem::at_offset(at, format!("page {number}: {}", describe_checksum(&status)));
+        return PageState::InUse {
+            correctable,
+            found: Some(finding(number, kind, problem)),
+        };
+    }
+    let stored = PageHeader::parse(bytes).and_then(|h| h.stored_page_number);
+    let found = stored.filter(|&s| s != number).map(|stored| {
+        let message = format!("page {number}: header says page {stored}");
+        finding(number, "page-number", Problem::at_offset(offset, message))
+    });
+    PageState::InUse { correctable, found }
 }
 
 fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {

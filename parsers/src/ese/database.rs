@@ -18,8 +18,9 @@ pub struct Database<S> {
     /// Problems with the primary or shadow header found while opening.
     pub header_problems: Vec<Problem>,
     page_size: usize,
-    /// The source's size when opened (asked once: for a file it is a system call).
-    size: u64,
+    /// The source's size when opened (asked once: for a file it is a system call), or for a
+    /// file still being written, how much of it the writer has announced.
+    size: AtomicU64,
     /// Pages read so far, for progress reports (atomic, so threads can share the database).
     pages_read: AtomicU64,
     read_ahead: ReadAhead,
@@ -92,10 +93,19 @@ impl<S: PageSource> Database<S> {
                     })?
             }
         };
-        let page_size = header.page_size as usize;
         let size = source.size();
-        Ok(Database {
-            size,
+        Ok(Database::with_header(source, header, header_problems, size))
+    }
+
+    fn with_header(
+        source: S,
+        header: FileHeader,
+        header_problems: Vec<Problem>,
+        size: u64,
+    ) -> Database<S> {
+        let page_size = header.page_size as usize;
+        Database {
+            size: AtomicU64::new(size),
             verified: VerifiedPages::new(size / page_size as u64),
             header,
             header_problems,
@@ -103,7 +113,25 @@ impl<S: PageSource> Database<S> {
             pages_read: AtomicU64::new(0),
             read_ahead: ReadAhead::default(),
             source,
-        })
+        }
+    }
+
+    /// A database file still being written, whose header (`header`, already checked) goes
+    /// in last: nothing of it is readable until the writer announces, with
+    /// [`Database::grow_to`], how far its pages are written. `expected_size` only sizes the
+    /// record of verified pages (pages past it are checksummed at every read).
+    pub fn being_written(source: S, header: FileHeader, expected_size: u64) -> Database<S> {
+        let database = Database::with_header(source, header, Vec::new(), expected_size);
+        database.grow_to(0);
+        database
+    }
+
+    /// The writer of a file being written has written its first `size` bytes, all but pages
+    /// it has not handed out yet (which may still be zeros): runs read ahead before now are
+    /// dropped, as they may hold such pages.
+    pub fn grow_to(&self, size: u64) {
+        self.read_ahead.forget();
+        self.size.store(size, Ordering::Relaxed);
     }
 
     pub fn page_size(&self) -> usize {
@@ -112,12 +140,12 @@ impl<S: PageSource> Database<S> {
 
     /// Database pages in the file (the two header pages excluded).
     pub fn page_count(&self) -> u32 {
-        let pages = self.size / self.page_size as u64;
+        let pages = self.file_size() / self.page_size as u64;
         u32::try_from(pages.saturating_sub(2)).unwrap_or(u32::MAX)
     }
 
     pub fn file_size(&self) -> u64 {
-        self.size
+        self.size.load(Ordering::Relaxed)
     }
 
     /// Byte offset of database page `number` (page 1 follows the two header pages).
@@ -134,6 +162,9 @@ impl<S: PageSource> Database<S> {
     pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
         self.pages_read.fetch_add(1, Ordering::Relaxed);
         let offset = self.page_offset(number);
+        if let Some(all) = self.source.in_memory() {
+            return self.page_in(all, number).map(<[u8]>::to_vec);
+        }
         let spot = PageSpot {
             number,
             offset,
@@ -149,15 +180,50 @@ impl<S: PageSource> Database<S> {
             .read_at(offset, &mut bytes)
             .map_err(|e| Problem::at_offset(offset, format!("page {number}: read failed: {e}")))?;
         if n < self.page_size {
-            return Err(Problem::at_offset(
-                offset,
-                format!(
-                    "page {number}: truncated file ({n} of {} bytes)",
-                    self.page_size
-                ),
-            ));
+            return Err(self.truncated(number, n));
         }
         Ok(bytes)
+    }
+
+    /// Reads page `number` without verifying it and hands it to `look`, without a copy when
+    /// the source is in memory.
+    pub fn with_raw<R>(&self, number: u32, look: impl FnOnce(&[u8]) -> R) -> Result<R, Problem> {
+        match self.source.in_memory() {
+            Some(all) => {
+                self.pages_read.fetch_add(1, Ordering::Relaxed);
+                self.page_in(all, number).map(look)
+            }
+            None => self.read_raw(number).map(|bytes| look(&bytes)),
+        }
+    }
+
+    /// Page `number` of a source held in memory (as far as the database reaches).
+    fn page_in<'a>(&self, all: &'a [u8], number: u32) -> Result<&'a [u8], Problem> {
+        let end = usize::try_from(self.file_size()).map_or(all.len(), |e| e.min(all.len()));
+        let offset = usize::try_from(self.page_offset(number)).unwrap_or(usize::MAX);
+        let available = &all[offset.min(end)..end];
+        available
+            .get(..self.page_size)
+            .ok_or_else(|| self.truncated(number, available.len()))
+    }
+
+    fn truncated(&self, number: u32, read: usize) -> Problem {
+        Problem::at_offset(
+            self.page_offset(number),
+            format!(
+                "page {number}: truncated file ({read} of {} bytes)",
+                self.page_size
+            ),
+        )
+    }
+
+    /// Takes the pages whose checksum `other`, a database over the same bytes, found right as
+    /// found right here too (the defrag's comparison read the new file while it was written,
+    /// and the file's pages are written once).
+    pub fn trust_checksums_of<T>(&self, other: &Database<T>) {
+        for (mine, theirs) in self.verified.0.iter().zip(&other.verified.0) {
+            mine.fetch_or(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
     }
 
     /// How page `number`'s stored checksum compares with `bytes` (the page as read); a page

@@ -34,6 +34,12 @@ pub trait PageSource {
 
     /// Total size in bytes.
     fn size(&self) -> u64;
+
+    /// All of the source's bytes, when it holds them in memory (a buffer, a mapped file):
+    /// pages are then copied straight out of it, without read-ahead.
+    fn in_memory(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 impl PageSource for [u8] {
@@ -50,6 +56,10 @@ impl PageSource for [u8] {
     fn size(&self) -> u64 {
         self.len() as u64
     }
+
+    fn in_memory(&self) -> Option<&[u8]> {
+        Some(self)
+    }
 }
 
 impl PageSource for Vec<u8> {
@@ -59,6 +69,10 @@ impl PageSource for Vec<u8> {
 
     fn size(&self) -> u64 {
         self.len() as u64
+    }
+
+    fn in_memory(&self) -> Option<&[u8]> {
+        Some(self)
     }
 }
 

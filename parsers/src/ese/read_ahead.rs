@@ -54,6 +54,13 @@ pub struct PageSpot {
 }
 
 impl ReadAhead {
+    /// Drops the runs held: pages read into them may have been rewritten since (a file being
+    /// written fills in pages below its end, such as a tree's root, after pages above them).
+    pub fn forget(&self) {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        *streams = Default::default();
+    }
+
     /// Page `spot.number` from a run, reading the run when the read goes forward; `None`
     /// when the caller should read the page alone (also when the run read fails: the single
     /// read then reports the failure for this page).
@@ -141,6 +148,10 @@ mod tests {
         assert_eq!(ahead.read(&source, &spot(0)), None);
         assert_eq!(ahead.read(&source, &spot(1)), Some(vec![1; 4]));
         assert_eq!(ahead.read(&source, &spot(8)), Some(vec![8; 4]));
+        assert_eq!(source.reads.get(), 2);
+        // Forgotten runs serve nothing: the next read goes to the source again.
+        ahead.forget();
+        assert_eq!(ahead.read(&source, &spot(9)), None);
         assert_eq!(source.reads.get(), 2);
     }
 }
