@@ -695,7 +695,8 @@ impl PlanWalker<'_> {
                 _ => Field::Ignored,
             }),
             (["System", _], _) => Some(Field::Ignored),
-            (["EventData"], "Data") => Some(Field::Data),
+            // ComplexData holds a structure's bytes as one leaf value, like a Data element.
+            (["EventData"], "Data" | "ComplexData") => Some(Field::Data),
             (["EventData"], "Binary") => Some(Field::Binary),
             // UserData holds one wrapper element; every leaf below it is one value, and an
             // element that turns out to have children is no leaf.
@@ -707,7 +708,7 @@ impl PlanWalker<'_> {
                 }
                 Some(Field::Data)
             }
-            // ComplexData and anything else: the XML path knows them.
+            // Elements below Data or ComplexData, and anything else: the XML path knows them.
             _ => return None,
         };
         let text_plan = field.map(|field| self.new_plan(field, dependency));
@@ -863,7 +864,7 @@ mod tests {
     use super::*;
 
     /// Names live at the start of the chunk: (offset, text).
-    const NAMES: [(usize, &str); 7] = [
+    const NAMES: [(usize, &str); 8] = [
         (16, "Event"),
         (48, "System"),
         (80, "Provider"),
@@ -871,6 +872,7 @@ mod tests {
         (144, "EventID"),
         (176, "EventData"),
         (208, "Data"),
+        (240, "ComplexData"),
     ];
     const DEFINITION: usize = 512;
 
@@ -908,13 +910,19 @@ mod tests {
     /// The same System part, then `<EventData><Data>` holding `repeats` substitutions of
     /// value 0 (a string).
     fn data_definition(repeats: usize) -> Vec<u8> {
+        leaf_definition(6, repeats, 0x01)
+    }
+
+    /// The same System part, then `<EventData><NAMES[leaf]>` holding `repeats` substitutions of
+    /// value 0 (of type `kind`).
+    fn leaf_definition(leaf: usize, repeats: usize, kind: u8) -> Vec<u8> {
         let mut tokens = system();
         open(&mut tokens, 0x01, 5);
         tokens.push(0x02);
-        open(&mut tokens, 0x01, 6);
+        open(&mut tokens, 0x01, leaf);
         tokens.push(0x02);
         for _ in 0..repeats {
-            tokens.extend_from_slice(&[0x0e, 0, 0, 0x01]);
+            tokens.extend_from_slice(&[0x0e, 0, 0, kind]);
         }
         tokens.extend_from_slice(&[0x04, 0x04, 0x04, 0x00]);
         tokens
@@ -999,6 +1007,18 @@ mod tests {
         // 8 repeats (4,681 instances of 10 fields) stay well below the limit and are read.
         let (bytes, start, len) = chunk(8, 4);
         assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_some());
+    }
+
+    /// ComplexData (a structure's bytes) is one leaf value, rendered like binary text.
+    #[test]
+    fn complex_data_is_one_string() {
+        let mut chunk = chunk_start();
+        let start = chunk.len();
+        let definition = leaf_definition(7, 1, BINARY_TYPE);
+        chunk.extend(instance(start, &definition, BINARY_TYPE, &[0x01, 0xab]));
+        let len = chunk.len() - start;
+        let event = record_event(&chunk, start, len, &mut PlanCache::default()).unwrap();
+        assert_eq!(event.strings, ["01AB"]);
     }
 
     /// One Data element repeating a 30000-byte string 40 times: the text was sized at once
