@@ -467,14 +467,17 @@ fn non_empty(text: String) -> Option<String> {
 
 /// The text of a field, as the XML rendering shows it.
 fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
-    // Sized once: ASCII text takes a byte per UTF-16 unit, other values a few dozen at most.
+    // Sized once: ASCII text takes a byte per UTF-16 unit, binary two per byte, numbers and
+    // the other kinds a few dozen at most.
     let capacity = pieces
         .iter()
         .map(|piece| match piece {
             Piece::Literal(literal) => literal.len(),
-            Piece::Value(i) => values
-                .get(usize::from(*i))
-                .map_or(0, |v| v.bytes.len().max(24)),
+            Piece::Value(i) => values.get(usize::from(*i)).map_or(0, |v| match v.kind {
+                0x01 => v.bytes.len() / 2,
+                BINARY_TYPE => v.bytes.len() * 2,
+                _ => v.bytes.len().max(24),
+            }),
         })
         .sum();
     // A field repeating one big value thousands of times would be sized in gigabytes: past
@@ -514,22 +517,23 @@ fn push_value_text(text: &mut String, value: RawValue<'_>) -> Option<()> {
             }
             text.push_str(std::str::from_utf8(s).ok()?);
         }
-        0x03 => write!(text, "{}", i8::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x04 => write!(text, "{}", u8::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x05 => write!(text, "{}", i16::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x06 => write!(text, "{}", u16::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x07 => write!(text, "{}", i32::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x08 => write!(text, "{}", u32::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x09 => write!(text, "{}", i64::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x0a => write!(text, "{}", le_u64(b)?).ok()?,
+        0x03 => push_signed(text, i8::from_le_bytes(b.try_into().ok()?).into()),
+        0x04 => push_decimal(text, u8::from_le_bytes(b.try_into().ok()?).into()),
+        0x05 => push_signed(text, i16::from_le_bytes(b.try_into().ok()?).into()),
+        0x06 => push_decimal(text, u16::from_le_bytes(b.try_into().ok()?).into()),
+        0x07 => push_signed(text, i32::from_le_bytes(b.try_into().ok()?).into()),
+        0x08 => push_decimal(text, u32::from_le_bytes(b.try_into().ok()?).into()),
+        0x09 => push_signed(text, i64::from_le_bytes(b.try_into().ok()?)),
+        0x0a => push_decimal(text, le_u64(b)?),
         0x0d => match i32::from_le_bytes(b.try_into().ok()?) {
             0 => text.push_str("false"),
             1 => text.push_str("true"),
-            raw => write!(text, "{raw}").ok()?,
+            raw => push_signed(text, raw.into()),
         },
         BINARY_TYPE => {
             for byte in b {
-                write!(text, "{byte:02X}").ok()?;
+                text.push(char::from(HEX_UPPER[usize::from(byte >> 4)]));
+                text.push(char::from(HEX_UPPER[usize::from(byte & 0x0f)]));
             }
         }
         0x0f => push_guid(text, b.try_into().ok()?),
@@ -574,30 +578,90 @@ fn push_sid(text: &mut String, b: &[u8]) -> Option<()> {
         return None;
     };
     let authority = u64::from_be_bytes([0, 0, *a0, *a1, *a2, *a3, *a4, *a5]);
-    write!(text, "S-{revision}-{authority}").ok()?;
+    text.push_str("S-");
+    push_decimal(text, u64::from(*revision));
+    text.push('-');
+    push_decimal(text, authority);
     for sub in subs.chunks_exact(4).take(usize::from(*count)) {
-        write!(text, "-{}", u32::from_le_bytes(sub.try_into().ok()?)).ok()?;
+        text.push('-');
+        push_decimal(text, u32::from_le_bytes(sub.try_into().ok()?).into());
     }
     Some(())
 }
 
-/// Appends UTF-16LE text up to its first NUL; plain ASCII (most event text) is copied directly.
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `n` in decimal, without the formatting machinery (numbers fill many values).
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+fn push_signed(text: &mut String, n: i64) {
+    if n < 0 {
+        text.push('-');
+    }
+    push_decimal(text, n.unsigned_abs());
+}
+
+/// Appends UTF-16LE text up to its first NUL; `None` for a lone surrogate. Plain ASCII (most
+/// event text) is narrowed unit by unit instead of decoded.
 fn push_utf16_until_nul(text: &mut String, bytes: &[u8]) -> Option<()> {
-    let units = bytes
-        .chunks_exact(2)
-        .map(|p| u16::from_le_bytes([p[0], p[1]]));
-    let units = units.take_while(|u| *u != 0);
-    if bytes.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
-        text.extend(units.map(|u| u as u8 as char));
+    let (units, ascii) = utf16_until_nul(bytes)?;
+    text.reserve(units.len() / 2);
+    if ascii {
+        let mut narrow = [0u8; 64];
+        for wide in units.chunks(2 * narrow.len()) {
+            let part = narrow.get_mut(..wide.len() / 2)?;
+            for (byte, unit) in part.iter_mut().zip(wide.chunks_exact(2)) {
+                *byte = unit[0];
+            }
+            text.push_str(std::str::from_utf8(part).ok()?);
+        }
         return Some(());
     }
+    let units = units
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]));
     for c in char::decode_utf16(units) {
         text.push(c.ok()?);
     }
     Some(())
 }
 
+/// The whole UTF-16LE units of `bytes` before the first NUL, and whether all are ASCII.
+fn utf16_until_nul(bytes: &[u8]) -> Option<(&[u8], bool)> {
+    let mut ascii = true;
+    let mut end = 0;
+    for unit in bytes.chunks_exact(2) {
+        let unit = u16::from_le_bytes([unit[0], unit[1]]);
+        if unit == 0 {
+            break;
+        }
+        ascii &= unit < 0x80;
+        end += 2;
+    }
+    Some((bytes.get(..end)?, ascii))
+}
+
+/// All of `bytes` as text (names and template text); `None` for a lone surrogate.
 fn utf16(bytes: &[u8]) -> Option<String> {
+    let mut text = String::new();
+    if utf16_until_nul(bytes)?.0.len() == bytes.len() / 2 * 2 {
+        // No NUL inside (the usual case): the ASCII shortcut applies.
+        push_utf16_until_nul(&mut text, bytes)?;
+        return Some(text);
+    }
     let units = bytes
         .chunks_exact(2)
         .map(|p| u16::from_le_bytes([p[0], p[1]]));
@@ -682,10 +746,12 @@ impl PlanWalker<'_> {
             .iter()
             .map(|f| f.name.as_str())
             .skip_while(|n| *n == "Event");
-        let path: Vec<&str> = base.iter().copied().chain(below_event).collect();
-        let field = match (path.as_slice(), name.as_str()) {
-            ([], "Event" | "System" | "EventData") => None,
-            (["System"], element) => Some(match element {
+        // The path's first two elements, and whether it goes deeper, are all the rules need.
+        let mut path = base.iter().copied().chain(below_event);
+        let (first, second, deeper) = (path.next(), path.next(), path.next().is_some());
+        let field = match (first, second, name.as_str()) {
+            (None, _, "Event" | "System" | "EventData") => None,
+            (Some("System"), None, element) => Some(match element {
                 "EventID" => Field::EventId,
                 "Level" => Field::Level,
                 "Task" => Field::Task,
@@ -694,15 +760,15 @@ impl PlanWalker<'_> {
                 "Computer" => Field::Computer,
                 _ => Field::Ignored,
             }),
-            (["System", _], _) => Some(Field::Ignored),
+            (Some("System"), Some(_), _) if !deeper => Some(Field::Ignored),
             // ComplexData holds a structure's bytes as one leaf value, like a Data element.
-            (["EventData"], "Data" | "ComplexData") => Some(Field::Data),
-            (["EventData"], "Binary") => Some(Field::Binary),
+            (Some("EventData"), None, "Data" | "ComplexData") => Some(Field::Data),
+            (Some("EventData"), None, "Binary") => Some(Field::Binary),
             // UserData holds one wrapper element; every leaf below it is one value, and an
             // element that turns out to have children is no leaf.
-            ([], "UserData") | (["UserData"], _) => None,
-            (["UserData", _, rest @ ..], _) => {
-                if !rest.is_empty() {
+            (None, _, "UserData") | (Some("UserData"), None, _) => None,
+            (Some("UserData"), Some(_), _) => {
+                if deeper {
                     let parent = self.stack.last()?.text_plan?;
                     self.plan.fields.get_mut(parent)?.field = Field::Ignored;
                 }
@@ -1009,6 +1075,58 @@ mod tests {
         assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_some());
     }
 
+    /// The ASCII shortcut and the general decoder give what `decode_utf16` gives, up to the
+    /// first NUL, on ASCII, non-ASCII, surrogate pairs and text past the 64-unit buffer.
+    #[test]
+    fn utf16_text_decodes_like_the_standard_library() {
+        let long = "a".repeat(64) + "bc" + &"d".repeat(130);
+        for text in [
+            "",
+            "System",
+            "Schlüssel ✓",
+            "emoji 😀 pair",
+            &long,
+            &(long.clone() + "é"),
+        ] {
+            let mut bytes = utf16(text);
+            let mut decoded = String::new();
+            push_utf16_until_nul(&mut decoded, &bytes).unwrap();
+            assert_eq!(decoded, text);
+            // A NUL ends the text; an odd trailing byte is no unit.
+            bytes.extend_from_slice(&[0, 0, b'x', 0, 7]);
+            let mut decoded = String::from(">");
+            push_utf16_until_nul(&mut decoded, &bytes).unwrap();
+            assert_eq!(decoded, format!(">{text}"));
+        }
+        // A lone surrogate, high or low, sends the value to the XML path.
+        for lone in [[0x3d, 0xd8], [0x00, 0xde]] {
+            let mut bytes = utf16("ab");
+            bytes.extend_from_slice(&lone);
+            assert!(push_utf16_until_nul(&mut String::new(), &bytes).is_none());
+        }
+    }
+
+    /// Numbers, SIDs and binary written without the formatter read as the formatter writes them.
+    #[test]
+    fn values_render_like_the_formatter() {
+        let render = |kind, bytes: &[u8]| {
+            let mut text = String::new();
+            push_value_text(&mut text, RawValue { kind, bytes }).unwrap();
+            text
+        };
+        assert_eq!(render(0x03, &[0x80]), "-128");
+        assert_eq!(render(0x05, &(-2i16).to_le_bytes()), "-2");
+        assert_eq!(render(0x07, &i32::MIN.to_le_bytes()), i32::MIN.to_string());
+        assert_eq!(render(0x09, &i64::MIN.to_le_bytes()), i64::MIN.to_string());
+        assert_eq!(render(0x04, &[0]), "0");
+        assert_eq!(render(0x06, &u16::MAX.to_le_bytes()), "65535");
+        assert_eq!(render(0x0a, &u64::MAX.to_le_bytes()), u64::MAX.to_string());
+        assert_eq!(render(0x0d, &7i32.to_le_bytes()), "7");
+        assert_eq!(render(BINARY_TYPE, &[0x00, 0x9f, 0xff]), "009FFF");
+        let sid = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0];
+        assert_eq!(render(0x13, &sid), "S-1-5-32-544");
+    }
+
     /// ComplexData (a structure's bytes) is one leaf value, rendered like binary text.
     #[test]
     fn complex_data_is_one_string() {
@@ -1021,8 +1139,9 @@ mod tests {
         assert_eq!(event.strings, ["01AB"]);
     }
 
-    /// One Data element repeating a 30000-byte string 40 times: the text was sized at once
-    /// from the repeats (a 64 KiB value repeated 16,000 times would ask for a gigabyte).
+    /// One Data element repeating a 15,000-character string 80 times: the text was sized at
+    /// once from the repeats (a 64 KiB value repeated 16,000 times would ask for half a
+    /// gigabyte).
     #[test]
     fn data_text_sized_past_the_work_limit_goes_to_the_xml_path() {
         let read = |repeats| {
@@ -1033,7 +1152,7 @@ mod tests {
             let len = chunk.len() - start;
             record_event(&chunk, start, len, &mut PlanCache::default())
         };
-        assert!(read(40).is_none());
+        assert!(read(80).is_none());
         let event = read(2).unwrap();
         assert_eq!(event.strings, vec!["x".repeat(30000)]);
     }
