@@ -8,15 +8,26 @@
 //! the caller renders that record through XML instead; a test holds both paths equal.
 
 use crate::event::{Event, Level};
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// Template plans of one chunk, by definition offset and context (`None`: not for the fast
-/// path). A chunk holds a few dozen templates at most, so a list beats hashing.
-#[derive(Default, Clone)]
-pub struct PlanCache(Vec<(u32, Context, Option<Arc<TemplatePlan>>)>);
+/// Template plans: those of the chunk being read, by definition offset and context (`None`:
+/// not for the fast path), and those of the chunks read before it. A chunk holds a few dozen
+/// templates at most, so a list beats hashing.
+#[derive(Default)]
+pub struct PlanCache {
+    chunk: Vec<(u32, Context, Option<Arc<TemplatePlan>>)>,
+    earlier: EarlierPlans,
+}
 
 impl PlanCache {
+    /// Forgets the plans' offsets: offsets are chunk-relative. Plans of earlier chunks stay
+    /// for definitions that turn out the same.
+    pub fn start_chunk(&mut self) {
+        self.chunk.clear();
+    }
+
     fn plan(
         &mut self,
         chunk: &[u8],
@@ -24,20 +35,97 @@ impl PlanCache {
         context: Context,
     ) -> Option<Arc<TemplatePlan>> {
         let cached = self
-            .0
+            .chunk
             .iter()
             .find(|(offset, c, _)| (*offset, *c) == (definition, context));
         if let Some((_, _, plan)) = cached {
             return plan.clone();
         }
-        let plan = TemplatePlan::build(chunk, definition as usize, context).map(Arc::new);
-        self.0.push((definition, context, plan.clone()));
+        let plan = self.earlier.plan(chunk, definition as usize, context);
+        self.chunk.push((definition, context, plan.clone()));
         plan
     }
 }
 
+/// Plans built for earlier chunks, by where their definition sat. Most logs repeat a few
+/// templates in every chunk, often at the same offset; building a plan costs far more than
+/// checking that a definition's bytes and the names it refers to are those of a known one.
+#[derive(Default)]
+struct EarlierPlans {
+    by_offset: HashMap<(usize, Context), Vec<KnownPlan>>,
+    count: usize,
+}
+
+/// Plans kept at most (a few KiB each); past this the cache starts again.
+const MAX_EARLIER_PLANS: usize = 1024;
+
+/// A plan and everything its building read from the chunk.
+struct KnownPlan {
+    /// The definition's BinXML (names stored inline included).
+    tokens: Box<[u8]>,
+    /// Names stored elsewhere in the chunk: offset and stored bytes (length, characters).
+    names: Vec<(usize, Box<[u8]>)>,
+    plan: Option<Arc<TemplatePlan>>,
+}
+
+impl EarlierPlans {
+    fn plan(&mut self, chunk: &[u8], offset: usize, context: Context) -> Option<Arc<TemplatePlan>> {
+        let tokens = definition_tokens(chunk, offset)?;
+        let known = self.by_offset.get(&(offset, context));
+        let same = known.into_iter().flatten().find(|k| {
+            *k.tokens == *tokens
+                && k.names
+                    .iter()
+                    .all(|(at, bytes)| stored_name(chunk, *at) == Some(&bytes[..]))
+        });
+        if let Some(same) = same {
+            return same.plan.clone();
+        }
+        let start = offset + DEFINITION_HEADER;
+        // A definition the fast path does not handle is not kept: the chunk's own list
+        // remembers it for the chunk.
+        let (plan, names) = TemplatePlan::walk(chunk, start, start + tokens.len(), context)?;
+        let plan = Some(Arc::new(plan));
+        if self.count >= MAX_EARLIER_PLANS {
+            self.by_offset.clear();
+            self.count = 0;
+        }
+        let names = names
+            .into_iter()
+            .filter_map(|at| Some((at, Box::from(stored_name(chunk, at)?))))
+            .collect();
+        self.by_offset
+            .entry((offset, context))
+            .or_default()
+            .push(KnownPlan {
+                tokens: Box::from(tokens),
+                names,
+                plan: plan.clone(),
+            });
+        self.count += 1;
+        plan
+    }
+}
+
+/// Definition header: next offset (4), GUID (16), data size (4); the BinXML tokens follow.
+const DEFINITION_HEADER: usize = 24;
+
+/// The BinXML tokens of the template definition at `offset` (cut at the chunk's end).
+fn definition_tokens(chunk: &[u8], offset: usize) -> Option<&[u8]> {
+    let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
+    let start = offset.checked_add(DEFINITION_HEADER)?;
+    let end = start.checked_add(size)?.min(chunk.len());
+    chunk.get(start..end)
+}
+
+/// The stored bytes of the name at `offset`: its length and characters.
+fn stored_name(chunk: &[u8], offset: usize) -> Option<&[u8]> {
+    let chars = usize::from(read_u16(chunk, offset.checked_add(6)?)?);
+    chunk.get(offset.checked_add(6)?..offset.checked_add(8 + chars * 2)?)
+}
+
 /// Where a BinXML fragment sits in its event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Context {
     /// A whole event, or its EventData or UserData element.
     Event,
@@ -211,18 +299,15 @@ pub struct TemplatePlan {
 }
 
 impl TemplatePlan {
-    /// Reads the template definition at `offset` of `chunk`. `None` when it holds anything the
-    /// fast path does not handle.
-    fn build(chunk: &[u8], offset: usize, context: Context) -> Option<TemplatePlan> {
-        // Definition header: next offset (4), GUID (16), data size (4), then BinXML tokens.
-        let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
-        let start = offset.checked_add(24)?;
-        let end = start.checked_add(size)?.min(chunk.len());
-        TemplatePlan::walk(chunk, start, end, context)
-    }
-
-    /// The plan of the BinXML tokens in `chunk[start..end]`.
-    fn walk(chunk: &[u8], start: usize, end: usize, context: Context) -> Option<TemplatePlan> {
+    /// The plan of the BinXML tokens in `chunk[start..end]`, and the offsets of the names it
+    /// read from elsewhere in the chunk. `None` when the tokens hold anything the fast path
+    /// does not handle.
+    fn walk(
+        chunk: &[u8],
+        start: usize,
+        end: usize,
+        context: Context,
+    ) -> Option<(TemplatePlan, Vec<usize>)> {
         let mut walker = PlanWalker {
             cursor: Cursor {
                 bytes: chunk.get(..end)?,
@@ -234,6 +319,7 @@ impl TemplatePlan {
             attribute_plan: None,
             root: None,
             context,
+            names_elsewhere: Vec::new(),
         };
         walker.walk()?;
         let mut plan = walker.plan;
@@ -258,7 +344,7 @@ impl TemplatePlan {
         let complete = context == Context::UserData
             || matches!(walker.root.as_deref(), Some("EventData" | "UserData"))
             || (has(Field::EventId) && has(Field::ProviderName));
-        (walker.stack.is_empty() && complete).then_some(plan)
+        (walker.stack.is_empty() && complete).then_some((plan, walker.names_elsewhere))
     }
 
     fn apply(
@@ -307,7 +393,7 @@ impl TemplatePlan {
                                 }
                                 // Classic events logged through the legacy API store their
                                 // EventData as plain elements, without a template.
-                                None => TemplatePlan::walk(chunk, start, end, context)?.apply(
+                                None => TemplatePlan::walk(chunk, start, end, context)?.0.apply(
                                     &[],
                                     chunk,
                                     plans,
@@ -695,6 +781,8 @@ struct PlanWalker<'c> {
     /// The name of the definition's outermost element.
     root: Option<String>,
     context: Context,
+    /// Offsets of the names read from outside the tokens.
+    names_elsewhere: Vec<usize>,
 }
 
 impl PlanWalker<'_> {
@@ -870,6 +958,8 @@ impl PlanWalker<'_> {
         if offset == self.cursor.pos {
             // next offset (4), hash (2), length (2), characters, NUL (2)
             self.cursor.skip(8 + chars * 2 + 2)?;
+        } else {
+            self.names_elsewhere.push(offset);
         }
         Some(name)
     }
@@ -1062,6 +1152,26 @@ mod tests {
         let (bytes, start, len) = chunk(2, 4);
         let event = record_event(&bytes, start, len, &mut PlanCache::default()).unwrap();
         assert_eq!((event.source.as_str(), event.event_id), ("P", 7));
+    }
+
+    /// A later chunk reuses a plan only when its definition and the names the definition
+    /// refers to are the same: here the same bytes name `EventIX` instead of `EventID`, so
+    /// the record has no event ID and goes to the XML path.
+    #[test]
+    fn plans_carry_over_to_chunks_with_the_same_definition_and_names() {
+        let (same, start, len) = chunk(2, 2);
+        let mut renamed = same.clone();
+        let last_char = NAMES[4].0 + 8 + 2 * 6;
+        renamed[last_char] = b'X';
+        let mut plans = PlanCache::default();
+        for (bytes, read) in [(&same, true), (&renamed, false), (&same, true)] {
+            plans.start_chunk();
+            let event = record_event(bytes, start, len, &mut plans);
+            assert_eq!(event.map(|e| e.event_id), read.then_some(7));
+        }
+        // The original chunk's plan (its nested instances use the same definition) was kept
+        // and found again; the renamed chunk's, which the fast path cannot use, was not kept.
+        assert_eq!(plans.earlier.count, 1);
     }
 
     /// 200 nested substitutions at each of four levels used to mean 1.6 billion field
