@@ -126,19 +126,34 @@ fn write_opt_uint(out: &mut Vec<u8>, n: Option<u64>) {
     }
 }
 
+/// Decimal, two digits at a time.
 fn write_uint(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while n >= 10 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if at == digits.len() || n > 0 {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[at..]);
 }
+
+/// "00", "01", ... "99".
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[2 * n] = b'0' + (n / 10) as u8;
+        pairs[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -159,63 +174,67 @@ fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let mut rest = text.as_bytes();
-    while let Some((plain, byte, after)) = split_at_escape(rest) {
-        out.extend_from_slice(plain);
-        let short = match byte {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            b'\t' => b't',
-            b'\n' => b'n',
-            0x0c => b'f',
-            b'\r' => b'r',
-            _ => b'u',
-        };
-        out.extend_from_slice(&[b'\\', short]);
-        if short == b'u' {
-            out.extend_from_slice(&[
-                b'0',
-                b'0',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 0x0f)],
-            ]);
+    if has_escape(rest) {
+        while let Some(at) = rest.iter().position(|&byte| needs_escape(byte)) {
+            let (plain, tail) = rest.split_at_checked(at).unwrap_or_default();
+            let Some((&byte, after)) = tail.split_first() else {
+                break;
+            };
+            out.extend_from_slice(plain);
+            write_escape(out, byte);
+            rest = after;
         }
-        rest = after;
     }
     out.extend_from_slice(rest);
     out.push(b'"');
 }
 
-/// The text before the first byte JSON must escape, that byte and the text after it; `None`
-/// when nothing needs escaping (most text, skipped a word at a time).
-fn split_at_escape(bytes: &[u8]) -> Option<(&[u8], u8, &[u8])> {
-    let mut at = 0;
-    while let Some(word) = bytes.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
-        if may_need_escape(u64::from_le_bytes(*word)) {
-            break;
-        }
-        at += 8;
-    }
-    let found = at
-        + bytes
-            .get(at..)?
-            .iter()
-            .position(|&b| b < 0x20 || b == b'"' || b == b'\\')?;
-    let (plain, rest) = bytes.split_at_checked(found)?;
-    let (&byte, after) = rest.split_first()?;
-    Some((plain, byte, after))
+/// True when some byte needs an escape. Most text needs none: it is looked at eight bytes at a
+/// time, without a branch per byte.
+fn has_escape(bytes: &[u8]) -> bool {
+    let (words, tail) = bytes.as_chunks::<8>();
+    let flagged = words.iter().fold(0, |flags, word| {
+        flags | escape_lanes(u64::from_le_bytes(*word))
+    });
+    flagged != 0 || tail.iter().any(|&byte| needs_escape(byte))
 }
 
-/// False when none of the eight bytes of `word` is a control character, `"` or `\` (true may
-/// be a false alarm: the bytes are then looked at one by one).
-fn may_need_escape(word: u64) -> bool {
+/// Non-zero when one of the eight bytes of `word` is a control character, `"` or `\` (the
+/// usual bit trick: a lane below `n` borrows into its high bit).
+fn escape_lanes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Flags a lane below `n` (n <= 0x80), the usual bit trick.
-    let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGH != 0;
+    let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGH;
     below(word, 0x20)
-        || below(word ^ (ONES * u64::from(b'"')), 1)
-        || below(word ^ (ONES * u64::from(b'\\')), 1)
+        | below(word ^ (ONES * u64::from(b'"')), 1)
+        | below(word ^ (ONES * u64::from(b'\\')), 1)
+}
+
+/// Control characters, `"` and `\`.
+fn needs_escape(byte: u8) -> bool {
+    (byte < 0x20) | (byte == b'"') | (byte == b'\\')
+}
+
+fn write_escape(out: &mut Vec<u8>, byte: u8) {
+    let short = match byte {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        b'\t' => b't',
+        b'\n' => b'n',
+        0x0c => b'f',
+        b'\r' => b'r',
+        _ => b'u',
+    };
+    out.extend_from_slice(&[b'\\', short]);
+    if short == b'u' {
+        out.extend_from_slice(&[
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0x0f)],
+        ]);
+    }
 }
 
 fn write_opt_time(out: &mut Vec<u8>, time: Option<DateTime<Utc>>) {
@@ -312,6 +331,19 @@ mod tests {
         ] {
             assert_eq!(json(text), serde_json::to_string(text).unwrap(), "{text:?}");
         }
+        // Each ASCII character at each place of a word and of the tail, beside non-ASCII.
+        for c in (0u8..0x80).map(char::from) {
+            for at in 0..19 {
+                let mut text: Vec<char> = "aé✓bcdefghijklmnop".chars().collect();
+                text.insert(at, c);
+                let text: String = text.into_iter().collect();
+                assert_eq!(
+                    json(&text),
+                    serde_json::to_string(&text).unwrap(),
+                    "{text:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -372,5 +404,15 @@ mod tests {
                 serde_json::to_string(&Level::AuditFailure).unwrap()
             )
         );
+        // Every digit count, odd and even, with zeros in each place.
+        let mut n = 1u64;
+        while let Some(next) = n.checked_mul(10) {
+            for value in [n - 1, n, n + 1, n * 9, next - 1] {
+                let mut out = Vec::new();
+                write_uint(&mut out, value);
+                assert_eq!(out, value.to_string().as_bytes());
+            }
+            n = next;
+        }
     }
 }
