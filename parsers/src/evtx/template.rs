@@ -718,18 +718,30 @@ fn push_utf16_until_nul(text: &mut String, bytes: &[u8]) -> Option<()> {
     }
     let units = units
         .chunks_exact(2)
-        .map(|p| u16::from_le_bytes([p[0], p[1]]));
+        .map(|unit| u16::from_le_bytes([unit[0], unit[1]]));
     for c in char::decode_utf16(units) {
         text.push(c.ok()?);
     }
     Some(())
 }
 
-/// The whole UTF-16LE units of `bytes` before the first NUL, and whether all are ASCII.
+/// The whole UTF-16LE units of `bytes` before the first NUL, and whether all are ASCII. Four
+/// units are looked at a time until a word holds a NUL.
 fn utf16_until_nul(bytes: &[u8]) -> Option<(&[u8], bool)> {
-    let mut ascii = true;
+    const LOW_UNITS: u64 = 0x0001_0001_0001_0001;
+    const HIGH_BITS: u64 = 0x8000_8000_8000_8000;
     let mut end = 0;
-    for unit in bytes.chunks_exact(2) {
+    let mut seen = 0u64;
+    for word in bytes.as_chunks::<8>().0 {
+        let word = u64::from_le_bytes(*word);
+        if word.wrapping_sub(LOW_UNITS) & !word & HIGH_BITS != 0 {
+            break;
+        }
+        seen |= word;
+        end += 8;
+    }
+    let mut ascii = seen & 0xff80_ff80_ff80_ff80 == 0;
+    for unit in bytes.get(end..)?.chunks_exact(2) {
         let unit = u16::from_le_bytes([unit[0], unit[1]]);
         if unit == 0 {
             break;
@@ -1207,6 +1219,14 @@ mod tests {
             let mut decoded = String::from(">");
             push_utf16_until_nul(&mut decoded, &bytes).unwrap();
             assert_eq!(decoded, format!(">{text}"));
+        }
+        // A NUL at every place of the words and the tail.
+        for at in 0..13 {
+            let mut bytes = utf16("abcdéfghijkl");
+            bytes.splice(at * 2..at * 2, [0, 0]);
+            let mut decoded = String::new();
+            push_utf16_until_nul(&mut decoded, &bytes).unwrap();
+            assert_eq!(decoded, "abcdéfghijkl".chars().take(at).collect::<String>());
         }
         // A lone surrogate, high or low, sends the value to the XML path.
         for lone in [[0x3d, 0xd8], [0x00, 0xde]] {
