@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
-use template::PlanCache;
+use template::{PlanCache, ValueLists};
 
 /// Size of the file header block (chunks start after it); shared with the project's writer.
 pub const FILE_HEADER_BLOCK: usize = 4096;
@@ -205,9 +205,10 @@ fn clean_chunk_items(
     let records = walk::clean_records(chunk, recover)?;
     // Sized up front: growing a list of events copies them all.
     let mut items = Vec::with_capacity(records.len());
+    let mut lists = ValueLists::default();
     for record in records {
-        let mut event =
-            template::record_event(chunk.data, record.binxml_start, record.binxml_len, plans)?;
+        let (start, len) = (record.binxml_start, record.binxml_len);
+        let mut event = template::record_event(chunk.data, start, len, plans, &mut lists)?;
         event.time_written = timestamp_to_utc(record.timestamp);
         event.record_number = Some(record.record_id);
         items.push(Ok(event));
@@ -223,7 +224,13 @@ fn convert_record(
     let record = record?;
     let fast = plans.and_then(|plans| {
         let (start, len) = (record.binxml_offset as usize, record.binxml_size as usize);
-        template::record_event(record.chunk.data, start, len, plans)
+        template::record_event(
+            record.chunk.data,
+            start,
+            len,
+            plans,
+            &mut ValueLists::default(),
+        )
     });
     let mut event = match fast {
         Some(event) => event,

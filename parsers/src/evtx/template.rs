@@ -135,17 +135,23 @@ enum Context {
 
 /// Builds the event of the record whose BinXML is `chunk[start..start + len]`, or `None` when
 /// the record is not of a shape the fast path handles.
-pub fn record_event(
-    chunk: &[u8],
+pub fn record_event<'c>(
+    chunk: &'c [u8],
     start: usize,
     len: usize,
     plans: &mut PlanCache,
+    lists: &mut ValueLists<'c>,
 ) -> Option<Event> {
     let end = start.checked_add(len)?.min(chunk.len());
-    let instance = Instance::read(chunk, start, end)?;
+    let mut state = Collected {
+        lists: std::mem::take(lists),
+        ..Collected::default()
+    };
+    let instance = Instance::read(chunk, start, end, state.lists.take())?;
     let mut event = Event::new(String::new(), 0, Level::Information);
-    let mut state = Collected::default();
     instance.apply(chunk, plans, &mut event, &mut state, Context::Event, 0)?;
+    state.lists.keep(instance.values);
+    *lists = std::mem::take(&mut state.lists);
     if event.source.is_empty() {
         // Every real event names its provider; without one the record is damaged, and the
         // XML path salvages more of it.
@@ -159,12 +165,29 @@ pub fn record_event(
 /// Field values gathered before they can be settled (source falls back to the provider name;
 /// audit levels need the keywords).
 #[derive(Default)]
-struct Collected {
+struct Collected<'c> {
     provider: Option<String>,
     keywords: u64,
     binary: Vec<u8>,
     /// Fields applied and text bytes made so far, against [`MAX_WORK`].
     work: usize,
+    lists: ValueLists<'c>,
+}
+
+/// Value lists of the instances already read, kept for the next ones (every record reads two
+/// or three): at most one list per nesting level is in use at a time.
+#[derive(Default)]
+pub struct ValueLists<'c>(Vec<Vec<RawValue<'c>>>);
+
+impl<'c> ValueLists<'c> {
+    fn take(&mut self) -> Vec<RawValue<'c>> {
+        self.0.pop().unwrap_or_default()
+    }
+
+    fn keep(&mut self, mut values: Vec<RawValue<'c>>) {
+        values.clear();
+        self.0.push(values);
+    }
 }
 
 /// What one record may cost: real records apply a few dozen fields, but a template repeating
@@ -172,7 +195,7 @@ struct Collected {
 /// levels: 1.6 billion). Past this the record goes to the XML path, which has its own limits.
 const MAX_WORK: usize = 1 << 20;
 
-impl Collected {
+impl Collected<'_> {
     fn spend(&mut self, units: usize) -> Option<()> {
         self.work = self.work.saturating_add(units);
         (self.work <= MAX_WORK).then_some(())
@@ -196,8 +219,13 @@ struct Instance<'c> {
 }
 
 impl<'c> Instance<'c> {
-    /// Reads `[fragment header] TemplateInstance` at `pos`.
-    fn read(chunk: &'c [u8], pos: usize, end: usize) -> Option<Instance<'c>> {
+    /// Reads `[fragment header] TemplateInstance` at `pos`, into `values` (empty).
+    fn read(
+        chunk: &'c [u8],
+        pos: usize,
+        end: usize,
+        mut values: Vec<RawValue<'c>>,
+    ) -> Option<Instance<'c>> {
         let mut cursor = Cursor {
             bytes: chunk.get(..end)?,
             pos,
@@ -224,7 +252,7 @@ impl<'c> Instance<'c> {
         }
         // The descriptors (size u16, type u8, padding) come first, then the values in order.
         let descriptors = cursor.take(count * 4)?;
-        let mut values = Vec::with_capacity(count);
+        values.reserve(count);
         for descriptor in descriptors.chunks_exact(4) {
             let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
             values.push(RawValue {
@@ -238,10 +266,10 @@ impl<'c> Instance<'c> {
     /// Feeds this instance's fields into `event`.
     fn apply(
         &self,
-        chunk: &[u8],
+        chunk: &'c [u8],
         plans: &mut PlanCache,
         event: &mut Event,
-        state: &mut Collected,
+        state: &mut Collected<'c>,
         context: Context,
         depth: usize,
     ) -> Option<()> {
@@ -347,13 +375,13 @@ impl TemplatePlan {
         (walker.stack.is_empty() && complete).then_some((plan, walker.names_elsewhere))
     }
 
-    fn apply(
+    fn apply<'c>(
         &self,
-        values: &[RawValue<'_>],
-        chunk: &[u8],
+        values: &[RawValue<'c>],
+        chunk: &'c [u8],
         plans: &mut PlanCache,
         event: &mut Event,
-        state: &mut Collected,
+        state: &mut Collected<'c>,
         depth: usize,
     ) -> Option<()> {
         // An instance with fewer values than its template refers to is damaged.
@@ -387,9 +415,10 @@ impl TemplatePlan {
                             let start = (value.bytes.as_ptr() as usize)
                                 .checked_sub(chunk.as_ptr() as usize)?;
                             let end = start.checked_add(value.bytes.len())?;
-                            match Instance::read(chunk, start, end) {
+                            match Instance::read(chunk, start, end, state.lists.take()) {
                                 Some(nested) => {
-                                    nested.apply(chunk, plans, event, state, context, depth + 1)?
+                                    nested.apply(chunk, plans, event, state, context, depth + 1)?;
+                                    state.lists.keep(nested.values);
                                 }
                                 // Classic events logged through the legacy API store their
                                 // EventData as plain elements, without a template.
@@ -541,6 +570,11 @@ fn push_string_array(strings: &mut Vec<String>, bytes: &[u8]) -> Option<()> {
 /// The text without surrounding white space, or `None` when nothing is left; reuses the
 /// allocation when there is nothing to trim (the usual case).
 fn non_empty(text: String) -> Option<String> {
+    // Text that starts and ends with a visible ASCII character has nothing to trim.
+    let visible = |byte: Option<&u8>| byte.is_some_and(|b| b.is_ascii_graphic());
+    if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {
+        return Some(text);
+    }
     let trimmed = text.trim();
     if trimmed.is_empty() {
         None
@@ -1162,7 +1196,14 @@ mod tests {
     #[test]
     fn nested_template_reads_on_the_fast_path() {
         let (bytes, start, len) = chunk(2, 4);
-        let event = record_event(&bytes, start, len, &mut PlanCache::default()).unwrap();
+        let event = record_event(
+            &bytes,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default(),
+        )
+        .unwrap();
         assert_eq!((event.source.as_str(), event.event_id), ("P", 7));
     }
 
@@ -1178,7 +1219,7 @@ mod tests {
         let mut plans = PlanCache::default();
         for (bytes, read) in [(&same, true), (&renamed, false), (&same, true)] {
             plans.start_chunk();
-            let event = record_event(bytes, start, len, &mut plans);
+            let event = record_event(bytes, start, len, &mut plans, &mut ValueLists::default());
             assert_eq!(event.map(|e| e.event_id), read.then_some(7));
         }
         // The original chunk's plan (its nested instances use the same definition) was kept
@@ -1191,10 +1232,24 @@ mod tests {
     #[test]
     fn repeated_nested_substitutions_stop_at_the_work_limit() {
         let (bytes, start, len) = chunk(200, 4);
-        assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_none());
+        assert!(record_event(
+            &bytes,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default()
+        )
+        .is_none());
         // 8 repeats (4,681 instances of 10 fields) stay well below the limit and are read.
         let (bytes, start, len) = chunk(8, 4);
-        assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_some());
+        assert!(record_event(
+            &bytes,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default()
+        )
+        .is_some());
     }
 
     /// The ASCII shortcut and the general decoder give what `decode_utf16` gives, up to the
@@ -1257,6 +1312,21 @@ mod tests {
         assert_eq!(render(0x13, &sid), "S-1-5-32-544");
     }
 
+    /// Text is trimmed of any white space, ASCII or not; visible ASCII ends skip the trim.
+    #[test]
+    fn fields_are_trimmed_and_empty_ones_dropped() {
+        for (text, want) in [
+            ("System", Some("System")),
+            (" System\r\n", Some("System")),
+            ("\u{a0}WIN-7\u{3000}", Some("WIN-7")),
+            ("Ärger", Some("Ärger")),
+            (" \t", None),
+            ("", None),
+        ] {
+            assert_eq!(non_empty(text.to_owned()).as_deref(), want, "{text:?}");
+        }
+    }
+
     /// ComplexData (a structure's bytes) is one leaf value, rendered like binary text.
     #[test]
     fn complex_data_is_one_string() {
@@ -1265,7 +1335,14 @@ mod tests {
         let definition = leaf_definition(7, 1, BINARY_TYPE);
         chunk.extend(instance(start, &definition, BINARY_TYPE, &[0x01, 0xab]));
         let len = chunk.len() - start;
-        let event = record_event(&chunk, start, len, &mut PlanCache::default()).unwrap();
+        let event = record_event(
+            &chunk,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default(),
+        )
+        .unwrap();
         assert_eq!(event.strings, ["01AB"]);
     }
 
@@ -1280,7 +1357,13 @@ mod tests {
             let value = utf16(&"x".repeat(15000));
             chunk.extend(instance(start, &data_definition(repeats), 0x01, &value));
             let len = chunk.len() - start;
-            record_event(&chunk, start, len, &mut PlanCache::default())
+            record_event(
+                &chunk,
+                start,
+                len,
+                &mut PlanCache::default(),
+                &mut ValueLists::default(),
+            )
         };
         assert!(read(80).is_none());
         let event = read(2).unwrap();
