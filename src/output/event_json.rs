@@ -193,10 +193,19 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 /// time, without a branch per byte.
 fn has_escape(bytes: &[u8]) -> bool {
     let (words, tail) = bytes.as_chunks::<8>();
-    let flagged = words.iter().fold(0, |flags, word| {
+    let mut flags = words.iter().fold(0, |flags, word| {
         flags | escape_lanes(u64::from_le_bytes(*word))
     });
-    flagged != 0 || tail.iter().any(|&byte| needs_escape(byte))
+    if !tail.is_empty() {
+        // The last eight bytes (overlapping the words), or the short text padded with spaces.
+        let last = bytes.last_chunk::<8>().copied().unwrap_or_else(|| {
+            let mut padded = [b' '; 8];
+            padded[..tail.len()].copy_from_slice(tail);
+            padded
+        });
+        flags |= escape_lanes(u64::from_le_bytes(last));
+    }
+    flags != 0
 }
 
 /// Non-zero when one of the eight bytes of `word` is a control character, `"` or `\` (the
@@ -300,11 +309,18 @@ fn civil_date(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// `n` in the decimal digits of `slot`, zero-padded (`n` has no more digits than that).
+/// `n` in the decimal digits of `slot`, zero-padded (`n` has no more digits than that), two
+/// at a time.
 fn put_digits(slot: &mut [u8], mut n: u32) {
-    for digit in slot.iter_mut().rev() {
-        *digit = b'0' + (n % 10) as u8;
-        n /= 10;
+    let mut end = slot.len();
+    while end >= 2 {
+        let pair = (n % 100) as usize * 2;
+        slot[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        n /= 100;
+        end -= 2;
+    }
+    if end == 1 {
+        slot[0] = b'0' + (n % 10) as u8;
     }
 }
 
