@@ -587,17 +587,18 @@ fn non_empty(text: String) -> Option<String> {
 
 /// The text of a field, as the XML rendering shows it.
 fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
-    // Sized once: ASCII text takes a byte per UTF-16 unit, binary two per byte, numbers and
-    // the other kinds a few dozen at most.
+    if let [Piece::Value(i)] = pieces {
+        // One value (the usual case): at most 64 KiB of it, within the work limit.
+        let value = *values.get(usize::from(*i))?;
+        let mut text = String::with_capacity(text_capacity(value));
+        push_value_text(&mut text, value)?;
+        return Some(text);
+    }
     let capacity = pieces
         .iter()
         .map(|piece| match piece {
             Piece::Literal(literal) => literal.len(),
-            Piece::Value(i) => values.get(usize::from(*i)).map_or(0, |v| match v.kind {
-                0x01 => v.bytes.len() / 2,
-                BINARY_TYPE => v.bytes.len() * 2,
-                _ => v.bytes.len().max(24),
-            }),
+            Piece::Value(i) => values.get(usize::from(*i)).map_or(0, |v| text_capacity(*v)),
         })
         .sum();
     // A field repeating one big value thousands of times would be sized in gigabytes: past
@@ -613,6 +614,16 @@ fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
         }
     }
     Some(text)
+}
+
+/// The room a value's text takes: a byte per UTF-16 unit of ASCII text, two per byte of
+/// binary, a few dozen at most for numbers and the other kinds.
+fn text_capacity(value: RawValue<'_>) -> usize {
+    match value.kind {
+        0x01 => value.bytes.len() / 2,
+        BINARY_TYPE => value.bytes.len() * 2,
+        _ => value.bytes.len().max(24),
+    }
 }
 
 const NULL_TYPE: u8 = 0x00;
