@@ -1,8 +1,9 @@
 //! The fast path for classic-shaped records. A record's BinXML is a template instance: a
 //! reference to a template definition plus typed substitution values. Each definition is read
-//! once per chunk into a [`TemplatePlan`] that says which value feeds which [`Event`] field, and
-//! records are then built straight from their values, with no XML rendered or parsed.
-//! (Format: MS-EVEN6 BinXML, read here from the chunk bytes.)
+//! once into a [`TemplatePlan`] that says which value feeds which [`Event`] field (later chunks
+//! holding the same definition reuse it), and records are then built straight from their
+//! values, with no XML rendered or parsed. (Format: MS-EVEN6 BinXML, read here from the chunk
+//! bytes.)
 //!
 //! Anything a plan does not cover (UserData, arrays, floats, unusual tokens) gives `None`, and
 //! the caller renders that record through XML instead; a test holds both paths equal.
@@ -53,11 +54,13 @@ impl PlanCache {
 #[derive(Default)]
 struct EarlierPlans {
     by_offset: HashMap<(usize, Context), Vec<KnownPlan>>,
-    count: usize,
+    /// Definition and name bytes kept, against [`MAX_EARLIER_BYTES`].
+    held: usize,
 }
 
-/// Plans kept at most (a few KiB each); past this the cache starts again.
-const MAX_EARLIER_PLANS: usize = 1024;
+/// Definition bytes kept at most: real logs hold a few KiB of templates; a crafted one cannot
+/// make a worker hold (or compare against) more than this, and past it the cache starts again.
+const MAX_EARLIER_BYTES: usize = 4 << 20;
 
 /// A plan and everything its building read from the chunk.
 struct KnownPlan {
@@ -65,7 +68,7 @@ struct KnownPlan {
     tokens: Box<[u8]>,
     /// Names stored elsewhere in the chunk: offset and stored bytes (length, characters).
     names: Vec<(usize, Box<[u8]>)>,
-    plan: Option<Arc<TemplatePlan>>,
+    plan: Arc<TemplatePlan>,
 }
 
 impl EarlierPlans {
@@ -79,31 +82,35 @@ impl EarlierPlans {
                     .all(|(at, bytes)| stored_name(chunk, *at) == Some(&bytes[..]))
         });
         if let Some(same) = same {
-            return same.plan.clone();
+            return Some(Arc::clone(&same.plan));
         }
         let start = offset + DEFINITION_HEADER;
         // A definition the fast path does not handle is not kept: the chunk's own list
         // remembers it for the chunk.
         let (plan, names) = TemplatePlan::walk(chunk, start, start + tokens.len(), context)?;
-        let plan = Some(Arc::new(plan));
-        if self.count >= MAX_EARLIER_PLANS {
-            self.by_offset.clear();
-            self.count = 0;
-        }
-        let names = names
+        let plan = Arc::new(plan);
+        let Some(names) = names
             .into_iter()
-            .filter_map(|at| Some((at, Box::from(stored_name(chunk, at)?))))
-            .collect();
+            .map(|at| Some((at, Box::from(stored_name(chunk, at)?))))
+            .collect::<Option<Vec<(usize, Box<[u8]>)>>>()
+        else {
+            return Some(plan);
+        };
+        let bytes = tokens.len() + names.iter().map(|(_, name)| name.len()).sum::<usize>();
+        if self.held + bytes > MAX_EARLIER_BYTES {
+            self.by_offset.clear();
+            self.held = 0;
+        }
         self.by_offset
             .entry((offset, context))
             .or_default()
             .push(KnownPlan {
                 tokens: Box::from(tokens),
                 names,
-                plan: plan.clone(),
+                plan: Arc::clone(&plan),
             });
-        self.count += 1;
-        plan
+        self.held += bytes;
+        Some(plan)
     }
 }
 
@@ -1235,7 +1242,8 @@ mod tests {
         }
         // The original chunk's plan (its nested instances use the same definition) was kept
         // and found again; the renamed chunk's, which the fast path cannot use, was not kept.
-        assert_eq!(plans.earlier.count, 1);
+        let kept: usize = plans.earlier.by_offset.values().map(Vec::len).sum();
+        assert_eq!(kept, 1);
     }
 
     /// 200 nested substitutions at each of four levels used to mean 1.6 billion field
