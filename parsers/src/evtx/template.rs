@@ -259,13 +259,16 @@ impl<'c> Instance<'c> {
         }
         // The descriptors (size u16, type u8, padding) come first, then the values in order.
         let descriptors = cursor.take(count * 4)?;
+        let mut rest = cursor.bytes.get(cursor.pos..)?;
         values.reserve(count);
-        for descriptor in descriptors.chunks_exact(4) {
+        for descriptor in descriptors.as_chunks::<4>().0 {
             let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
+            let (bytes, after) = rest.split_at_checked(size)?;
             values.push(RawValue {
                 kind: descriptor[2],
-                bytes: cursor.take(size)?,
+                bytes,
             });
+            rest = after;
         }
         Some(Instance { definition, values })
     }
@@ -473,20 +476,25 @@ impl TemplatePlan {
                         _ => return None,
                     };
                 }
-                field if is_numeric(field) && numeric_of(&plan.pieces, values).is_some() => {
-                    let n = numeric_of(&plan.pieces, values)?;
-                    match field {
-                        Field::EventId => event.event_id = u16::try_from(n).unwrap_or(0),
-                        Field::Qualifiers => event.qualifiers = u16::try_from(n).ok(),
-                        Field::Level => event.level = Level::from_evtx_level(u8::try_from(n).ok()?),
-                        Field::Task => event.category = u16::try_from(n).ok(),
-                        _ => state.keywords = n,
-                    }
-                }
-                Field::Data if string_array(&plan.pieces, values).is_some() => {
-                    push_string_array(&mut event.strings, string_array(&plan.pieces, values)?)?;
-                }
                 field => {
+                    // Numbers and string arrays are read as they are when they fill the field
+                    // alone (the usual case), else through their text.
+                    if let Some(n) = numeric_of(field, &plan.pieces, values) {
+                        match field {
+                            Field::EventId => event.event_id = u16::try_from(n).unwrap_or(0),
+                            Field::Qualifiers => event.qualifiers = u16::try_from(n).ok(),
+                            Field::Level => {
+                                event.level = Level::from_evtx_level(u8::try_from(n).ok()?)
+                            }
+                            Field::Task => event.category = u16::try_from(n).ok(),
+                            _ => state.keywords = n,
+                        }
+                        continue;
+                    }
+                    if let Some(array) = string_array(field, &plan.pieces, values) {
+                        push_string_array(&mut event.strings, array)?;
+                        continue;
+                    }
                     let text = text_of(&plan.pieces, values)?;
                     state.spend(text.len())?;
                     match field {
@@ -520,17 +528,14 @@ impl TemplatePlan {
     }
 }
 
-fn is_numeric(field: Field) -> bool {
-    matches!(
+/// The number a numeric field holds when it is exactly one unsigned integer value (the usual
+/// case); `None` sends the field through its text.
+fn numeric_of(field: Field, pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
+    let numeric = matches!(
         field,
         Field::EventId | Field::Qualifiers | Field::Level | Field::Task | Field::Keywords
-    )
-}
-
-/// The number a field holds when it is exactly one unsigned integer value (the usual case);
-/// `None` sends the field through its text.
-fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
-    let [Piece::Value(i)] = pieces else {
+    );
+    let ([Piece::Value(i)], true) = (pieces, numeric) else {
         return None;
     };
     let value = values.get(usize::from(*i))?;
@@ -544,10 +549,10 @@ fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
     }
 }
 
-/// The bytes of the string array that alone fills a field (classic events store their
+/// The bytes of the string array that alone fills a Data field (classic events store their
 /// insertion strings as one), or `None`.
-fn string_array<'c>(pieces: &[Piece], values: &[RawValue<'c>]) -> Option<&'c [u8]> {
-    let [Piece::Value(i)] = pieces else {
+fn string_array<'c>(field: Field, pieces: &[Piece], values: &[RawValue<'c>]) -> Option<&'c [u8]> {
+    let ([Piece::Value(i)], Field::Data) = (pieces, field) else {
         return None;
     };
     let value = values.get(usize::from(*i))?;
