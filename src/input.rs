@@ -233,10 +233,14 @@ fn batch<R>(
     per_batch: &impl Fn(Vec<Event>, TimeBasis) -> R,
 ) -> Batch<R> {
     let mut problems = Vec::new();
-    let events: Vec<Event> = items
-        .into_iter()
-        .filter_map(|item| item.map_err(|problem| problems.push(problem)).ok())
-        .collect();
+    // A list of its own: collecting in place into the items' list would shrink (copy) it.
+    let mut events = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Ok(event) => events.push(event),
+            Err(problem) => problems.push(problem),
+        }
+    }
     Batch {
         records: events.len() as u64,
         recovered: events.iter().filter(|e| e.origin.recovered).count() as u64,

@@ -179,11 +179,11 @@ impl Rendered {
         Ok(())
     }
 
-    /// Room for `count` records (a JSON line takes a few hundred bytes), so the buffer
-    /// seldom grows.
+    /// Room for `count` records (a JSON line takes about 500 bytes, and the JSON writer
+    /// reserves room for a whole line before it writes one), so the buffer seldom grows.
     fn for_events(format: Format, count: usize) -> Rendered {
         let line_bytes = match format {
-            Format::Jsonl | Format::Csv => 512,
+            Format::Jsonl | Format::Csv => 768,
             Format::Json | Format::Table | Format::Markdown => 0,
         };
         Rendered {

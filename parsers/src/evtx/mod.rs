@@ -19,8 +19,8 @@ use evtx::{EvtxChunk, EvtxChunkData, EvtxParser, ParserSettings};
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{mpsc, Arc};
-use template::PlanCache;
+use std::sync::{mpsc, Arc, Mutex};
+use template::{PlanCache, ValueLists};
 
 /// Size of the file header block (chunks start after it); shared with the project's writer.
 pub const FILE_HEADER_BLOCK: usize = 4096;
@@ -90,7 +90,20 @@ pub fn read_evtx_chunks<T: Send>(
         })?
         .with_configuration(settings.clone());
     let settings = Arc::new(settings);
-    let convert = |chunk| per_chunk(chunk_items(chunk, &settings, options));
+    // Each conversion takes a plan cache no other one uses; its plans serve later chunks.
+    let caches = Mutex::new(Vec::<PlanCache>::new());
+    let convert = |chunk| {
+        let mut plans = caches
+            .lock()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+            .unwrap_or_default();
+        let items = chunk_items(chunk, &settings, options, &mut plans);
+        if let Ok(mut spare) = caches.lock() {
+            spare.push(plans);
+        }
+        per_chunk(items)
+    };
     let mut chunks = parser.chunks();
     let threads = match options.threads {
         0 => rayon::current_num_threads(),
@@ -143,6 +156,7 @@ fn chunk_items(
     chunk: evtx::err::Result<EvtxChunkData>,
     settings: &Arc<ParserSettings>,
     options: EvtxOptions,
+    plans: &mut PlanCache,
 ) -> Vec<Item> {
     let mut data = match chunk {
         Ok(data) => data,
@@ -159,10 +173,9 @@ fn chunk_items(
             return vec![Err(problem_from(&error))];
         }
     };
-    // Template offsets are chunk-relative: each chunk gets its own plans.
-    let mut plans = PlanCache::default();
+    plans.start_chunk();
     if options.via_templates {
-        if let Some(items) = clean_chunk_items(&chunk, options.recover, &mut plans) {
+        if let Some(items) = clean_chunk_items(&chunk, options.recover, plans) {
             return items;
         }
     }
@@ -171,7 +184,7 @@ fn chunk_items(
         .iter()
         .filter_map(|record| {
             let recovered = record.as_ref().is_ok_and(|r| r.recovered);
-            let item = convert_record(record, plans.as_mut());
+            let item = convert_record(record, plans.as_deref_mut());
             // Carved hits that do not convert are noise, not damage.
             match item {
                 Ok(item) => Some(item),
@@ -189,16 +202,18 @@ fn clean_chunk_items(
     recover: bool,
     plans: &mut PlanCache,
 ) -> Option<Vec<Item>> {
-    walk::clean_records(chunk, recover)?
-        .into_iter()
-        .map(|record| {
-            let mut event =
-                template::record_event(chunk.data, record.binxml_start, record.binxml_len, plans)?;
-            event.time_written = timestamp_to_utc(record.timestamp);
-            event.record_number = Some(record.record_id);
-            Some(Ok(event))
-        })
-        .collect()
+    let records = walk::clean_records(chunk, recover)?;
+    // Sized up front: growing a list of events copies them all.
+    let mut items = Vec::with_capacity(records.len());
+    let mut lists = ValueLists::default();
+    for record in records {
+        let (start, len) = (record.binxml_start, record.binxml_len);
+        let mut event = template::record_event(chunk.data, start, len, plans, &mut lists)?;
+        event.time_written = timestamp_to_utc(record.timestamp);
+        event.record_number = Some(record.record_id);
+        items.push(Ok(event));
+    }
+    Some(items)
 }
 
 /// Converts one record the crate read.
@@ -209,7 +224,13 @@ fn convert_record(
     let record = record?;
     let fast = plans.and_then(|plans| {
         let (start, len) = (record.binxml_offset as usize, record.binxml_size as usize);
-        template::record_event(record.chunk.data, start, len, plans)
+        template::record_event(
+            record.chunk.data,
+            start,
+            len,
+            plans,
+            &mut ValueLists::default(),
+        )
     });
     let mut event = match fast {
         Some(event) => event,

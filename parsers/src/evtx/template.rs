@@ -1,22 +1,34 @@
 //! The fast path for classic-shaped records. A record's BinXML is a template instance: a
 //! reference to a template definition plus typed substitution values. Each definition is read
-//! once per chunk into a [`TemplatePlan`] that says which value feeds which [`Event`] field, and
-//! records are then built straight from their values, with no XML rendered or parsed.
-//! (Format: MS-EVEN6 BinXML, read here from the chunk bytes.)
+//! once into a [`TemplatePlan`] that says which value feeds which [`Event`] field (later chunks
+//! holding the same definition reuse it), and records are then built straight from their
+//! values, with no XML rendered or parsed. (Format: MS-EVEN6 BinXML, read here from the chunk
+//! bytes.)
 //!
 //! Anything a plan does not cover (UserData, arrays, floats, unusual tokens) gives `None`, and
 //! the caller renders that record through XML instead; a test holds both paths equal.
 
 use crate::event::{Event, Level};
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
-/// Template plans of one chunk, by definition offset and context (`None`: not for the fast
-/// path). A chunk holds a few dozen templates at most, so a list beats hashing.
-#[derive(Default, Clone)]
-pub struct PlanCache(Vec<(u32, Context, Option<Arc<TemplatePlan>>)>);
+/// Template plans: those of the chunk being read, by definition offset and context (`None`:
+/// not for the fast path), and those of the chunks read before it. A chunk holds a few dozen
+/// templates at most, so a list beats hashing.
+#[derive(Default)]
+pub struct PlanCache {
+    chunk: Vec<(u32, Context, Option<Arc<TemplatePlan>>)>,
+    earlier: EarlierPlans,
+}
 
 impl PlanCache {
+    /// Forgets the plans' offsets: offsets are chunk-relative. Plans of earlier chunks stay
+    /// for definitions that turn out the same.
+    pub fn start_chunk(&mut self) {
+        self.chunk.clear();
+    }
+
     fn plan(
         &mut self,
         chunk: &[u8],
@@ -24,20 +36,103 @@ impl PlanCache {
         context: Context,
     ) -> Option<Arc<TemplatePlan>> {
         let cached = self
-            .0
+            .chunk
             .iter()
             .find(|(offset, c, _)| (*offset, *c) == (definition, context));
         if let Some((_, _, plan)) = cached {
             return plan.clone();
         }
-        let plan = TemplatePlan::build(chunk, definition as usize, context).map(Arc::new);
-        self.0.push((definition, context, plan.clone()));
+        let plan = self.earlier.plan(chunk, definition as usize, context);
+        self.chunk.push((definition, context, plan.clone()));
         plan
     }
 }
 
+/// Plans built for earlier chunks, by where their definition sat. Most logs repeat a few
+/// templates in every chunk, often at the same offset; building a plan costs far more than
+/// checking that a definition's bytes and the names it refers to are those of a known one.
+#[derive(Default)]
+struct EarlierPlans {
+    by_offset: HashMap<(usize, Context), Vec<KnownPlan>>,
+    /// Definition and name bytes kept, against [`MAX_EARLIER_BYTES`].
+    held: usize,
+}
+
+/// Definition bytes kept at most: real logs hold a few KiB of templates; a crafted one cannot
+/// make a worker hold (or compare against) more than this, and past it the cache starts again.
+const MAX_EARLIER_BYTES: usize = 4 << 20;
+
+/// A plan and everything its building read from the chunk.
+struct KnownPlan {
+    /// The definition's BinXML (names stored inline included).
+    tokens: Box<[u8]>,
+    /// Names stored elsewhere in the chunk: offset and stored bytes (length, characters).
+    names: Vec<(usize, Box<[u8]>)>,
+    plan: Arc<TemplatePlan>,
+}
+
+impl EarlierPlans {
+    fn plan(&mut self, chunk: &[u8], offset: usize, context: Context) -> Option<Arc<TemplatePlan>> {
+        let tokens = definition_tokens(chunk, offset)?;
+        let known = self.by_offset.get(&(offset, context));
+        let same = known.into_iter().flatten().find(|k| {
+            *k.tokens == *tokens
+                && k.names
+                    .iter()
+                    .all(|(at, bytes)| stored_name(chunk, *at) == Some(&bytes[..]))
+        });
+        if let Some(same) = same {
+            return Some(Arc::clone(&same.plan));
+        }
+        let start = offset + DEFINITION_HEADER;
+        // A definition the fast path does not handle is not kept: the chunk's own list
+        // remembers it for the chunk.
+        let (plan, names) = TemplatePlan::walk(chunk, start, start + tokens.len(), context)?;
+        let plan = Arc::new(plan);
+        let Some(names) = names
+            .into_iter()
+            .map(|at| Some((at, Box::from(stored_name(chunk, at)?))))
+            .collect::<Option<Vec<(usize, Box<[u8]>)>>>()
+        else {
+            return Some(plan);
+        };
+        let bytes = tokens.len() + names.iter().map(|(_, name)| name.len()).sum::<usize>();
+        if self.held + bytes > MAX_EARLIER_BYTES {
+            self.by_offset.clear();
+            self.held = 0;
+        }
+        self.by_offset
+            .entry((offset, context))
+            .or_default()
+            .push(KnownPlan {
+                tokens: Box::from(tokens),
+                names,
+                plan: Arc::clone(&plan),
+            });
+        self.held += bytes;
+        Some(plan)
+    }
+}
+
+/// Definition header: next offset (4), GUID (16), data size (4); the BinXML tokens follow.
+const DEFINITION_HEADER: usize = 24;
+
+/// The BinXML tokens of the template definition at `offset` (cut at the chunk's end).
+fn definition_tokens(chunk: &[u8], offset: usize) -> Option<&[u8]> {
+    let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
+    let start = offset.checked_add(DEFINITION_HEADER)?;
+    let end = start.checked_add(size)?.min(chunk.len());
+    chunk.get(start..end)
+}
+
+/// The stored bytes of the name at `offset`: its length and characters.
+fn stored_name(chunk: &[u8], offset: usize) -> Option<&[u8]> {
+    let chars = usize::from(read_u16(chunk, offset.checked_add(6)?)?);
+    chunk.get(offset.checked_add(6)?..offset.checked_add(8 + chars * 2)?)
+}
+
 /// Where a BinXML fragment sits in its event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Context {
     /// A whole event, or its EventData or UserData element.
     Event,
@@ -47,17 +142,23 @@ enum Context {
 
 /// Builds the event of the record whose BinXML is `chunk[start..start + len]`, or `None` when
 /// the record is not of a shape the fast path handles.
-pub fn record_event(
-    chunk: &[u8],
+pub fn record_event<'c>(
+    chunk: &'c [u8],
     start: usize,
     len: usize,
     plans: &mut PlanCache,
+    lists: &mut ValueLists<'c>,
 ) -> Option<Event> {
     let end = start.checked_add(len)?.min(chunk.len());
-    let instance = Instance::read(chunk, start, end)?;
+    let mut state = Collected {
+        lists: std::mem::take(lists),
+        ..Collected::default()
+    };
+    let instance = Instance::read(chunk, start, end, state.lists.take())?;
     let mut event = Event::new(String::new(), 0, Level::Information);
-    let mut state = Collected::default();
     instance.apply(chunk, plans, &mut event, &mut state, Context::Event, 0)?;
+    state.lists.keep(instance.values);
+    *lists = std::mem::take(&mut state.lists);
     if event.source.is_empty() {
         // Every real event names its provider; without one the record is damaged, and the
         // XML path salvages more of it.
@@ -71,12 +172,29 @@ pub fn record_event(
 /// Field values gathered before they can be settled (source falls back to the provider name;
 /// audit levels need the keywords).
 #[derive(Default)]
-struct Collected {
+struct Collected<'c> {
     provider: Option<String>,
     keywords: u64,
     binary: Vec<u8>,
     /// Fields applied and text bytes made so far, against [`MAX_WORK`].
     work: usize,
+    lists: ValueLists<'c>,
+}
+
+/// Value lists of the instances already read, kept for the next ones (every record reads two
+/// or three): at most one list per nesting level is in use at a time.
+#[derive(Default)]
+pub struct ValueLists<'c>(Vec<Vec<RawValue<'c>>>);
+
+impl<'c> ValueLists<'c> {
+    fn take(&mut self) -> Vec<RawValue<'c>> {
+        self.0.pop().unwrap_or_default()
+    }
+
+    fn keep(&mut self, mut values: Vec<RawValue<'c>>) {
+        values.clear();
+        self.0.push(values);
+    }
 }
 
 /// What one record may cost: real records apply a few dozen fields, but a template repeating
@@ -84,7 +202,7 @@ struct Collected {
 /// levels: 1.6 billion). Past this the record goes to the XML path, which has its own limits.
 const MAX_WORK: usize = 1 << 20;
 
-impl Collected {
+impl Collected<'_> {
     fn spend(&mut self, units: usize) -> Option<()> {
         self.work = self.work.saturating_add(units);
         (self.work <= MAX_WORK).then_some(())
@@ -108,8 +226,13 @@ struct Instance<'c> {
 }
 
 impl<'c> Instance<'c> {
-    /// Reads `[fragment header] TemplateInstance` at `pos`.
-    fn read(chunk: &'c [u8], pos: usize, end: usize) -> Option<Instance<'c>> {
+    /// Reads `[fragment header] TemplateInstance` at `pos`, into `values` (empty).
+    fn read(
+        chunk: &'c [u8],
+        pos: usize,
+        end: usize,
+        mut values: Vec<RawValue<'c>>,
+    ) -> Option<Instance<'c>> {
         let mut cursor = Cursor {
             bytes: chunk.get(..end)?,
             pos,
@@ -136,13 +259,16 @@ impl<'c> Instance<'c> {
         }
         // The descriptors (size u16, type u8, padding) come first, then the values in order.
         let descriptors = cursor.take(count * 4)?;
-        let mut values = Vec::with_capacity(count);
-        for descriptor in descriptors.chunks_exact(4) {
+        let mut rest = cursor.bytes.get(cursor.pos..)?;
+        values.reserve(count);
+        for descriptor in descriptors.as_chunks::<4>().0 {
             let size = usize::from(u16::from_le_bytes([descriptor[0], descriptor[1]]));
+            let (bytes, after) = rest.split_at_checked(size)?;
             values.push(RawValue {
                 kind: descriptor[2],
-                bytes: cursor.take(size)?,
+                bytes,
             });
+            rest = after;
         }
         Some(Instance { definition, values })
     }
@@ -150,10 +276,10 @@ impl<'c> Instance<'c> {
     /// Feeds this instance's fields into `event`.
     fn apply(
         &self,
-        chunk: &[u8],
+        chunk: &'c [u8],
         plans: &mut PlanCache,
         event: &mut Event,
-        state: &mut Collected,
+        state: &mut Collected<'c>,
         context: Context,
         depth: usize,
     ) -> Option<()> {
@@ -211,18 +337,15 @@ pub struct TemplatePlan {
 }
 
 impl TemplatePlan {
-    /// Reads the template definition at `offset` of `chunk`. `None` when it holds anything the
-    /// fast path does not handle.
-    fn build(chunk: &[u8], offset: usize, context: Context) -> Option<TemplatePlan> {
-        // Definition header: next offset (4), GUID (16), data size (4), then BinXML tokens.
-        let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
-        let start = offset.checked_add(24)?;
-        let end = start.checked_add(size)?.min(chunk.len());
-        TemplatePlan::walk(chunk, start, end, context)
-    }
-
-    /// The plan of the BinXML tokens in `chunk[start..end]`.
-    fn walk(chunk: &[u8], start: usize, end: usize, context: Context) -> Option<TemplatePlan> {
+    /// The plan of the BinXML tokens in `chunk[start..end]`, and the offsets of the names it
+    /// read from elsewhere in the chunk. `None` when the tokens hold anything the fast path
+    /// does not handle.
+    fn walk(
+        chunk: &[u8],
+        start: usize,
+        end: usize,
+        context: Context,
+    ) -> Option<(TemplatePlan, Vec<usize>)> {
         let mut walker = PlanWalker {
             cursor: Cursor {
                 bytes: chunk.get(..end)?,
@@ -234,6 +357,7 @@ impl TemplatePlan {
             attribute_plan: None,
             root: None,
             context,
+            names_elsewhere: Vec::new(),
         };
         walker.walk()?;
         let mut plan = walker.plan;
@@ -258,16 +382,16 @@ impl TemplatePlan {
         let complete = context == Context::UserData
             || matches!(walker.root.as_deref(), Some("EventData" | "UserData"))
             || (has(Field::EventId) && has(Field::ProviderName));
-        (walker.stack.is_empty() && complete).then_some(plan)
+        (walker.stack.is_empty() && complete).then_some((plan, walker.names_elsewhere))
     }
 
-    fn apply(
+    fn apply<'c>(
         &self,
-        values: &[RawValue<'_>],
-        chunk: &[u8],
+        values: &[RawValue<'c>],
+        chunk: &'c [u8],
         plans: &mut PlanCache,
         event: &mut Event,
-        state: &mut Collected,
+        state: &mut Collected<'c>,
         depth: usize,
     ) -> Option<()> {
         // An instance with fewer values than its template refers to is damaged.
@@ -301,13 +425,14 @@ impl TemplatePlan {
                             let start = (value.bytes.as_ptr() as usize)
                                 .checked_sub(chunk.as_ptr() as usize)?;
                             let end = start.checked_add(value.bytes.len())?;
-                            match Instance::read(chunk, start, end) {
+                            match Instance::read(chunk, start, end, state.lists.take()) {
                                 Some(nested) => {
-                                    nested.apply(chunk, plans, event, state, context, depth + 1)?
+                                    nested.apply(chunk, plans, event, state, context, depth + 1)?;
+                                    state.lists.keep(nested.values);
                                 }
                                 // Classic events logged through the legacy API store their
                                 // EventData as plain elements, without a template.
-                                None => TemplatePlan::walk(chunk, start, end, context)?.apply(
+                                None => TemplatePlan::walk(chunk, start, end, context)?.0.apply(
                                     &[],
                                     chunk,
                                     plans,
@@ -351,20 +476,25 @@ impl TemplatePlan {
                         _ => return None,
                     };
                 }
-                field if is_numeric(field) && numeric_of(&plan.pieces, values).is_some() => {
-                    let n = numeric_of(&plan.pieces, values)?;
-                    match field {
-                        Field::EventId => event.event_id = u16::try_from(n).unwrap_or(0),
-                        Field::Qualifiers => event.qualifiers = u16::try_from(n).ok(),
-                        Field::Level => event.level = Level::from_evtx_level(u8::try_from(n).ok()?),
-                        Field::Task => event.category = u16::try_from(n).ok(),
-                        _ => state.keywords = n,
-                    }
-                }
-                Field::Data if string_array(&plan.pieces, values).is_some() => {
-                    push_string_array(&mut event.strings, string_array(&plan.pieces, values)?)?;
-                }
                 field => {
+                    // Numbers and string arrays are read as they are when they fill the field
+                    // alone (the usual case), else through their text.
+                    if let Some(n) = numeric_of(field, &plan.pieces, values) {
+                        match field {
+                            Field::EventId => event.event_id = u16::try_from(n).unwrap_or(0),
+                            Field::Qualifiers => event.qualifiers = u16::try_from(n).ok(),
+                            Field::Level => {
+                                event.level = Level::from_evtx_level(u8::try_from(n).ok()?)
+                            }
+                            Field::Task => event.category = u16::try_from(n).ok(),
+                            _ => state.keywords = n,
+                        }
+                        continue;
+                    }
+                    if let Some(array) = string_array(field, &plan.pieces, values) {
+                        push_string_array(&mut event.strings, array)?;
+                        continue;
+                    }
                     let text = text_of(&plan.pieces, values)?;
                     state.spend(text.len())?;
                     match field {
@@ -398,17 +528,14 @@ impl TemplatePlan {
     }
 }
 
-fn is_numeric(field: Field) -> bool {
-    matches!(
+/// The number a numeric field holds when it is exactly one unsigned integer value (the usual
+/// case); `None` sends the field through its text.
+fn numeric_of(field: Field, pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
+    let numeric = matches!(
         field,
         Field::EventId | Field::Qualifiers | Field::Level | Field::Task | Field::Keywords
-    )
-}
-
-/// The number a field holds when it is exactly one unsigned integer value (the usual case);
-/// `None` sends the field through its text.
-fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
-    let [Piece::Value(i)] = pieces else {
+    );
+    let ([Piece::Value(i)], true) = (pieces, numeric) else {
         return None;
     };
     let value = values.get(usize::from(*i))?;
@@ -422,10 +549,10 @@ fn numeric_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
     }
 }
 
-/// The bytes of the string array that alone fills a field (classic events store their
+/// The bytes of the string array that alone fills a Data field (classic events store their
 /// insertion strings as one), or `None`.
-fn string_array<'c>(pieces: &[Piece], values: &[RawValue<'c>]) -> Option<&'c [u8]> {
-    let [Piece::Value(i)] = pieces else {
+fn string_array<'c>(field: Field, pieces: &[Piece], values: &[RawValue<'c>]) -> Option<&'c [u8]> {
+    let ([Piece::Value(i)], Field::Data) = (pieces, field) else {
         return None;
     };
     let value = values.get(usize::from(*i))?;
@@ -455,6 +582,11 @@ fn push_string_array(strings: &mut Vec<String>, bytes: &[u8]) -> Option<()> {
 /// The text without surrounding white space, or `None` when nothing is left; reuses the
 /// allocation when there is nothing to trim (the usual case).
 fn non_empty(text: String) -> Option<String> {
+    // Text that starts and ends with a visible ASCII character has nothing to trim.
+    let visible = |byte: Option<&u8>| byte.is_some_and(|b| b.is_ascii_graphic());
+    if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) {
+        return Some(text);
+    }
     let trimmed = text.trim();
     if trimmed.is_empty() {
         None
@@ -467,14 +599,18 @@ fn non_empty(text: String) -> Option<String> {
 
 /// The text of a field, as the XML rendering shows it.
 fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
-    // Sized once: ASCII text takes a byte per UTF-16 unit, other values a few dozen at most.
+    if let [Piece::Value(i)] = pieces {
+        // One value (the usual case): at most 64 KiB of it, within the work limit.
+        let value = *values.get(usize::from(*i))?;
+        let mut text = String::with_capacity(text_capacity(value));
+        push_value_text(&mut text, value)?;
+        return Some(text);
+    }
     let capacity = pieces
         .iter()
         .map(|piece| match piece {
             Piece::Literal(literal) => literal.len(),
-            Piece::Value(i) => values
-                .get(usize::from(*i))
-                .map_or(0, |v| v.bytes.len().max(24)),
+            Piece::Value(i) => values.get(usize::from(*i)).map_or(0, |v| text_capacity(*v)),
         })
         .sum();
     // A field repeating one big value thousands of times would be sized in gigabytes: past
@@ -490,6 +626,16 @@ fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
         }
     }
     Some(text)
+}
+
+/// The room a value's text takes: a byte per UTF-16 unit of ASCII text, two per byte of
+/// binary, a few dozen at most for numbers and the other kinds.
+fn text_capacity(value: RawValue<'_>) -> usize {
+    match value.kind {
+        0x01 => value.bytes.len() / 2,
+        BINARY_TYPE => value.bytes.len() * 2,
+        _ => value.bytes.len().max(24),
+    }
 }
 
 const NULL_TYPE: u8 = 0x00;
@@ -514,22 +660,23 @@ fn push_value_text(text: &mut String, value: RawValue<'_>) -> Option<()> {
             }
             text.push_str(std::str::from_utf8(s).ok()?);
         }
-        0x03 => write!(text, "{}", i8::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x04 => write!(text, "{}", u8::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x05 => write!(text, "{}", i16::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x06 => write!(text, "{}", u16::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x07 => write!(text, "{}", i32::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x08 => write!(text, "{}", u32::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x09 => write!(text, "{}", i64::from_le_bytes(b.try_into().ok()?)).ok()?,
-        0x0a => write!(text, "{}", le_u64(b)?).ok()?,
+        0x03 => push_signed(text, i8::from_le_bytes(b.try_into().ok()?).into()),
+        0x04 => push_decimal(text, u8::from_le_bytes(b.try_into().ok()?).into()),
+        0x05 => push_signed(text, i16::from_le_bytes(b.try_into().ok()?).into()),
+        0x06 => push_decimal(text, u16::from_le_bytes(b.try_into().ok()?).into()),
+        0x07 => push_signed(text, i32::from_le_bytes(b.try_into().ok()?).into()),
+        0x08 => push_decimal(text, u32::from_le_bytes(b.try_into().ok()?).into()),
+        0x09 => push_signed(text, i64::from_le_bytes(b.try_into().ok()?)),
+        0x0a => push_decimal(text, le_u64(b)?),
         0x0d => match i32::from_le_bytes(b.try_into().ok()?) {
             0 => text.push_str("false"),
             1 => text.push_str("true"),
-            raw => write!(text, "{raw}").ok()?,
+            raw => push_signed(text, raw.into()),
         },
         BINARY_TYPE => {
             for byte in b {
-                write!(text, "{byte:02X}").ok()?;
+                text.push(char::from(HEX_UPPER[usize::from(byte >> 4)]));
+                text.push(char::from(HEX_UPPER[usize::from(byte & 0x0f)]));
             }
         }
         0x0f => push_guid(text, b.try_into().ok()?),
@@ -574,30 +721,102 @@ fn push_sid(text: &mut String, b: &[u8]) -> Option<()> {
         return None;
     };
     let authority = u64::from_be_bytes([0, 0, *a0, *a1, *a2, *a3, *a4, *a5]);
-    write!(text, "S-{revision}-{authority}").ok()?;
+    text.push_str("S-");
+    push_decimal(text, u64::from(*revision));
+    text.push('-');
+    push_decimal(text, authority);
     for sub in subs.chunks_exact(4).take(usize::from(*count)) {
-        write!(text, "-{}", u32::from_le_bytes(sub.try_into().ok()?)).ok()?;
+        text.push('-');
+        push_decimal(text, u32::from_le_bytes(sub.try_into().ok()?).into());
     }
     Some(())
 }
 
-/// Appends UTF-16LE text up to its first NUL; plain ASCII (most event text) is copied directly.
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `n` in decimal, without the formatting machinery (numbers fill many values).
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+fn push_signed(text: &mut String, n: i64) {
+    if n < 0 {
+        text.push('-');
+    }
+    push_decimal(text, n.unsigned_abs());
+}
+
+/// Appends UTF-16LE text up to its first NUL; `None` for a lone surrogate. Plain ASCII (most
+/// event text) is narrowed unit by unit instead of decoded.
 fn push_utf16_until_nul(text: &mut String, bytes: &[u8]) -> Option<()> {
-    let units = bytes
-        .chunks_exact(2)
-        .map(|p| u16::from_le_bytes([p[0], p[1]]));
-    let units = units.take_while(|u| *u != 0);
-    if bytes.chunks_exact(2).all(|p| p[1] == 0 && p[0] < 0x80) {
-        text.extend(units.map(|u| u as u8 as char));
+    let (units, ascii) = utf16_until_nul(bytes)?;
+    text.reserve(units.len() / 2);
+    if ascii {
+        let mut narrow = [0u8; 64];
+        for wide in units.chunks(2 * narrow.len()) {
+            let part = narrow.get_mut(..wide.len() / 2)?;
+            for (byte, unit) in part.iter_mut().zip(wide.chunks_exact(2)) {
+                *byte = unit[0];
+            }
+            text.push_str(std::str::from_utf8(part).ok()?);
+        }
         return Some(());
     }
+    let units = units
+        .chunks_exact(2)
+        .map(|unit| u16::from_le_bytes([unit[0], unit[1]]));
     for c in char::decode_utf16(units) {
         text.push(c.ok()?);
     }
     Some(())
 }
 
+/// The whole UTF-16LE units of `bytes` before the first NUL, and whether all are ASCII. Four
+/// units are looked at a time until a word holds a NUL.
+fn utf16_until_nul(bytes: &[u8]) -> Option<(&[u8], bool)> {
+    const LOW_UNITS: u64 = 0x0001_0001_0001_0001;
+    const HIGH_BITS: u64 = 0x8000_8000_8000_8000;
+    let mut end = 0;
+    let mut seen = 0u64;
+    for word in bytes.as_chunks::<8>().0 {
+        let word = u64::from_le_bytes(*word);
+        if word.wrapping_sub(LOW_UNITS) & !word & HIGH_BITS != 0 {
+            break;
+        }
+        seen |= word;
+        end += 8;
+    }
+    let mut ascii = seen & 0xff80_ff80_ff80_ff80 == 0;
+    for unit in bytes.get(end..)?.chunks_exact(2) {
+        let unit = u16::from_le_bytes([unit[0], unit[1]]);
+        if unit == 0 {
+            break;
+        }
+        ascii &= unit < 0x80;
+        end += 2;
+    }
+    Some((bytes.get(..end)?, ascii))
+}
+
+/// All of `bytes` as text (names and template text); `None` for a lone surrogate.
 fn utf16(bytes: &[u8]) -> Option<String> {
+    let mut text = String::new();
+    if utf16_until_nul(bytes)?.0.len() == bytes.len() / 2 * 2 {
+        // No NUL inside (the usual case): the ASCII shortcut applies.
+        push_utf16_until_nul(&mut text, bytes)?;
+        return Some(text);
+    }
     let units = bytes
         .chunks_exact(2)
         .map(|p| u16::from_le_bytes([p[0], p[1]]));
@@ -631,6 +850,8 @@ struct PlanWalker<'c> {
     /// The name of the definition's outermost element.
     root: Option<String>,
     context: Context,
+    /// Offsets of the names read from outside the tokens.
+    names_elsewhere: Vec<usize>,
 }
 
 impl PlanWalker<'_> {
@@ -682,10 +903,12 @@ impl PlanWalker<'_> {
             .iter()
             .map(|f| f.name.as_str())
             .skip_while(|n| *n == "Event");
-        let path: Vec<&str> = base.iter().copied().chain(below_event).collect();
-        let field = match (path.as_slice(), name.as_str()) {
-            ([], "Event" | "System" | "EventData") => None,
-            (["System"], element) => Some(match element {
+        // The path's first two elements, and whether it goes deeper, are all the rules need.
+        let mut path = base.iter().copied().chain(below_event);
+        let (first, second, deeper) = (path.next(), path.next(), path.next().is_some());
+        let field = match (first, second, name.as_str()) {
+            (None, _, "Event" | "System" | "EventData") => None,
+            (Some("System"), None, element) => Some(match element {
                 "EventID" => Field::EventId,
                 "Level" => Field::Level,
                 "Task" => Field::Task,
@@ -694,20 +917,21 @@ impl PlanWalker<'_> {
                 "Computer" => Field::Computer,
                 _ => Field::Ignored,
             }),
-            (["System", _], _) => Some(Field::Ignored),
-            (["EventData"], "Data") => Some(Field::Data),
-            (["EventData"], "Binary") => Some(Field::Binary),
+            (Some("System"), Some(_), _) if !deeper => Some(Field::Ignored),
+            // ComplexData holds a structure's bytes as one leaf value, like a Data element.
+            (Some("EventData"), None, "Data" | "ComplexData") => Some(Field::Data),
+            (Some("EventData"), None, "Binary") => Some(Field::Binary),
             // UserData holds one wrapper element; every leaf below it is one value, and an
             // element that turns out to have children is no leaf.
-            ([], "UserData") | (["UserData"], _) => None,
-            (["UserData", _, rest @ ..], _) => {
-                if !rest.is_empty() {
+            (None, _, "UserData") | (Some("UserData"), None, _) => None,
+            (Some("UserData"), Some(_), _) => {
+                if deeper {
                     let parent = self.stack.last()?.text_plan?;
                     self.plan.fields.get_mut(parent)?.field = Field::Ignored;
                 }
                 Some(Field::Data)
             }
-            // ComplexData and anything else: the XML path knows them.
+            // Elements below Data or ComplexData, and anything else: the XML path knows them.
             _ => return None,
         };
         let text_plan = field.map(|field| self.new_plan(field, dependency));
@@ -803,6 +1027,8 @@ impl PlanWalker<'_> {
         if offset == self.cursor.pos {
             // next offset (4), hash (2), length (2), characters, NUL (2)
             self.cursor.skip(8 + chars * 2 + 2)?;
+        } else {
+            self.names_elsewhere.push(offset);
         }
         Some(name)
     }
@@ -863,7 +1089,7 @@ mod tests {
     use super::*;
 
     /// Names live at the start of the chunk: (offset, text).
-    const NAMES: [(usize, &str); 7] = [
+    const NAMES: [(usize, &str); 8] = [
         (16, "Event"),
         (48, "System"),
         (80, "Provider"),
@@ -871,6 +1097,7 @@ mod tests {
         (144, "EventID"),
         (176, "EventData"),
         (208, "Data"),
+        (240, "ComplexData"),
     ];
     const DEFINITION: usize = 512;
 
@@ -908,13 +1135,19 @@ mod tests {
     /// The same System part, then `<EventData><Data>` holding `repeats` substitutions of
     /// value 0 (a string).
     fn data_definition(repeats: usize) -> Vec<u8> {
+        leaf_definition(6, repeats, 0x01)
+    }
+
+    /// The same System part, then `<EventData><NAMES[leaf]>` holding `repeats` substitutions of
+    /// value 0 (of type `kind`).
+    fn leaf_definition(leaf: usize, repeats: usize, kind: u8) -> Vec<u8> {
         let mut tokens = system();
         open(&mut tokens, 0x01, 5);
         tokens.push(0x02);
-        open(&mut tokens, 0x01, 6);
+        open(&mut tokens, 0x01, leaf);
         tokens.push(0x02);
         for _ in 0..repeats {
-            tokens.extend_from_slice(&[0x0e, 0, 0, 0x01]);
+            tokens.extend_from_slice(&[0x0e, 0, 0, kind]);
         }
         tokens.extend_from_slice(&[0x04, 0x04, 0x04, 0x00]);
         tokens
@@ -986,8 +1219,36 @@ mod tests {
     #[test]
     fn nested_template_reads_on_the_fast_path() {
         let (bytes, start, len) = chunk(2, 4);
-        let event = record_event(&bytes, start, len, &mut PlanCache::default()).unwrap();
+        let event = record_event(
+            &bytes,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default(),
+        )
+        .unwrap();
         assert_eq!((event.source.as_str(), event.event_id), ("P", 7));
+    }
+
+    /// A later chunk reuses a plan only when its definition and the names the definition
+    /// refers to are the same: here the same bytes name `EventIX` instead of `EventID`, so
+    /// the record has no event ID and goes to the XML path.
+    #[test]
+    fn plans_carry_over_to_chunks_with_the_same_definition_and_names() {
+        let (same, start, len) = chunk(2, 2);
+        let mut renamed = same.clone();
+        let last_char = NAMES[4].0 + 8 + 2 * 6;
+        renamed[last_char] = b'X';
+        let mut plans = PlanCache::default();
+        for (bytes, read) in [(&same, true), (&renamed, false), (&same, true)] {
+            plans.start_chunk();
+            let event = record_event(bytes, start, len, &mut plans, &mut ValueLists::default());
+            assert_eq!(event.map(|e| e.event_id), read.then_some(7));
+        }
+        // The original chunk's plan (its nested instances use the same definition) was kept
+        // and found again; the renamed chunk's, which the fast path cannot use, was not kept.
+        let kept: usize = plans.earlier.by_offset.values().map(Vec::len).sum();
+        assert_eq!(kept, 1);
     }
 
     /// 200 nested substitutions at each of four levels used to mean 1.6 billion field
@@ -995,14 +1256,123 @@ mod tests {
     #[test]
     fn repeated_nested_substitutions_stop_at_the_work_limit() {
         let (bytes, start, len) = chunk(200, 4);
-        assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_none());
+        assert!(record_event(
+            &bytes,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default()
+        )
+        .is_none());
         // 8 repeats (4,681 instances of 10 fields) stay well below the limit and are read.
         let (bytes, start, len) = chunk(8, 4);
-        assert!(record_event(&bytes, start, len, &mut PlanCache::default()).is_some());
+        assert!(record_event(
+            &bytes,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default()
+        )
+        .is_some());
     }
 
-    /// One Data element repeating a 30000-byte string 40 times: the text was sized at once
-    /// from the repeats (a 64 KiB value repeated 16,000 times would ask for a gigabyte).
+    /// The ASCII shortcut and the general decoder give what `decode_utf16` gives, up to the
+    /// first NUL, on ASCII, non-ASCII, surrogate pairs and text past the 64-unit buffer.
+    #[test]
+    fn utf16_text_decodes_like_the_standard_library() {
+        let long = "a".repeat(64) + "bc" + &"d".repeat(130);
+        for text in [
+            "",
+            "System",
+            "Schlüssel ✓",
+            "emoji 😀 pair",
+            &long,
+            &(long.clone() + "é"),
+        ] {
+            let mut bytes = utf16(text);
+            let mut decoded = String::new();
+            push_utf16_until_nul(&mut decoded, &bytes).unwrap();
+            assert_eq!(decoded, text);
+            // A NUL ends the text; an odd trailing byte is no unit.
+            bytes.extend_from_slice(&[0, 0, b'x', 0, 7]);
+            let mut decoded = String::from(">");
+            push_utf16_until_nul(&mut decoded, &bytes).unwrap();
+            assert_eq!(decoded, format!(">{text}"));
+        }
+        // A NUL at every place of the words and the tail.
+        for at in 0..13 {
+            let mut bytes = utf16("abcdéfghijkl");
+            bytes.splice(at * 2..at * 2, [0, 0]);
+            let mut decoded = String::new();
+            push_utf16_until_nul(&mut decoded, &bytes).unwrap();
+            assert_eq!(decoded, "abcdéfghijkl".chars().take(at).collect::<String>());
+        }
+        // A lone surrogate, high or low, sends the value to the XML path.
+        for lone in [[0x3d, 0xd8], [0x00, 0xde]] {
+            let mut bytes = utf16("ab");
+            bytes.extend_from_slice(&lone);
+            assert!(push_utf16_until_nul(&mut String::new(), &bytes).is_none());
+        }
+    }
+
+    /// Numbers, SIDs and binary written without the formatter read as the formatter writes them.
+    #[test]
+    fn values_render_like_the_formatter() {
+        let render = |kind, bytes: &[u8]| {
+            let mut text = String::new();
+            push_value_text(&mut text, RawValue { kind, bytes }).unwrap();
+            text
+        };
+        assert_eq!(render(0x03, &[0x80]), "-128");
+        assert_eq!(render(0x05, &(-2i16).to_le_bytes()), "-2");
+        assert_eq!(render(0x07, &i32::MIN.to_le_bytes()), i32::MIN.to_string());
+        assert_eq!(render(0x09, &i64::MIN.to_le_bytes()), i64::MIN.to_string());
+        assert_eq!(render(0x04, &[0]), "0");
+        assert_eq!(render(0x06, &u16::MAX.to_le_bytes()), "65535");
+        assert_eq!(render(0x0a, &u64::MAX.to_le_bytes()), u64::MAX.to_string());
+        assert_eq!(render(0x0d, &7i32.to_le_bytes()), "7");
+        assert_eq!(render(BINARY_TYPE, &[0x00, 0x9f, 0xff]), "009FFF");
+        let sid = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0];
+        assert_eq!(render(0x13, &sid), "S-1-5-32-544");
+    }
+
+    /// Text is trimmed of any white space, ASCII or not; visible ASCII ends skip the trim.
+    #[test]
+    fn fields_are_trimmed_and_empty_ones_dropped() {
+        for (text, want) in [
+            ("System", Some("System")),
+            (" System\r\n", Some("System")),
+            ("\u{a0}WIN-7\u{3000}", Some("WIN-7")),
+            ("Ärger", Some("Ärger")),
+            (" \t", None),
+            ("", None),
+        ] {
+            assert_eq!(non_empty(text.to_owned()).as_deref(), want, "{text:?}");
+        }
+    }
+
+    /// ComplexData (a structure's bytes) is one leaf value, rendered like binary text.
+    #[test]
+    fn complex_data_is_one_string() {
+        let mut chunk = chunk_start();
+        let start = chunk.len();
+        let definition = leaf_definition(7, 1, BINARY_TYPE);
+        chunk.extend(instance(start, &definition, BINARY_TYPE, &[0x01, 0xab]));
+        let len = chunk.len() - start;
+        let event = record_event(
+            &chunk,
+            start,
+            len,
+            &mut PlanCache::default(),
+            &mut ValueLists::default(),
+        )
+        .unwrap();
+        assert_eq!(event.strings, ["01AB"]);
+    }
+
+    /// One Data element repeating a 15,000-character string 80 times: the text was sized at
+    /// once from the repeats (a 64 KiB value repeated 16,000 times would ask for half a
+    /// gigabyte).
     #[test]
     fn data_text_sized_past_the_work_limit_goes_to_the_xml_path() {
         let read = |repeats| {
@@ -1011,9 +1381,15 @@ mod tests {
             let value = utf16(&"x".repeat(15000));
             chunk.extend(instance(start, &data_definition(repeats), 0x01, &value));
             let len = chunk.len() - start;
-            record_event(&chunk, start, len, &mut PlanCache::default())
+            record_event(
+                &chunk,
+                start,
+                len,
+                &mut PlanCache::default(),
+                &mut ValueLists::default(),
+            )
         };
-        assert!(read(40).is_none());
+        assert!(read(80).is_none());
         let event = read(2).unwrap();
         assert_eq!(event.strings, vec!["x".repeat(30000)]);
     }
