@@ -1216,17 +1216,21 @@ mod tests {
         (chunk, start, end - start)
     }
 
-    #[test]
-    fn nested_template_reads_on_the_fast_path() {
-        let (bytes, start, len) = chunk(2, 4);
-        let event = record_event(
-            &bytes,
+    /// A record read with caches of its own, as the first record of a chunk is.
+    fn fresh_record_event(bytes: &[u8], start: usize, len: usize) -> Option<Event> {
+        record_event(
+            bytes,
             start,
             len,
             &mut PlanCache::default(),
             &mut ValueLists::default(),
         )
-        .unwrap();
+    }
+
+    #[test]
+    fn nested_template_reads_on_the_fast_path() {
+        let (bytes, start, len) = chunk(2, 4);
+        let event = fresh_record_event(&bytes, start, len).unwrap();
         assert_eq!((event.source.as_str(), event.event_id), ("P", 7));
     }
 
@@ -1256,24 +1260,10 @@ mod tests {
     #[test]
     fn repeated_nested_substitutions_stop_at_the_work_limit() {
         let (bytes, start, len) = chunk(200, 4);
-        assert!(record_event(
-            &bytes,
-            start,
-            len,
-            &mut PlanCache::default(),
-            &mut ValueLists::default()
-        )
-        .is_none());
+        assert!(fresh_record_event(&bytes, start, len).is_none());
         // 8 repeats (4,681 instances of 10 fields) stay well below the limit and are read.
         let (bytes, start, len) = chunk(8, 4);
-        assert!(record_event(
-            &bytes,
-            start,
-            len,
-            &mut PlanCache::default(),
-            &mut ValueLists::default()
-        )
-        .is_some());
+        assert!(fresh_record_event(&bytes, start, len).is_some());
     }
 
     /// The ASCII shortcut and the general decoder give what `decode_utf16` gives, up to the
@@ -1359,14 +1349,7 @@ mod tests {
         let definition = leaf_definition(7, 1, BINARY_TYPE);
         chunk.extend(instance(start, &definition, BINARY_TYPE, &[0x01, 0xab]));
         let len = chunk.len() - start;
-        let event = record_event(
-            &chunk,
-            start,
-            len,
-            &mut PlanCache::default(),
-            &mut ValueLists::default(),
-        )
-        .unwrap();
+        let event = fresh_record_event(&chunk, start, len).unwrap();
         assert_eq!(event.strings, ["01AB"]);
     }
 
@@ -1381,13 +1364,7 @@ mod tests {
             let value = utf16(&"x".repeat(15000));
             chunk.extend(instance(start, &data_definition(repeats), 0x01, &value));
             let len = chunk.len() - start;
-            record_event(
-                &chunk,
-                start,
-                len,
-                &mut PlanCache::default(),
-                &mut ValueLists::default(),
-            )
+            fresh_record_event(&chunk, start, len)
         };
         assert!(read(80).is_none());
         let event = read(2).unwrap();
