@@ -13,6 +13,7 @@ pub mod evt;
 pub mod evtx;
 pub mod payload;
 pub mod text;
+mod utf16;
 
 pub use detect::{detect_format, InputFormat};
 pub use event::{Event, Level, Origin};

@@ -3,6 +3,7 @@
 use super::ring::Ring;
 use super::{RECORD_FIXED_SIZE, SIGNATURE};
 use crate::event::{Event, Level};
+use crate::utf16::{ascii_string, push_decimal, until_nul};
 use chrono::{DateTime, Utc};
 use nom::bytes::complete::tag;
 use nom::number::complete::{le_u16, le_u32};
@@ -219,69 +220,19 @@ fn read_strings(
 /// A UTF-16LE string up to its NUL (or the end of `bytes`), and the bytes it took with the NUL.
 /// Unpaired surrogates become U+FFFD.
 fn utf16z(bytes: &[u8]) -> (String, usize) {
-    let units = units_before_nul(bytes);
-    let used = (units * 2 + 2).min(bytes.len() & !1);
-    let body = bytes.get(..units * 2).unwrap_or_default();
+    let (units, ascii) = until_nul(bytes);
+    let used = (units.len() + 2).min(bytes.len() & !1);
     // ASCII, the common case, needs no decoding: its low bytes are the text.
-    if let Some(text) = ascii_text(body) {
+    if let Some(text) = ascii.then(|| ascii_string(units)).flatten() {
         return (text, used);
     }
-    let units = body
+    let units = units
         .chunks_exact(2)
         .map(|pair| u16::from_le_bytes([pair[0], pair[1]]));
     let text = char::decode_utf16(units)
         .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect();
     (text, used)
-}
-
-/// Four UTF-16 units at a time, as little-endian words (the tail that is not a whole word is
-/// left out).
-fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    bytes
-        .chunks_exact(8)
-        .filter_map(|chunk| chunk.try_into().ok().map(u64::from_le_bytes))
-}
-
-/// How many UTF-16 units come before the first NUL unit (all of them if none).
-fn units_before_nul(bytes: &[u8]) -> usize {
-    const LOW_BITS: u64 = 0x0001_0001_0001_0001;
-    const HIGH_BITS: u64 = 0x8000_8000_8000_8000;
-    // A word holds a zero unit exactly when this borrow trick flags one of its lanes.
-    let whole = words(bytes)
-        .take_while(|word| word.wrapping_sub(LOW_BITS) & !word & HIGH_BITS == 0)
-        .count()
-        * 4;
-    let rest = bytes.get(whole * 2..).unwrap_or_default();
-    whole
-        + rest
-            .chunks_exact(2)
-            .take_while(|pair| pair != &[0, 0])
-            .count()
-}
-
-/// The text of UTF-16LE units that are all below 0x80 (their low bytes), `None` otherwise.
-/// Four units are checked and packed at a time.
-fn ascii_text(units: &[u8]) -> Option<String> {
-    const NOT_ASCII: u64 = 0xff80_ff80_ff80_ff80;
-    let mut text = Vec::with_capacity(units.len() / 2);
-    for word in words(units) {
-        if word & NOT_ASCII != 0 {
-            return None;
-        }
-        // Bytes l0 0 l1 0 l2 0 l3 0 become l0 l1 l2 l3.
-        let pairs = (word | word >> 8) & 0x0000_ffff_0000_ffff;
-        let packed = (pairs | pairs >> 16) as u32;
-        text.extend_from_slice(&packed.to_le_bytes());
-    }
-    let tail = units.get(units.len() / 8 * 8..).unwrap_or_default();
-    for pair in tail.chunks_exact(2) {
-        if pair[1] != 0 || pair[0] >= 0x80 {
-            return None;
-        }
-        text.push(pair[0]);
-    }
-    String::from_utf8(text).ok()
 }
 
 /// 0 means "not set".
@@ -321,22 +272,6 @@ pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
         );
     }
     Some(text)
-}
-
-/// Appends `value` in decimal.
-fn push_decimal(text: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (value % 10) as u8;
-        start -= 1;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    let digits = digits.get(start..).unwrap_or_default();
-    text.extend(digits.iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]

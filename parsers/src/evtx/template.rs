@@ -9,6 +9,7 @@
 //! the caller renders that record through XML instead; a test holds both paths equal.
 
 use crate::event::{Event, Level};
+use crate::utf16::{push_ascii, push_decimal, until_nul};
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -734,22 +735,6 @@ fn push_sid(text: &mut String, b: &[u8]) -> Option<()> {
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
-/// Appends `n` in decimal, without the formatting machinery (numbers fill many values).
-fn push_decimal(text: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
-}
-
 fn push_signed(text: &mut String, n: i64) {
     if n < 0 {
         text.push('-');
@@ -758,21 +743,13 @@ fn push_signed(text: &mut String, n: i64) {
 }
 
 /// Appends UTF-16LE text up to its first NUL; `None` for a lone surrogate. Plain ASCII (most
-/// event text) is narrowed unit by unit instead of decoded.
+/// event text) is narrowed instead of decoded.
 fn push_utf16_until_nul(text: &mut String, bytes: &[u8]) -> Option<()> {
-    let (units, ascii) = utf16_until_nul(bytes)?;
-    text.reserve(units.len() / 2);
+    let (units, ascii) = until_nul(bytes);
     if ascii {
-        let mut narrow = [0u8; 64];
-        for wide in units.chunks(2 * narrow.len()) {
-            let part = narrow.get_mut(..wide.len() / 2)?;
-            for (byte, unit) in part.iter_mut().zip(wide.chunks_exact(2)) {
-                *byte = unit[0];
-            }
-            text.push_str(std::str::from_utf8(part).ok()?);
-        }
-        return Some(());
+        return push_ascii(text, units);
     }
+    text.reserve(units.len() / 2);
     let units = units
         .chunks_exact(2)
         .map(|unit| u16::from_le_bytes([unit[0], unit[1]]));
@@ -782,37 +759,10 @@ fn push_utf16_until_nul(text: &mut String, bytes: &[u8]) -> Option<()> {
     Some(())
 }
 
-/// The whole UTF-16LE units of `bytes` before the first NUL, and whether all are ASCII. Four
-/// units are looked at a time until a word holds a NUL.
-fn utf16_until_nul(bytes: &[u8]) -> Option<(&[u8], bool)> {
-    const LOW_UNITS: u64 = 0x0001_0001_0001_0001;
-    const HIGH_BITS: u64 = 0x8000_8000_8000_8000;
-    let mut end = 0;
-    let mut seen = 0u64;
-    for word in bytes.as_chunks::<8>().0 {
-        let word = u64::from_le_bytes(*word);
-        if word.wrapping_sub(LOW_UNITS) & !word & HIGH_BITS != 0 {
-            break;
-        }
-        seen |= word;
-        end += 8;
-    }
-    let mut ascii = seen & 0xff80_ff80_ff80_ff80 == 0;
-    for unit in bytes.get(end..)?.chunks_exact(2) {
-        let unit = u16::from_le_bytes([unit[0], unit[1]]);
-        if unit == 0 {
-            break;
-        }
-        ascii &= unit < 0x80;
-        end += 2;
-    }
-    Some((bytes.get(..end)?, ascii))
-}
-
 /// All of `bytes` as text (names and template text); `None` for a lone surrogate.
 fn utf16(bytes: &[u8]) -> Option<String> {
     let mut text = String::new();
-    if utf16_until_nul(bytes)?.0.len() == bytes.len() / 2 * 2 {
+    if until_nul(bytes).0.len() == bytes.len() / 2 * 2 {
         // No NUL inside (the usual case): the ASCII shortcut applies.
         push_utf16_until_nul(&mut text, bytes)?;
         return Some(text);
