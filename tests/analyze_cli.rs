@@ -2,7 +2,8 @@
 //! `wevtutil qe /f:xml` gives) and on real corpus files: golden files for the three
 //! renderings, exit codes, unreadable inputs listed beside the findings.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::scenarios::{self, write_xml};
 use common::{assert_golden, assert_valid_report, corpus_dir, evtdoctor};
@@ -149,6 +150,7 @@ fn the_pasted_kb_alone_gives_the_finding_with_low_confidence() {
 
 #[test]
 fn a_folder_mixing_garbage_still_reports_the_finding_and_lists_the_bad_files() {
+    common::needs!(Need::Corpus);
     let (dir, _) = scenario(&scenarios::positive());
     let root = dir.path();
     std::fs::write(root.join("empty.evt"), b"").unwrap();
@@ -217,6 +219,7 @@ fn a_folder_mixing_garbage_still_reports_the_finding_and_lists_the_bad_files() {
 
 #[test]
 fn real_logs_without_kms_events_give_no_finding_and_exit_0() {
+    common::needs!(Need::Corpus);
     let system = corpus_dir().join("evtx/System_binarydata_plaso.evtx");
     let out = evtdoctor(&["analyze", system.to_str().unwrap(), "--format", "markdown"]);
     assert_eq!(out.status.code(), Some(0));
@@ -283,6 +286,7 @@ fn output_file_and_time_zone() {
 
 #[test]
 fn db_option_checks_the_file() {
+    common::needs!(Need::Corpus);
     let (dir, files) = scenario(&scenarios::positive());
     let out = analyze_in(dir.path(), &args(&files, &["--json", "--db", "kmsmdb.edb"]));
     let report = json(&out);
@@ -424,6 +428,7 @@ fn analyze_with_database(state: u32) -> serde_json::Value {
 
 #[test]
 fn database_header_given_with_db_is_evidence() {
+    common::needs!(Need::Corpus);
     let report = analyze_with_database(3);
     assert_eq!(report["database"]["header"]["state"], "Clean Shutdown");
     assert_eq!(

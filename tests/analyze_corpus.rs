@@ -4,7 +4,8 @@
 //! The Windows XP System log holds an SP2 → SP3 upgrade: the timeline must show it with its
 //! records (install 3489, last SP2 boot 3221, first SP3 boot 3500).
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{assert_valid_report, corpus_dir, oracle};
 use serde_json::Value;
@@ -74,6 +75,7 @@ fn record_numbers(evidence: &Value) -> Vec<u64> {
 
 #[test]
 fn xp_log_timeline_shows_the_sp2_to_sp3_upgrade() {
+    common::needs!(Need::Corpus, Need::Python("dissect.eventlog"));
     let counts = evt_counts(XP_LOG);
     let dir = tempfile::tempdir().unwrap();
     copy_evt(dir.path(), &[(XP_LOG, "SysEvent.Evt")]);
@@ -148,6 +150,7 @@ fn evtxexport_ids(path: &str) -> Vec<(String, u16)> {
 
 #[test]
 fn evtx_boot_and_failure_facts_match_evtxexport() {
+    common::needs!(Need::Corpus, Need::Program("evtxexport"));
     let log = corpus_dir().join("evtx/System_binarydata_plaso.evtx");
     let log = log.to_str().unwrap();
     let ids = evtxexport_ids(log);
@@ -196,6 +199,7 @@ fn evtx_boot_and_failure_facts_match_evtxexport() {
 
 #[test]
 fn system_and_application_logs_of_one_server_share_its_timeline() {
+    common::needs!(Need::Corpus, Need::Python("dissect.eventlog"));
     let system = evt_counts("win2003_sp2_System_dirty_evtparser.evt");
     let application = evt_counts("win2003_sp2_Application_dirty_evtparser.evt");
     let dir = tempfile::tempdir().unwrap();
@@ -250,6 +254,7 @@ fn system_and_application_logs_of_one_server_share_its_timeline() {
 
 #[test]
 fn the_same_log_given_twice_counts_once() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     copy_evt(
         dir.path(),
@@ -277,6 +282,7 @@ fn the_same_log_given_twice_counts_once() {
 /// single copy's.
 #[test]
 fn copies_of_a_real_log_merge_record_for_record() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let source = corpus_dir().join("evtx/System_binarydata_plaso.evtx");
     for name in ["a.evtx", "b.evtx"] {

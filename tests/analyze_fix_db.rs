@@ -1,7 +1,8 @@
 //! `analyze --fix-db`: after the diagnosis, `fix` runs with the OS version the logs show
 //! running, only when the KMS finding is active, and only after a confirmation.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{corpus_files, evtdoctor};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ fn database_copy(dir: &Path) -> PathBuf {
 
 #[test]
 fn fix_db_offers_the_fix_for_the_running_os_only_when_kms_fails() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let file = database_copy(dir.path());
     let before = std::fs::read(&file).unwrap();

@@ -1,7 +1,7 @@
 //! The engine on hostile events: odd strings, random binary data, missing times and names.
 //! Nothing may panic, and the report must still validate against the schema.
 
-mod common;
+use crate::common;
 
 use common::assert_valid_report;
 use evtdoctor::correlate::{correlate, SourcedEvent};

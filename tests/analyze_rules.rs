@@ -2,7 +2,7 @@
 //! the KMS finding with the right confidence and evidence; every negative one gives none (or
 //! the differential that explains it). Every report validates against the JSON Schema.
 
-mod common;
+use crate::common;
 
 use common::assert_valid_report;
 use common::scenarios::*;

@@ -1,7 +1,8 @@
 //! `evtdoctor decode`: the KB 818952 event decodes exactly; damaged dumps are named by line
 //! while the events around them still come through.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::evtdoctor;
 use serde_json::{json, Value};
@@ -224,6 +225,7 @@ fn nothing_readable_exits_2_and_exports_without_data_say_so() {
 
 #[test]
 fn decodes_the_data_of_a_binary_log_like_the_oracle() {
+    common::needs!(Need::Corpus, Need::Program("evtxexport"));
     let log = common::corpus_dir().join("evtx/attack_netlogon5805_zerologon_binary.evtx");
     let log = log.to_str().unwrap();
     let (events, stderr, code) = decode_json(&[log]);

@@ -1,7 +1,8 @@
 //! Damaged copies of real ESE databases: `db check` names each problem (page, kind) and exits
 //! 1; `db dump` still yields every record that is not on a damaged page; nothing panics.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{corpus_dir, evtdoctor};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
@@ -94,6 +95,7 @@ fn kinds_on(findings: &[Json], page: u32) -> Vec<String> {
 
 #[test]
 fn single_flipped_bit_is_located_and_corrected_in_memory() {
+    common::needs!(Need::Corpus);
     let original = corpus_bytes(SRUM);
     let (page, _) = leaves(&original, BIG_TABLE)[3];
     let mut bytes = original.clone();
@@ -124,6 +126,7 @@ fn single_flipped_bit_is_located_and_corrected_in_memory() {
 
 #[test]
 fn damaged_data_page_costs_only_its_own_records() {
+    common::needs!(Need::Corpus);
     let original = corpus_bytes(SRUM);
     let leaves = leaves(&original, BIG_TABLE);
     let (page, on_page) = leaves[5];
@@ -150,6 +153,7 @@ fn damaged_data_page_costs_only_its_own_records() {
 
 #[test]
 fn broken_leaf_link_is_reported_and_dump_is_complete() {
+    common::needs!(Need::Corpus);
     let original = corpus_bytes(SRUM);
     let (page, _) = leaves(&original, BIG_TABLE)[2];
     let mut bytes = original.clone();
@@ -181,6 +185,7 @@ fn broken_leaf_link_is_reported_and_dump_is_complete() {
 
 #[test]
 fn branch_link_beyond_the_file_loses_only_that_subtree() {
+    common::needs!(Need::Corpus);
     let original = corpus_bytes(SRUM);
     let db = Database::open(original.clone()).unwrap();
     let (catalog, _) = Catalog::read(&db);
@@ -226,6 +231,7 @@ fn branch_link_beyond_the_file_loses_only_that_subtree() {
 
 #[test]
 fn truncated_file_is_reported_and_the_rest_is_read() {
+    common::needs!(Need::Corpus);
     let original = corpus_bytes(SRUM);
     let cut = original.len() * 3 / 4 + 1234;
     let dir = tempfile::tempdir().unwrap();
@@ -253,6 +259,7 @@ fn truncated_file_is_reported_and_the_rest_is_read() {
 
 #[test]
 fn damaged_primary_header_falls_back_to_the_shadow() {
+    common::needs!(Need::Corpus);
     let original = corpus_bytes(SRUM);
     let mut bytes = original.clone();
     bytes[52] ^= 0x01; // the state field: the header checksum no longer matches
@@ -283,6 +290,7 @@ fn damaged_primary_header_falls_back_to_the_shadow() {
 
 #[test]
 fn damaged_shadow_header_is_reported() {
+    common::needs!(Need::Corpus);
     let mut bytes = corpus_bytes(SRUM);
     bytes[PAGE + 300] ^= 0x10;
     let dir = tempfile::tempdir().unwrap();
@@ -312,6 +320,7 @@ fn not_a_database_is_a_usage_error() {
 /// Pseudo-random damage all over several files, read in process: never a panic.
 #[test]
 fn random_damage_never_panics() {
+    common::needs!(Need::Corpus);
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
         state ^= state << 13;
@@ -348,6 +357,7 @@ fn random_damage_never_panics() {
 
 #[test]
 fn free_pages_missing_from_the_space_trees_are_reported_as_leaked() {
+    common::needs!(Need::Corpus);
     use evtdoctor_parsers::ese::space::SpaceHeader;
     let original = corpus_bytes(SRUM);
     let db = Database::open(original.clone()).unwrap();

@@ -2,7 +2,8 @@
 //! file is read back by the project's own checker and by two independent readers
 //! (dissect.database for every row, esedbexport for every table it can export).
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::ese::{as_exchange_2000, dissect, json_lines};
 use common::{corpus_files, evtdoctor, oracle};
@@ -82,6 +83,11 @@ fn esedbexport(file: &Path, dir: &Path) -> (BTreeMap<String, String>, bool) {
 
 #[test]
 fn defrag_keeps_every_row_and_shrinks_every_clean_corpus_database() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("esedbexport"),
+        Need::Python("dissect.database")
+    );
     let mut rows_compared = 0;
     for original in clean_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -155,6 +161,7 @@ fn defrag_keeps_every_row_and_shrinks_every_clean_corpus_database() {
 
 #[test]
 fn a_dirty_database_is_refused_and_left_alone() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let original = corpus_files("ese", &[".db"])
         .into_iter()
@@ -176,6 +183,7 @@ fn a_dirty_database_is_refused_and_left_alone() {
 
 #[test]
 fn preserve_temp_keeps_the_original_and_stamps_the_target_os() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let original = &clean_files()[0];
     let file = copy_into(dir.path(), original);
@@ -212,6 +220,7 @@ fn preserve_temp_keeps_the_original_and_stamps_the_target_os() {
 /// the file there is left as it was.
 #[test]
 fn an_existing_temp_path_is_refused_and_kept() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let original = &clean_files()[0];
     let file = copy_into(dir.path(), original);
@@ -237,6 +246,7 @@ fn an_existing_temp_path_is_refused_and_kept() {
 /// Without a backup nothing needs the hashes; the report says they were not computed.
 #[test]
 fn no_backup_no_hashes() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let file = copy_into(dir.path(), &clean_files()[0]);
     let args = [
@@ -255,6 +265,7 @@ fn no_backup_no_hashes() {
 
 #[test]
 fn the_backup_never_overwrites_a_file() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let original = &clean_files()[0];
     let file = copy_into(dir.path(), original);
@@ -289,6 +300,11 @@ fn bad_target_os_is_a_usage_error() {
 /// the same in every reader.
 #[test]
 fn exchange_2000_format_is_rebuilt_with_xor_checksums_and_the_target_os() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("esedbexport"),
+        Need::Python("dissect.database")
+    );
     let dir = tempfile::tempdir().unwrap();
     let source = corpus_files("ese", &[".edb"])
         .into_iter()
@@ -340,6 +356,7 @@ fn exchange_2000_format_is_rebuilt_with_xor_checksums_and_the_target_os() {
 /// OS version changes.
 #[test]
 fn indexes_over_unicode_text_are_reported() {
+    common::needs!(Need::Corpus, Need::Python("dissect.database"));
     let dir = tempfile::tempdir().unwrap();
     let find = |wanted: &str| {
         corpus_files("ese", &[".edb", ".mdb"])

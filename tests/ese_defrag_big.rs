@@ -7,7 +7,7 @@
 //! `EVTDOCTOR_BIG_DB=/path/big.dat EVTDOCTOR_BIG_DB_MIB=1024 cargo test --release --test
 //! ese_defrag_big -- --ignored`, then `scripts/bench-defrag.sh /path/big.dat`.
 
-mod common;
+use crate::common;
 
 use common::{corpus_dir, evtdoctor};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};

@@ -3,7 +3,8 @@
 //! byte in a record, an index entry or a long-value chunk of the new file (checksums kept
 //! valid, so `db check` passes) makes it fail, naming the tree and the entry.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::ese::{dissect, json_lines};
 use common::{corpus_dir, evtdoctor};
@@ -91,6 +92,7 @@ fn check_findings(bytes: &[u8]) -> usize {
 
 #[test]
 fn every_record_index_entry_and_long_value_chunk_is_compared() {
+    common::needs!(Need::Corpus, Need::Python("dissect.database"));
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = old_and_new(SRUM, dir.path());
     let oracle_rows = json_lines(&dissect(&[
@@ -117,6 +119,7 @@ fn every_record_index_entry_and_long_value_chunk_is_compared() {
 
 #[test]
 fn one_changed_byte_in_a_record_fails_and_names_the_entry() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let (old, mut new) = old_and_new(SRUM, dir.path());
     let root = catalog(&new).table(BIG_TABLE).unwrap().root_page;
@@ -135,6 +138,7 @@ fn one_changed_byte_in_a_record_fails_and_names_the_entry() {
 
 #[test]
 fn one_changed_byte_in_an_index_entry_fails_and_names_the_index() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let (old, mut new) = old_and_new(SRUM, dir.path());
     let table = catalog(&new).table(BIG_TABLE).unwrap().clone();
@@ -152,6 +156,7 @@ fn one_changed_byte_in_an_index_entry_fails_and_names_the_index() {
 
 #[test]
 fn one_changed_byte_in_a_long_value_fails() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let (old, mut new) = old_and_new(MULTIVALUE, dir.path());
     let (name, tree) = catalog(&new)
@@ -222,6 +227,7 @@ fn user_trees(old: &[u8], new: &[u8], written: u64) -> Vec<FinishedTree> {
 
 #[test]
 fn trees_compared_while_written_count_the_same_and_catch_a_changed_byte() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let (old, mut new) = old_and_new(SRUM, dir.path());
     let trees = user_trees(&old, &new, new.len() as u64);
@@ -255,6 +261,7 @@ fn trees_compared_while_written_count_the_same_and_catch_a_changed_byte() {
 /// the tree's root only) fails, rather than being read from stale or missing pages.
 #[test]
 fn a_tree_read_before_it_is_written_fails() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = old_and_new(SRUM, dir.path());
     let root = catalog(&new).table(BIG_TABLE).unwrap().root_page;

@@ -2,7 +2,8 @@
 //! exact findings. Found by reading the code for loops and allocations sized by stored
 //! numbers (issue #8) and by the `fuzz/` targets.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::ese::{json_lines, put_u32};
 use common::{corpus_dir, evtdoctor};
@@ -48,6 +49,7 @@ fn check(dir: &Path, bytes: &[u8]) -> (Vec<Json>, String) {
 /// pages (minutes) each.
 #[test]
 fn extents_claiming_every_page_number() {
+    common::needs!(Need::Corpus);
     let mut bytes = corpus_copy();
     // Page 2: the database's owned-extent tree, one leaf entry (key = last page, big-endian;
     // data = page count) at byte 56 of the page: 1-254 in the original.
@@ -87,6 +89,7 @@ fn extents_claiming_every_page_number() {
 /// naming a root walked the whole tree again: thousands of entries, thousands of walks.
 #[test]
 fn catalog_naming_one_root_twice() {
+    common::needs!(Need::Corpus);
     let mut bytes = corpus_copy();
     let (page_number, at) = catalog_record(&bytes, "basic");
     // Fixed columns from byte 4: ObjidTable (4), Type (2), Id (4), then the root page.

@@ -5,7 +5,8 @@
 //! Name, RootObjects) give thousands of Long, Short, Bit and text keys; the corpus tables give
 //! the rest.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::corpus_files;
 use evtdoctor::dbwriter::keys;
@@ -109,6 +110,7 @@ struct Proven {
 
 #[test]
 fn normalised_keys_equal_the_keys_ese_stored() {
+    common::needs!(Need::Corpus);
     let mut proven = Proven::default();
     for path in corpus_files("ese", &[".edb", ".dat", ".mdb", ".db"]) {
         let db = Database::open(File::open(&path).unwrap()).unwrap();

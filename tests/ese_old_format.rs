@@ -2,7 +2,8 @@
 //! real corpus database is rewritten the way ESE98 would have stored it: format revision 9,
 //! XOR page checksums with the page number beside them (no ECC), a Windows 2000 SP3 header.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::ese::{as_exchange_2000, put_u32};
 use common::{corpus_dir, evtdoctor};
@@ -31,6 +32,7 @@ fn write(dir: &Path, bytes: &[u8]) -> String {
 
 #[test]
 fn exchange_2000_format_reads_checks_and_dumps_the_same() {
+    common::needs!(Need::Corpus);
     let source = corpus_dir().join("ese").join(SOURCE);
     let original = std::fs::read(&source).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -53,6 +55,7 @@ fn exchange_2000_format_reads_checks_and_dumps_the_same() {
 
 #[test]
 fn exchange_2000_format_damage_is_detected_but_not_correctable() {
+    common::needs!(Need::Corpus);
     let original = std::fs::read(corpus_dir().join("ese").join(SOURCE)).unwrap();
     let mut bytes = as_exchange_2000(original);
     let page = 4u32; // the catalog root

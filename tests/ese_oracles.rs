@@ -2,7 +2,8 @@
 //! `esedbinfo`/`esedbexport` (Debian libesedb-utils, 2018 build) and PyPI `dissect.database`
 //! (through tests/oracles/ese_dissect.py).
 
-mod common;
+use crate::common;
+use common::Need;
 
 use chrono::NaiveDateTime;
 use common::ese::{dissect, json_lines};
@@ -67,6 +68,11 @@ fn esedbinfo(file: &Path) -> BTreeMap<String, String> {
 
 #[test]
 fn header_matches_esedbinfo_and_dissect() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("esedbinfo"),
+        Need::Python("dissect.database")
+    );
     let mut compared = 0;
     for file in ese_files() {
         let ours = header_fields(&file);
@@ -125,6 +131,7 @@ fn header_matches_esedbinfo_and_dissect() {
 
 #[test]
 fn header_table_output_uses_eseutil_field_names() {
+    common::needs!(Need::Corpus);
     let file = ese_files()
         .into_iter()
         .find(|f| name(f) == "dissect_basic_4k.edb")
@@ -145,6 +152,7 @@ fn header_table_output_uses_eseutil_field_names() {
 /// Every record of every table equals dissect.database's reading of it.
 #[test]
 fn dump_matches_dissect_on_every_file() {
+    common::needs!(Need::Corpus, Need::Python("dissect.database"));
     let mut records = 0;
     for file in ese_files() {
         let ours = dump(&file, None);
@@ -298,6 +306,11 @@ fn parse_iso(text: &str) -> Option<NaiveDateTime> {
 /// for its printing rules; the cells it cannot print are checked against dissect.database.
 #[test]
 fn dump_matches_esedbexport() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("esedbexport"),
+        Need::Python("dissect.database")
+    );
     let work = tempfile::tempdir().unwrap();
     let (mut cells, mut tables, mut rows) = (0usize, 0usize, 0usize);
     let mut gaps: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -396,6 +409,7 @@ fn dump_matches_esedbexport() {
 
 #[test]
 fn check_finds_no_problem_in_the_corpus() {
+    common::needs!(Need::Corpus);
     for file in ese_files() {
         let out = evtdoctor(&["db", "check", file.to_str().unwrap(), "--jsonl"]);
         assert_eq!(

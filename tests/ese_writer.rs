@@ -6,7 +6,8 @@
 //! and `analyze --db` takes its header as evidence. A database in the current page format
 //! (the benchmark generator's) reads back the same way.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::ese::{dissect, json_lines};
 use common::{evtdoctor, oracle, success_stdout};
@@ -98,6 +99,10 @@ fn esedbexport_header(table: &Table<'_>) -> String {
 
 #[test]
 fn demo_rows_read_back_identically_with_three_readers() {
+    common::needs!(
+        Need::Program("esedbexport"),
+        Need::Python("dissect.database")
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = demo(dir.path());
     let path = file.to_str().unwrap();
@@ -179,6 +184,7 @@ fn demo_rows_read_back_identically_with_three_readers() {
 
 #[test]
 fn demo_header_check_and_defrag() {
+    common::needs!(Need::Python("dissect.database"));
     let dir = tempfile::tempdir().unwrap();
     let file = demo(dir.path());
     let path = file.to_str().unwrap();
@@ -273,6 +279,10 @@ fn analyze_takes_the_demo_header_as_evidence() {
 /// checksums): the same three readers give its rows exactly.
 #[test]
 fn modern_format_database_reads_back_identically() {
+    common::needs!(
+        Need::Program("esedbexport"),
+        Need::Python("dissect.database")
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bench.edb");
     let path = file.to_str().unwrap();

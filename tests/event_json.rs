@@ -2,7 +2,8 @@
 //! for the same record, on every record of every corpus and sample log (text exports included,
 //! for `time_basis`), and on events with every awkward value.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::corpus_files;
 use evtdoctor::input::{read_events_with_basis, ReadOptions};
@@ -55,6 +56,7 @@ fn sample_files(dir: &Path, found: &mut Vec<PathBuf>) {
 
 #[test]
 fn every_corpus_and_sample_record_serializes_like_serde() {
+    common::needs!(Need::Corpus);
     let mut files = corpus_files("evt", &[".evt"]);
     files.extend(corpus_files("evtx", &[".evtx"]));
     sample_files(

@@ -1,7 +1,8 @@
 //! `evtdoctor events` as a user meets it: formats, filters, exit codes, bad inputs beside good ones,
 //! and damaged copies of real files.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{corpus_dir, evtdoctor};
 use serde_json::Value;
@@ -24,6 +25,7 @@ fn stdout_lines(out: &std::process::Output) -> Vec<String> {
 
 #[test]
 fn jsonl_gives_every_field_of_a_classic_event_with_binary_data() {
+    common::needs!(Need::Corpus);
     let out = evtdoctor(&["events", "--jsonl", "--id", "5805", &binary_corpus_file()]);
     assert_eq!(out.status.code(), Some(0));
     let lines = stdout_lines(&out);
@@ -51,6 +53,7 @@ fn jsonl_gives_every_field_of_a_classic_event_with_binary_data() {
 
 #[test]
 fn json_csv_and_table_carry_the_same_records() {
+    common::needs!(Need::Corpus);
     let file = binary_corpus_file();
     let json = evtdoctor(&["events", "--json", &file]);
     let array: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
@@ -72,6 +75,7 @@ fn json_csv_and_table_carry_the_same_records() {
 
 #[test]
 fn filters_select_by_level_source_and_time() {
+    common::needs!(Need::Corpus);
     let file = binary_corpus_file();
     let count = |args: &[&str]| {
         let mut all = vec!["events", "--jsonl"];
@@ -90,6 +94,7 @@ fn filters_select_by_level_source_and_time() {
 
 #[test]
 fn unreadable_inputs_are_listed_and_readable_ones_still_read() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("garbage.bin"),
@@ -143,6 +148,7 @@ fn read_damaged(path: &Path) -> (Option<i32>, Vec<u64>) {
 
 #[test]
 fn truncated_and_bit_flipped_evtx_copies_never_panic_and_keep_intact_records() {
+    common::needs!(Need::Corpus);
     let original = std::fs::read(corpus_dir().join("evtx/System_binarydata_plaso.evtx")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("copy.evtx");

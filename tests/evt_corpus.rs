@@ -1,7 +1,8 @@
 //! The .evt reader against independent readers on the real corpus: libevt's `evtexport` for
 //! every printed field, `dissect.eventlog` for the binary data and the SID bytes.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{assert_same, corpus_files, evtdoctor_events, evtexport, libevt_time, oracle_stdout};
 use evtdoctor_parsers::evt::sid_to_string;
@@ -89,6 +90,11 @@ fn known_torn_copies(file: &str) -> Vec<(u64, u64)> {
 
 #[test]
 fn every_corpus_evt_matches_libevt_and_dissect_record_by_record() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("evtexport"),
+        Need::Python("dissect.eventlog")
+    );
     let mut totals = Vec::new();
     for path in corpus_files("evt", &[".evt"]) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -192,6 +198,7 @@ fn every_corpus_evt_matches_libevt_and_dissect_record_by_record() {
 
 #[test]
 fn no_recover_reads_only_the_live_records() {
+    common::needs!(Need::Corpus);
     let path = common::corpus_dir().join("evt/winxp_sp3_System_wrapped_dirty_plaso.Evt");
     let out = common::evtdoctor(&["events", &path.to_string_lossy(), "--jsonl", "--no-recover"]);
     assert_eq!(out.status.code(), Some(0));

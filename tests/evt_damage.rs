@@ -2,7 +2,8 @@
 //! a broken end-of-file record. No panic, every record still whole in the copy is read, and
 //! each damaged spot is reported with its offset.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{corpus_dir, evtdoctor, evtdoctor_events};
 use evtdoctor_parsers::Event;
@@ -39,6 +40,7 @@ fn read_copy(bytes: &[u8]) -> (Vec<Event>, String) {
 
 #[test]
 fn truncated_copies_keep_every_record_they_still_hold_whole() {
+    common::needs!(Need::Corpus);
     let (bytes, events) = original();
     for cut in [0x31, 0x1000, 1_000_000, XP_CURSOR + 0x10, bytes.len() - 100] {
         let (found, stderr) = read_copy(&bytes[..cut]);
@@ -70,6 +72,7 @@ fn truncated_copies_keep_every_record_they_still_hold_whole() {
 
 #[test]
 fn headerless_stubs_are_refused_without_panic() {
+    common::needs!(Need::Corpus);
     let (bytes, _) = original();
     for cut in [8, 0x2f] {
         let dir = tempfile::tempdir().unwrap();
@@ -85,6 +88,7 @@ fn headerless_stubs_are_refused_without_panic() {
 
 #[test]
 fn flipped_bytes_lose_only_the_records_they_hit() {
+    common::needs!(Need::Corpus);
     let (mut bytes, events) = original();
     let live: Vec<&Event> = events.iter().filter(|e| !e.origin.recovered).collect();
     // Eight live records spread over the file: four lose their signature, four their size.
@@ -112,6 +116,7 @@ fn flipped_bytes_lose_only_the_records_they_hit() {
 
 #[test]
 fn a_broken_end_of_file_record_still_reads_every_live_record() {
+    common::needs!(Need::Corpus);
     let (mut bytes, events) = original();
     bytes[XP_CURSOR + 8] ^= 0xff; // second magic word
     let (found, stderr) = read_copy(&bytes);

@@ -1,7 +1,8 @@
 //! Files written by `logwriter::evt` read back identically by libevt's `evtexport` and by
 //! evtdoctor itself: clean, wrapped (with a record straddling the wrap point) and dirty.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use chrono::{TimeZone, Utc};
 use common::{assert_same, evtdoctor_events, evtexport, oracle};
@@ -104,6 +105,7 @@ fn evtinfo(path: &std::path::Path) -> String {
 
 #[test]
 fn clean_log_reads_back_identically() {
+    common::needs!(Need::Program("evtexport"), Need::Program("evtinfo"));
     let dir = tempfile::tempdir().unwrap();
     let all = events(12);
     let file = EvtWriter::new(0x10000).write(&all).unwrap();
@@ -124,6 +126,7 @@ fn clean_log_reads_back_identically() {
 
 #[test]
 fn wrapped_log_with_a_straddling_record_reads_back_and_its_slack_is_carved() {
+    common::needs!(Need::Program("evtexport"), Need::Program("evtinfo"));
     let dir = tempfile::tempdir().unwrap();
     let all = events(100);
     let file = EvtWriter::new(0x1010).write(&all).unwrap();
@@ -164,6 +167,7 @@ fn wrapped_log_with_a_straddling_record_reads_back_and_its_slack_is_carved() {
 
 #[test]
 fn dirty_wrapped_log_reads_back_from_its_cursor() {
+    common::needs!(Need::Program("evtexport"), Need::Program("evtinfo"));
     let dir = tempfile::tempdir().unwrap();
     // A big record among small ones: once it is overwritten, the next records fit in its
     // space without overwriting, so the header (rewritten only on overwrite) falls behind.

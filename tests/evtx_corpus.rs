@@ -2,7 +2,8 @@
 //! record for record; where readers salvage different records from damage, every difference is
 //! listed and explained here.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{corpus_files, evtdoctor, oracle, oracle_stdout};
 use serde_json::Value;
@@ -231,6 +232,11 @@ fn canonical_value(text: &str) -> String {
 /// Corpus files whose every record all three readers read identically.
 #[test]
 fn intact_files_match_libevtx_and_python_evtx_record_for_record() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("evtxexport"),
+        Need::Python("Evtx")
+    );
     let mut compared = 0;
     for path in corpus_files("evtx", &[".evtx"]) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -264,6 +270,11 @@ fn intact_files_match_libevtx_and_python_evtx_record_for_record() {
 /// or python-evtx find, and the records only it salvages are exactly these.
 #[test]
 fn damaged_file_loses_nothing_the_other_readers_find() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("evtxexport"),
+        Need::Python("Evtx")
+    );
     let path = corpus_files("evtx", &["corrupt_bad_chunk_magic_omerevtx.evtx"]).remove(0);
     let out = evtdoctor(&["events", "--no-recover", "--jsonl", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));

@@ -1,7 +1,8 @@
 //! The fast template path of the .evtx reader gives exactly the events of the XML reference path,
 //! on every record of every corpus file (carved ones included).
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::corpus_files;
 use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
@@ -26,6 +27,7 @@ fn xml_safe(mut event: Event) -> Event {
 
 #[test]
 fn fast_path_equals_xml_path_on_every_corpus_record() {
+    common::needs!(Need::Corpus);
     let mut compared = 0;
     for path in corpus_files("evtx", &[".evtx"]) {
         let bytes = std::fs::read(&path).unwrap();

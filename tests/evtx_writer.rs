@@ -1,7 +1,8 @@
 //! The project's .evtx writer, proven by reading its output back with evtdoctor and with the
 //! independent readers (libevtx's evtxinfo/evtxexport, python-evtx).
 
-mod common;
+use crate::common;
+use common::Need;
 
 use chrono::{DateTime, Duration, Utc};
 use common::evtx_oracles::{libevtx_xml, python_evtx, python_view};
@@ -153,6 +154,7 @@ fn evtdoctor_reads_back_every_field() {
 
 #[test]
 fn python_evtx_reads_back_the_sample_with_valid_checksums() {
+    common::needs!(Need::Python("Evtx"));
     let dir = tempfile::tempdir().unwrap();
     let events = sample_events();
     let path = write_file(dir.path(), "sample.evtx", &events);
@@ -166,6 +168,7 @@ fn python_evtx_reads_back_the_sample_with_valid_checksums() {
 
 #[test]
 fn libevtx_reads_back_the_sample_as_uncorrupted_xml() {
+    common::needs!(Need::Program("evtxexport"), Need::Program("evtxinfo"));
     let dir = tempfile::tempdir().unwrap();
     let events = sample_events();
     let path = write_file(dir.path(), "sample.evtx", &events);
@@ -203,6 +206,7 @@ fn libevtx_reads_back_the_sample_as_uncorrupted_xml() {
 /// strings (the binary data follows the strings as one hex string).
 #[test]
 fn libevtx_text_export_lists_ids_times_sources_and_strings() {
+    common::needs!(Need::Program("evtxexport"));
     let dir = tempfile::tempdir().unwrap();
     let events = sample_events();
     let path = write_file(dir.path(), "sample.evtx", &events);
@@ -257,6 +261,7 @@ fn libevtx_text_export_lists_ids_times_sources_and_strings() {
 /// Audits carry level 0 and say their outcome in the keywords, next to the classic-source bit.
 #[test]
 fn audits_are_written_with_level_zero_and_outcome_keywords() {
+    common::needs!(Need::Python("Evtx"));
     let dir = tempfile::tempdir().unwrap();
     let mut success = Event::new("Security", 528, Level::AuditSuccess);
     success.log = Some("Security".into());
@@ -282,6 +287,7 @@ fn audits_are_written_with_level_zero_and_outcome_keywords() {
 
 #[test]
 fn an_empty_log_is_valid_for_every_reader() {
+    common::needs!(Need::Program("evtxinfo"), Need::Python("Evtx"));
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "empty.evtx", &[]);
     let info = success_stdout(oracle("evtxinfo", &[path.to_str().unwrap()]));
@@ -322,6 +328,11 @@ fn many_events() -> Vec<Event> {
 
 #[test]
 fn many_events_fill_several_chunks_and_round_trip() {
+    common::needs!(
+        Need::Program("evtxexport"),
+        Need::Program("evtxinfo"),
+        Need::Python("Evtx")
+    );
     let dir = tempfile::tempdir().unwrap();
     let events = many_events();
     let path = write_file(dir.path(), "many.evtx", &events);

@@ -1,7 +1,8 @@
 //! `evtdoctor fix`: refusals, dry run, the fix and its rollback, and crash safety (SIGKILL at
 //! many points of a run, disk full) on copies of real corpus databases.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{corpus_files, evtdoctor};
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ fn fix(file: &Path, extra: &[&str]) -> Output {
 
 #[test]
 fn fix_refuses_without_a_target_os_or_confirmation() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let before = sha256(&file);
@@ -69,6 +71,7 @@ fn fix_refuses_without_a_target_os_or_confirmation() {
 
 #[test]
 fn a_dirty_database_is_refused_with_its_logs_listed() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let file = kms_copy(dir.path(), "bits_qmgr_win11_dirty_16k.db");
     let before = sha256(&file);
@@ -126,6 +129,7 @@ fn log_header(generation: u32, signature: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_database_open_in_another_process_is_refused() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let mut holder = Command::new("sh")
@@ -161,6 +165,7 @@ fn a_database_open_in_another_process_is_refused() {
 
 #[test]
 fn dry_run_changes_nothing_then_fix_and_rollback() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let file = kms_copy(dir.path(), "dissect_text_longvalues_4k.edb");
     let original = sha256(&file);
@@ -233,6 +238,7 @@ fn holds_verified_new_file(file: &Path) -> bool {
 
 #[test]
 fn sigkill_at_any_point_leaves_the_original_or_the_verified_new_file() {
+    common::needs!(Need::Corpus);
     let source = "srum_win10_2004_goese_4k.dat";
     let dir = tempfile::tempdir().unwrap();
     let file = kms_copy(dir.path(), source);
@@ -278,6 +284,7 @@ fn sigkill_at_any_point_leaves_the_original_or_the_verified_new_file() {
 
 #[test]
 fn disk_full_ends_with_a_clear_error_and_the_original_intact() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let file = kms_copy(dir.path(), "srum_win10_2004_goese_4k.dat");
     let original = sha256(&file);
@@ -313,6 +320,7 @@ impl Drop for Mount {
 /// and the database as it was.
 #[test]
 fn a_read_only_target_is_refused_and_left_intact() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let mounted = |args: &[&str]| Command::new("mount").args(args).status().unwrap().success();
     let point = dir.path().to_str().unwrap();

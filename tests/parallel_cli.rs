@@ -1,6 +1,7 @@
 //! Reading many inputs on several threads gives the same bytes as reading them one by one.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::scenarios::{boot, kms_failure};
 use common::{corpus_files, evtdoctor};
@@ -61,6 +62,7 @@ fn run(args: &[&str], dir: &Path, threads: &str) -> Output {
 
 #[test]
 fn events_output_is_the_same_bytes_whatever_the_thread_count() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let written = many_inputs(dir.path());
     for format in ["jsonl", "json", "csv", "table"] {
@@ -96,6 +98,7 @@ fn events_output_is_the_same_bytes_whatever_the_thread_count() {
 
 #[test]
 fn analyze_report_is_the_same_bytes_whatever_the_thread_count() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     many_inputs(dir.path());
     let one = run(&["analyze", "--json"], dir.path(), "1");

@@ -3,7 +3,8 @@
 //! evtdoctor reads every file with the expected counts, and the KMS 5085 of the positive
 //! bundles carries KB 818952's payload in every format that can hold data.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::evtx_oracles::{libevtx_xml, python_evtx, python_view};
 use common::{assert_same, evtdoctor, evtdoctor_events, evtexport, oracle, success_stdout};
@@ -85,6 +86,7 @@ fn regenerating_gives_the_committed_bytes() {
 
 #[test]
 fn evt_files_read_back_identically_with_evtexport() {
+    common::needs!(Need::Program("evtexport"));
     let mut records = 0;
     for scenario in SCENARIOS {
         let logs = scenario.logs().unwrap();
@@ -124,6 +126,7 @@ fn dissect_evt(path: &Path) -> Value {
 
 #[test]
 fn evt_data_reads_back_with_dissect_eventlog() {
+    common::needs!(Need::Python("dissect.eventlog"));
     for scenario in SCENARIOS {
         let logs = scenario.logs().unwrap();
         for (name, events) in [
@@ -154,6 +157,7 @@ fn evt_data_reads_back_with_dissect_eventlog() {
 
 #[test]
 fn evtx_files_read_back_identically_with_libevtx_and_python_evtx() {
+    common::needs!(Need::Program("evtxexport"), Need::Python("Evtx"));
     for scenario in SCENARIOS {
         let logs = scenario.logs().unwrap();
         for (name, events) in [
@@ -303,6 +307,11 @@ fn dump_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn positive_bundles_carry_the_kbs_exact_payload_wherever_the_format_can() {
+    common::needs!(
+        Need::Program("evtxexport"),
+        Need::Python("dissect.eventlog"),
+        Need::Python("Evtx")
+    );
     let kb = vec![Some(KB_HEX.to_owned())];
     let kb_dump = dump_lines(
         &std::fs::read_to_string(

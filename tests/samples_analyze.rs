@@ -1,7 +1,7 @@
 //! `analyze` on every bundled scenario: the KB case gives exactly the KMS finding with its
 //! evidence, the fixed server shows it resolved, and the look-alikes give no finding and say why.
 
-mod common;
+use crate::common;
 
 use common::{assert_valid_report, evtdoctor};
 use serde_json::Value;

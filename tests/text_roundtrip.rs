@@ -3,7 +3,8 @@
 //! and read back; the bytes and fields must come back identical. Real XML from the oracles
 //! (evtx_dump, evtxexport) and evtdoctor's own CSV are read back through the binary too.
 
-mod common;
+use crate::common;
+use common::Need;
 
 use common::{corpus_files, evtdoctor, oracle, rust_evtx_dump};
 use evtdoctor::input::{read_events, ReadOptions};
@@ -134,6 +135,7 @@ fn assert_all_views_round_trip(name: &str, events: &[Event]) {
 
 #[test]
 fn evtx_records_with_data_are_the_ones_the_oracle_lists() {
+    common::needs!(Need::Corpus, Need::Program("evtxexport"));
     // evtxexport's <Binary> elements are the independent count of records with data.
     let found = evtx_with_data();
     let names: Vec<String> = found
@@ -159,6 +161,7 @@ fn evtx_records_with_data_are_the_ones_the_oracle_lists() {
 
 #[test]
 fn bytes_and_words_dumps_round_trip_every_evtx_record() {
+    common::needs!(Need::Corpus);
     let mut checked = 0;
     for (path, events) in evtx_with_data() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -181,6 +184,7 @@ const EVT_WITH_DATA: [(&str, usize); 5] = [
 
 #[test]
 fn evt_records_with_data_round_trip_through_every_dump_view() {
+    common::needs!(Need::Corpus);
     for path in corpus_files("evt", &[".evt"]) {
         let mut events = Vec::new();
         let report = read_events(&path, ReadOptions::default(), |e| events.push(e));
@@ -211,6 +215,7 @@ fn evt_records_with_data_round_trip_through_every_dump_view() {
 
 #[test]
 fn classic_tab_export_round_trips_fields_and_says_it_has_no_data() {
+    common::needs!(Need::Corpus);
     for (path, events) in evtx_with_data() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text: String = events.iter().map(render::classic_tab_row).collect();
@@ -232,6 +237,7 @@ fn classic_tab_export_round_trips_fields_and_says_it_has_no_data() {
 
 #[test]
 fn wevtutil_and_evtx_dump_shaped_xml_round_trips_every_field() {
+    common::needs!(Need::Corpus);
     for (path, events) in evtx_with_data() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let wevtutil: String = events.iter().map(render::event_xml).collect();
@@ -297,6 +303,11 @@ fn events_jsonl(args: &[&str]) -> Vec<Value> {
 
 #[test]
 fn oracle_xml_from_evtx_dump_and_evtxexport_reads_like_the_log() {
+    common::needs!(
+        Need::Corpus,
+        Need::RustEvtxDump,
+        Need::Program("evtxexport")
+    );
     let dir = tempfile::tempdir().unwrap();
     let evtx_dump = rust_evtx_dump();
     for (path, _) in evtx_with_data() {
@@ -328,6 +339,7 @@ fn oracle_xml_from_evtx_dump_and_evtxexport_reads_like_the_log() {
 
 #[test]
 fn evtdoctor_csv_reads_back_into_the_same_events() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     for (path, _) in evtx_with_data() {
         let log = path.to_str().unwrap();

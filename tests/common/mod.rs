@@ -3,17 +3,18 @@
 
 pub mod ese;
 pub mod evtx_oracles;
+pub mod needs;
 pub mod scenarios;
+
+pub(crate) use needs::{needs, Need};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// The third-party corpus: `$EVTDOCTOR_CORPUS`, else `shared/corpus` beside the repository.
-/// Tests fail (they do not skip) when it is missing: CI always has it.
+/// A test calls `needs!(Need::Corpus)` first, so this only fails on a folder that vanished.
 pub fn corpus_dir() -> PathBuf {
-    let dir = std::env::var_os("EVTDOCTOR_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let dir = needs::corpus_path();
     assert!(
         dir.is_dir(),
         "test corpus not found at {} (set EVTDOCTOR_CORPUS)",
@@ -55,26 +56,10 @@ pub fn success_stdout(output: std::process::Output) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// The Rust `evtx_dump` (crates.io `evtx`). python-evtx installs a script of the same name
-/// that may come first on PATH, so candidates are checked by what `--version` prints:
-/// `$EVTDOCTOR_EVTX_DUMP`, then cargo's bin folder, then PATH.
+/// The Rust `evtx_dump` (crates.io `evtx`); a test calls `needs!(Need::RustEvtxDump)` first.
 pub fn rust_evtx_dump() -> String {
-    let cargo_bin = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .map(|home| home.join("bin/evtx_dump").to_string_lossy().into_owned());
-    let candidates = std::env::var("EVTDOCTOR_EVTX_DUMP")
-        .ok()
-        .into_iter()
-        .chain(cargo_bin)
-        .chain(Some("evtx_dump".to_string()));
-    for candidate in candidates {
-        let version = Command::new(&candidate).arg("--version").output();
-        if version.is_ok_and(|v| String::from_utf8_lossy(&v.stdout).starts_with("EVTX Parser")) {
-            return candidate;
-        }
-    }
-    panic!("the Rust evtx_dump is not installed (cargo install evtx); .ci/run installs it")
+    needs::rust_evtx_dump_path()
+        .expect("the Rust evtx_dump is not installed (cargo install evtx); .ci/run installs it")
 }
 
 /// Runs an independent tool (an oracle); panics with a hint when it is not installed.
@@ -243,6 +228,9 @@ for e in errors:
 sys.exit(1 if errors else 0)
 ";
     use std::io::Write;
+    if needs::missing(&[Need::Python("jsonschema")]) {
+        return; // the report's other assertions still run
+    }
     let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
     let mut child = Command::new("python3")
         .args(["-c", CHECK])
