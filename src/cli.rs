@@ -12,13 +12,28 @@ Exit codes:
   1  something found or refused (findings, corruption, a refused fix)
   2  usage error, or no readable input";
 
+const TOP_LEVEL_HELP: &str = concat!(
+    "Examples:\n",
+    "  evtdoctor analyze exported-logs/ --db kmsmdb.edb\n",
+    "  evtdoctor events System.evt --id 5085 --jsonl\n",
+    "  evtdoctor decode pasted-event.txt\n",
+    "  evtdoctor db check kmsmdb.edb\n",
+    "  evtdoctor fix --db kmsmdb.edb --target-os \"5.0.2195 SP 4\" --dry-run\n",
+    "  evtdoctor completions bash > /etc/bash_completion.d/evtdoctor\n",
+    "  evtdoctor man | man -l -\n\n",
+    "Exit codes:\n",
+    "  0  done, nothing found\n",
+    "  1  something found or refused (findings, corruption, a refused fix)\n",
+    "  2  usage error, or no readable input"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "evtdoctor",
     version,
     about = "Forensic analyzer for Windows event logs: decode every record, reconstruct what was \
              installed when, diagnose known failures with evidence, and run the fix.",
-    after_help = EXIT_CODES_HELP
+    after_help = TOP_LEVEL_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -80,7 +95,13 @@ pub enum Command {
     Analyze(AnalyzeArgs),
 
     /// Read and verify ESE databases (kmsmdb.edb, SRUDB.dat, ntds.dit, ...).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor db header kmsmdb.edb\n",
+        "  evtdoctor db check kmsmdb.edb\n",
+        "  evtdoctor db dump SRUDB.dat --table SruDbIdMapTable --format csv\n",
+        "  evtdoctor db defrag kmsmdb.edb --target-os \"5.0.2195 SP 4\""
+    ))]
     Db(DbCommand),
 
     /// Repair a KMS database the safe way: back up, defragment, verify, replace (or roll back).
@@ -103,6 +124,32 @@ pub enum Command {
         "  2  usage error, or not a readable ESE database"
     ))]
     Fix(FixArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor completions bash > /etc/bash_completion.d/evtdoctor\n",
+        "  evtdoctor completions zsh > \"${fpath[1]}/_evtdoctor\"\n",
+        "  evtdoctor completions fish > ~/.config/fish/completions/evtdoctor.fish\n",
+        "  evtdoctor completions powershell >> $PROFILE\n\n",
+        "The script is generated from the same definitions as --help, so it never drifts."
+    ))]
+    Completions(CompletionsArgs),
+
+    /// Print the manual page (roff), generated from the same definitions as --help.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor man | man -l -\n",
+        "  evtdoctor man > /usr/local/share/man/man1/evtdoctor.1"
+    ))]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,8 @@ fn main() -> std::process::ExitCode {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Db(command) => commands::db::run(command),
         Command::Fix(args) => commands::fix::run(args),
+        Command::Completions(args) => commands::manual::completions(args),
+        Command::Man => commands::manual::man(),
     };
     let code = match outcome {
         Ok(code) => code,

@@ -7,6 +7,7 @@ mod analyze_corpus;
 mod analyze_fix_db;
 mod analyze_robustness;
 mod analyze_rules;
+mod cli_manual;
 mod decode_command;
 mod ese_damage;
 mod ese_defrag;
