@@ -1,10 +1,16 @@
 //! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
 
+pub mod db;
+pub mod decode;
+pub mod defrag;
 pub mod event_json;
+pub mod events;
 
+use crate::input::InputReport;
 use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use evtdoctor_parsers::text::TimeBasis;
+use evtdoctor_parsers::Problem;
 use std::io::{self, IsTerminal, Write};
 
 /// Width of tables not printed to a terminal (files, pipes, golden tests).
@@ -45,6 +51,28 @@ pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
         ""
     };
     format!("{}{mark}", time.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// An input's problems on stderr, one line each, naming file and offset; a flood is capped.
+pub fn print_problems(report: &InputReport) {
+    let path = report.path.display();
+    if let Some(fatal) = &report.fatal {
+        eprintln!("evtdoctor: {path}: {fatal}");
+    }
+    print_problem_list(&path, &report.problems, 10);
+}
+
+/// Problems on stderr, one line each after the file's name; past `shown`, only how many more.
+pub fn print_problem_list(path: &dyn std::fmt::Display, problems: &[Problem], shown: usize) {
+    for problem in problems.iter().take(shown) {
+        eprintln!("evtdoctor: {path}: {problem}");
+    }
+    if problems.len() > shown {
+        eprintln!(
+            "evtdoctor: {path}: … and {} more problems",
+            problems.len() - shown
+        );
+    }
 }
 
 /// Shortens `text` to at most `max` characters, marking the cut with an ellipsis.
