@@ -119,6 +119,38 @@ pub fn write_csv_row<W: Write, S: AsRef<str>>(out: &mut W, fields: &[S]) -> io::
     writeln!(out, "{}", line.join(","))
 }
 
+/// Fields as `name: value` lines, the names right-aligned.
+pub fn write_aligned_fields<W: Write>(out: &mut W, fields: &[(&str, String)]) -> io::Result<()> {
+    let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, value) in fields {
+        writeln!(out, "{name:>width$}: {value}")?;
+    }
+    Ok(())
+}
+
+/// Fields as a `field,value` CSV.
+pub fn write_fields_csv<W: Write>(out: &mut W, fields: &[(&str, String)]) -> io::Result<()> {
+    write_csv_row(out, &["field", "value"])?;
+    for (name, value) in fields {
+        write_csv_row(out, &[*name, value.as_str()])?;
+    }
+    Ok(())
+}
+
+/// One JSON value, indented (`--json`) or on one line (`--jsonl`), and a newline.
+pub fn write_json<W: Write, T: serde::Serialize>(
+    out: &mut W,
+    value: &T,
+    indented: bool,
+) -> io::Result<()> {
+    if indented {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+    } else {
+        serde_json::to_writer(&mut *out, value)?;
+    }
+    writeln!(out)
+}
+
 /// Streams a JSON array one element at a time, so large outputs need no buffering.
 pub struct JsonArrayWriter<W: Write> {
     out: W,

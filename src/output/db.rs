@@ -1,7 +1,7 @@
 //! How the `db` commands show a database: header fields, check findings and records as table
 //! rows, CSV rows or JSON, and the table overview.
 
-use super::{write_csv_row, JsonArrayWriter};
+use super::{write_aligned_fields, write_csv_row, write_fields_csv, write_json, JsonArrayWriter};
 use crate::cli::Format;
 use evtdoctor_parsers::ese::check::Finding;
 use evtdoctor_parsers::ese::{FileHeader, TableDef, Value};
@@ -21,10 +21,7 @@ pub fn print_header(
     match format {
         Format::Table => {
             writeln!(out, "Database: {}\n", file.display())?;
-            let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-            for (name, value) in &fields {
-                writeln!(out, "{name:>width$}: {value}")?;
-            }
+            write_aligned_fields(&mut out, &fields)?;
         }
         Format::Markdown => {
             writeln!(out, "| Field | Value |\n|---|---|")?;
@@ -33,10 +30,7 @@ pub fn print_header(
             }
         }
         Format::Csv => {
-            write_csv_row(&mut out, &["field", "value"])?;
-            for (name, value) in &fields {
-                write_csv_row(&mut out, &[*name, value.as_str()])?;
-            }
+            write_fields_csv(&mut out, &fields)?;
         }
         Format::Json | Format::Jsonl => {
             let eseutil: serde_json::Map<String, serde_json::Value> = fields
@@ -49,12 +43,7 @@ pub fn print_header(
                 "header": header,
                 "header_problems": problems,
             });
-            if format == Format::Json {
-                serde_json::to_writer_pretty(&mut out, &value)?;
-            } else {
-                serde_json::to_writer(&mut out, &value)?;
-            }
-            writeln!(out)?;
+            write_json(&mut out, &value, format == Format::Json)?;
         }
     }
     out.flush()?;

@@ -1,7 +1,7 @@
 //! What `db defrag`, `fix` and `analyze --fix-db` print: the defrag report (table, CSV or
 //! JSON), the steps after a fix, and why nothing was changed.
 
-use super::write_csv_row;
+use super::{write_aligned_fields, write_fields_csv, write_json};
 use crate::cli::Format;
 use crate::defrag::engine::{DefragError, Facts, Report};
 use crate::defrag::replace::Manifest;
@@ -17,10 +17,7 @@ pub fn print_report(report: &Report, format: Format) -> Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     match format {
         Format::Table | Format::Markdown => {
-            let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-            for (name, value) in &fields {
-                writeln!(out, "{name:>width$}: {value}")?;
-            }
+            write_aligned_fields(&mut out, &fields)?;
             writeln!(
                 out,
                 "\nOlder backups and transaction logs no longer apply to the new file: \
@@ -28,10 +25,7 @@ pub fn print_report(report: &Report, format: Format) -> Result<()> {
             )?;
         }
         Format::Csv => {
-            write_csv_row(&mut out, &["field", "value"])?;
-            for (name, value) in &fields {
-                write_csv_row(&mut out, &[*name, value.as_str()])?;
-            }
+            write_fields_csv(&mut out, &fields)?;
         }
         Format::Json | Format::Jsonl => {
             let mut object: serde_json::Map<String, serde_json::Value> = fields
@@ -42,12 +36,7 @@ pub fn print_report(report: &Report, format: Format) -> Result<()> {
                 "unicode_indexes".into(),
                 serde_json::to_value(&report.unicode)?,
             );
-            if format == Format::Json {
-                serde_json::to_writer_pretty(&mut out, &object)?;
-            } else {
-                serde_json::to_writer(&mut out, &object)?;
-            }
-            writeln!(out)?;
+            write_json(&mut out, &object, format == Format::Json)?;
         }
     }
     out.flush()?;
