@@ -1,10 +1,16 @@
 //! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
 
+pub mod db;
+pub mod decode;
+pub mod defrag;
 pub mod event_json;
+pub mod events;
 
+use crate::input::InputReport;
 use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use evtdoctor_parsers::text::TimeBasis;
+use evtdoctor_parsers::Problem;
 use std::io::{self, IsTerminal, Write};
 
 /// Width of tables not printed to a terminal (files, pipes, golden tests).
@@ -45,6 +51,28 @@ pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
         ""
     };
     format!("{}{mark}", time.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// An input's problems on stderr, one line each, naming file and offset; a flood is capped.
+pub fn print_problems(report: &InputReport) {
+    let path = report.path.display();
+    if let Some(fatal) = &report.fatal {
+        eprintln!("evtdoctor: {path}: {fatal}");
+    }
+    print_problem_list(&path, &report.problems, 10);
+}
+
+/// Problems on stderr, one line each after the file's name; past `shown`, only how many more.
+pub fn print_problem_list(path: &dyn std::fmt::Display, problems: &[Problem], shown: usize) {
+    for problem in problems.iter().take(shown) {
+        eprintln!("evtdoctor: {path}: {problem}");
+    }
+    if problems.len() > shown {
+        eprintln!(
+            "evtdoctor: {path}: … and {} more problems",
+            problems.len() - shown
+        );
+    }
 }
 
 /// Shortens `text` to at most `max` characters, marking the cut with an ellipsis.
@@ -89,6 +117,38 @@ pub fn csv_field(text: &str) -> String {
 pub fn write_csv_row<W: Write, S: AsRef<str>>(out: &mut W, fields: &[S]) -> io::Result<()> {
     let line: Vec<String> = fields.iter().map(|f| csv_field(f.as_ref())).collect();
     writeln!(out, "{}", line.join(","))
+}
+
+/// Fields as `name: value` lines, the names right-aligned.
+pub fn write_aligned_fields<W: Write>(out: &mut W, fields: &[(&str, String)]) -> io::Result<()> {
+    let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, value) in fields {
+        writeln!(out, "{name:>width$}: {value}")?;
+    }
+    Ok(())
+}
+
+/// Fields as a `field,value` CSV.
+pub fn write_fields_csv<W: Write>(out: &mut W, fields: &[(&str, String)]) -> io::Result<()> {
+    write_csv_row(out, &["field", "value"])?;
+    for (name, value) in fields {
+        write_csv_row(out, &[*name, value.as_str()])?;
+    }
+    Ok(())
+}
+
+/// One JSON value, indented (`--json`) or on one line (`--jsonl`), and a newline.
+pub fn write_json<W: Write, T: serde::Serialize>(
+    out: &mut W,
+    value: &T,
+    indented: bool,
+) -> io::Result<()> {
+    if indented {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+    } else {
+        serde_json::to_writer(&mut *out, value)?;
+    }
+    writeln!(out)
 }
 
 /// Streams a JSON array one element at a time, so large outputs need no buffering.

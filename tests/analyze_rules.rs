@@ -8,8 +8,8 @@ use common::assert_valid_report;
 use common::scenarios::*;
 use evtdoctor::correlate::{correlate, Evidence};
 use evtdoctor::diagnose::{
-    diagnose, ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, Status,
-    Verdict,
+    diagnose, ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, NoRemedy,
+    Remedy, Status, Verdict,
 };
 use evtdoctor::report::{InputSummary, Report, ReportOptions, TimeZone};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
@@ -596,4 +596,33 @@ fn an_sp4_header_weakens_the_index_rebuild_explanation() {
         .reasons
         .iter()
         .any(|r| r.contains("already built under (5.0.2195 SP 4)")));
+}
+
+#[test]
+fn only_an_active_kms_finding_calls_for_a_defrag_stamped_with_the_running_os() {
+    let defrag_of = |events| {
+        let correlation = correlate(sourced(events));
+        let diagnosis = diagnose(&correlation, &Context::default());
+        assert_eq!(diagnosis.findings[0].remedy, Some(Remedy::DefragDatabase));
+        diagnosis.database_defrag(&correlation)
+    };
+    let os = defrag_of(positive()).expect("the KB case calls for the fix");
+    assert_eq!(
+        os,
+        OsVersion {
+            major: 5,
+            minor: 0,
+            build: 2195,
+            service_pack: 4
+        }
+    );
+    let unknown = defrag_of(vec![kb_paste()]).unwrap_err();
+    assert!(matches!(unknown, NoRemedy::RunningOsUnknown));
+    assert_eq!(
+        unknown.to_string(),
+        "the logs do not show which OS version runs: use evtdoctor fix --target-os"
+    );
+    let ran_again = defrag_of(resolved()).unwrap_err();
+    assert!(matches!(ran_again, NoRemedy::NotCalledFor));
+    assert_eq!(ran_again.to_string(), "no active KMS finding calls for it");
 }

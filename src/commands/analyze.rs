@@ -1,21 +1,19 @@
 //! `evtdoctor analyze`: read every input, correlate, diagnose, report.
 
-use crate::cli::{AnalyzeArgs, FixArgs, OutputArgs, ReportFormat};
-use crate::commands;
-use crate::commands::events::print_problems;
-use crate::correlate::{observe_batch, Correlation, Correlator, Fact, Observed};
-use crate::diagnose::{
-    diagnose, Context, DatabaseFile, DatabaseHeader, Diagnosis, Status, KMS_RULE,
-};
-use crate::input::{self, InputBytes, ReadOptions};
+use crate::cli::{AnalyzeArgs, Format, ReportFormat};
+use crate::correlate::{observe_batch, Correlator, Observed};
+use crate::defrag::crash;
+use crate::defrag::fix::{self, FixPlan};
+use crate::diagnose::{diagnose, Context, DatabaseFile, NoRemedy};
+use crate::input::{self, ReadOptions};
+use crate::output::defrag::{ask_to_replace, print_fix, print_refusal};
+use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
 use crate::report::{render_markdown, render_table, InputSummary, Report, ReportOptions, TimeZone};
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
-use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::OsVersion as EseOsVersion;
-use evtdoctor_parsers::ese::Database;
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::io::{IsTerminal, Write};
@@ -88,7 +86,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Usage);
     }
 
-    let database = args.db.as_deref().map(database_file);
+    let database = args.db.as_deref().map(DatabaseFile::inspect);
     let correlation = correlator.into_inner().finish();
     let diagnosis = diagnose(
         &correlation,
@@ -100,7 +98,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let fix_target = args
         .fix_db
         .as_ref()
-        .map(|_| fix_target(&correlation, &diagnosis));
+        .map(|_| diagnosis.database_defrag(&correlation));
     let report = Report::new(
         inputs,
         correlation,
@@ -133,7 +131,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         }
     }
     if let (Some(db), Some(target)) = (&args.fix_db, fix_target) {
-        run_fix(db, target)?;
+        fix_database(db, target)?;
     }
     Ok(if active {
         ExitCode::Found
@@ -142,87 +140,32 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     })
 }
 
-/// The OS version to stamp on the KMS database: the one the logs show running, when the KMS
-/// finding is active; otherwise why no fix is called for.
-fn fix_target(correlation: &Correlation, diagnosis: &Diagnosis) -> Result<EseOsVersion, String> {
-    let kms_active = diagnosis
-        .findings
-        .iter()
-        .any(|f| f.id == KMS_RULE.id && f.status == Status::Active);
-    if !kms_active {
-        return Err("no active KMS finding calls for it".into());
-    }
-    let running = correlation
-        .hosts
-        .iter()
-        .flat_map(|host| &host.entries)
-        .filter_map(|entry| match &entry.fact {
-            Fact::Boot { os: Some(os) } | Fact::OsLevelChanged { to: os, .. } => {
-                Some((entry.time, os))
-            }
-            _ => None,
-        })
-        .max_by_key(|(time, _)| *time);
-    match running {
-        Some((_, os)) => Ok(EseOsVersion {
-            major: os.major,
-            minor: os.minor,
-            build: os.build,
-            service_pack: os.service_pack,
-        }),
-        None => {
-            Err("the logs do not show which OS version runs: use evtdoctor fix --target-os".into())
-        }
-    }
-}
-
-/// Runs `fix` on the database after the report (it asks before changing anything and says
-/// what it did; analyze's exit code stays the diagnosis's).
-fn run_fix(db: &Path, target: Result<EseOsVersion, String>) -> Result<()> {
-    match target {
-        Ok(os) => {
-            eprintln!(
-                "evtdoctor: the logs show {os} running; fixing {} for it",
-                db.display()
-            );
-            commands::fix::run(&FixArgs {
-                db: db.to_path_buf(),
-                target_os: Some(os),
-                backup_dir: None,
-                dry_run: false,
-                yes: false,
-                rollback: false,
-                output: OutputArgs::default(),
-            })?;
-            Ok(())
-        }
+/// Fixes the database after the report, for the OS version the logs show running (it asks
+/// before changing anything and says what it did; analyze's exit code stays the diagnosis's).
+fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>) -> Result<()> {
+    let os = match target {
+        Ok(os) => os,
         Err(reason) => {
             eprintln!("evtdoctor: --fix-db: not fixing {}: {reason}", db.display());
-            Ok(())
+            return Ok(());
+        }
+    };
+    eprintln!(
+        "evtdoctor: the logs show {os} running; fixing {} for it",
+        db.display()
+    );
+    let plan = FixPlan {
+        db: db.to_path_buf(),
+        target_os: Some(os),
+        backup_dir: None,
+        dry_run: false,
+    };
+    match fix::fix(&plan, &mut |db| ask_to_replace(db)) {
+        Ok(report) => print_fix(db, &report, Format::Table, false)?,
+        Err(error) => {
+            print_refusal(db, error)?;
         }
     }
-}
-
-/// The `--db` file: is it there, is it ESE, and what its header says.
-fn database_file(path: &Path) -> DatabaseFile {
-    let head = InputBytes::open(path)
-        .ok()
-        .map(|input| input.bytes().get(4..8).map(<[u8]>::to_vec));
-    let ese_signature = matches!(head, Some(Some(sig)) if sig == ESE_SIGNATURE);
-    let header = ese_signature
-        .then(|| std::fs::File::open(path).ok())
-        .flatten()
-        .and_then(|file| Database::open(file).ok())
-        .map(|database| DatabaseHeader {
-            state: database.header.state,
-            os_version: database.header.os_version,
-            format_version: database.header.format_version,
-            format_revision: database.header.format_revision,
-        });
-    DatabaseFile {
-        path: path.to_path_buf(),
-        exists: path.is_file(),
-        ese_signature,
-        header,
-    }
+    crash::report_points_passed();
+    Ok(())
 }

@@ -1,18 +1,22 @@
 //! `evtdoctor db header|check|dump`: read, verify and dump ESE databases. Pages are read with
 //! positioned reads (no mmap), so memory stays flat whatever the database size.
 
-use crate::cli::{DbCheckArgs, DbCommand, DbDumpArgs, DbHeaderArgs, Format};
-use crate::output::{self, JsonArrayWriter};
+use crate::cli::{DbCheckArgs, DbCommand, DbDefragArgs, DbDumpArgs, DbHeaderArgs, Format};
+use crate::defrag::engine::{self, Plan};
+use crate::defrag::replace::beside;
+use crate::output::db::{finding_row, print_header, print_table_list, RowJson, Sink};
+use crate::output::defrag::{print_refusal, print_report};
+use crate::output::print_problem_list;
 use crate::progress::Progress;
 use crate::ExitCode;
 use anyhow::{Context, Result};
 use evtdoctor_parsers::ese::catalog::TableReader;
-use evtdoctor_parsers::ese::check::{self, Finding};
+use evtdoctor_parsers::ese::check;
 use evtdoctor_parsers::ese::header::DbState;
 use evtdoctor_parsers::ese::{Catalog, Database, TableDef, Value};
 use evtdoctor_parsers::Problem;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -21,7 +25,7 @@ pub fn run(command: &DbCommand) -> Result<ExitCode> {
         DbCommand::Header(args) => header(args),
         DbCommand::Check(args) => check(args),
         DbCommand::Dump(args) => dump(args),
-        DbCommand::Defrag(args) => super::db_defrag::run(args),
+        DbCommand::Defrag(args) => defrag(args),
     };
     match outcome {
         Err(e) if is_broken_pipe(&e) => Ok(ExitCode::Clean),
@@ -61,48 +65,12 @@ fn header(args: &DbHeaderArgs) -> Result<ExitCode> {
     for problem in &db.header_problems {
         eprintln!("evtdoctor: {}: {problem}", args.file.display());
     }
-    let fields = db.header.eseutil_fields();
-    let mut out = BufWriter::new(io::stdout().lock());
-    match args.output.resolved() {
-        Format::Table => {
-            writeln!(out, "Database: {}\n", args.file.display())?;
-            let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-            for (name, value) in &fields {
-                writeln!(out, "{name:>width$}: {value}")?;
-            }
-        }
-        Format::Markdown => {
-            writeln!(out, "| Field | Value |\n|---|---|")?;
-            for (name, value) in &fields {
-                writeln!(out, "| {name} | {} |", value.replace('|', "\\|"))?;
-            }
-        }
-        Format::Csv => {
-            output::write_csv_row(&mut out, &["field", "value"])?;
-            for (name, value) in &fields {
-                output::write_csv_row(&mut out, &[*name, value.as_str()])?;
-            }
-        }
-        Format::Json | Format::Jsonl => {
-            let eseutil: serde_json::Map<String, serde_json::Value> = fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
-                .collect();
-            let value = serde_json::json!({
-                "file": args.file.display().to_string(),
-                "eseutil": eseutil,
-                "header": db.header,
-                "header_problems": db.header_problems,
-            });
-            if args.output.resolved() == Format::Json {
-                serde_json::to_writer_pretty(&mut out, &value)?;
-            } else {
-                serde_json::to_writer(&mut out, &value)?;
-            }
-            writeln!(out)?;
-        }
-    }
-    out.flush()?;
+    print_header(
+        &args.file,
+        &db.header,
+        &db.header_problems,
+        args.output.resolved(),
+    )?;
     Ok(ExitCode::Clean)
 }
 
@@ -161,15 +129,6 @@ fn check(args: &DbCheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::Found
     })
-}
-
-fn finding_row(f: &Finding) -> Vec<String> {
-    vec![
-        f.page.map(|p| p.to_string()).unwrap_or_default(),
-        f.kind.to_owned(),
-        f.problem.offset.map(|o| o.to_string()).unwrap_or_default(),
-        f.problem.message.clone(),
-    ]
 }
 
 fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
@@ -254,15 +213,7 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
         .unwrap_or_default();
     progress.finish();
     sink.finish(&headers, "No records.")?;
-    for problem in problems.iter().take(20) {
-        eprintln!("evtdoctor: {path}: {problem}");
-    }
-    if problems.len() > 20 {
-        eprintln!(
-            "evtdoctor: {path}: … and {} more problems",
-            problems.len() - 20
-        );
-    }
+    print_problem_list(&path, &problems, 20);
     eprintln!(
         "evtdoctor: {path}: {records} records from {} table(s); {} problem(s)",
         tables.len(),
@@ -275,128 +226,51 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
     })
 }
 
-/// The table overview `db dump` prints when no single table is asked for in a table format.
+/// `db defrag`: rebuild, verify, back the original up (never overwriting a file), then rename
+/// the new file over it.
+fn defrag(args: &DbDefragArgs) -> Result<ExitCode> {
+    let plan = Plan {
+        file: args.file.clone(),
+        temp: args.temp.clone(),
+        keep_temp: args.preserve_temp,
+        backup_dir: match (&args.backup_dir, args.no_backup) {
+            (_, true) => None,
+            (Some(dir), false) => Some(dir.clone()),
+            (None, false) => Some(beside(&args.file)),
+        },
+        target_os: args.target_os,
+    };
+    match engine::execute(&plan) {
+        Ok(report) => {
+            print_report(&report, args.output.resolved())?;
+            Ok(ExitCode::Clean)
+        }
+        Err(error) => print_refusal(&args.file, error),
+    }
+}
+
+/// `db dump` of several tables in a table format: each table with its record count.
 fn list_tables(db: &Database<File>, tables: &[&TableDef], format: Format) -> Result<ExitCode> {
-    let mut rendered = output::table(&["Table", "Object id", "Root page", "Columns", "Records"]);
-    if format == Format::Markdown {
-        rendered.load_preset(comfy_table::presets::ASCII_MARKDOWN);
-    }
     let mut problems = 0usize;
-    for table in tables {
-        let mut records = 0u64;
-        TableReader::new(db, table).for_each(|row| {
-            match row {
-                Ok(_) => records += 1,
-                Err(_) => problems += 1,
-            }
-            ControlFlow::Continue(())
-        });
-        rendered.add_row(vec![
-            table.name.clone(),
-            table.object_id.to_string(),
-            table.root_page.to_string(),
-            table.columns.len().to_string(),
-            records.to_string(),
-        ]);
-    }
-    println!("{rendered}");
+    let counted: Vec<(&TableDef, u64)> = tables
+        .iter()
+        .map(|table| {
+            let mut records = 0u64;
+            TableReader::new(db, table).for_each(|row| {
+                match row {
+                    Ok(_) => records += 1,
+                    Err(_) => problems += 1,
+                }
+                ControlFlow::Continue(())
+            });
+            (*table, records)
+        })
+        .collect();
+    print_table_list(&counted, format);
     eprintln!("evtdoctor: pick a table with --table NAME; {problems} problem(s)");
     Ok(if problems == 0 {
         ExitCode::Clean
     } else {
         ExitCode::Found
     })
-}
-
-/// One record as JSON: the table name and the columns in catalog order.
-struct RowJson<'a> {
-    table: &'a TableDef,
-    values: &'a [Value],
-}
-
-impl serde::Serialize for RowJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        struct Record<'a>(&'a TableDef, &'a [Value]);
-        impl serde::Serialize for Record<'_> {
-            fn serialize<S: serde::Serializer>(
-                &self,
-                s: S,
-            ) -> std::result::Result<S::Ok, S::Error> {
-                let mut map = s.serialize_map(Some(self.1.len()))?;
-                for (column, value) in self.0.columns.iter().zip(self.1) {
-                    map.serialize_entry(&column.name, value)?;
-                }
-                map.end()
-            }
-        }
-        let mut map = s.serialize_map(Some(2))?;
-        map.serialize_entry("table", &self.table.name)?;
-        map.serialize_entry("record", &Record(self.table, self.values))?;
-        map.end()
-    }
-}
-
-/// Where rows go: JSON and JSON lines and CSV stream; tables collect rows first.
-enum Sink<W: Write> {
-    Json(JsonArrayWriter<W>),
-    Jsonl(W),
-    Csv(W),
-    Table(W, Vec<Vec<String>>, bool),
-}
-
-impl<W: Write> Sink<W> {
-    fn new(format: Format, out: W) -> io::Result<Self> {
-        Ok(match format {
-            Format::Json => Sink::Json(JsonArrayWriter::new(out)?),
-            Format::Jsonl => Sink::Jsonl(out),
-            Format::Csv => Sink::Csv(out),
-            Format::Table => Sink::Table(out, Vec::new(), false),
-            Format::Markdown => Sink::Table(out, Vec::new(), true),
-        })
-    }
-
-    fn header(&mut self, names: &[&str]) -> io::Result<()> {
-        match self {
-            Sink::Csv(out) => output::write_csv_row(out, names),
-            _ => Ok(()),
-        }
-    }
-
-    fn push<T: serde::Serialize>(&mut self, item: &T, text: Vec<String>) -> io::Result<()> {
-        match self {
-            Sink::Json(writer) => writer.push(item),
-            Sink::Jsonl(out) => {
-                serde_json::to_writer(&mut *out, item)?;
-                out.write_all(b"\n")
-            }
-            Sink::Csv(out) => output::write_csv_row(out, &text),
-            Sink::Table(_, rows, _) => {
-                rows.push(text.iter().map(|t| output::truncate(t, 60)).collect());
-                Ok(())
-            }
-        }
-    }
-
-    fn finish(self, headers: &[&str], empty: &str) -> io::Result<()> {
-        match self {
-            Sink::Json(writer) => writer.finish()?.flush(),
-            Sink::Jsonl(mut out) | Sink::Csv(mut out) => out.flush(),
-            Sink::Table(mut out, rows, markdown) => {
-                if rows.is_empty() {
-                    writeln!(out, "{empty}")?;
-                    return out.flush();
-                }
-                let mut table = output::table(headers);
-                if markdown {
-                    table.load_preset(comfy_table::presets::ASCII_MARKDOWN);
-                }
-                for row in rows {
-                    table.add_row(row);
-                }
-                writeln!(out, "{table}")?;
-                out.flush()
-            }
-        }
-    }
 }

@@ -2,7 +2,6 @@
 
 pub mod analyze;
 pub mod db;
-pub mod db_defrag;
 pub mod decode;
 pub mod events;
 pub mod fix;

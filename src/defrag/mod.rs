@@ -1,11 +1,16 @@
 //! Offline defragmentation (`db defrag`): the source's logical content rebuilt into a new,
-//! compact file (see [`rebuild`]), then proven identical (see [`verify`]).
+//! compact file (see [`rebuild`]), then proven identical (see [`verify`]) by the [`engine`],
+//! which hands it to the safe-replace protocol ([`replace`]); [`fix`] wraps it for a key
+//! database.
 
 pub mod catalog_rows;
 pub mod crash;
+pub mod engine;
+pub mod fix;
 pub mod layout;
 pub mod preflight;
 pub mod rebuild;
+pub mod replace;
 pub mod unicode_keys;
 pub mod verify;
 

@@ -3,8 +3,8 @@
 //! defragmentation of kmsmdb.edb (`eseutil /d`) repairs it.
 
 use super::{
-    Confidence, Context, DatabaseFile, DatabaseHeader, Differential, Finding, Outcome, Resolution,
-    RuleInfo, RuledOut, Status, Verdict,
+    Confidence, Context, DatabaseFile, DatabaseHeader, Differential, Finding, Outcome, Remedy,
+    Resolution, RuleInfo, RuledOut, Status, Verdict,
 };
 use crate::correlate::{
     Evidence, Fact, HostTimeline, RecordRef, TimelineEntry, INDEX_CLEANUP_EVENTS,
@@ -180,6 +180,7 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         differentials,
         remediation: remediation(&database, check_state_first),
         resolution,
+        remedy: Some(Remedy::DefragDatabase),
     }))
 }
 

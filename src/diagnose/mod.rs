@@ -3,12 +3,13 @@
 
 mod kms;
 
-pub use kms::RULE as KMS_RULE;
-
-use crate::correlate::{Correlation, DatabaseHeaderRef, Evidence, HostTimeline};
+use crate::correlate::{Correlation, DatabaseHeaderRef, Evidence, Fact, HostTimeline};
+use crate::input::InputBytes;
+use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
+use evtdoctor_parsers::ese::Database;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What the rules may know besides the logs.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +44,30 @@ fn state_name<S: serde::Serializer>(state: &DbState, s: S) -> Result<S::Ok, S::E
 }
 
 impl DatabaseFile {
+    /// Whether the file is there, is ESE, and what its header says.
+    pub fn inspect(path: &Path) -> DatabaseFile {
+        let head = InputBytes::open(path)
+            .ok()
+            .map(|input| input.bytes().get(4..8).map(<[u8]>::to_vec));
+        let ese_signature = matches!(head, Some(Some(sig)) if sig == ESE_SIGNATURE);
+        let header = ese_signature
+            .then(|| std::fs::File::open(path).ok())
+            .flatten()
+            .and_then(|file| Database::open(file).ok())
+            .map(|database| DatabaseHeader {
+                state: database.header.state,
+                os_version: database.header.os_version,
+                format_version: database.header.format_version,
+                format_revision: database.header.format_revision,
+            });
+        DatabaseFile {
+            path: path.to_path_buf(),
+            exists: path.is_file(),
+            ese_signature,
+            header,
+        }
+    }
+
     /// The header as evidence, when it was read.
     pub fn header_evidence(&self) -> Option<Evidence> {
         let header = self.header.as_ref()?;
@@ -170,6 +195,25 @@ pub struct Finding {
     pub remediation: Vec<String>,
     /// What shows the problem fixed, when it is.
     pub resolution: Option<Resolution>,
+    /// The fix evtdoctor itself can apply, when there is one.
+    #[serde(skip)]
+    pub remedy: Option<Remedy>,
+}
+
+/// A fix evtdoctor itself can apply for a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// An offline defragmentation of the database, stamped with the OS version that runs.
+    DefragDatabase,
+}
+
+/// Why `analyze --fix-db` applies no fix.
+#[derive(Debug, thiserror::Error)]
+pub enum NoRemedy {
+    #[error("no active KMS finding calls for it")]
+    NotCalledFor,
+    #[error("the logs do not show which OS version runs: use evtdoctor fix --target-os")]
+    RunningOsUnknown,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -208,6 +252,36 @@ impl Diagnosis {
     /// True when a finding still needs action.
     pub fn has_active_findings(&self) -> bool {
         self.findings.iter().any(|f| f.status == Status::Active)
+    }
+
+    /// The OS version to stamp on the database when an active finding calls for its
+    /// defragmentation: the one the logs show running last.
+    pub fn database_defrag(&self, correlation: &Correlation) -> Result<OsVersion, NoRemedy> {
+        let called_for = self
+            .findings
+            .iter()
+            .any(|f| f.status == Status::Active && f.remedy == Some(Remedy::DefragDatabase));
+        if !called_for {
+            return Err(NoRemedy::NotCalledFor);
+        }
+        let running = correlation
+            .hosts
+            .iter()
+            .flat_map(|host| &host.entries)
+            .filter_map(|entry| match &entry.fact {
+                Fact::Boot { os: Some(os) } | Fact::OsLevelChanged { to: os, .. } => {
+                    Some((entry.time, os))
+                }
+                _ => None,
+            })
+            .max_by_key(|(time, _)| *time);
+        let (_, os) = running.ok_or(NoRemedy::RunningOsUnknown)?;
+        Ok(OsVersion {
+            major: os.major,
+            minor: os.minor,
+            build: os.build,
+            service_pack: os.service_pack,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod exchange;
+pub mod kms;
 pub mod windows;
 
 /// Reads `major.minor.build[.revision]` at the start of `text` (leading zeros allowed, a

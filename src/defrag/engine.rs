@@ -1,0 +1,351 @@
+//! `db defrag` and `fix` as one engine: rebuild into a temp file beside the database, prove
+//! it holds what the source held, then hand it to the safe-replace protocol ([`replace`]).
+//! Until the rename, the original is untouched; the rename itself is atomic.
+
+use super::rebuild::{self, RebuildOptions, RebuildSummary};
+use super::replace::{self, Backup};
+use super::unicode_keys::{self, UnicodeIndex};
+use super::verify::{self, Verified};
+use super::MappedFile;
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use chrono::{Datelike, Timelike, Utc};
+use evtdoctor_parsers::ese::header::{DbState, OsVersion};
+use evtdoctor_parsers::ese::write::header::log_time;
+use evtdoctor_parsers::ese::{Database, FileHeader};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+/// What to do: shared by `db defrag` and `fix`.
+pub struct Plan {
+    pub file: PathBuf,
+    /// Where to build the new file (default: beside the database).
+    pub temp: Option<PathBuf>,
+    /// Leave the new file at the temp path and the database as it is.
+    pub keep_temp: bool,
+    /// Where the backup goes; `None`: no backup.
+    pub backup_dir: Option<PathBuf>,
+    /// The OS version to stamp (default: the source's).
+    pub target_os: Option<OsVersion>,
+}
+
+/// Why a defrag or a fix changed nothing, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DefragError {
+    /// Nothing was changed, for this reason.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Not an ESE database one can read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// Reading, writing or asking failed along the way.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Rebuild, verify, back up, replace: until the rename the database is untouched, and the
+/// rename is atomic.
+pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
+    let source = super::open(&plan.file).map_err(|e| DefragError::Unreadable(format!("{e:#}")))?;
+    if source.header.state != DbState::CLEAN_SHUTDOWN {
+        return Err(DefragError::Refused(format!(
+            "the database is in state {:?}, not clean shutdown; it needs log recovery \
+             (eseutil /r with its transaction logs) before a defrag",
+            source.header.state.name()
+        )));
+    }
+    let temp = plan
+        .temp
+        .clone()
+        .unwrap_or_else(|| replace::default_temp(&plan.file));
+    let os_before = source.header.os_version;
+    let options = RebuildOptions {
+        os_version: plan.target_os.unwrap_or(os_before),
+        random: random_signature(),
+        now: now_log_time(),
+    };
+    let hashing = plan.backup_dir.is_some() && !plan.keep_temp;
+    let file = super::create(&temp)
+        .map_err(|e| DefragError::Refused(format!("{e:#}; the database is untouched")))?;
+    let refuse = |message: String| {
+        if !plan.keep_temp {
+            let _ = std::fs::remove_file(&temp);
+        }
+        Err(DefragError::Refused(format!(
+            "{message}; the database is untouched"
+        )))
+    };
+    let work = Work {
+        source: &source,
+        file: &file,
+        temp: &temp,
+        source_path: &plan.file,
+        options: &options,
+        hashing,
+    };
+    let proven = rebuild_and_prove(&work);
+    drop(file);
+    let Proven {
+        summary,
+        verified,
+        unicode,
+        before,
+        after,
+    } = match proven {
+        Ok(proven) => proven,
+        Err(message) => return refuse(message),
+    };
+    if options.os_version != os_before {
+        warn_about_sort_order(&unicode, os_before, options.os_version);
+    }
+    drop(source);
+    let backup = if plan.keep_temp {
+        None
+    } else {
+        match back_up_and_replace(plan, &temp, &before, &after) {
+            Ok(backup) => backup,
+            Err(e) => return refuse(format!("{e:#}")),
+        }
+    };
+    Ok(Report {
+        file: plan.file.clone(),
+        new_file: if plan.keep_temp {
+            temp
+        } else {
+            plan.file.clone()
+        },
+        backup,
+        before,
+        after,
+        summary,
+        verified,
+        unicode,
+    })
+}
+
+/// What the rebuild and its proof work on.
+struct Work<'a> {
+    source: &'a Database<MappedFile>,
+    /// The new file, created empty, and its path.
+    file: &'a File,
+    temp: &'a Path,
+    source_path: &'a Path,
+    options: &'a RebuildOptions,
+    /// Whether both files' SHA-256 is needed (for a backup).
+    hashing: bool,
+}
+
+/// A rebuilt file, flushed to disk and proven to hold what the source held.
+struct Proven {
+    summary: RebuildSummary,
+    verified: Verified,
+    unicode: Vec<UnicodeIndex>,
+    before: Facts,
+    after: Facts,
+}
+
+/// Rebuilds the source into the new file and proves it, on two cores: while the rebuild
+/// runs, each tree is compared as soon as it is written, and what needs only the source
+/// (its catalog and Unicode indexes, its hash) is worked out beside it; then `db check` of
+/// the complete file runs while the last trees are compared and the file is flushed (and
+/// hashed). The error is the reason to refuse.
+fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
+    let source = work.source;
+    let os_before = source.header.os_version;
+    let growing =
+        growing_new_file(source, work.temp, work.options).map_err(|e| format!("{e:#}"))?;
+    // The rebuild and the verifier each read the source once.
+    let progress = Progress::for_bytes(source.file_size().saturating_mul(2), false);
+    let mut reported = 0u64;
+    let page_size = source.page_size() as u64;
+    let mut report_progress = |_| {
+        let read = source.pages_read() * page_size;
+        progress.advance(read.saturating_sub(reported));
+        reported = read;
+    };
+    let (finished, trees_written) = mpsc::channel();
+    let proven = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            let db = super::open(work.source_path).map_err(|e| format!("{e:#}"))?;
+            let catalog = verify::read_catalog(&db)?;
+            let unicode = unicode_keys::unicode_indexes(&db, &catalog)?;
+            let before = Facts::of(work.source_path, os_before, work.hashing)
+                .map_err(|e| format!("{e:#}"))?;
+            Ok((catalog, unicode, before))
+        });
+        let growing = &growing;
+        let verifier =
+            scope.spawn(move || verify::compare_finished(source, growing, trees_written));
+        let mut tree_done = |tree| {
+            finished
+                .send(tree)
+                .map_err(|_| "the verifier stopped".to_owned())
+        };
+        let rebuilt = super::write_rebuilt(
+            source,
+            work.file,
+            work.temp,
+            work.options,
+            &mut report_progress,
+            &mut tree_done,
+        );
+        drop(finished);
+        let summary = match rebuilt {
+            Ok(summary) => summary,
+            // A difference the verifier found stops the rebuild: it is the reason to give.
+            Err(e) => {
+                return Err(match helper(verifier.join()) {
+                    Err(message) => format!("verification failed: {message}"),
+                    Ok(_) => format!("{e:#}"),
+                })
+            }
+        };
+        let flushed = scope.spawn(|| super::flush(work.file, work.temp));
+        let new_facts = scope.spawn(|| Facts::of(work.temp, work.options.os_version, work.hashing));
+        let new = super::open(work.temp).map_err(|e| format!("{e:#}"))?;
+        // Pages the comparison has checksummed already are not checksummed again.
+        new.trust_checksums_of(growing);
+        let failed = |m: String| format!("verification failed: {m}");
+        // `db check` beside the last comparisons, then the rest of the comparison.
+        let (checked, compared) = std::thread::scope(|inner| {
+            let checked = inner.spawn(|| verify::check_clean(&new));
+            let compared = helper(verifier.join())
+                .map_err(failed)
+                .and_then(|compared| {
+                    let (old_catalog, unicode, before) = helper(side.join())?;
+                    let verified = verify::compare(source, &old_catalog, &new, &compared);
+                    Ok((verified.map_err(failed), unicode, before))
+                });
+            (helper(checked.join()), compared)
+        });
+        let (verified, unicode, before) = compared?;
+        let verified = verified?;
+        checked.map_err(failed)?;
+        helper(flushed.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
+        let after = helper(new_facts.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
+        Ok(Proven {
+            summary,
+            verified,
+            unicode,
+            before,
+            after,
+        })
+    });
+    progress.finish();
+    proven
+}
+
+/// A helper thread's outcome; a panic there (a bug) becomes an error, not a crash.
+fn helper<T>(joined: std::thread::Result<Result<T, String>>) -> Result<T, String> {
+    joined.unwrap_or_else(|_| Err("a helper thread stopped unexpectedly".into()))
+}
+
+/// The new file as the verifier reads it while it is written: with the header it will get,
+/// and nothing readable until the rebuild says which trees are written.
+fn growing_new_file(
+    source: &Database<MappedFile>,
+    temp: &Path,
+    options: &RebuildOptions,
+) -> Result<Database<File>> {
+    let header = rebuild::new_header(source, options).map_err(anyhow::Error::msg)?;
+    let header = FileHeader::parse(&header).map_err(anyhow::Error::msg)?;
+    let reader = File::open(temp).with_context(|| format!("{}: cannot open", temp.display()))?;
+    Ok(Database::being_written(reader, header, source.file_size()))
+}
+
+/// The backup (with its record for rollback), when one is asked for, then the rename that
+/// puts the new file in place.
+fn back_up_and_replace(
+    plan: &Plan,
+    temp: &Path,
+    before: &Facts,
+    after: &Facts,
+) -> Result<Option<PathBuf>> {
+    let backup = match &plan.backup_dir {
+        Some(dir) => Some(Backup {
+            dir,
+            database_sha256: before.hash()?,
+            new_sha256: after.hash()?,
+        }),
+        None => None,
+    };
+    replace::back_up_and_replace(&plan.file, temp, backup)
+}
+
+/// Keys are copied as the old OS sorted them; text other than plain ASCII may sort otherwise
+/// under the new one, and ESE, trusting the header, would not rebuild those indexes.
+fn warn_about_sort_order(unicode: &[UnicodeIndex], before: OsVersion, after: OsVersion) {
+    for index in unicode.iter().filter(|i| i.non_ascii > 0) {
+        eprintln!(
+            "evtdoctor: warning: index {} of table {} sorts {} non-ASCII value(s) of {} by the \
+             rules of {before}; the header now says {after}, so ESE will not rebuild it, and \
+             if {after} sorts those values differently, lookups through it can miss rows",
+            index.index,
+            index.table,
+            index.non_ascii,
+            index.columns.join(", ")
+        );
+    }
+}
+
+fn random_signature() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    (nanos as u32) ^ std::process::id().rotate_left(16)
+}
+
+fn now_log_time() -> [u8; 8] {
+    let now = Utc::now();
+    let field = |v: u32| u8::try_from(v).unwrap_or(0);
+    log_time(
+        u16::try_from(now.year()).unwrap_or(1900),
+        field(now.month()),
+        field(now.day()),
+        field(now.hour()),
+        field(now.minute()),
+        field(now.second()),
+    )
+}
+
+/// Size, hash and header OS version of one file.
+pub struct Facts {
+    pub size: u64,
+    /// Taken only when a backup is made: it proves the backup and goes into the rollback
+    /// record; without a backup nothing uses it, and it would be most of the run's CPU time.
+    pub sha256: Option<String>,
+    pub os_version: OsVersion,
+}
+
+impl Facts {
+    fn of(path: &Path, os_version: OsVersion, hash: bool) -> Result<Facts> {
+        Ok(Facts {
+            size: std::fs::metadata(path)
+                .with_context(|| format!("{}: cannot stat", path.display()))?
+                .len(),
+            sha256: hash.then(|| replace::sha256_of(path)).transpose()?,
+            os_version,
+        })
+    }
+
+    /// The hash, which a backup needs.
+    pub fn hash(&self) -> Result<&str> {
+        self.sha256
+            .as_deref()
+            .context("no SHA-256 was taken (no backup was asked for)")
+    }
+}
+
+/// What a defrag did and proved.
+pub struct Report {
+    pub file: PathBuf,
+    pub new_file: PathBuf,
+    pub backup: Option<PathBuf>,
+    pub before: Facts,
+    pub after: Facts,
+    pub summary: RebuildSummary,
+    pub verified: Verified,
+    pub unicode: Vec<UnicodeIndex>,
+}
