@@ -5,8 +5,8 @@ mod common;
 
 use chrono::{TimeZone, Utc};
 use common::{assert_same, evtdoctor_events, evtexport, oracle};
-use evtdoctor::logwriter::evt::{EvtFile, EvtWriter};
 use evtdoctor_parsers::{Event, Level, Origin};
+use evtdoctor_testkit::logwriter::evt::{EvtFile, EvtWriter};
 
 /// The KMS 5085 data from KB 818952: NUL-separated ASCII, 78 bytes.
 const KMS_DATA: &[u8] =
