@@ -24,7 +24,7 @@ fi
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/bench-defrag.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 if [ "$db" = "-" ]; then
-  cargo build --release --quiet --example bench_logs
+  cargo build --release --quiet -p evtdoctor-testkit --example bench_logs
   db=$work/bench.edb
   /usr/bin/time -f 'written in %es, peak %M KiB' \
     target/release/examples/bench_logs ese "$db" "${BENCH_MB:-1024}"

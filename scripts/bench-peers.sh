@@ -3,7 +3,7 @@
 #   .evtx -> JSONL : evtdoctor events --jsonl  vs  evtx_dump -o jsonl (1 thread, then $THREADS)
 #   .evtx analyze  : evtdoctor analyze         vs  evtx_dump -o jsonl ($THREADS threads)
 #   .evt  -> text  : evtdoctor events --jsonl  vs  evtexport
-#   parse only     : examples/read_speed (one thread, no output: MB/s of the .evt and .evtx readers)
+#   parse only     : testkit/examples/read_speed (one thread, no output: MB/s of the .evt and .evtx readers)
 #   1,000 small logs: evtdoctor events --jsonl with --threads 1 vs --threads $THREADS (the speed-up)
 #   ESE database -> rows: evtdoctor db dump --jsonl  vs  esedbexport (libesedb-utils)
 # Inputs are built first: a .evtx of replicated whole chunks of a real log (the corpus beside the
@@ -30,7 +30,8 @@ evtx_dump=${EVTX_DUMP:-${CARGO_HOME:-$HOME/.cargo}/bin/evtx_dump}
 "$evtx_dump" --version 2>/dev/null | grep -q '^EVTX Parser' ||
   { echo "missing: the Rust evtx_dump (cargo install evtx)" >&2; exit 2; }
 
-cargo build --release --quiet --bin evtdoctor --example bench_logs --example read_speed
+cargo build --release --quiet --bin evtdoctor
+cargo build --release --quiet -p evtdoctor-testkit --example bench_logs --example read_speed
 bin=target/release/evtdoctor
 
 python3 scripts/replicate-evtx.py "$evtx_source" "$work/big.evtx" "$evtx_mb"

@@ -5,12 +5,10 @@
 pub mod cli;
 pub mod commands;
 pub mod correlate;
-pub mod dbwriter;
 pub mod defrag;
 pub mod diagnose;
 pub mod input;
 pub mod knowledge;
-pub mod logwriter;
 pub mod output;
 pub mod parallel;
 pub mod progress;

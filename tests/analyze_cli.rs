@@ -5,8 +5,8 @@
 use crate::common;
 use common::Need;
 
-use common::scenarios::{self, write_xml};
 use common::{assert_golden, assert_valid_report, corpus_dir, evtdoctor};
+use evtdoctor_testkit::events::{self, write_xml};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -49,7 +49,7 @@ fn args<'a>(files: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn positive_scenario_golden_in_all_three_formats() {
-    let (dir, files) = scenario(&scenarios::positive());
+    let (dir, files) = scenario(&events::positive());
     for (format, golden) in [
         ("json", "analyze/kms_positive.json"),
         ("markdown", "analyze/kms_positive.md"),
@@ -71,7 +71,7 @@ fn positive_scenario_golden_in_all_three_formats() {
 
 #[test]
 fn positive_scenario_json_names_the_evidence_records() {
-    let (dir, files) = scenario(&scenarios::positive());
+    let (dir, files) = scenario(&events::positive());
     let report = json(&analyze_in(dir.path(), &args(&files, &["--json"])));
     let findings = report["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1);
@@ -106,9 +106,9 @@ fn positive_scenario_json_names_the_evidence_records() {
 
 #[test]
 fn negative_scenario_golden_says_why_the_rule_did_not_apply() {
-    let mut events = scenarios::positive();
-    events[4] = scenarios::kms_failure(500, "2003-07-05T08:11:00Z", "6.0.6603.1");
-    let (dir, files) = scenario(&events);
+    let mut logged = events::positive();
+    logged[4] = events::kms_failure(500, "2003-07-05T08:11:00Z", "6.0.6603.1");
+    let (dir, files) = scenario(&logged);
     for (format, golden) in [
         ("json", "analyze/kms_rollup_build.json"),
         ("markdown", "analyze/kms_rollup_build.md"),
@@ -127,7 +127,7 @@ fn negative_scenario_golden_says_why_the_rule_did_not_apply() {
 
 #[test]
 fn resolved_finding_exits_0_and_says_resolved() {
-    let (dir, files) = scenario(&scenarios::resolved());
+    let (dir, files) = scenario(&events::resolved());
     let out = analyze_in(dir.path(), &args(&files, &["--json"]));
     assert_eq!(out.status.code(), Some(0));
     let report = json(&out);
@@ -140,7 +140,7 @@ fn resolved_finding_exits_0_and_says_resolved() {
 
 #[test]
 fn the_pasted_kb_alone_gives_the_finding_with_low_confidence() {
-    let (dir, files) = scenario(&[scenarios::kb_paste()]);
+    let (dir, files) = scenario(&[events::kb_paste()]);
     let out = analyze_in(dir.path(), &args(&files, &["--json"]));
     assert_eq!(out.status.code(), Some(1));
     let f = &json(&out)["findings"][0];
@@ -151,7 +151,7 @@ fn the_pasted_kb_alone_gives_the_finding_with_low_confidence() {
 #[test]
 fn a_folder_mixing_garbage_still_reports_the_finding_and_lists_the_bad_files() {
     common::needs!(Need::Corpus);
-    let (dir, _) = scenario(&scenarios::positive());
+    let (dir, _) = scenario(&events::positive());
     let root = dir.path();
     std::fs::write(root.join("empty.evt"), b"").unwrap();
     std::fs::write(
@@ -258,7 +258,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn output_file_and_time_zone() {
-    let (dir, files) = scenario(&scenarios::positive());
+    let (dir, files) = scenario(&events::positive());
     let out = analyze_in(
         dir.path(),
         &args(
@@ -287,7 +287,7 @@ fn output_file_and_time_zone() {
 #[test]
 fn db_option_checks_the_file() {
     common::needs!(Need::Corpus);
-    let (dir, files) = scenario(&scenarios::positive());
+    let (dir, files) = scenario(&events::positive());
     let out = analyze_in(dir.path(), &args(&files, &["--json", "--db", "kmsmdb.edb"]));
     let report = json(&out);
     assert_eq!(report["database"]["exists"], false);
@@ -364,7 +364,7 @@ Data:\r\n\
 
 #[test]
 fn a_pasted_copy_of_a_logged_failure_counts_once_when_its_zone_is_given() {
-    let (dir, files) = scenario(&scenarios::positive());
+    let (dir, files) = scenario(&events::positive());
     std::fs::write(dir.path().join("paste.txt"), PASTED_FAILURE).unwrap();
     let mut inputs = files.clone();
     inputs.push("paste.txt".to_owned());

@@ -4,8 +4,7 @@
 
 use crate::common;
 
-use common::assert_valid_report;
-use common::scenarios::*;
+use common::{assert_valid_report, sourced};
 use evtdoctor::correlate::{correlate, Evidence};
 use evtdoctor::diagnose::{
     diagnose, ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, NoRemedy,
@@ -14,6 +13,7 @@ use evtdoctor::diagnose::{
 use evtdoctor::report::{InputSummary, Report, ReportOptions, TimeZone};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::Event;
+use evtdoctor_testkit::events::*;
 
 const RULE: &str = "kms-5085-after-windows-2000-sp4";
 

@@ -9,11 +9,11 @@ use crate::common;
 use common::Need;
 
 use common::corpus_files;
-use evtdoctor::dbwriter::keys;
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::catalog::{msysobjects, Catalog, TableReader};
 use evtdoctor_parsers::ese::page::NODE_DELETED;
 use evtdoctor_parsers::ese::value::Value;
+use evtdoctor_parsers::ese::write::keys;
 use evtdoctor_parsers::ese::Database;
 use std::collections::BTreeMap;
 use std::fs::File;

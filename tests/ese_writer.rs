@@ -11,10 +11,16 @@ use common::Need;
 
 use common::ese::{dissect, json_lines};
 use common::{evtdoctor, oracle, success_stdout};
-use evtdoctor::dbwriter::bench::{bench_table, write_bench_database, BenchFormat, BenchRows};
-use evtdoctor::dbwriter::kms::{kms_rows, kms_tables, write_kms_database, KMS_DATABASE_FILE};
-use evtdoctor::dbwriter::record::is_separated;
-use evtdoctor::dbwriter::schema::{place_columns, ColumnType, Row, RowSource, Table, Value};
+use evtdoctor_parsers::ese::value::{ColumnType, Value};
+use evtdoctor_parsers::ese::write::columns::place_columns;
+use evtdoctor_parsers::ese::write::record::is_separated;
+use evtdoctor_testkit::dbwriter::bench::{
+    bench_table, write_bench_database, BenchFormat, BenchRows,
+};
+use evtdoctor_testkit::dbwriter::kms::{
+    kms_rows, kms_tables, write_kms_database, KMS_DATABASE_FILE,
+};
+use evtdoctor_testkit::dbwriter::tables::{Row, RowSource, Table};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 
@@ -41,11 +47,10 @@ fn expected(table: &Table<'_>, row: &Row) -> Json {
     for (column, value) in table.columns.iter().zip(&row.values) {
         let cell = match (column.kind, value) {
             (_, Value::Null) => Json::Null,
-            (_, Value::Long(v)) => json!(v),
-            (_, Value::Currency(v)) => json!(v),
+            (_, Value::Int(v)) => json!(v),
             (_, Value::DateTime(d)) => json!(ole_date(*d)),
-            (kind, Value::Bytes(b)) if kind.is_text() => json!(String::from_utf8_lossy(b)),
-            (_, Value::Bytes(b)) => json!(hex::encode(b)),
+            (kind, Value::Binary(b)) if kind.is_text() => json!(String::from_utf8_lossy(b)),
+            (_, Value::Binary(b)) => json!(hex::encode(b)),
             (_, other) => panic!("no {other:?} in the demo"),
         };
         record.insert(column.name.clone(), cell);
@@ -63,17 +68,14 @@ fn esedbexport_line(table: &Table<'_>, row: &Row) -> String {
         .zip(&row.values)
         .map(|(column, value)| {
             let text = match (column.kind, value) {
-                (kind, value) if kind == ColumnType::LongBinary && is_separated(kind, value) => {
-                    String::new()
-                }
-                (_, Value::Long(v)) => v.to_string(),
-                (_, Value::Currency(v)) => v.to_string(),
+                (ColumnType::LONG_BINARY, value) if is_separated(column, value) => String::new(),
+                (_, Value::Int(v)) => v.to_string(),
                 (_, Value::DateTime(d)) => {
                     let bits = d.to_bits();
                     format!("(0x{:08x} 0x{:08x})", bits >> 32, bits as u32)
                 }
-                (kind, Value::Bytes(b)) if kind.is_text() => String::from_utf8_lossy(b).into(),
-                (_, Value::Bytes(b)) => hex::encode(b),
+                (kind, Value::Binary(b)) if kind.is_text() => String::from_utf8_lossy(b).into(),
+                (_, Value::Binary(b)) => hex::encode(b),
                 (_, other) => panic!("no {other:?} in the demo"),
             };
             (column.id, text)

@@ -6,8 +6,8 @@ use common::Need;
 
 use chrono::{TimeZone, Utc};
 use common::{assert_same, evtdoctor_events, evtexport, oracle};
-use evtdoctor::logwriter::evt::{EvtFile, EvtWriter};
 use evtdoctor_parsers::{Event, Level, Origin};
+use evtdoctor_testkit::logwriter::evt::{EvtFile, EvtWriter};
 
 /// The KMS 5085 data from KB 818952: NUL-separated ASCII, 78 bytes.
 const KMS_DATA: &[u8] =

@@ -7,8 +7,8 @@ use common::Need;
 use chrono::{DateTime, Duration, Utc};
 use common::evtx_oracles::{libevtx_xml, python_evtx, python_view};
 use common::{evtdoctor, oracle, success_stdout};
-use evtdoctor::logwriter::evtx::write_evtx;
 use evtdoctor_parsers::{Event, Level};
+use evtdoctor_testkit::logwriter::evtx::write_evtx;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

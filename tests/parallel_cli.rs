@@ -3,9 +3,9 @@
 use crate::common;
 use common::Need;
 
-use common::scenarios::{boot, kms_failure};
 use common::{corpus_files, evtdoctor};
-use evtdoctor::logwriter::{evt::EvtWriter, evtx::write_evtx};
+use evtdoctor_testkit::events::{boot, kms_failure};
+use evtdoctor_testkit::logwriter::{evt::EvtWriter, evtx::write_evtx};
 use std::path::Path;
 use std::process::Output;
 

@@ -8,9 +8,9 @@ use common::Need;
 
 use common::evtx_oracles::{libevtx_xml, python_evtx, python_view};
 use common::{assert_same, evtdoctor, evtdoctor_events, evtexport, oracle, success_stdout};
-use evtdoctor::logwriter::samples::{bundle, is_kms_5085, write_samples, KMS_EVENT_FILE};
-use evtdoctor::logwriter::scenarios::{Scenario, ServerLogs, SCENARIOS};
 use evtdoctor_parsers::Event;
+use evtdoctor_testkit::logwriter::samples::{bundle, is_kms_5085, write_samples, KMS_EVENT_FILE};
+use evtdoctor_testkit::logwriter::scenarios::{Scenario, ServerLogs, SCENARIOS};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ fn regenerating_gives_the_committed_bytes() {
     assert_eq!(
         fresh.keys().collect::<Vec<_>>(),
         committed.keys().collect::<Vec<_>>(),
-        "file list (regenerate with: cargo run --example gen_samples -- samples)"
+        "file list (regenerate with: cargo run -p evtdoctor-testkit --example gen_samples -- samples)"
     );
     // 5 bundles of 4 logs, 4 pasted texts, 5 CSV files, 4 setup logs, the README, the demo
     // KMS database (its contents are checked by tests/ese_writer.rs).
@@ -68,7 +68,7 @@ fn regenerating_gives_the_committed_bytes() {
     for (name, bytes) in &fresh {
         assert!(
             committed[name] == *bytes,
-            "{name} differs (regenerate with: cargo run --example gen_samples -- samples)"
+            "{name} differs (regenerate with: cargo run -p evtdoctor-testkit --example gen_samples -- samples)"
         );
     }
     let biggest = fresh

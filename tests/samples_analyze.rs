@@ -121,8 +121,8 @@ fn the_pasted_kms_event_alone_gives_the_finding_with_low_confidence() {
 
 #[test]
 fn the_setup_log_places_the_upgrade_when_no_install_record_survives() {
-    use evtdoctor::logwriter::evtx::write_evtx;
-    use evtdoctor::logwriter::scenarios::SCENARIOS;
+    use evtdoctor_testkit::logwriter::evtx::write_evtx;
+    use evtdoctor_testkit::logwriter::scenarios::SCENARIOS;
     let scenario = SCENARIOS.iter().find(|s| s.name == "kms-sp4").unwrap();
     let mut logs = scenario.logs().unwrap();
     logs.system.retain(|e| e.source != "NtServicePack");

@@ -8,10 +8,10 @@ use common::Need;
 
 use common::{corpus_files, evtdoctor, oracle, rust_evtx_dump};
 use evtdoctor::input::{read_events, ReadOptions};
-use evtdoctor::logwriter::text as render;
 use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
 use evtdoctor_parsers::text::{read_text, TextKind, TextOptions, TimeBasis};
 use evtdoctor_parsers::{Event, Level};
+use evtdoctor_testkit::logwriter::text as render;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,6 @@ pub mod catalog_rows;
 pub mod crash;
 pub mod engine;
 pub mod fix;
-pub mod layout;
 pub mod preflight;
 pub mod rebuild;
 pub mod replace;
@@ -53,19 +52,6 @@ pub type Built = (u32, Vec<u8>);
 
 /// Writes the pages gathered so far to the file.
 pub type WriteOut<'a> = dyn FnMut() -> Result<(), String> + 'a;
-
-/// A new database file at `target` (which must not exist): `build` sends every page to the
-/// sink and returns the page count and the two header pages, which go out last, so a file
-/// cut short has no valid header. Flushed to disk before returning.
-pub fn write_new_file(
-    target: &Path,
-    page_size: usize,
-    build: &mut dyn FnMut(&mut Sink<'_>) -> Result<Built, String>,
-) -> Result<()> {
-    let file = create(target)?;
-    write_pages(&file, target, page_size, &mut |sink, _| build(sink))?;
-    flush(&file, target)
-}
 
 /// Creates `target`, which must not exist yet, for writing.
 pub fn create(target: &Path) -> Result<File> {

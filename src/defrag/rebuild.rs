@@ -5,9 +5,6 @@
 //! stored. Pages stream out through the sink, so memory holds one page per tree level.
 
 use super::catalog_rows::RootMap;
-use super::layout::{
-    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
-};
 use super::verify::{tree_label, FinishedTree, TreeRole};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::catalog::IndexDef;
@@ -18,6 +15,9 @@ use evtdoctor_parsers::ese::checksum::uses_ecc;
 use evtdoctor_parsers::ese::header::OsVersion;
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
 use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
+use evtdoctor_parsers::ese::write::layout::{
+    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
+};
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::PageFormat;
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};

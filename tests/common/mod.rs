@@ -4,10 +4,11 @@
 pub mod ese;
 pub mod evtx_oracles;
 pub mod needs;
-pub mod scenarios;
 
 pub(crate) use needs::{needs, Need};
 
+use evtdoctor::correlate::SourcedEvent;
+use evtdoctor_parsers::Event;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -279,4 +280,15 @@ pub fn assert_golden(name: &str, actual: &str) {
         "{} differs from the output (EVTDOCTOR_BLESS=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}",
         path.display()
     );
+}
+
+/// Events as read from per-log files (`System.xml`, `Application.xml`).
+pub fn sourced(events: Vec<Event>) -> Vec<SourcedEvent> {
+    events
+        .into_iter()
+        .map(|event| SourcedEvent {
+            file: evtdoctor_testkit::events::file_name(&event),
+            event,
+        })
+        .collect()
 }

@@ -1,8 +1,12 @@
 //! A fresh file header for the rebuilt database: the source header's format, page size and
 //! settings, marked cleanly shut down with no log attached, a new signature and times, and
-//! the OS version the new indexes are stamped with.
+//! the OS version the new indexes are stamped with. A file written from nothing starts from
+//! [`header_pages`]: signature, format 0x620 and the chosen revision, file type, page size,
+//! database id and creating version, completed by the same fresh-header encoder.
 
-use crate::ese::header::{set_header_checksum, OsVersion, HEADER_CHECKSUM_SPAN, MIN_HEADER_SIZE};
+use crate::ese::header::{
+    set_header_checksum, OsVersion, HEADER_CHECKSUM_SPAN, MAGIC, MIN_HEADER_SIZE,
+};
 
 /// What changes from the source header.
 #[derive(Debug, Clone)]
@@ -81,6 +85,48 @@ fn put(page: &mut [u8], at: usize, bytes: &[u8]) {
 pub fn log_time(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> [u8; 8] {
     let year = u8::try_from(year.saturating_sub(1900)).unwrap_or(u8::MAX);
     [second, minute, hour, day, month, year, 1, 0]
+}
+
+/// The format version of every file written from nothing (ESE98 and later).
+const FORMAT_VERSION: u32 = 0x620;
+
+/// The settings of a new file.
+#[derive(Debug, Clone)]
+pub struct HeaderSpec {
+    /// Format revision (below 0x0b: XOR page checksums; 0x0b and up: ECC).
+    pub revision: u32,
+    pub page_size: usize,
+    pub db_time: u64,
+    pub random: u32,
+    /// LOGTIME bytes of the creation.
+    pub created: [u8; 8],
+    pub os_version: OsVersion,
+}
+
+/// Both header pages (primary and shadow).
+pub fn header_pages(spec: &HeaderSpec, last_object_id: u32) -> Result<Vec<u8>, String> {
+    let mut base = vec![0u8; MIN_HEADER_SIZE.max(4096)];
+    let page_size = u32::try_from(spec.page_size).map_err(|_| "page size too large")?;
+    for (at, value) in [
+        (4, MAGIC),
+        (8, FORMAT_VERSION),
+        (12, 0),  // a database, not a streaming file
+        (104, 1), // database id
+        (232, spec.revision),
+        (236, page_size),
+        (340, FORMAT_VERSION),
+        (344, spec.revision),
+    ] {
+        base[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+    let fresh = FreshHeader {
+        db_time: spec.db_time,
+        random: spec.random,
+        now: spec.created,
+        last_object_id,
+        os_version: spec.os_version,
+    };
+    fresh_header(&base, spec.page_size, &fresh)
 }
 
 #[cfg(test)]

@@ -4,14 +4,13 @@
 //! (ObjidTable, Type, Name) and RootObjects (RootFlag, Name, tables only). Index key columns
 //! (KeyFldIDs) use the format's original 2-byte column ids.
 
+use super::columns::{place_columns, Column, PlacedColumn};
 use super::keys;
 use super::record::encode;
-use super::schema::{place_columns, Column, ColumnType, PlacedColumn, Value};
+use crate::ese::value::{ColumnType, Value};
 
-pub use evtdoctor_parsers::ese::catalog::{
-    CATALOG_OBJECT_ID, CATALOG_ROOT, SHADOW_OBJECT_ID, SHADOW_ROOT,
-};
-use evtdoctor_parsers::ese::catalog::{TYPE_COLUMN, TYPE_INDEX, TYPE_LONG_VALUE, TYPE_TABLE};
+pub use crate::ese::catalog::{CATALOG_OBJECT_ID, CATALOG_ROOT, SHADOW_OBJECT_ID, SHADOW_ROOT};
+use crate::ese::catalog::{TYPE_COLUMN, TYPE_INDEX, TYPE_LONG_VALUE, TYPE_TABLE};
 
 /// The catalog's two secondary indexes: object ids and the root pages ESE fixes for them.
 pub const NAME_INDEX_OBJECT_ID: u32 = 4;
@@ -58,27 +57,26 @@ pub struct CatalogRecord {
 
 /// MSysObjects' own columns (ids 1-10, 128-134, 256-257).
 fn catalog_columns() -> Vec<Column> {
-    use ColumnType::*;
     let columns: [(&str, ColumnType); 19] = [
-        ("ObjidTable", Long),
-        ("Type", Short),
-        ("Id", Long),
-        ("ColtypOrPgnoFDP", Long),
-        ("SpaceUsage", Long),
-        ("Flags", Long),
-        ("PagesOrLocale", Long),
-        ("RootFlag", Bit),
-        ("RecordOffset", Short),
-        ("LCMapFlags", Long),
-        ("Name", Text),
-        ("Stats", Binary),
-        ("TemplateTable", Text),
-        ("DefaultValue", Binary),
-        ("KeyFldIDs", Binary),
-        ("VarSegMac", Binary),
-        ("ConditionalColumns", Binary),
-        ("CallbackData", LongBinary),
-        ("CallbackDependencies", LongBinary),
+        ("ObjidTable", ColumnType::LONG),
+        ("Type", ColumnType::SHORT),
+        ("Id", ColumnType::LONG),
+        ("ColtypOrPgnoFDP", ColumnType::LONG),
+        ("SpaceUsage", ColumnType::LONG),
+        ("Flags", ColumnType::LONG),
+        ("PagesOrLocale", ColumnType::LONG),
+        ("RootFlag", ColumnType::BIT),
+        ("RecordOffset", ColumnType::SHORT),
+        ("LCMapFlags", ColumnType::LONG),
+        ("Name", ColumnType::TEXT),
+        ("Stats", ColumnType::BINARY),
+        ("TemplateTable", ColumnType::TEXT),
+        ("DefaultValue", ColumnType::BINARY),
+        ("KeyFldIDs", ColumnType::BINARY),
+        ("VarSegMac", ColumnType::BINARY),
+        ("ConditionalColumns", ColumnType::BINARY),
+        ("CallbackData", ColumnType::LONG_BINARY),
+        ("CallbackDependencies", ColumnType::LONG_BINARY),
     ];
     columns
         .iter()
@@ -236,8 +234,8 @@ fn column_fields(owner: u32, column: &PlacedColumn, code_page: i32) -> Fields<'_
         owner,
         kind: TYPE_COLUMN,
         id: column.id,
-        coltyp_or_root: column.kind.coltyp(),
-        space_usage: column.kind.size() as i32,
+        coltyp_or_root: column.kind.0,
+        space_usage: column.size as i32,
         pages_or_locale: code_page,
         record_offset: column.record_offset,
         name: &column.name,
@@ -276,24 +274,24 @@ fn key_columns(ids: &[u32]) -> Vec<u8> {
 }
 
 fn catalog_record(schema: &[PlacedColumn], f: &Fields<'_>) -> Result<CatalogRecord, String> {
-    let long = |v: u32| Value::Long(v as i32);
+    let long = |v: i32| Value::Int(i64::from(v));
     let optional = |v: Option<Value>| v.unwrap_or(Value::Null);
     let mut values = vec![
-        long(f.owner),
-        Value::Short(f.kind),
-        long(f.id),
-        long(f.coltyp_or_root),
-        Value::Long(f.space_usage),
-        Value::Long(f.flags),
-        Value::Long(f.pages_or_locale),
-        optional(f.root_flag.then_some(Value::Bit(true))),
-        optional(f.record_offset.map(|o| Value::Short(o as i16))),
-        optional(f.lc_map_flags.map(Value::Long)),
-        Value::Bytes(f.name.as_bytes().to_vec()),
+        long(f.owner as i32),
+        Value::Int(i64::from(f.kind)),
+        long(f.id as i32),
+        long(f.coltyp_or_root as i32),
+        long(f.space_usage),
+        long(f.flags),
+        long(f.pages_or_locale),
+        optional(f.root_flag.then_some(Value::Bool(true))),
+        optional(f.record_offset.map(|o| Value::Int(i64::from(o as i16)))),
+        optional(f.lc_map_flags.map(long)),
+        Value::Binary(f.name.as_bytes().to_vec()),
         Value::Null,
         Value::Null,
         Value::Null,
-        optional(f.key_columns.clone().map(Value::Bytes)),
+        optional(f.key_columns.clone().map(Value::Binary)),
     ];
     values.resize(schema.len(), Value::Null);
     let record = encode(schema, &values, &mut || 0)?;
@@ -324,7 +322,7 @@ mod tests {
     fn catalog_records_are_sorted_and_their_names_unique() {
         let columns = place_columns(&[Column {
             name: "Id".into(),
-            kind: ColumnType::Long,
+            kind: ColumnType::LONG,
         }])
         .unwrap();
         let table = TableObjects {

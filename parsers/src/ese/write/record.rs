@@ -4,7 +4,8 @@
 //! values. Long Text / Long Binary values carry a header byte: 0x01 (a long value kept in
 //! the record) or 0x05 (separated into the long-value tree, followed by its 4-byte id).
 
-use super::schema::{ColumnType, PlacedColumn, Storage, Value};
+use super::columns::{PlacedColumn, Storage};
+use crate::ese::value::{ColumnType, Value};
 
 /// Long values above this go to the long-value tree; smaller ones stay in the record.
 pub const INTRINSIC_MOST: usize = 1024;
@@ -15,34 +16,44 @@ const HEADER_LONG_VALUE: u8 = 0x01;
 const HEADER_SEPARATED: u8 = 0x04;
 
 /// Whether a column's value is separated into the long-value tree.
-pub fn is_separated(kind: ColumnType, value: &Value) -> bool {
-    kind.storage() == Storage::Tagged
-        && matches!(value, Value::Bytes(b) if b.len() > INTRINSIC_MOST)
+pub fn is_separated(column: &PlacedColumn, value: &Value) -> bool {
+    column.storage == Storage::Tagged
+        && matches!(value, Value::Binary(b) if b.len() > INTRINSIC_MOST)
 }
 
-/// The bytes a fixed or variable column stores for `value` (little-endian numbers).
+/// The bytes a column stores for `value` (little-endian numbers). Bit takes `Bool`; Short,
+/// Long and Currency take `Int` in their range; DateTime an OLE date; Binary, Text and their
+/// Long forms take `Binary` (text as its code page 1252 bytes).
 pub fn column_bytes(column: &PlacedColumn, value: &Value) -> Result<Option<Vec<u8>>, String> {
+    let out_of_range = || format!("column {}: {value:?} is out of range", column.name);
     let bytes = match (column.kind, value) {
         (_, Value::Null) => return Ok(None),
-        (ColumnType::Bit, Value::Bit(v)) => vec![if *v { 0xff } else { 0 }],
-        (ColumnType::Short, Value::Short(v)) => v.to_le_bytes().to_vec(),
-        (ColumnType::Long, Value::Long(v)) => v.to_le_bytes().to_vec(),
-        (ColumnType::Currency, Value::Currency(v)) => v.to_le_bytes().to_vec(),
-        (ColumnType::DateTime, Value::DateTime(v)) => v.to_le_bytes().to_vec(),
-        (kind, Value::Bytes(b)) if kind.storage() != Storage::Fixed => b.clone(),
+        (ColumnType::BIT, Value::Bool(v)) => vec![if *v { 0xff } else { 0 }],
+        (ColumnType::SHORT, &Value::Int(v)) => i16::try_from(v)
+            .map_err(|_| out_of_range())?
+            .to_le_bytes()
+            .to_vec(),
+        (ColumnType::LONG, &Value::Int(v)) => i32::try_from(v)
+            .map_err(|_| out_of_range())?
+            .to_le_bytes()
+            .to_vec(),
+        (ColumnType::CURRENCY, Value::Int(v)) => v.to_le_bytes().to_vec(),
+        (ColumnType::DATE_TIME, Value::DateTime(v)) => v.to_le_bytes().to_vec(),
+        (_, Value::Binary(b)) if column.storage != Storage::Fixed => b.clone(),
         (kind, value) => {
             return Err(format!(
-                "column {}: {value:?} is not a {kind:?}",
-                column.name
+                "column {}: {value:?} is not a {}",
+                column.name,
+                kind.name()
             ))
         }
     };
-    if column.kind.storage() == Storage::Variable && bytes.len() > column.kind.size() as usize {
+    if column.storage == Storage::Variable && bytes.len() > column.size as usize {
         return Err(format!(
             "column {}: {} bytes, more than {}",
             column.name,
             bytes.len(),
-            column.kind.size()
+            column.size
         ));
     }
     Ok(Some(bytes))
@@ -66,13 +77,13 @@ pub fn encode(
     let mut variable = Vec::new();
     let mut tagged = Vec::new();
     for (column, value) in columns.iter().zip(values) {
-        match column.kind.storage() {
+        match column.storage {
             Storage::Fixed => fixed.push((column, column_bytes(column, value)?)),
             Storage::Variable => variable.push((column.id, column_bytes(column, value)?)),
             Storage::Tagged => {
                 if let Some(bytes) = column_bytes(column, value)? {
                     let mut stored = Vec::with_capacity(5);
-                    if is_separated(column.kind, value) {
+                    if is_separated(column, value) {
                         stored.push(HEADER_LONG_VALUE | HEADER_SEPARATED);
                         stored.extend_from_slice(&next_long_value().to_le_bytes());
                     } else {
@@ -96,7 +107,7 @@ pub fn encode(
         match bytes {
             Some(bytes) => record.extend_from_slice(bytes),
             None => {
-                record.resize(record.len() + column.kind.size() as usize, 0);
+                record.resize(record.len() + column.size as usize, 0);
                 bitmap[i / 8] |= 1 << (i % 8);
             }
         }
@@ -142,24 +153,22 @@ fn end_offset(len: usize) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dbwriter::schema::{place_columns, Column};
-    use evtdoctor_parsers::ese::catalog::{ColumnDef, TableDef};
-    use evtdoctor_parsers::ese::record::{decode, Layout, RecordFormat, Stored};
-    use evtdoctor_parsers::ese::value::ColumnType as JetType;
+    use crate::ese::catalog::{ColumnDef, TableDef};
+    use crate::ese::record::{decode, Layout, RecordFormat, Stored};
+    use crate::ese::write::columns::{place_columns, Column};
 
     /// The reader decodes what the writer encodes: NULLs in every part, an intrinsic and a
     /// separated long value.
     #[test]
     fn records_decode_with_the_reader() {
-        use ColumnType::*;
         let spec = [
-            ("Id", Long),
-            ("Fee", Currency),
-            ("When", DateTime),
-            ("Serial", Binary),
-            ("Note", Text),
-            ("Blob", LongBinary),
-            ("Memo", LongText),
+            ("Id", ColumnType::LONG),
+            ("Fee", ColumnType::CURRENCY),
+            ("When", ColumnType::DATE_TIME),
+            ("Serial", ColumnType::BINARY),
+            ("Note", ColumnType::TEXT),
+            ("Blob", ColumnType::LONG_BINARY),
+            ("Memo", ColumnType::LONG_TEXT),
         ];
         let columns: Vec<Column> = spec
             .iter()
@@ -173,13 +182,13 @@ mod tests {
         assert_eq!(ids, [1, 2, 3, 128, 129, 256, 257]);
         let big = vec![7u8; INTRINSIC_MOST + 1];
         let values = [
-            Value::Long(-5),
+            Value::Int(-5),
             Value::Null,
             Value::DateTime(37_000.5),
             Value::Null,
-            Value::Bytes(b"note".to_vec()),
-            Value::Bytes(big.clone()),
-            Value::Bytes(b"short memo".to_vec()),
+            Value::Binary(b"note".to_vec()),
+            Value::Binary(big.clone()),
+            Value::Binary(b"short memo".to_vec()),
         ];
         let record = encode(&placed, &values, &mut || 42).unwrap();
         let table = TableDef {
@@ -191,8 +200,8 @@ mod tests {
                 .map(|c| ColumnDef {
                     id: c.id,
                     name: c.name.clone(),
-                    kind: JetType(c.kind.coltyp()),
-                    size: c.kind.size(),
+                    kind: c.kind,
+                    size: c.size,
                     flags: 0,
                     codepage: 1252,
                     from_template: false,
@@ -221,7 +230,7 @@ mod tests {
             ]
         );
         assert!(encode(&placed, &values[..2], &mut || 0).is_err());
-        let wrong = [Value::Bytes(vec![1]), Value::Null, Value::Null];
+        let wrong = [Value::Binary(vec![1]), Value::Null, Value::Null];
         assert!(encode(&placed[..3], &wrong, &mut || 0).is_err());
     }
 }

@@ -1,34 +1,36 @@
 //! A from-scratch ESE database writer: tables given as a schema and rows become a file that
 //! ESE readers open (catalog, shadow catalog, tables, long values, secondary indexes, space
-//! trees, header). Trees are laid out through the same path as the defrag engine
-//! ([`crate::defrag::layout`]); rows are walked once per tree, so memory holds pages being
-//! filled and the secondary index keys being sorted, never the rows.
+//! trees, header). Records, keys, catalog rows and the header are encoded, and trees laid out,
+//! by the parser crate's `ese::write`, the same path as the defrag engine; rows are walked
+//! once per tree, so memory holds pages being filled and the secondary index keys being
+//! sorted, never the rows.
 //!
 //! Fragmentation on demand, as a database in use would have it: rows flagged deleted stay
 //! in place, tables keep spare pages in their available-extent trees, and the database can
 //! keep free pages at its end.
 
 pub mod bench;
-pub mod catalog;
-pub mod header;
-pub mod keys;
 pub mod kms;
 pub mod random;
-pub mod record;
-pub mod schema;
+pub mod tables;
 
-use crate::defrag::layout::{
-    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
-};
-use catalog::{CatalogRecord, TableObjects};
+use anyhow::Context;
 use evtdoctor_parsers::ese::catalog::DATABASE_ROOT;
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE};
 use evtdoctor_parsers::ese::space::Extent;
+use evtdoctor_parsers::ese::value::{ColumnType, Value};
+use evtdoctor_parsers::ese::write::catalog::{self, CatalogRecord, TableObjects};
+use evtdoctor_parsers::ese::write::columns::{place_columns, PlacedColumn, Storage};
+use evtdoctor_parsers::ese::write::header::{header_pages, HeaderSpec};
+use evtdoctor_parsers::ese::write::layout::{
+    write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
+};
 use evtdoctor_parsers::ese::write::tree::Sink;
-use evtdoctor_parsers::ese::write::PageFormat;
-use header::{header_pages, HeaderSpec};
-use schema::{ColumnType, PlacedColumn, Row, Storage, Table, Value};
+use evtdoctor_parsers::ese::write::{keys, record, PageFormat};
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
+use tables::{Row, Table};
 
 /// Page flag: records use the tagged-column index (ESE98 on) rather than ESE97's linear list.
 const NEW_RECORD_FORMAT: u32 = 0x0800;
@@ -55,14 +57,37 @@ pub struct Written {
     pub long_values: u64,
 }
 
-/// Writes a new database file at `path` (which must not exist).
+/// Writes a new database file at `path` (which must not exist): the pages where the layout
+/// puts them, then the two header pages.
 pub fn write_file(path: &Path, spec: &FileSpec, tables: &[Table<'_>]) -> anyhow::Result<Written> {
-    let mut written = Written::default();
-    crate::defrag::write_new_file(path, spec.header.page_size, &mut |sink| {
-        let (done, headers) = write_database(spec, tables, sink)?;
-        written = done;
-        Ok((written.pages, headers))
-    })?;
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    let page_size = spec.header.page_size as u64;
+    let mut out = BufWriter::new(file);
+    // Most pages come in ascending order: seek only when one does not follow the last.
+    let mut at = 0u64;
+    let mut sink = |number: u32, bytes: Vec<u8>| {
+        let offset = (u64::from(number) + 1) * page_size;
+        let result = if offset == at {
+            out.write_all(&bytes)
+        } else {
+            out.seek(SeekFrom::Start(offset))
+                .and_then(|_| out.write_all(&bytes))
+        };
+        at = offset + bytes.len() as u64;
+        result.map_err(|e| format!("writing page {number}: {e}"))
+    };
+    let (written, headers) = write_database(spec, tables, &mut sink)
+        .map_err(|message| anyhow::anyhow!("{}: {message}", path.display()))?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.set_len((u64::from(written.pages) + 2) * page_size)
+        .and_then(|()| (&file).seek(SeekFrom::Start(0)).map(drop))
+        .and_then(|()| (&file).write_all(&headers))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("{}: writing", path.display()))?;
     Ok(written)
 }
 
@@ -183,8 +208,8 @@ impl Run {
         next_object_id: &mut u32,
         sink: &mut Sink<'_>,
     ) -> Result<PlacedTable, String> {
-        let columns = schema::place_columns(&table.columns)?;
-        if columns.first().map(|c| c.kind) != Some(ColumnType::Long) {
+        let columns = place_columns(&table.columns)?;
+        if columns.first().map(|c| c.kind) != Some(ColumnType::LONG) {
             return Err(format!(
                 "table {}: the first column must be the Long primary key",
                 table.name
@@ -196,7 +221,7 @@ impl Run {
             id
         };
         let table_place = self.place(take_id(), 0, DATABASE_ROOT)?;
-        let has_long_values = columns.iter().any(|c| c.kind.storage() == Storage::Tagged);
+        let has_long_values = columns.iter().any(|c| c.storage == Storage::Tagged);
         let lv_place = if has_long_values {
             Some(self.place(take_id(), FLAG_LONG_VALUE, table_place.root)?)
         } else {
@@ -281,8 +306,10 @@ impl Run {
         let mut next_lv = 0u32;
         for row in table.rows.rows() {
             for (column, value) in columns.iter().zip(&row.values) {
-                let Value::Bytes(bytes) = value else { continue };
-                if !record::is_separated(column.kind, value) {
+                let Value::Binary(bytes) = value else {
+                    continue;
+                };
+                if !record::is_separated(column, value) {
                     continue;
                 }
                 next_lv += 1;
@@ -466,7 +493,7 @@ fn long_value_chunk(page_size: usize) -> usize {
 /// The primary key: the first column, a Long.
 fn primary_key(row: &Row) -> Result<Vec<u8>, String> {
     match row.values.first() {
-        Some(Value::Long(id)) => Ok(keys::long(*id)),
+        Some(&Value::Int(id)) => Ok(keys::long(as_long(id)?)),
         other => Err(format!("primary key must be a Long, not {other:?}")),
     }
 }
@@ -475,12 +502,17 @@ fn primary_key(row: &Row) -> Result<Vec<u8>, String> {
 fn index_key(kind: ColumnType, value: &Value) -> Result<Option<Vec<u8>>, String> {
     let key = match (kind, value) {
         (_, Value::Null) => return Ok(None),
-        (ColumnType::Long, Value::Long(v)) => keys::long(*v),
-        (ColumnType::Currency, Value::Currency(v)) => keys::long_long(*v),
-        (ColumnType::DateTime, Value::DateTime(v)) => keys::date_time(*v),
-        (ColumnType::Binary, Value::Bytes(b)) if !b.is_empty() => keys::binary(b),
-        (ColumnType::Text, Value::Bytes(b)) if !b.is_empty() => keys::text(b),
-        (kind, value) => return Err(format!("cannot index {value:?} of a {kind:?} column")),
+        (ColumnType::LONG, &Value::Int(v)) => keys::long(as_long(v)?),
+        (ColumnType::CURRENCY, Value::Int(v)) => keys::long_long(*v),
+        (ColumnType::DATE_TIME, Value::DateTime(v)) => keys::date_time(*v),
+        (ColumnType::BINARY, Value::Binary(b)) if !b.is_empty() => keys::binary(b),
+        (ColumnType::TEXT, Value::Binary(b)) if !b.is_empty() => keys::text(b),
+        (kind, value) => {
+            return Err(format!(
+                "cannot index {value:?} of a {} column",
+                kind.name()
+            ))
+        }
     };
     if key.len() > keys::KEY_MOST {
         return Err(format!(
@@ -490,4 +522,9 @@ fn index_key(kind: ColumnType, value: &Value) -> Result<Option<Vec<u8>>, String>
         ));
     }
     Ok(Some(key))
+}
+
+/// A Long column's value: an `Int` in the 32-bit range.
+fn as_long(value: i64) -> Result<i32, String> {
+    i32::try_from(value).map_err(|_| format!("{value} is out of a Long column's range"))
 }

@@ -4,7 +4,7 @@
 //! readers decoded and check that the text readers give them back.
 //!
 //! ```
-//! use evtdoctor::logwriter::text::{bytes_view, comma_row};
+//! use evtdoctor_testkit::logwriter::text::{bytes_view, comma_row};
 //! use evtdoctor_parsers::{Event, Level};
 //!
 //! assert_eq!(bytes_view(b"6.0 PT\0", 8, true, false), "0000: 36 2e 30 20 50 54 00   6.0 PT.\r\n");

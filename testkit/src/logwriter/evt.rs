@@ -2,7 +2,7 @@
 //! does, so tests, samples and benchmarks get realistic logs (circular, wrapped, dirty).
 //!
 //! ```
-//! use evtdoctor::logwriter::evt::EvtWriter;
+//! use evtdoctor_testkit::logwriter::evt::EvtWriter;
 //! use evtdoctor_parsers::{Event, Level};
 //!
 //! let mut event = Event::new("MSExchangeKMS", 5085, Level::Error);

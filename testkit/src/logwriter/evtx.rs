@@ -2,7 +2,7 @@
 //! laid out the way Windows logs events from classic sources (see `record`).
 //!
 //! ```
-//! use evtdoctor::logwriter::evtx::write_evtx;
+//! use evtdoctor_testkit::logwriter::evtx::write_evtx;
 //! use evtdoctor_parsers::{Event, Level};
 //!
 //! let mut event = Event::new("MSExchangeKMS", 5085, Level::Error);

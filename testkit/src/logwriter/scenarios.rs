@@ -32,11 +32,6 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use evtdoctor_parsers::{Event, Level};
 
-/// The Data of MSExchangeKMS event 5085 in KB 818952: the Exchange build, then three
-/// kmserver.cpp markers, each NUL-terminated (78 bytes).
-pub const KB_818952_DATA: &[u8] =
-    b"6.0.6249.0 PT\0kmserver.cpp@1653DD1\0kmserver.cpp@1120DHa84\0kmserver.cpp@704DD2\0";
-
 /// The description Event Viewer shows for MSExchangeKMS 5085 (KB 818952; "can not" is the
 /// event's own spelling).
 pub const KMS_5085_MESSAGE: &str = "KMS can not mount the key database. Either the database is missing or it is corrupted. The service started, but Admin/User can not do any operation except restoring the database from a backup set. After restoring, please stop and restart the service.";
@@ -393,7 +388,8 @@ impl Scenario {
     }
 }
 
-/// The 5085 data for an Exchange build: KB 818952's layout and markers.
+/// The Data of MSExchangeKMS event 5085 for an Exchange build: KB 818952's layout, the build
+/// then three kmserver.cpp markers, each NUL-terminated.
 pub fn kms_5085_data(exchange_build: &str) -> Vec<u8> {
     let mut data = format!("{exchange_build} PT").into_bytes();
     for marker in [
@@ -483,6 +479,10 @@ fn start_control(t: DateTime<Utc>) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Data of MSExchangeKMS event 5085 as KB 818952 prints it (78 bytes).
+    const KB_818952_DATA: &[u8] =
+        b"6.0.6249.0 PT\0kmserver.cpp@1653DD1\0kmserver.cpp@1120DHa84\0kmserver.cpp@704DD2\0";
 
     #[test]
     fn the_sp3_build_gives_the_kbs_exact_data() {

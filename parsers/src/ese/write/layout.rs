@@ -7,13 +7,13 @@
 //! long values and indexes after another, so each tree owns one or two runs of pages. The
 //! catalog fills the holes between its fixed roots first.
 
-use evtdoctor_parsers::ese::catalog::{DATABASE_OBJECT_ID, DATABASE_ROOT};
-use evtdoctor_parsers::ese::checksum::set_page_checksums;
-use evtdoctor_parsers::ese::page::{PageHeader, FLAG_LEAF, NODE_DELETED};
-use evtdoctor_parsers::ese::space::Extent;
-use evtdoctor_parsers::ese::write::space::{space_header, space_tree_page};
-use evtdoctor_parsers::ese::write::tree::Sink;
-use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder};
+use crate::ese::catalog::{DATABASE_OBJECT_ID, DATABASE_ROOT};
+use crate::ese::checksum::set_page_checksums;
+use crate::ese::page::{PageHeader, FLAG_LEAF, NODE_DELETED};
+use crate::ese::space::Extent;
+use crate::ese::write::space::{space_header, space_tree_page};
+use crate::ese::write::tree::Sink;
+use crate::ese::write::{PageFormat, TreeBuilder};
 use std::collections::BTreeSet;
 
 pub struct PageAllocator {
@@ -335,9 +335,9 @@ mod tests {
 #[cfg(test)]
 mod deleted_tests {
     use super::*;
-    use evtdoctor_parsers::ese::checksum::{verify_page, ChecksumStatus};
-    use evtdoctor_parsers::ese::page::Page;
-    use evtdoctor_parsers::ese::write::page::{PageBuilder, PageRole};
+    use crate::ese::checksum::{verify_page, ChecksumStatus};
+    use crate::ese::page::Page;
+    use crate::ese::write::page::{PageBuilder, PageRole};
 
     #[test]
     fn deleted_keys_are_flagged_and_forgotten_once_written() {

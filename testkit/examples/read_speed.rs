@@ -1,7 +1,7 @@
 //! Parse-only throughput of the binary log readers on one thread: the file is read into memory
 //! once, then decoded into events (and dropped) `ROUNDS` times; no output is rendered.
 //!
-//! usage: cargo run --release --example read_speed -- FILE.evt|FILE.evtx [ROUNDS]
+//! usage: cargo run --release -p evtdoctor-testkit --example read_speed -- FILE.evt|FILE.evtx [ROUNDS]
 
 use evtdoctor_parsers::evtx::{read_evtx, EvtxOptions};
 use evtdoctor_parsers::{detect_format, evt::read_evt, InputFormat, Item};

@@ -5,12 +5,13 @@
 //! place, spare pages in every table and free pages at the end, so `db defrag` has work.
 //! Everything comes from fixed seeds and times: the file is the same on every run.
 
-use super::header::HeaderSpec;
 use super::random::Random;
-use super::schema::{Column, ColumnType, Index, Row, Table, Value};
+use super::tables::{Index, Row, Table};
 use super::{write_file, FileSpec, Written};
 use evtdoctor_parsers::ese::header::OsVersion;
-use evtdoctor_parsers::ese::write::header::log_time;
+use evtdoctor_parsers::ese::value::{ColumnType, Value};
+use evtdoctor_parsers::ese::write::columns::Column;
+use evtdoctor_parsers::ese::write::header::{log_time, HeaderSpec};
 use std::path::Path;
 
 /// The file name KMS gives its database.
@@ -31,7 +32,7 @@ fn columns(spec: &[(&str, ColumnType)]) -> Vec<Column> {
 }
 
 fn text(s: &str) -> Value {
-    Value::Bytes(s.as_bytes().to_vec())
+    Value::Binary(s.as_bytes().to_vec())
 }
 
 /// The rows of the four tables.
@@ -63,7 +64,7 @@ pub fn kms_rows() -> KmsRows {
         let enrolled = FIRST_DAY + f64::from(id) * 3.0 + random.below(1024) as f64 / 1024.0;
         users.push(Row {
             values: vec![
-                Value::Long(id),
+                Value::Int(i64::from(id)),
                 text(&format!("{first}.{last}{id}@corp.example")),
                 text(&format!(
                     "{} {} ({id})",
@@ -71,7 +72,7 @@ pub fn kms_rows() -> KmsRows {
                     capitalise(last)
                 )),
                 Value::DateTime(enrolled),
-                Value::Long(random.below(3) as i32),
+                Value::Int(random.below(3) as i64),
             ],
             deleted: random.below(3) == 0,
         });
@@ -84,24 +85,24 @@ pub fn kms_rows() -> KmsRows {
             let der_len = 700 + random.below(900) as usize;
             certificates.push(Row {
                 values: vec![
-                    Value::Long(cert_id),
-                    Value::Long(id),
-                    Value::Bytes(serial.clone()),
+                    Value::Int(i64::from(cert_id)),
+                    Value::Int(i64::from(id)),
+                    Value::Binary(serial.clone()),
                     Value::DateTime(issued),
                     Value::DateTime(issued + 730.0),
-                    Value::Bytes(certificate_blob(&mut random, der_len)),
+                    Value::Binary(certificate_blob(&mut random, der_len)),
                 ],
                 deleted: random.below(3) == 0,
             });
             let key_len = 1100 + random.below(700) as usize;
             key_records.push(Row {
                 values: vec![
-                    Value::Long(cert_id),
-                    Value::Long(cert_id),
+                    Value::Int(i64::from(cert_id)),
+                    Value::Int(i64::from(cert_id)),
                     Value::DateTime(issued + 0.5),
-                    Value::Long(if n == 0 { 1024 } else { 2048 }),
-                    Value::Bytes(random.bytes(key_len)),
-                    Value::Currency(random.below(1_000_000) as i64 * 10_000),
+                    Value::Int(if n == 0 { 1024 } else { 2048 }),
+                    Value::Binary(random.bytes(key_len)),
+                    Value::Int(random.below(1_000_000) as i64 * 10_000),
                 ],
                 deleted: random.below(3) == 0,
             });
@@ -109,10 +110,10 @@ pub fn kms_rows() -> KmsRows {
                 let revoked = issued + 30.0 + random.below(300) as f64;
                 revocations.push(Row {
                     values: vec![
-                        Value::Long(revocations.len() as i32 + 1),
-                        Value::Bytes(serial),
+                        Value::Int(revocations.len() as i64 + 1),
+                        Value::Binary(serial),
                         Value::DateTime(revoked),
-                        Value::Long(random.below(6) as i32),
+                        Value::Int(random.below(6) as i64),
                         text(&format!(
                             "revoked by the KM administrator, certificate {cert_id}"
                         )),
@@ -148,7 +149,6 @@ fn certificate_blob(random: &mut Random, len: usize) -> Vec<u8> {
 
 /// The schema over `rows`.
 pub fn kms_tables(rows: &KmsRows) -> Vec<Table<'_>> {
-    use ColumnType::*;
     let index = |name: &str, column| Index {
         name: name.to_owned(),
         column,
@@ -158,11 +158,11 @@ pub fn kms_tables(rows: &KmsRows) -> Vec<Table<'_>> {
             name: "Users".into(),
             primary_index: "UserIdIndex".into(),
             columns: columns(&[
-                ("UserId", Long),
-                ("Mailbox", Text),
-                ("DisplayName", Text),
-                ("Enrolled", DateTime),
-                ("Status", Long),
+                ("UserId", ColumnType::LONG),
+                ("Mailbox", ColumnType::TEXT),
+                ("DisplayName", ColumnType::TEXT),
+                ("Enrolled", ColumnType::DATE_TIME),
+                ("Status", ColumnType::LONG),
             ]),
             indexes: vec![index("MailboxIndex", 1), index("EnrolledIndex", 3)],
             rows: &rows.users,
@@ -172,12 +172,12 @@ pub fn kms_tables(rows: &KmsRows) -> Vec<Table<'_>> {
             name: "Certificates".into(),
             primary_index: "CertIdIndex".into(),
             columns: columns(&[
-                ("CertId", Long),
-                ("UserId", Long),
-                ("SerialNumber", Binary),
-                ("Issued", DateTime),
-                ("Expires", DateTime),
-                ("Certificate", LongBinary),
+                ("CertId", ColumnType::LONG),
+                ("UserId", ColumnType::LONG),
+                ("SerialNumber", ColumnType::BINARY),
+                ("Issued", ColumnType::DATE_TIME),
+                ("Expires", ColumnType::DATE_TIME),
+                ("Certificate", ColumnType::LONG_BINARY),
             ]),
             indexes: vec![index("SerialIndex", 2), index("IssuedIndex", 3)],
             rows: &rows.certificates,
@@ -187,12 +187,12 @@ pub fn kms_tables(rows: &KmsRows) -> Vec<Table<'_>> {
             name: "KeyRecoveryRecords".into(),
             primary_index: "KeyIdIndex".into(),
             columns: columns(&[
-                ("KeyId", Long),
-                ("CertId", Long),
-                ("Archived", DateTime),
-                ("KeyLength", Long),
-                ("EncryptedKey", LongBinary),
-                ("RecoveryFee", Currency),
+                ("KeyId", ColumnType::LONG),
+                ("CertId", ColumnType::LONG),
+                ("Archived", ColumnType::DATE_TIME),
+                ("KeyLength", ColumnType::LONG),
+                ("EncryptedKey", ColumnType::LONG_BINARY),
+                ("RecoveryFee", ColumnType::CURRENCY),
             ]),
             indexes: vec![index("CertIdIndex", 1)],
             rows: &rows.key_records,
@@ -202,11 +202,11 @@ pub fn kms_tables(rows: &KmsRows) -> Vec<Table<'_>> {
             name: "RevocationList".into(),
             primary_index: "RevocationIdIndex".into(),
             columns: columns(&[
-                ("RevocationId", Long),
-                ("SerialNumber", Binary),
-                ("Revoked", DateTime),
-                ("Reason", Long),
-                ("Comment", LongText),
+                ("RevocationId", ColumnType::LONG),
+                ("SerialNumber", ColumnType::BINARY),
+                ("Revoked", ColumnType::DATE_TIME),
+                ("Reason", ColumnType::LONG),
+                ("Comment", ColumnType::LONG_TEXT),
             ]),
             indexes: vec![index("RevokedIndex", 2)],
             rows: &rows.revocations,

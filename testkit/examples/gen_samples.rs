@@ -1,8 +1,8 @@
 //! Writes the scenario sample bundles (see `samples/README.md`).
 //!
-//! usage: cargo run --example gen_samples -- OUT_DIR   (the committed copy lives in `samples`)
+//! usage: cargo run -p evtdoctor-testkit --example gen_samples -- OUT_DIR   (the committed copy lives in `samples`)
 
-use evtdoctor::logwriter::samples::write_samples;
+use evtdoctor_testkit::logwriter::samples::write_samples;
 use std::path::PathBuf;
 
 fn main() -> anyhow::Result<()> {

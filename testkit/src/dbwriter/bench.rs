@@ -1,15 +1,16 @@
-//! A large database for the benchmarks (`cargo run --release --example bench_logs -- ese OUT
-//! MB`): one event-archive table whose rows are computed from their id, so the writer walks
+//! A large database for the benchmarks (`cargo run --release -p evtdoctor-testkit --example
+//! bench_logs -- ese OUT MB`): one event-archive table whose rows are computed from their id, so the writer walks
 //! them once per tree without anything holding them. Every eighth row is deleted but left in
 //! place. Each row has a separated long binary payload of 2-6 KiB, so most of the file is the
 //! long-value tree, as in a KMS database full of key blobs.
 
-use super::header::HeaderSpec;
 use super::random::Random;
-use super::schema::{Column, ColumnType, Index, Row, RowSource, Table, Value};
+use super::tables::{Index, Row, RowSource, Table};
 use super::{write_file, FileSpec, Written};
 use evtdoctor_parsers::ese::header::OsVersion;
-use evtdoctor_parsers::ese::write::header::log_time;
+use evtdoctor_parsers::ese::value::{ColumnType, Value};
+use evtdoctor_parsers::ese::write::columns::Column;
+use evtdoctor_parsers::ese::write::header::{log_time, HeaderSpec};
 use std::path::Path;
 
 /// Which page format the benchmark database uses.
@@ -46,15 +47,14 @@ impl BenchRows {
         let payload_len = 2048 + random.below(4096) as usize;
         let payload = random.bytes(payload_len);
         let digest = random.bytes(16);
-        let id_value = id as i32;
         Row {
             values: vec![
-                Value::Long(id_value),
+                Value::Int(i64::from(id)),
                 Value::DateTime(FIRST_DAY + f64::from(id) / 1024.0),
-                Value::Long(random.below(5) as i32),
-                Value::Bytes(format!("MSExchangeKMS event {id}").into_bytes()),
-                Value::Bytes(digest),
-                Value::Bytes(payload),
+                Value::Int(random.below(5) as i64),
+                Value::Binary(format!("MSExchangeKMS event {id}").into_bytes()),
+                Value::Binary(digest),
+                Value::Binary(payload),
             ],
             deleted: id.is_multiple_of(8),
         }
@@ -68,14 +68,13 @@ impl RowSource for BenchRows {
 }
 
 pub fn bench_table(rows: &BenchRows) -> Table<'_> {
-    use ColumnType::*;
     let columns = [
-        ("EventId", Long),
-        ("Logged", DateTime),
-        ("Severity", Long),
-        ("Source", Text),
-        ("Digest", Binary),
-        ("Payload", LongBinary),
+        ("EventId", ColumnType::LONG),
+        ("Logged", ColumnType::DATE_TIME),
+        ("Severity", ColumnType::LONG),
+        ("Source", ColumnType::TEXT),
+        ("Digest", ColumnType::BINARY),
+        ("Payload", ColumnType::LONG_BINARY),
     ];
     Table {
         name: "EventArchive".into(),

@@ -1,27 +1,13 @@
-//! Scenario builders for the diagnosis engine: the events a Windows 2000 / Exchange 2000
-//! server logs around the KB 818952 failure, its look-alikes and its fix.
+//! Single events for the diagnosis tests: what a Windows 2000 / Exchange 2000 server logs
+//! around the KB 818952 failure, its look-alikes and its fix, one builder per event (the
+//! sample bundles' whole histories are in [`crate::logwriter::scenarios`]).
 
-use evtdoctor::correlate::SourcedEvent;
+use crate::logwriter::scenarios::{kms_5085_data, EXCHANGE_2000_SP3, KMS_SERVICE};
 use evtdoctor_parsers::{Event, Level};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const COMPUTER: &str = "EXCH01";
-
-/// The KMS 5085 binary data of KB 818952, with the build given.
-pub fn kms_payload(build: &str) -> Vec<u8> {
-    let mut data = Vec::new();
-    for part in [
-        format!("{build} PT"),
-        "kmserver.cpp@1653DD1".into(),
-        "kmserver.cpp@1120DHa84".into(),
-        "kmserver.cpp@704DD2".into(),
-    ] {
-        data.extend_from_slice(part.as_bytes());
-        data.push(0);
-    }
-    data
-}
 
 fn event(log: &str, record: u64, time: &str, source: &str, id: u16, level: Level) -> Event {
     let mut e = Event::new(source, id, level);
@@ -90,7 +76,7 @@ pub fn kms_failure(record: u64, time: &str, build: &str) -> Event {
         5085,
         Level::Error,
     );
-    e.data = Some(kms_payload(build));
+    e.data = Some(kms_5085_data(build));
     e
 }
 
@@ -121,7 +107,7 @@ pub fn kms_running(record: u64, time: &str) -> Event {
         7036,
         Level::Information,
     );
-    with_strings(e, &["Microsoft Exchange Key Management Service", "running"])
+    with_strings(e, &[KMS_SERVICE, "running"])
 }
 
 /// The KB text pasted alone: no time, no record number, computer "ComputerName".
@@ -132,7 +118,7 @@ pub fn kb_paste() -> Event {
         "KMS can not mount the key database. Either the database is missing or it is corrupted."
             .to_owned(),
     );
-    e.data = Some(kms_payload("6.0.6249.0"));
+    e.data = Some(kms_5085_data(EXCHANGE_2000_SP3));
     e
 }
 
@@ -155,18 +141,8 @@ pub fn resolved() -> Vec<Event> {
     events
 }
 
-/// Events as read from per-log files (`System.xml`, `Application.xml`).
-pub fn sourced(events: Vec<Event>) -> Vec<SourcedEvent> {
-    events
-        .into_iter()
-        .map(|event| SourcedEvent {
-            file: file_name(&event),
-            event,
-        })
-        .collect()
-}
-
-fn file_name(event: &Event) -> String {
+/// The Event XML file [`write_xml`] puts an event in: `System.xml`, `Application.xml`.
+pub fn file_name(event: &Event) -> String {
     format!("{}.xml", event.log.as_deref().unwrap_or("Pasted"))
 }
 

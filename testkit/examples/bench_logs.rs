@@ -1,16 +1,17 @@
 //! Writes large, varied logs with the project's own writers, for the peer benchmarks
 //! (`scripts/bench-peers.sh`).
 //!
-//! usage: cargo run --release --example bench_logs -- evt|evtx OUT MEGABYTES
-//!        cargo run --release --example bench_logs -- many DIR COUNT   (small logs, for --threads)
-//!        cargo run --release --example bench_logs -- ese OUT MEGABYTES [ese98|modern]
+//! usage: cargo run --release -p evtdoctor-testkit --example bench_logs -- evt|evtx OUT MEGABYTES
+//!        cargo run --release -p evtdoctor-testkit --example bench_logs -- many DIR COUNT   (small logs, for --threads)
+//!        cargo run --release -p evtdoctor-testkit --example bench_logs -- ese OUT MEGABYTES [ese98|modern]
 //!          (an ESE database written by the project's own writer, for the defrag and dump
 //!          benchmarks: `scripts/bench-defrag.sh`, `scripts/bench-peers.sh`)
 
 use chrono::{DateTime, Duration, Utc};
-use evtdoctor::dbwriter::bench::{write_bench_database, BenchFormat};
-use evtdoctor::logwriter::{evt::EvtWriter, evtx::write_evtx, scenarios::KB_818952_DATA};
 use evtdoctor_parsers::{Event, Level};
+use evtdoctor_testkit::dbwriter::bench::{write_bench_database, BenchFormat};
+use evtdoctor_testkit::logwriter::scenarios::{kms_5085_data, EXCHANGE_2000_SP3};
+use evtdoctor_testkit::logwriter::{evt::EvtWriter, evtx::write_evtx};
 
 /// A mix like a real server's System and Application logs: boots, service notices with and
 /// without binary data, errors with payloads.
@@ -37,7 +38,7 @@ fn event(n: u64, start: DateTime<Utc>) -> Event {
             5085,
             Level::Error,
             Vec::new(),
-            KB_818952_DATA.to_vec(),
+            kms_5085_data(EXCHANGE_2000_SP3),
         ),
         3 => (
             "Tcpip",
