@@ -11,6 +11,13 @@ pub(crate) struct Ring<'a> {
 
 const START: usize = HEADER_SIZE as usize;
 
+/// The part of the ring outside the live records: `len` bytes from `from`. The walk of the
+/// live records finds it; carving reads it.
+pub(crate) struct Slack {
+    pub from: usize,
+    pub len: usize,
+}
+
 impl<'a> Ring<'a> {
     /// `None` when the file has no room for records beyond its header.
     pub fn new(bytes: &'a [u8]) -> Option<Ring<'a>> {
