@@ -2,6 +2,7 @@
 //! file, where writing wraps back to the header's end.
 
 use super::HEADER_SIZE;
+use crate::le::le_u32;
 use std::borrow::Cow;
 
 /// File offsets into the record area, with wrap-around arithmetic.
@@ -71,8 +72,7 @@ impl<'a> Ring<'a> {
     }
 
     pub fn u32_at(&self, offset: usize) -> Option<u32> {
-        let bytes = self.read(offset, 4)?;
-        Some(u32::from_le_bytes(bytes.as_ref().try_into().ok()?))
+        le_u32(&self.read(offset, 4)?, 0)
     }
 
     /// The contiguous file slices (at most two) covering `len` bytes from `offset`, each with

@@ -1,8 +1,8 @@
 //! Plans by definition: those of the chunk being read and those of earlier chunks.
 
-use super::cursor::{read_u16, read_u32};
 use super::plan::TemplatePlan;
 use super::Context;
+use crate::le::{le_u16, le_u32};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -112,7 +112,7 @@ const DEFINITION_HEADER: usize = 24;
 
 /// The BinXML tokens of the template definition at `offset` (cut at the chunk's end).
 fn definition_tokens(chunk: &[u8], offset: usize) -> Option<&[u8]> {
-    let size = read_u32(chunk, offset.checked_add(20)?)? as usize;
+    let size = le_u32(chunk, offset.checked_add(20)?)? as usize;
     let start = offset.checked_add(DEFINITION_HEADER)?;
     let end = start.checked_add(size)?.min(chunk.len());
     chunk.get(start..end)
@@ -120,6 +120,6 @@ fn definition_tokens(chunk: &[u8], offset: usize) -> Option<&[u8]> {
 
 /// The stored bytes of the name at `offset`: its length and characters.
 fn stored_name(chunk: &[u8], offset: usize) -> Option<&[u8]> {
-    let chars = usize::from(read_u16(chunk, offset.checked_add(6)?)?);
+    let chars = usize::from(le_u16(chunk, offset.checked_add(6)?)?);
     chunk.get(offset.checked_add(6)?..offset.checked_add(8 + chars * 2)?)
 }

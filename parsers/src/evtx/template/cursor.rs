@@ -1,5 +1,7 @@
 //! Bounds-checked reads of the chunk bytes.
 
+use crate::le::{le_u16, le_u32};
+
 /// Bounds-checked little-endian reads.
 pub(super) struct Cursor<'c> {
     pub(super) bytes: &'c [u8],
@@ -30,22 +32,14 @@ impl<'c> Cursor<'c> {
     }
 
     pub(super) fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+        let n = le_u16(self.bytes, self.pos)?;
+        self.pos += 2;
+        Some(n)
     }
 
     pub(super) fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+        let n = le_u32(self.bytes, self.pos)?;
+        self.pos += 4;
+        Some(n)
     }
-}
-
-pub(super) fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        bytes.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-pub(super) fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
 }

@@ -4,6 +4,7 @@ use super::cache::PlanCache;
 use super::cursor::Cursor;
 use super::{Collected, Context};
 use crate::event::Event;
+use crate::evtx::binxml::token;
 
 /// One substitution value, still raw.
 #[derive(Debug, Clone, Copy)]
@@ -30,10 +31,10 @@ impl<'c> Instance<'c> {
             bytes: chunk.get(..end)?,
             pos,
         };
-        if cursor.peek()? == 0x0f {
+        if cursor.peek()? == token::FRAGMENT_HEADER {
             cursor.skip(4)?; // token, major and minor version, flags
         }
-        if cursor.u8()? != 0x0c {
+        if cursor.u8()? != token::TEMPLATE_INSTANCE {
             return None;
         }
         cursor.skip(1)?; // unknown byte

@@ -2,13 +2,12 @@
 //! values.
 
 use super::cache::PlanCache;
-use super::format::{
-    le_u64, push_utf16_until_nul, push_value_text, BINARY_TYPE, BINXML_TYPE, FILETIME_TYPE,
-    NULL_TYPE, STRING_ARRAY_TYPE,
-};
+use super::format::{push_utf16_until_nul, push_value_text};
 use super::instance::{Instance, RawValue};
 use super::{Collected, Context, MAX_NESTING, MAX_WORK};
 use crate::event::{Event, Level};
+use crate::evtx::binxml::value_type;
+use crate::filetime;
 
 /// The Event field a piece of template text or an attribute value feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +79,7 @@ impl TemplatePlan {
             let left_out = plan.dependencies.iter().any(|d| {
                 values
                     .get(usize::from(*d))
-                    .is_none_or(|v| v.kind == NULL_TYPE)
+                    .is_none_or(|v| v.kind == value_type::NULL)
             });
             if left_out {
                 continue;
@@ -93,8 +92,8 @@ impl TemplatePlan {
                     };
                     let value = values.get(usize::from(*i))?;
                     match value.kind {
-                        NULL_TYPE => {}
-                        BINXML_TYPE if depth < MAX_NESTING => {
+                        value_type::NULL => {}
+                        value_type::BINXML if depth < MAX_NESTING => {
                             // The value's bytes sit inside the chunk; offsets in them are chunk offsets.
                             let start = (value.bytes.as_ptr() as usize)
                                 .checked_sub(chunk.as_ptr() as usize)?;
@@ -125,11 +124,11 @@ impl TemplatePlan {
                             Piece::Value(i) => {
                                 let value = values.get(usize::from(*i))?;
                                 match value.kind {
-                                    BINARY_TYPE => {
+                                    value_type::BINARY => {
                                         state.spend(value.bytes.len())?;
                                         state.binary.extend_from_slice(value.bytes)
                                     }
-                                    NULL_TYPE => {}
+                                    value_type::NULL => {}
                                     _ => return None,
                                 }
                             }
@@ -145,8 +144,10 @@ impl TemplatePlan {
                     };
                     let value = values.get(usize::from(*i))?;
                     event.time_generated = match value.kind {
-                        FILETIME_TYPE => crate::evtx::filetime_to_utc(le_u64(value.bytes)?),
-                        NULL_TYPE => None,
+                        value_type::FILETIME => {
+                            filetime::to_utc(u64::from_le_bytes(value.bytes.try_into().ok()?))
+                        }
+                        value_type::NULL => None,
                         _ => return None,
                     };
                 }
@@ -215,10 +216,10 @@ fn numeric_of(field: Field, pieces: &[Piece], values: &[RawValue<'_>]) -> Option
     let value = values.get(usize::from(*i))?;
     let b = value.bytes;
     match value.kind {
-        0x04 => Some(u64::from(*b.first()?)).filter(|_| b.len() == 1),
-        0x06 => Some(u64::from(u16::from_le_bytes(b.try_into().ok()?))),
-        0x08 => Some(u64::from(u32::from_le_bytes(b.try_into().ok()?))),
-        0x0a | 0x15 => le_u64(b),
+        value_type::UINT8 => Some(u64::from(*b.first()?)).filter(|_| b.len() == 1),
+        value_type::UINT16 => Some(u64::from(u16::from_le_bytes(b.try_into().ok()?))),
+        value_type::UINT32 => Some(u64::from(u32::from_le_bytes(b.try_into().ok()?))),
+        value_type::UINT64 | value_type::HEX_INT64 => b.try_into().ok().map(u64::from_le_bytes),
         _ => None,
     }
 }
@@ -230,7 +231,7 @@ fn string_array<'c>(field: Field, pieces: &[Piece], values: &[RawValue<'c>]) -> 
         return None;
     };
     let value = values.get(usize::from(*i))?;
-    (value.kind == STRING_ARRAY_TYPE).then_some(value.bytes)
+    (value.kind == value_type::STRING_ARRAY).then_some(value.bytes)
 }
 
 /// One string per array item: the element holding an array is repeated once per item. Only
@@ -306,8 +307,8 @@ fn text_of(pieces: &[Piece], values: &[RawValue<'_>]) -> Option<String> {
 /// binary, a few dozen at most for numbers and the other kinds.
 fn text_capacity(value: RawValue<'_>) -> usize {
     match value.kind {
-        0x01 => value.bytes.len() / 2,
-        BINARY_TYPE => value.bytes.len() * 2,
+        value_type::STRING => value.bytes.len() / 2,
+        value_type::BINARY => value.bytes.len() * 2,
         _ => value.bytes.len().max(24),
     }
 }

@@ -1,6 +1,7 @@
-use super::format::{push_utf16_until_nul, push_value_text, BINARY_TYPE, BINXML_TYPE, NULL_TYPE};
+use super::format::{push_utf16_until_nul, push_value_text};
 use super::plan::non_empty;
 use super::*;
+use crate::evtx::binxml::value_type;
 
 /// Names live at the start of the chunk: (offset, text).
 const NAMES: [(usize, &str); 8] = [
@@ -40,7 +41,7 @@ fn literal(bytes: &mut Vec<u8>, text: &str) {
 fn definition(repeats: usize) -> Vec<u8> {
     let mut tokens = system();
     for _ in 0..repeats {
-        tokens.extend_from_slice(&[0x0e, 0, 0, BINXML_TYPE]);
+        tokens.extend_from_slice(&[0x0e, 0, 0, value_type::BINXML]);
     }
     tokens.extend_from_slice(&[0x04, 0x00]);
     tokens
@@ -120,12 +121,12 @@ fn chunk(repeats: usize, levels: usize) -> (Vec<u8>, usize, usize) {
     let definition = definition(repeats);
     // Nested instances never hold the definition, so their bytes do not depend on where
     // they end up: build them innermost first.
-    let mut nested = instance(0, &definition, NULL_TYPE, &[]);
+    let mut nested = instance(0, &definition, value_type::NULL, &[]);
     for _ in 1..levels {
-        nested = instance(0, &definition, BINXML_TYPE, &nested);
+        nested = instance(0, &definition, value_type::BINXML, &nested);
     }
     let start = chunk.len();
-    chunk.extend(instance(start, &definition, BINXML_TYPE, &nested));
+    chunk.extend(instance(start, &definition, value_type::BINXML, &nested));
     let end = chunk.len();
     (chunk, start, end - start)
 }
@@ -235,7 +236,7 @@ fn values_render_like_the_formatter() {
     assert_eq!(render(0x06, &u16::MAX.to_le_bytes()), "65535");
     assert_eq!(render(0x0a, &u64::MAX.to_le_bytes()), u64::MAX.to_string());
     assert_eq!(render(0x0d, &7i32.to_le_bytes()), "7");
-    assert_eq!(render(BINARY_TYPE, &[0x00, 0x9f, 0xff]), "009FFF");
+    assert_eq!(render(value_type::BINARY, &[0x00, 0x9f, 0xff]), "009FFF");
     let sid = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0];
     assert_eq!(render(0x13, &sid), "S-1-5-32-544");
 }
@@ -260,8 +261,13 @@ fn fields_are_trimmed_and_empty_ones_dropped() {
 fn complex_data_is_one_string() {
     let mut chunk = chunk_start();
     let start = chunk.len();
-    let definition = leaf_definition(7, 1, BINARY_TYPE);
-    chunk.extend(instance(start, &definition, BINARY_TYPE, &[0x01, 0xab]));
+    let definition = leaf_definition(7, 1, value_type::BINARY);
+    chunk.extend(instance(
+        start,
+        &definition,
+        value_type::BINARY,
+        &[0x01, 0xab],
+    ));
     let len = chunk.len() - start;
     let event = fresh_record_event(&chunk, start, len).unwrap();
     assert_eq!(event.strings, ["01AB"]);

@@ -1,9 +1,11 @@
 //! Walking a template definition's tokens into a [`TemplatePlan`].
 
-use super::cursor::{read_u16, Cursor};
+use super::cursor::Cursor;
 use super::format::utf16;
 use super::plan::{Field, FieldPlan, Piece, TemplatePlan};
 use super::Context;
+use crate::evtx::binxml::{token, value_type};
+use crate::le::le_u16;
 
 impl TemplatePlan {
     /// The plan of the BinXML tokens in `chunk[start..end]`, and the offsets of the names it
@@ -63,7 +65,11 @@ struct Frame {
     text_plan: Option<usize>,
 }
 
-const NO_DEPENDENCY: u16 = 0xffff;
+/// Tokens with the "more" flag set: an element that has attributes, an attribute another one
+/// follows, a value more content follows.
+const OPEN_START_ELEMENT_WITH_ATTRIBUTES: u8 = token::OPEN_START_ELEMENT | token::HAS_MORE;
+const MORE_ATTRIBUTES: u8 = token::ATTRIBUTE | token::HAS_MORE;
+const VALUE_WITH_MORE: u8 = token::VALUE | token::HAS_MORE;
 
 /// Walks a template definition's tokens into a plan.
 struct PlanWalker<'c> {
@@ -83,22 +89,22 @@ struct PlanWalker<'c> {
 impl PlanWalker<'_> {
     fn walk(&mut self) -> Option<()> {
         while self.cursor.remaining() > 0 {
-            let token = self.cursor.u8()?;
-            match token {
-                0x00 => break,
-                0x0f => self.cursor.skip(3)?, // fragment header: version and flags
-                0x01 | 0x41 => self.open_element(token & 0x40 != 0)?,
-                0x02 => self.attribute_plan = None,
-                0x03 | 0x04 => {
+            match self.cursor.u8()? {
+                token::END_OF_FRAGMENT => break,
+                token::FRAGMENT_HEADER => self.cursor.skip(3)?, // version and flags
+                token::OPEN_START_ELEMENT => self.open_element(false)?,
+                OPEN_START_ELEMENT_WITH_ATTRIBUTES => self.open_element(true)?,
+                token::CLOSE_START_ELEMENT => self.attribute_plan = None,
+                token::CLOSE_EMPTY_ELEMENT | token::END_ELEMENT => {
                     self.attribute_plan = None;
                     self.stack.pop()?;
                 }
-                0x06 | 0x46 => self.attribute()?,
-                0x05 | 0x45 => {
+                token::ATTRIBUTE | MORE_ATTRIBUTES => self.attribute()?,
+                token::VALUE | VALUE_WITH_MORE => {
                     let literal = self.value_text()?;
                     self.piece(Piece::Literal(literal))?;
                 }
-                0x0d | 0x0e => {
+                token::NORMAL_SUBSTITUTION | token::OPTIONAL_SUBSTITUTION => {
                     let index = self.cursor.u16()?;
                     let _value_type = self.cursor.u8()?;
                     self.piece(Piece::Value(index))?;
@@ -112,7 +118,7 @@ impl PlanWalker<'_> {
     }
 
     fn open_element(&mut self, has_attributes: bool) -> Option<()> {
-        let dependency = Some(self.cursor.u16()?).filter(|d| *d != NO_DEPENDENCY);
+        let dependency = Some(self.cursor.u16()?).filter(|d| *d != token::NO_DEPENDENCY);
         let _data_size = self.cursor.u32()?;
         let name = self.name()?;
         if has_attributes {
@@ -237,7 +243,7 @@ impl PlanWalker<'_> {
 
     /// A literal value: type byte, then (for strings) a counted UTF-16 string.
     fn value_text(&mut self) -> Option<String> {
-        if self.cursor.u8()? != 0x01 {
+        if self.cursor.u8()? != value_type::STRING {
             return None;
         }
         let chars = usize::from(self.cursor.u16()?);
@@ -247,7 +253,7 @@ impl PlanWalker<'_> {
     /// A name reference: a chunk offset, with the name stored inline when it points here.
     fn name(&mut self) -> Option<String> {
         let offset = self.cursor.u32()? as usize;
-        let chars = usize::from(read_u16(self.chunk, offset.checked_add(6)?)?);
+        let chars = usize::from(le_u16(self.chunk, offset.checked_add(6)?)?);
         let start = offset.checked_add(8)?;
         let name = utf16(self.chunk.get(start..start.checked_add(chars * 2)?)?)?;
         if offset == self.cursor.pos {
