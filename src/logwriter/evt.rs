@@ -305,7 +305,10 @@ mod tests {
             let mut event = Event::new("Src", 1, evtdoctor_parsers::Level::Information);
             event.user = Some(user.into());
             let error = EvtWriter::new(0x10000).write(&[event]).unwrap_err();
-            assert!(format!("{error:#}").contains("is not a SID string"), "{error:#}");
+            assert!(
+                format!("{error:#}").contains("is not a SID string"),
+                "{error:#}"
+            );
         }
     }
 
