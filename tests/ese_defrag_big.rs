@@ -17,6 +17,7 @@ use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
 use evtdoctor_parsers::ese::write::space::space_header;
 use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder};
 use evtdoctor_parsers::ese::{Catalog, Database};
+use evtdoctor_parsers::le::le_u32;
 use serde_json::Value as Json;
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
@@ -27,10 +28,6 @@ const BIG_TABLE: &str = "{5C8CF1C7-7257-4F13-B223-970EF5939312}";
 const TYPE_AT: usize = 8;
 const ID_AT: usize = 10;
 const ROOT_AT: usize = 14;
-
-fn le_u32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
-}
 
 #[test]
 #[ignore = "writes a big file; run by hand for the benchmark"]
@@ -64,7 +61,7 @@ fn grown_database_defragments_and_verifies() {
     let format = PageFormat {
         page_size,
         ecc: uses_ecc(&first),
-        common_flags: le_u32(&first, 36) & 0x0800,
+        common_flags: le_u32(&first, 36).unwrap() & 0x0800,
         db_time: db.header.db_time,
     };
     // The new tree: root, two pages kept for its space trees, then its pages in order.
@@ -100,8 +97,8 @@ fn grown_database_defragments_and_verifies() {
         btree::walk(&db, root, |event| {
             if let TreeEvent::Entry { page, data, .. } = event {
                 let kind = u16::from_le_bytes([data[TYPE_AT], data[TYPE_AT + 1]]);
-                let names_table = le_u32(data, ID_AT) == table.object_id
-                    && le_u32(data, ROOT_AT) == table.root_page;
+                let names_table = le_u32(data, ID_AT) == Some(table.object_id)
+                    && le_u32(data, ROOT_AT) == Some(table.root_page);
                 if [1, 3].contains(&kind) && names_table {
                     let at = data.as_ptr() as usize - page.bytes().as_ptr() as usize;
                     patches.push((page.number, at + ROOT_AT));

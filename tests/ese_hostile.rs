@@ -10,6 +10,7 @@ use common::{corpus_dir, evtdoctor};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::checksum::set_page_checksums;
 use evtdoctor_parsers::ese::Database;
+use evtdoctor_parsers::le::le_u32;
 use serde_json::{json, Value as Json};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -25,10 +26,6 @@ fn corpus_copy() -> Vec<u8> {
 fn page(bytes: &mut [u8], number: u32) -> &mut [u8] {
     let at = (number as usize + 1) * PAGE;
     &mut bytes[at..at + PAGE]
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
 }
 
 /// `db check --jsonl` on `bytes`: its findings, and its summary line (stderr); it must exit 1
@@ -61,7 +58,7 @@ fn extents_claiming_every_page_number() {
     // Page 30: root of a single-extent table; its space header (tag 0, at byte 40) starts
     // with the extent's page count: 1 in the original.
     let root = page(&mut bytes, 30);
-    assert_eq!(u32_at(root, 40), 1);
+    assert_eq!(le_u32(root, 40), Some(1));
     put_u32(root, 40, 0xffff_ff00);
     set_page_checksums(root, 30);
 
@@ -95,7 +92,7 @@ fn catalog_naming_one_root_twice() {
     // Fixed columns from byte 4: ObjidTable (4), Type (2), Id (4), then the root page.
     let root_at = at + 14;
     let catalog_page = page(&mut bytes, page_number);
-    assert_eq!(u32_at(catalog_page, root_at), 31);
+    assert_eq!(le_u32(catalog_page, root_at), Some(31));
     put_u32(catalog_page, root_at, 29);
     set_page_checksums(catalog_page, page_number);
 

@@ -5,9 +5,10 @@
 use crate::common;
 use common::Need;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime};
 use common::ese::{dissect, json_lines};
 use common::{corpus_files, evtdoctor, oracle};
+use evtdoctor_parsers::{filetime, guid};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -241,24 +242,9 @@ fn esedbexport_agrees(ours: &Json, theirs: &str) -> bool {
     }
 }
 
+/// esedbexport prints a GUID's 16 bytes as stored.
 fn guid_matches(ours: &str, theirs: &str) -> bool {
-    let parts: Vec<&str> = ours.split('-').collect();
-    if parts.len() != 5 || theirs.len() != 32 {
-        return false;
-    }
-    let swap = |s: &str| {
-        let bytes = (0..s.len()).step_by(2).map(|i| &s[i..i + 2]);
-        bytes.rev().collect::<String>()
-    };
-    let le = format!(
-        "{}{}{}{}{}",
-        swap(parts[0]),
-        swap(parts[1]),
-        swap(parts[2]),
-        parts[3],
-        parts[4]
-    );
-    le == theirs
+    guid::from_text(ours).is_some_and(|bytes| hex::encode(bytes) == theirs)
 }
 
 /// esedbexport's dates: `(0xHIGH 0xLOW)` for the raw OLE double, or `Mon DD, YYYY
@@ -292,10 +278,10 @@ fn filetime_matches(ticks: i64, theirs: &str) -> bool {
     let Ok(theirs) = NaiveDateTime::parse_from_str(theirs, "%b %d, %Y %H:%M:%S%.f") else {
         return false;
     };
-    let epoch = NaiveDateTime::parse_from_str("1601-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
-    let since = chrono::Duration::seconds(ticks / 10_000_000)
-        + chrono::Duration::nanoseconds(ticks % 10_000_000 * 100);
-    epoch.checked_add_signed(since) == Some(theirs)
+    let Some((seconds, nanos)) = u64::try_from(ticks).ok().and_then(filetime::to_unix) else {
+        return false;
+    };
+    DateTime::from_timestamp(seconds, nanos).is_some_and(|time| time.naive_utc() == theirs)
 }
 
 fn parse_iso(text: &str) -> Option<NaiveDateTime> {

@@ -5,8 +5,7 @@ use crate::common;
 use common::Need;
 
 use common::{assert_same, corpus_files, evtdoctor_events, evtexport, libevt_time, oracle_stdout};
-use evtdoctor_parsers::evt::sid_to_string;
-use evtdoctor_parsers::Event;
+use evtdoctor_parsers::{sid, Event};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -64,7 +63,7 @@ fn assert_data_and_sid(mine: &Event, theirs: &Dissected, context: &str) {
     let sid = theirs
         .sid
         .as_ref()
-        .map(|h| sid_to_string(&hex::decode(h).unwrap()).unwrap());
+        .map(|h| sid::to_text(&hex::decode(h).unwrap()).unwrap());
     assert_eq!(mine.user, sid, "{context}");
 }
 

@@ -6,6 +6,7 @@ use crate::common;
 use common::Need;
 
 use common::{corpus_dir, evtdoctor, evtdoctor_events};
+use evtdoctor_parsers::le::le_u32;
 use evtdoctor_parsers::Event;
 use std::collections::BTreeSet;
 
@@ -20,7 +21,7 @@ fn original() -> (Vec<u8>, Vec<Event>) {
 }
 
 fn size_at(bytes: &[u8], offset: usize) -> usize {
-    u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize
+    le_u32(bytes, offset).unwrap() as usize
 }
 
 /// (offset, record number) of each event.

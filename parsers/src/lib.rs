@@ -11,7 +11,11 @@ pub mod event;
 pub mod event_xml;
 pub mod evt;
 pub mod evtx;
+pub mod filetime;
+pub mod guid;
+pub mod le;
 pub mod payload;
+pub mod sid;
 pub mod text;
 mod utf16;
 

@@ -3,6 +3,7 @@
 //! Everything else, the key included, stays as stored.
 
 use evtdoctor_parsers::ese::catalog::{TYPE_INDEX, TYPE_LONG_VALUE, TYPE_TABLE};
+use evtdoctor_parsers::le::{le_u16, le_u32};
 use std::collections::HashMap;
 
 /// Fixed columns of an MSysObjects record after its 4-byte record header: ObjidTable (4),
@@ -23,15 +24,14 @@ impl RootMap {
     /// The record with its root page replaced; other record types unchanged. Fails when the
     /// record's root is not the one the tree walk used (the catalog and trees disagree).
     pub fn patch(&self, record: &[u8]) -> Result<Vec<u8>, String> {
-        let word = |at: usize, len: usize| record.get(at..at + len);
-        let Some(kind) = word(TYPE_AT, 2).map(|b| i16::from_le_bytes([b[0], b[1]])) else {
+        // The Type column is a signed 16-bit value.
+        let Some(kind) = le_u16(record, TYPE_AT).map(|bits| bits as i16) else {
             return Err("catalog record shorter than its fixed columns".into());
         };
         if ![TYPE_TABLE, TYPE_INDEX, TYPE_LONG_VALUE].contains(&kind) {
             return Ok(record.to_vec());
         }
-        let read_u32 = |at| word(at, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let (Some(id), Some(stored)) = (read_u32(ID_AT), read_u32(PGNO_AT)) else {
+        let (Some(id), Some(stored)) = (le_u32(record, ID_AT), le_u32(record, PGNO_AT)) else {
             return Err("catalog record shorter than its fixed columns".into());
         };
         let (old, new) = self

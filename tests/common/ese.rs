@@ -3,6 +3,7 @@
 use super::oracle_stdout;
 use evtdoctor_parsers::ese::checksum::{set_page_checksums, uses_ecc};
 use evtdoctor_parsers::ese::header::set_header_checksum;
+use evtdoctor_parsers::le::{le_u32, set_le_u32};
 use serde_json::Value as Json;
 
 /// What the oracle script prints for `args` (`dump FILE [TABLE]` or `header FILE`).
@@ -23,7 +24,7 @@ pub fn json_lines(text: &str) -> Vec<Json> {
 const PAGE: usize = 4096;
 
 pub fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
-    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    set_le_u32(bytes, at, value).expect("a field inside the bytes");
 }
 
 /// The corpus file as ESE98 would have written it.
@@ -43,7 +44,7 @@ pub fn as_exchange_2000(mut bytes: Vec<u8>) -> Vec<u8> {
         if page.iter().all(|&b| b == 0) {
             continue;
         }
-        let flags = u32::from_le_bytes(page[36..40].try_into().unwrap()) & !0x2000;
+        let flags = le_u32(page, 36).unwrap() & !0x2000;
         put_u32(page, 36, flags);
         put_u32(page, 4, number);
         set_page_checksums(page, number);

@@ -17,6 +17,7 @@ pub mod longvalue;
 pub mod page;
 pub mod read_ahead;
 pub mod record;
+mod schema;
 pub mod space;
 pub mod value;
 pub mod write;
@@ -25,6 +26,9 @@ pub use catalog::{Catalog, ColumnDef, TableDef};
 pub use database::Database;
 pub use header::FileHeader;
 pub use value::Value;
+
+/// The layers below read their fields with these.
+pub(crate) use crate::le::{le_u16, le_u32, le_u64};
 
 /// Random access to the bytes of a database file.
 pub trait PageSource {
@@ -108,23 +112,4 @@ impl PageSource for std::fs::File {
     fn size(&self) -> u64 {
         self.metadata().map(|m| m.len()).unwrap_or(0)
     }
-}
-
-/// Little-endian readers over untrusted bytes: out of range reads give `None`, never a panic.
-pub(crate) fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(
-        bytes.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-pub(crate) fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-pub(crate) fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        bytes.get(at..at.checked_add(8)?)?.try_into().ok()?,
-    ))
 }

@@ -8,8 +8,8 @@
 //! Tagged columns: (column id, offset) pairs, then their data; each value may start with a
 //! flags byte (long value, compressed, separated, multi-valued, NULL).
 
-use super::catalog::TableDef;
 use super::header::FileHeader;
+use super::schema::TableDef;
 use super::{le_u16, le_u32};
 
 /// Tagged-value flags (ESE TAGFLD_HEADER).
@@ -339,7 +339,7 @@ pub fn long_value_key(id: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ese::catalog::ColumnDef;
+    use crate::ese::schema::ColumnDef;
     use crate::ese::value::ColumnType;
 
     fn column(id: u32, kind: ColumnType, from_template: bool) -> ColumnDef {

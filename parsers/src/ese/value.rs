@@ -1,5 +1,6 @@
 //! Column types (JET_coltyp) and typed column values.
 
+use crate::{filetime, guid};
 use chrono::{Duration, NaiveDate};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
@@ -137,7 +138,7 @@ impl Value {
             Value::Float(f) => f.to_string(),
             Value::DateTime(days) => ole_date_text(*days),
             Value::FileTime(ticks) => filetime_text(*ticks),
-            Value::Guid(g) => guid_text(g),
+            Value::Guid(g) => guid::to_text(g),
             Value::Text(t) => t.clone(),
             Value::Binary(b) => hex::encode(b),
             Value::Multi(values) => values
@@ -189,13 +190,13 @@ pub fn date_time(bits: i64) -> Value {
     }
 }
 
-/// A FILETIME as `YYYY-MM-DDTHH:MM:SS.fffffffZ` (all seven digits of its 100 ns ticks).
+/// A FILETIME as `YYYY-MM-DDTHH:MM:SS.fffffffZ` (all seven digits of its 100 ns ticks), or the
+/// raw number when it is no time ([`date_time`] gives only ticks from 1 to 9999-12-31).
 pub fn filetime_text(ticks: i64) -> String {
-    let epoch = NaiveDate::from_ymd_opt(1601, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
-    let seconds = ticks.div_euclid(10_000_000);
-    let fraction = ticks.rem_euclid(10_000_000);
-    match epoch.and_then(|e| e.checked_add_signed(Duration::seconds(seconds))) {
-        Some(t) => format!("{}.{fraction:07}Z", t.format("%Y-%m-%dT%H:%M:%S")),
+    let mut text = String::with_capacity(28);
+    let time = u64::try_from(ticks).ok().and_then(filetime::to_utc);
+    match time.and_then(|time| filetime::push_text(&mut text, time)) {
+        Some(()) => text,
         None => ticks.to_string(),
     }
 }
@@ -231,18 +232,6 @@ fn windows_1252(byte: u8) -> char {
         0x80..=0x9f => HIGH[usize::from(byte - 0x80)],
         _ => char::from(byte),
     }
-}
-
-/// A GUID in its registry form (first three fields little-endian).
-pub fn guid_text(g: &[u8; 16]) -> String {
-    format!(
-        "{:08x}-{:04x}-{:04x}-{}-{}",
-        u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
-        hex::encode(&g[8..10]),
-        hex::encode(&g[10..16])
-    )
 }
 
 /// An OLE automation date as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (time zone as stored: ESE keeps
@@ -313,6 +302,9 @@ mod tests {
             0xf1, 0x0a, 0x36, 0x3f, 0x66, 0x67, 0xdc, 0x46, 0x9a, 0xf2, 0x0d, 0xac, 0xf2, 0x95,
             0xc2, 0xa1,
         ];
-        assert_eq!(guid_text(&g), "3f360af1-6766-46dc-9af2-0dacf295c2a1");
+        assert_eq!(
+            Value::Guid(g).display(),
+            "3f360af1-6766-46dc-9af2-0dacf295c2a1"
+        );
     }
 }

@@ -2,8 +2,7 @@
 //! live record, where overwritten or cleared records survive.
 
 use super::record::{decode, probe_whole};
-use super::ring::Ring;
-use super::walk::Slack;
+use super::ring::{Ring, Slack};
 use super::SIGNATURE;
 use crate::Item;
 use memchr::memmem;

@@ -14,7 +14,6 @@ mod ring;
 mod walk;
 
 pub use header::{Cursor, FileHeader, HeaderFlags};
-pub use record::sid_to_string;
 
 use crate::{Item, Problem};
 use ring::Ring;

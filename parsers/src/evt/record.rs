@@ -3,14 +3,14 @@
 use super::ring::Ring;
 use super::{RECORD_FIXED_SIZE, SIGNATURE};
 use crate::event::{Event, Level};
-use crate::utf16::{ascii_string, push_decimal, until_nul};
+use crate::sid;
+use crate::utf16::{ascii_string, until_nul};
 use chrono::{DateTime, Utc};
 use nom::bytes::complete::tag;
 use nom::number::complete::{le_u16, le_u32};
 use nom::sequence::tuple;
 use nom::IResult;
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 /// The smallest record: fixed part, two empty names and the closing size.
 pub(crate) const MIN_RECORD_SIZE: usize = RECORD_FIXED_SIZE as usize + 2 + 2 + 4;
@@ -135,7 +135,7 @@ pub(crate) fn decode(bytes: &[u8], offset: usize) -> Decoded {
 
     let mut defects = Vec::new();
     if f.sid_length > 0 {
-        match span(body, f.sid_offset, f.sid_length).map(sid_to_string) {
+        match span(body, f.sid_offset, f.sid_length).map(sid::to_text) {
             Some(Some(sid)) => event.user = Some(sid),
             Some(None) => defects.push("user SID malformed".to_owned()),
             None => defects.push(outside("user SID", f.sid_offset, f.sid_length)),
@@ -242,38 +242,6 @@ fn unix_time(seconds: u32) -> Option<DateTime<Utc>> {
         .flatten()
 }
 
-/// A binary SID in its string form (`S-1-5-21-…`); `None` when the bytes are not one SID.
-pub fn sid_to_string(bytes: &[u8]) -> Option<String> {
-    let (&revision, rest) = bytes.split_first()?;
-    let (&count, rest) = rest.split_first()?;
-    let (authority, subs) = rest.split_at_checked(6)?;
-    if subs.len() != usize::from(count) * 4 {
-        return None;
-    }
-    let authority = authority
-        .iter()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-    // Formatted by hand: `write!` costs more than the rest of a record's decoding.
-    let mut text = String::with_capacity(8 + subs.len() * 3);
-    text.push_str("S-");
-    push_decimal(&mut text, u64::from(revision));
-    text.push('-');
-    // Windows writes authorities of 2^32 and above in hex.
-    if authority < 1 << 32 {
-        push_decimal(&mut text, authority);
-    } else {
-        let _ = write!(text, "0x{authority:012X}");
-    }
-    for sub in subs.chunks_exact(4) {
-        text.push('-');
-        push_decimal(
-            &mut text,
-            u64::from(u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]])),
-        );
-    }
-    Some(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,26 +306,6 @@ mod tests {
         let Decoded { event, defect } = decode(&bytes, 0);
         assert_eq!(&event.strings[..3], ["Schlüssel", "", "third"]);
         assert!(defect.unwrap().contains("of 60000 strings fit"));
-    }
-
-    #[test]
-    fn sids_render_like_windows() {
-        let sid = [
-            1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
-        ];
-        let mut sid = sid.to_vec();
-        sid.extend_from_slice(&500u32.to_le_bytes());
-        assert_eq!(sid_to_string(&sid).as_deref(), Some("S-1-5-21-1-2-3-500"));
-        assert_eq!(
-            sid_to_string(&[1, 0, 1, 0, 0, 0, 0, 0]).as_deref(),
-            Some("S-1-0x010000000000")
-        );
-        assert_eq!(sid_to_string(&[1, 2, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]), None);
-        assert_eq!(sid_to_string(&[1]), None);
-        let max = [1, 1, 0, 0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff];
-        assert_eq!(sid_to_string(&max).as_deref(), Some("S-1-5-4294967295"));
-        let null = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(sid_to_string(&null).as_deref(), Some("S-1-0-0"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! file, where writing wraps back to the header's end.
 
 use super::HEADER_SIZE;
+use crate::le::le_u32;
 use std::borrow::Cow;
 
 /// File offsets into the record area, with wrap-around arithmetic.
@@ -10,6 +11,13 @@ pub(crate) struct Ring<'a> {
 }
 
 const START: usize = HEADER_SIZE as usize;
+
+/// The part of the ring outside the live records: `len` bytes from `from`. The walk of the
+/// live records finds it; carving reads it.
+pub(crate) struct Slack {
+    pub from: usize,
+    pub len: usize,
+}
 
 impl<'a> Ring<'a> {
     /// `None` when the file has no room for records beyond its header.
@@ -64,8 +72,7 @@ impl<'a> Ring<'a> {
     }
 
     pub fn u32_at(&self, offset: usize) -> Option<u32> {
-        let bytes = self.read(offset, 4)?;
-        Some(u32::from_le_bytes(bytes.as_ref().try_into().ok()?))
+        le_u32(&self.read(offset, 4)?, 0)
     }
 
     /// The contiguous file slices (at most two) covering `len` bytes from `offset`, each with

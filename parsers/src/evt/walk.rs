@@ -3,7 +3,7 @@
 use super::carve::find_records;
 use super::header::{cursor_at, find_cursor, FileHeader};
 use super::record::{decode, locate};
-use super::ring::Ring;
+use super::ring::{Ring, Slack};
 use super::CURSOR_SIZE;
 use crate::{Item, Problem};
 
@@ -61,12 +61,6 @@ pub(crate) fn live_range(
         start,
         cursor: None,
     }
-}
-
-/// The part of the ring outside the live records: `len` bytes from `from`.
-pub(crate) struct Slack {
-    pub from: usize,
-    pub len: usize,
 }
 
 /// Hands every live record to `sink` and returns the slack: from the end of the cursor (or

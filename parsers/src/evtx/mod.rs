@@ -7,6 +7,7 @@
 //! [`crate::event_xml`]. An undamaged chunk's records are found by [`walk`]; the crate walks
 //! every other chunk (resyncing past damage, carving stale records).
 
+pub mod binxml;
 mod template;
 mod walk;
 
@@ -265,20 +266,9 @@ fn xml_event(record: evtx::EvtxRecord<'_>) -> evtx::err::Result<Item> {
     })
 }
 
-/// FILETIME (100 ns ticks since 1601) to UTC; zero means "not set".
-pub(crate) fn filetime_to_utc(ticks: u64) -> Option<DateTime<Utc>> {
-    if ticks == 0 {
-        return None;
-    }
-    let seconds = i64::try_from(ticks / 10_000_000).ok()? + FILETIME_EPOCH_SECONDS;
-    DateTime::from_timestamp(seconds, (ticks % 10_000_000) as u32 * 100)
-}
-
-/// Seconds from 1970 back to 1601-01-01, the FILETIME epoch: a zero FILETIME means "not set".
-const FILETIME_EPOCH_SECONDS: i64 = -11_644_473_600;
-
+/// The record time as UTC; a zero FILETIME means "not set".
 fn timestamp_to_utc(ts: evtx::Timestamp) -> Option<DateTime<Utc>> {
-    if ts.as_second() == FILETIME_EPOCH_SECONDS && ts.subsec_nanosecond() == 0 {
+    if ts.as_second() == crate::filetime::EPOCH_SECONDS && ts.subsec_nanosecond() == 0 {
         return None;
     }
     DateTime::from_timestamp(ts.as_second(), ts.subsec_nanosecond().max(0) as u32)

@@ -83,7 +83,6 @@ fn record_at(data: &[u8], offset: usize) -> Option<(RawRecord, usize)> {
 /// The record time as the crate converts it; `None` outside the years it can represent
 /// (-9999..=9999), which it reports as damage.
 fn timestamp(filetime: u64) -> Option<evtx::Timestamp> {
-    let seconds = i64::try_from(filetime / 10_000_000).ok()? + super::FILETIME_EPOCH_SECONDS;
-    let nanos = i32::try_from((filetime % 10_000_000) * 100).ok()?;
-    evtx::Timestamp::new(seconds, nanos).ok()
+    let (seconds, nanos) = crate::filetime::to_unix(filetime)?;
+    evtx::Timestamp::new(seconds, i32::try_from(nanos).ok()?).ok()
 }

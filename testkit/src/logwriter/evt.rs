@@ -12,12 +12,12 @@
 //! assert_eq!(&log.bytes[4..8], b"LfLe");
 //! ```
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use chrono::{DateTime, Utc};
 use evtdoctor_parsers::evt::{
     Cursor, FileHeader, HeaderFlags, CURSOR_SIZE, HEADER_SIZE, RECORD_FIXED_SIZE, SIGNATURE,
 };
-use evtdoctor_parsers::Event;
+use evtdoctor_parsers::{sid, Event};
 use std::collections::VecDeque;
 
 /// Settings for one .evt file. Records are numbered consecutively from the first record number;
@@ -223,7 +223,9 @@ fn encode_record(event: &Event, number: u32) -> Result<Vec<u8>> {
     let sid = event
         .user
         .as_deref()
-        .map(sid_bytes)
+        .map(|text| {
+            sid::from_text(text).with_context(|| format!("user {text:?} is not a SID string"))
+        })
         .transpose()?
         .unwrap_or_default();
     tail.extend_from_slice(&sid);
@@ -293,57 +295,21 @@ fn unix_seconds(time: Option<DateTime<Utc>>) -> Result<u32> {
     })
 }
 
-/// `S-1-5-21-…` to the binary SID.
-fn sid_bytes(text: &str) -> Result<Vec<u8>> {
-    let mut parts = text.split('-');
-    if !parts.next().is_some_and(|s| s.eq_ignore_ascii_case("S")) {
-        bail!("user {text:?} is not a SID string");
-    }
-    let revision: u8 = parts
-        .next()
-        .unwrap_or_default()
-        .parse()
-        .context("SID revision")?;
-    let authority_text = parts.next().unwrap_or_default();
-    let authority = match authority_text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => authority_text.parse(),
-    }
-    .context("SID authority")?;
-    ensure!(authority < 1 << 48, "SID authority {authority} too large");
-    let subs = parts
-        .map(|p| p.parse::<u32>().with_context(|| format!("SID part {p:?}")))
-        .collect::<Result<Vec<_>>>()?;
-    let count = u8::try_from(subs.len())
-        .ok()
-        .filter(|&c| c <= 15)
-        .context("SID too long")?;
-    let mut out = vec![revision, count];
-    out.extend_from_slice(&authority.to_be_bytes()[2..]);
-    subs.iter()
-        .for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evtdoctor_parsers::evt::sid_to_string;
 
     #[test]
-    fn sids_round_trip_through_the_parsers_rendering() {
-        for sid in [
-            "S-1-5-18",
-            "S-1-5-21-1004336348-1177238915-682003330-512",
-            "S-1-0x010000000000",
-        ] {
-            assert_eq!(
-                sid_to_string(&sid_bytes(sid).unwrap()).as_deref(),
-                Some(sid)
+    fn users_that_are_no_sid_are_refused() {
+        for user in ["SYSTEM", "S-1-5-x"] {
+            let mut event = Event::new("Src", 1, evtdoctor_parsers::Level::Information);
+            event.user = Some(user.into());
+            let error = EvtWriter::new(0x10000).write(&[event]).unwrap_err();
+            assert!(
+                format!("{error:#}").contains("is not a SID string"),
+                "{error:#}"
             );
         }
-        assert!(sid_bytes("SYSTEM").is_err());
-        assert!(sid_bytes("S-1-5-x").is_err());
     }
 
     #[test]

@@ -159,6 +159,7 @@ pub fn write_evtx<'a>(
 mod tests {
     use super::*;
     use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
+    use evtdoctor_parsers::le::{le_u16, le_u64};
     use evtdoctor_parsers::Level;
 
     fn read_back(bytes: &[u8]) -> Vec<Event> {
@@ -217,8 +218,8 @@ mod tests {
             .map(|_| Event::new("EventLog", 6005, Level::Information))
             .collect();
         let bytes = write_evtx(&events).unwrap();
-        let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+        let u16_at = |at| le_u16(&bytes, at).unwrap();
+        let u64_at = |at| le_u64(&bytes, at).unwrap();
         assert_eq!(u64_at(16), 0, "last chunk number");
         assert_eq!(u64_at(24), 4, "next record id");
         assert_eq!((u16_at(36), u16_at(38)), (1, 3), "version 3.1");

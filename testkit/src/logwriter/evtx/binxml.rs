@@ -3,22 +3,7 @@
 
 use super::chunk::Chunk;
 use super::values::{utf16le, ValueType};
-
-const TOKEN_EOF: u8 = 0x00;
-const TOKEN_OPEN_START_ELEMENT: u8 = 0x01;
-const TOKEN_CLOSE_START_ELEMENT: u8 = 0x02;
-const TOKEN_CLOSE_EMPTY_ELEMENT: u8 = 0x03;
-const TOKEN_END_ELEMENT: u8 = 0x04;
-const TOKEN_VALUE: u8 = 0x05;
-const TOKEN_ATTRIBUTE: u8 = 0x06;
-const TOKEN_NORMAL_SUBSTITUTION: u8 = 0x0d;
-const TOKEN_OPTIONAL_SUBSTITUTION: u8 = 0x0e;
-pub(super) const TOKEN_TEMPLATE_INSTANCE: u8 = 0x0c;
-const TOKEN_FRAGMENT_HEADER: u8 = 0x0f;
-/// Set on an open-start-element token whose element has attributes.
-const FLAG_HAS_MORE: u8 = 0x40;
-/// The dependency id of an element that does not depend on one substitution.
-const NO_DEPENDENCY: u16 = 0xffff;
+use evtdoctor_parsers::evtx::binxml::token;
 
 /// What goes in an attribute value or element content: literal text or a substitution slot.
 #[derive(Debug, Clone, Copy)]
@@ -46,11 +31,11 @@ pub(super) struct BinXml<'c> {
 impl BinXml<'_> {
     /// Fragment header: BinXML version 1.1, no flags.
     pub fn fragment_header(&mut self) {
-        self.chunk.push(&[TOKEN_FRAGMENT_HEADER, 1, 1, 0]);
+        self.chunk.push(&[token::FRAGMENT_HEADER, 1, 1, 0]);
     }
 
     pub fn end_of_fragment(&mut self) {
-        self.chunk.push(&[TOKEN_EOF]);
+        self.chunk.push(&[token::END_OF_FRAGMENT]);
     }
 
     /// `<name` with an optional single attribute. `dependency` names the optional slot the
@@ -62,18 +47,18 @@ impl BinXml<'_> {
         dependency: Option<u16>,
     ) -> OpenElement {
         let token = if attribute.is_some() {
-            TOKEN_OPEN_START_ELEMENT | FLAG_HAS_MORE
+            token::OPEN_START_ELEMENT | token::HAS_MORE
         } else {
-            TOKEN_OPEN_START_ELEMENT
+            token::OPEN_START_ELEMENT
         };
         self.chunk.push(&[token]);
         self.chunk
-            .push(&dependency.unwrap_or(NO_DEPENDENCY).to_le_bytes());
+            .push(&dependency.unwrap_or(token::NO_DEPENDENCY).to_le_bytes());
         let size_at = self.placeholder();
         self.name(name);
         if let Some((attribute_name, value)) = attribute {
             let attributes_size_at = self.placeholder();
-            self.chunk.push(&[TOKEN_ATTRIBUTE]);
+            self.chunk.push(&[token::ATTRIBUTE]);
             self.name(attribute_name);
             self.piece(value);
             self.patch_size_since(attributes_size_at);
@@ -83,18 +68,18 @@ impl BinXml<'_> {
 
     /// `/>`: an element with no content.
     pub fn close_empty(&mut self, element: OpenElement) {
-        self.chunk.push(&[TOKEN_CLOSE_EMPTY_ELEMENT]);
+        self.chunk.push(&[token::CLOSE_EMPTY_ELEMENT]);
         self.patch_size_since(element.size_at);
     }
 
     /// `>`: content follows, then [`BinXml::end`].
     pub fn close_start(&mut self, _element: &OpenElement) {
-        self.chunk.push(&[TOKEN_CLOSE_START_ELEMENT]);
+        self.chunk.push(&[token::CLOSE_START_ELEMENT]);
     }
 
     /// `</name>`.
     pub fn end(&mut self, element: OpenElement) {
-        self.chunk.push(&[TOKEN_END_ELEMENT]);
+        self.chunk.push(&[token::END_ELEMENT]);
         self.patch_size_since(element.size_at);
     }
 
@@ -120,7 +105,7 @@ impl BinXml<'_> {
                 let units = utf16le(text);
                 // Template literals are short constants.
                 let count = (units.len() / 2) as u16;
-                self.chunk.push(&[TOKEN_VALUE, ValueType::String as u8]);
+                self.chunk.push(&[token::VALUE, ValueType::String as u8]);
                 self.chunk.push(&count.to_le_bytes());
                 self.chunk.push(&units);
             }
@@ -130,9 +115,9 @@ impl BinXml<'_> {
                 optional,
             } => {
                 let token = if optional {
-                    TOKEN_OPTIONAL_SUBSTITUTION
+                    token::OPTIONAL_SUBSTITUTION
                 } else {
-                    TOKEN_NORMAL_SUBSTITUTION
+                    token::NORMAL_SUBSTITUTION
                 };
                 self.chunk.push(&[token]);
                 self.chunk.push(&index.to_le_bytes());

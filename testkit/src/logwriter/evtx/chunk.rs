@@ -2,6 +2,7 @@
 //! header written when it is sealed.
 
 use evtdoctor_parsers::evtx::CHUNK_SIZE;
+use evtdoctor_parsers::le::{le_u32, set_le_u32};
 use std::collections::HashMap;
 
 /// Records start after the 512-byte chunk header (128 bytes of fields, then the two tables).
@@ -69,10 +70,7 @@ impl Chunk {
 
     /// Overwrites a little-endian u32 written earlier as a placeholder.
     pub fn patch_u32(&mut self, at: u32, value: u32) {
-        let at = at as usize;
-        if let Some(slot) = self.bytes.get_mut(at..at + 4) {
-            slot.copy_from_slice(&value.to_le_bytes());
-        }
+        let _ = set_le_u32(&mut self.bytes, at as usize, value);
     }
 
     pub fn name_offset(&self, name: &str) -> Option<u32> {
@@ -126,7 +124,7 @@ impl Chunk {
         {
             // Nodes are pushed on the chain front, so later ones come first.
             while *head >= cut {
-                *head = read_u32(&self.bytes, *head).unwrap_or(0);
+                *head = le_u32(&self.bytes, *head as usize).unwrap_or(0);
             }
         }
         self.names.retain(|_, offset| *offset < cut);
@@ -171,12 +169,6 @@ impl Chunk {
     }
 }
 
-fn read_u32(bytes: &[u8], at: u32) -> Option<u32> {
-    let at = at as usize;
-    let slot = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(slot.try_into().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,13 +194,7 @@ mod tests {
         assert_eq!(chunk.position(), dropped);
         let sealed = chunk.seal();
         assert_eq!(sealed.len(), CHUNK_SIZE);
-        assert_eq!(
-            read_u32(&sealed, (STRING_TABLE_OFFSET + 4 * 58) as u32),
-            Some(kept)
-        );
-        assert_eq!(
-            read_u32(&sealed, TEMPLATE_TABLE_OFFSET as u32 + 7 * 4),
-            Some(0)
-        );
+        assert_eq!(le_u32(&sealed, STRING_TABLE_OFFSET + 4 * 58), Some(kept));
+        assert_eq!(le_u32(&sealed, TEMPLATE_TABLE_OFFSET + 7 * 4), Some(0));
     }
 }

@@ -2,10 +2,11 @@
 //! classic event source: a template instance (definition inline on first use in the chunk),
 //! then the substitution values.
 
-use super::binxml::{BinXml, Piece, TOKEN_TEMPLATE_INSTANCE};
+use super::binxml::{BinXml, Piece};
 use super::chunk::Chunk;
-use super::values::{filetime_ticks, sid_bytes, Value, ValueType};
-use evtdoctor_parsers::{Event, Level};
+use super::values::{Value, ValueType};
+use evtdoctor_parsers::evtx::binxml::token;
+use evtdoctor_parsers::{filetime, sid, Event, Level};
 
 /// Substitution slots of the template, in the order the values are stored.
 const SLOT_PROVIDER: u16 = 0;
@@ -63,7 +64,7 @@ impl RecordValues {
         let (level, keywords) = level_and_keywords(event.level)?;
         let user = match event.user.as_deref() {
             Some(text) => Value::sid(
-                sid_bytes(text).ok_or_else(|| format!("user {text:?} is not a SID string"))?,
+                sid::from_text(text).ok_or_else(|| format!("user {text:?} is not a SID string"))?,
             ),
             None => Value::null(),
         };
@@ -109,7 +110,7 @@ impl RecordValues {
 }
 
 fn checked_filetime(time: chrono::DateTime<chrono::Utc>) -> Result<u64, String> {
-    filetime_ticks(time).ok_or_else(|| format!("time {time} is outside the FILETIME range"))
+    filetime::from_utc(time).ok_or_else(|| format!("time {time} is outside the FILETIME range"))
 }
 
 /// The `<Level>` and `<Keywords>` Windows writes for an event of this type. Audits carry
@@ -166,7 +167,7 @@ pub(super) fn write_record(chunk: &mut Chunk, record: &RecordValues) {
 /// The template instance token; the definition follows it the first time the chunk uses it.
 fn template_instance(xml: &mut BinXml<'_>, string_count: u16) {
     let template_id = TEMPLATE_ID_BASE | u32::from(string_count);
-    xml.chunk.push(&[TOKEN_TEMPLATE_INSTANCE, 1]);
+    xml.chunk.push(&[token::TEMPLATE_INSTANCE, 1]);
     xml.chunk.push_u32(template_id);
     if let Some(offset) = xml.chunk.template_offset(template_id) {
         xml.chunk.push_u32(offset);
