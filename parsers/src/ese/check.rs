@@ -5,7 +5,7 @@ use super::btree::{self, PageSet, TreeEvent};
 use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT};
 use super::checksum::ChecksumStatus;
 use super::database::{describe_checksum, Database};
-use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
+use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT};
 use super::space::{self, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
@@ -353,6 +353,8 @@ struct WalkState {
     /// The previous leaf and the page its `next` link names.
     previous_leaf: Option<(u32, u32)>,
     leaf_depth: Option<usize>,
+    /// The root's flag: equal keys are allowed (sorted by data) only in a non-unique tree.
+    non_unique: bool,
 }
 
 impl<'a, S: PageSource> TreeCheck<'a, S> {
@@ -391,9 +393,12 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
             account_space(accounted, self.db.page_count(), self.root, tree_space);
         }
         let mut state = WalkState::default();
-        btree::walk(self.db, self.root, |event| {
+        btree::walk_checking_seeks(self.db, self.root, |event| {
             match event {
                 TreeEvent::Page { page, depth } => {
+                    if depth == 0 {
+                        state.non_unique = page.header.is(FLAG_NON_UNIQUE);
+                    }
                     accounted.insert(page.number);
                     self.check_page(page, depth, &mut state, report);
                     if let Some(tree_space) = &tree_space {
@@ -402,8 +407,14 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                 }
                 TreeEvent::Entry { page, key, .. } => {
                     summary.records += 1;
-                    if state.previous_key.as_ref().is_some_and(|p| key < *p) {
-                        let message = "key smaller than the key before it";
+                    let out_of_order = match &state.previous_key {
+                        Some(p) if key < *p => Some("key smaller than the key before it"),
+                        Some(p) if key == *p && !state.non_unique => Some(
+                            "key equal to the key before it, in a tree without the non-unique flag",
+                        ),
+                        _ => None,
+                    };
+                    if let Some(message) = out_of_order {
                         report(finding(
                             page.number,
                             "key-order",
@@ -480,6 +491,18 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
     fn tree_space(&self, report: &mut impl FnMut(Finding)) -> Option<space::TreeSpace> {
         let root_page = self.db.read_page(self.root).page?;
         let header = SpaceHeader::parse(root_page.external_header())?;
+        if header.non_unique() != root_page.header.is(FLAG_NON_UNIQUE) {
+            let message = format!(
+                "space header {} the non-unique flag the tree's pages {}",
+                if header.non_unique() { "has" } else { "lacks" },
+                if header.non_unique() { "lack" } else { "carry" },
+            );
+            report(finding(
+                self.root,
+                "space",
+                self.problem(self.root, &message),
+            ));
+        }
         let (tree_space, problems) = space::tree_space(self.db, self.root, &header);
         for problem in problems {
             report(Finding {

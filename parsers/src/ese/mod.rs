@@ -17,6 +17,7 @@ pub mod longvalue;
 pub mod page;
 pub mod read_ahead;
 pub mod record;
+pub mod seek_rules;
 pub mod space;
 pub mod value;
 pub mod write;
