@@ -16,7 +16,7 @@ use evtdoctor_parsers::ese::catalog::{
 };
 use evtdoctor_parsers::ese::checksum::uses_ecc;
 use evtdoctor_parsers::ese::header::OsVersion;
-use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
+use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, FLAG_NON_UNIQUE, NODE_DELETED};
 use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::PageFormat;
@@ -24,7 +24,7 @@ use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use std::ops::ControlFlow;
 
 /// Source page flags a rebuilt tree keeps: what kind of tree it is and whether keys repeat.
-const TREE_KIND_FLAGS: u32 = FLAG_INDEX | FLAG_LONG_VALUE | 0x0400;
+const TREE_KIND_FLAGS: u32 = FLAG_INDEX | FLAG_LONG_VALUE | FLAG_NON_UNIQUE;
 /// The page flag of the record format in use (kept from the source).
 const NEW_RECORD_FORMAT: u32 = 0x0800;
 
@@ -218,7 +218,7 @@ impl<S: PageSource> Rebuild<'_, S> {
             patch_records: fixed,
         };
         for plan in std::iter::once(&table_plan).chain(&children) {
-            let object_id = self.object_id(plan.old_root)?;
+            let (object_id, _) = self.object_and_kind(plan.old_root)?;
             self.roots.insert(object_id, plan.old_root, plan.new_root);
         }
         Ok(FamilyPlan {
@@ -228,10 +228,11 @@ impl<S: PageSource> Rebuild<'_, S> {
         })
     }
 
-    fn object_id(&self, root: u32) -> Result<u32, String> {
+    /// The object id and the kind flags (index, long value, non-unique) of the tree at `root`.
+    fn object_and_kind(&self, root: u32) -> Result<(u32, u32), String> {
         let page = self.db.read_page(root);
         match (page.page, page.problem) {
-            (Some(page), None) => Ok(page.header.object_id),
+            (Some(page), None) => Ok((page.header.object_id, page.header.flags & TREE_KIND_FLAGS)),
             (_, Some(problem)) => Err(problem.to_string()),
             (None, None) => Err(format!("page {root}: unreadable")),
         }
@@ -287,7 +288,8 @@ impl<S: PageSource> Rebuild<'_, S> {
                 parent_root: plan.parent_root,
                 use_holes,
             },
-        );
+        )
+        .keeping_root_header(root_page.external_header());
         let mut failure = None;
         let summary = &mut self.summary;
         let progress = &mut *self.progress;
@@ -331,9 +333,10 @@ impl<S: PageSource> Rebuild<'_, S> {
 
     /// The owned-extent page lists `runs`; the available-extent page is empty (no free page).
     fn write_space(&self, plan: &TreePlan, runs: &Runs, sink: &mut Sink<'_>) -> Result<(), String> {
+        let (object_id, tree_flags) = self.object_and_kind(plan.old_root)?;
         let place = TreePlace {
-            object_id: self.object_id(plan.old_root)?,
-            tree_flags: 0,
+            object_id,
+            tree_flags,
             root: plan.new_root,
             parent_root: plan.parent_root,
             use_holes: false,
