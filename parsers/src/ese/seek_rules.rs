@@ -142,3 +142,138 @@ fn hex(bytes: &[u8]) -> String {
         shown
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ese::page::{FLAG_LEAF, FLAG_PARENT};
+    use crate::ese::write::page::{PageBuilder, PageFormat, PageRole};
+
+    const CHILD: &[u8] = &[9, 0, 0, 0];
+
+    fn page(flags: u32, next: u32, entries: &[(&[u8], &[u8])]) -> Page {
+        let format = PageFormat {
+            page_size: 4096,
+            ecc: true,
+            common_flags: 0,
+            db_time: 1,
+        };
+        let mut builder = PageBuilder::new(format);
+        for (key, data) in entries {
+            builder.push(format.encode_node(key, data).unwrap());
+        }
+        let role = PageRole {
+            number: 7,
+            object_id: 5,
+            flags,
+            previous: 0,
+            next,
+        };
+        Page::parse(7, builder.finish(role, &[])).unwrap()
+    }
+
+    fn range(lower: Option<&[u8]>, upper: Option<&[u8]>, parent: Option<&[u8]>) -> KeyRange {
+        KeyRange {
+            lower: lower.map(<[u8]>::to_vec),
+            upper: upper.map(<[u8]>::to_vec),
+            parent_key: parent.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn a_child_gets_the_keys_between_its_line_and_the_line_before() {
+        let branch = page(
+            FLAG_PARENT,
+            0,
+            &[(b"b", CHILD), (b"d", CHILD), (b"", CHILD)],
+        );
+        let outer = range(Some(b"a"), Some(b"x"), None);
+        let first = child_range(&branch, 1, &outer);
+        assert_eq!(
+            (first.lower, first.upper, first.parent_key),
+            (
+                Some(b"a".to_vec()),
+                Some(b"b".to_vec()),
+                Some(b"b".to_vec())
+            )
+        );
+        let middle = child_range(&branch, 2, &outer);
+        assert_eq!(
+            (middle.lower, middle.upper),
+            (Some(b"b".to_vec()), Some(b"d".to_vec()))
+        );
+        // The last line takes the rest of the page's range; its empty key names no parent key.
+        let last = child_range(&branch, 3, &outer);
+        assert_eq!(
+            (last.lower, last.upper, last.parent_key),
+            (Some(b"d".to_vec()), Some(b"x".to_vec()), None)
+        );
+        assert_eq!(page_problem(&branch, &outer, false), None);
+    }
+
+    #[test]
+    fn an_empty_key_before_a_page_s_last_line_is_refused() {
+        let branch = page(
+            FLAG_PARENT,
+            0,
+            &[(b"b", CHILD), (b"", CHILD), (b"d", CHILD)],
+        );
+        let problem = page_problem(&branch, &KeyRange::default(), false).unwrap();
+        assert_eq!(
+            problem,
+            "branch line 2 of 3 has an empty key (only a page's last line may)"
+        );
+    }
+
+    #[test]
+    fn a_branch_page_s_last_key_must_be_its_parent_s_key() {
+        let branch = page(FLAG_PARENT, 0, &[(b"b", CHILD), (b"d", CHILD)]);
+        let problem = page_problem(&branch, &range(None, Some(b"e"), Some(b"e")), false);
+        assert_eq!(
+            problem.unwrap(),
+            "last branch key 64 is not the parent's key 65 for this page"
+        );
+        assert_eq!(
+            page_problem(&branch, &range(None, Some(b"d"), Some(b"d")), false),
+            None
+        );
+    }
+
+    #[test]
+    fn a_leaf_separator_after_the_right_page_s_first_key_hides_it() {
+        let leaf = page(FLAG_LEAF, 0, &[(b"c", b"1"), (b"d", b"2")]);
+        let problem = page_problem(&leaf, &range(Some(b"ca"), None, None), false).unwrap();
+        assert_eq!(
+            problem,
+            "1 of 2 entries unreachable by a seek from the root (entry 1 sorts before the key that leads to its page)"
+        );
+    }
+
+    #[test]
+    fn equal_keys_split_by_a_bare_key_are_unreachable_on_the_left() {
+        // Left page of a non-unique index whose parent key is the bare key "k": a seek for
+        // "k" + data lands right of it, so the left page's "k" entries are lost.
+        let leaf = page(FLAG_LEAF, 8, &[(b"j", b"1"), (b"k", b"1"), (b"k", b"2")]);
+        let problem = page_problem(&leaf, &range(None, Some(b"k"), Some(b"k")), true).unwrap();
+        assert!(
+            problem.starts_with("2 of 3 entries unreachable"),
+            "{problem}"
+        );
+        // With the data byte in the parent key ("k2"), only what belongs right of it is.
+        let fixed = page(FLAG_LEAF, 8, &[(b"j", b"1"), (b"k", b"1")]);
+        assert_eq!(
+            page_problem(&fixed, &range(None, Some(b"k2"), Some(b"k2")), true),
+            None
+        );
+    }
+
+    #[test]
+    fn a_leaf_named_by_a_key_must_link_on() {
+        let leaf = page(FLAG_LEAF, 0, &[(b"a", b"1")]);
+        let problem = page_problem(&leaf, &range(None, Some(b"b"), Some(b"b")), false);
+        assert_eq!(
+            problem.unwrap(),
+            "the parent names this leaf by a key, but it links on to no next leaf"
+        );
+    }
+}

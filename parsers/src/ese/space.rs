@@ -308,4 +308,35 @@ mod tests {
             }]
         );
     }
+
+    #[test]
+    fn the_newer_root_header_has_a_flag_byte_then_the_space_header_then_auto_increment() {
+        let mut space = [0u8; 16];
+        space[0..4].copy_from_slice(&1u32.to_le_bytes());
+        space[4..8].copy_from_slice(&1u32.to_le_bytes());
+        space[8..12].copy_from_slice(&3u32.to_le_bytes());
+        space[12..16].copy_from_slice(&37u32.to_le_bytes());
+        let mut tag0 = vec![0x03];
+        tag0.extend_from_slice(&space);
+        tag0.extend_from_slice(&1722u64.to_le_bytes());
+        let root = RootHeader::parse(&tag0);
+        assert_eq!(root.auto_increment, Some(1722));
+        let header = SpaceHeader::parse(&tag0).unwrap();
+        assert_eq!((header.space_tree, header.parent_root), (37, 1));
+        assert!(header.multiple_extents() && header.non_unique());
+        // Rewritten with another space header, the layout and the maximum stay.
+        let mut moved = space;
+        moved[12..16].copy_from_slice(&120u32.to_le_bytes());
+        let rewritten = root.with_space(&moved);
+        assert_eq!(rewritten.len(), 25);
+        assert_eq!(RootHeader::parse(&rewritten).auto_increment, Some(1722));
+        assert_eq!(SpaceHeader::parse(&rewritten).unwrap().space_tree, 120);
+        // The older layout: the space header alone.
+        assert_eq!(RootHeader::parse(&space).with_space(&moved), moved.to_vec());
+        // A flag byte without the space header's flag: no space header.
+        let mut no_space = vec![0x02];
+        no_space.extend_from_slice(&5u64.to_le_bytes());
+        no_space.extend_from_slice(&[0; 9]);
+        assert_eq!(SpaceHeader::parse(&no_space), None);
+    }
 }
