@@ -18,9 +18,11 @@ fn name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
+/// The clean corpus, and the SRUM databases of today's Windows in `incoming/`.
 fn clean_files() -> Vec<PathBuf> {
     corpus_files("ese", &[".edb", ".dat", ".mdb", ".db"])
         .into_iter()
+        .chain(corpus_files("incoming", &[".dat"]))
         .filter(|f| name(f) != DIRTY)
         .collect()
 }

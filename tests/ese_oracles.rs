@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 /// The two corpus files the 2018 libesedb cannot read; dissect.database is their oracle.
 const ESEDB_UNREADABLE: [&str; 2] = ["dissect_large_32k.edb", "bits_qmgr_win11_dirty_16k.db"];
 
+/// The corpus, and the SRUM databases of today's Windows in `incoming/`.
 fn ese_files() -> Vec<PathBuf> {
-    corpus_files("ese", &[".edb", ".dat", ".mdb", ".db"])
+    let mut files = corpus_files("ese", &[".edb", ".dat", ".mdb", ".db"]);
+    files.extend(corpus_files("incoming", &[".dat"]));
+    files
 }
 
 fn name(path: &Path) -> String {

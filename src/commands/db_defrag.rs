@@ -562,6 +562,13 @@ impl Report {
             ("trees rebuilt", self.summary.trees.to_string()),
             ("entries copied", self.summary.entries.to_string()),
             ("deleted entries dropped", self.summary.dropped.to_string()),
+            (
+                "deleted tables left out (awaiting ESE's cleanup)",
+                match self.summary.deleted_tables.as_slice() {
+                    [] => "none".into(),
+                    names => names.join(", "),
+                },
+            ),
             ("tables verified", self.verified.tables.to_string()),
             ("records verified", self.verified.records.to_string()),
             (

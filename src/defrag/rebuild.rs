@@ -15,6 +15,7 @@ use evtdoctor_parsers::ese::catalog::{
     CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT, SHADOW_OBJECT_ID,
 };
 use evtdoctor_parsers::ese::checksum::uses_ecc;
+use evtdoctor_parsers::ese::cleanup;
 use evtdoctor_parsers::ese::header::OsVersion;
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, FLAG_NON_UNIQUE, NODE_DELETED};
 use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
@@ -46,6 +47,9 @@ pub struct RebuildSummary {
     pub entries: u64,
     /// Deleted entries of the source left behind.
     pub dropped: u64,
+    /// Tables deleted in the source's catalog and awaiting ESE's cleanup: their rows are
+    /// among the dropped entries, so the new file has none of their pages.
+    pub deleted_tables: Vec<String>,
 }
 
 /// Told of each tree written in full.
@@ -127,7 +131,13 @@ pub fn rebuild<S: PageSource>(
         format,
         pages: PageAllocator::new(&fixed_pages),
         roots: RootMap::default(),
-        summary: RebuildSummary::default(),
+        summary: RebuildSummary {
+            deleted_tables: cleanup::deleted_tables(db)
+                .into_iter()
+                .map(|t| t.name)
+                .collect(),
+            ..RebuildSummary::default()
+        },
         progress,
     };
     let fixed_plans = fixed_tables

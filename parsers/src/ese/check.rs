@@ -4,6 +4,7 @@
 use super::btree::{self, PageSet, TreeEvent};
 use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT};
 use super::checksum::ChecksumStatus;
+use super::cleanup::{self, DeletedTable};
 use super::database::{describe_checksum, Database};
 use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT};
 use super::space::{self, SpaceHeader};
@@ -32,6 +33,8 @@ pub struct CheckSummary {
     pub ecc_correctable: u32,
     pub trees: u32,
     pub records: u64,
+    /// Tables deleted in the catalog whose pages await ESE's cleanup: a note, not damage.
+    pub awaiting_cleanup: Vec<DeletedTable>,
 }
 
 /// Runs every check, calling `report` for each finding; `progress` gets pages done.
@@ -86,6 +89,10 @@ pub fn check<S: PageSource>(
     // Every page the database owns is used by a tree, or free, or leaked.
     let mut accounted = PageSet::new(db.page_count());
     check_trees(db, &db_space, &mut report, &mut summary, &mut accounted);
+    summary.awaiting_cleanup = cleanup::deleted_tables(db);
+    for table in &summary.awaiting_cleanup {
+        account_deleted(db, table, &mut accounted);
+    }
     // Leaks only mean something when every tree could be walked: after damage, the pages
     // of the trees that could not be read would all look leaked.
     if let Some(db_space) = db_space.as_ref().filter(|_| findings.get() == 0) {
@@ -115,6 +122,28 @@ fn account_space(
         &tree_space.available
     };
     for run in extents.distinct_runs(page_count) {
+        for page in run.first..=run.last {
+            accounted.insert(page);
+        }
+    }
+}
+
+/// Marks every page a deleted table still owns (its root, space-tree pages and extents), when
+/// its root is still its own: ESE frees them at cleanup.
+fn account_deleted<S: PageSource>(db: &Database<S>, table: &DeletedTable, accounted: &mut PageSet) {
+    let Some(root) = db.read_page(table.root_page).page else {
+        return;
+    };
+    let header = SpaceHeader::parse(root.external_header());
+    let Some(header) = header.filter(|_| root.header.object_id == table.object_id) else {
+        return;
+    };
+    let (tree_space, _) = space::tree_space(db, table.root_page, &header);
+    accounted.insert(table.root_page);
+    for &page in &tree_space.space_tree_pages {
+        accounted.insert(page);
+    }
+    for run in tree_space.owned.distinct_runs(db.page_count()) {
         for page in run.first..=run.last {
             accounted.insert(page);
         }

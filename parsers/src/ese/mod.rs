@@ -7,6 +7,7 @@
 
 pub mod btree;
 pub mod catalog;
+pub mod cleanup;
 pub mod check;
 pub mod checksum;
 pub mod compression;
