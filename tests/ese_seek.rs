@@ -10,7 +10,8 @@ mod common;
 
 use common::{corpus_files, evtdoctor};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
-use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LEAF, FLAG_LONG_VALUE, FLAG_NON_UNIQUE};
+use evtdoctor_parsers::ese::checksum::set_page_checksums;
+use evtdoctor_parsers::ese::page::{Page, FLAG_INDEX, FLAG_LEAF, FLAG_LONG_VALUE, FLAG_NON_UNIQUE};
 use evtdoctor_parsers::ese::space::{RootHeader, SpaceHeader};
 use evtdoctor_parsers::ese::{Catalog, Database};
 use std::collections::{BTreeMap, HashMap};
@@ -152,6 +153,29 @@ fn space_facts(file: &Path) -> BTreeMap<String, (u32, Vec<u32>, bool, Option<u64
         .collect()
 }
 
+/// `file` defragmented into `dir` (the original left as it is).
+fn defragmented(dir: &Path, file: &Path) -> PathBuf {
+    let copy = dir.join(file.file_name().unwrap());
+    std::fs::copy(file, &copy).unwrap();
+    let new = dir.join("new.db");
+    let _ = std::fs::remove_file(&new);
+    let out = evtdoctor(&[
+        "db",
+        "defrag",
+        copy.to_str().unwrap(),
+        "--temp",
+        new.to_str().unwrap(),
+        "--preserve-temp",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    new
+}
+
 #[test]
 fn ese_finds_every_entry_before_and_after_defrag() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,4 +234,123 @@ fn ese_finds_every_entry_before_and_after_defrag() {
     // Today's Windows SRUM keeps its tables' auto-increment maxima in the root (1722 for the
     // table at root 36 of the Windows 11 file): the copy must hand out no id twice.
     assert!(auto_increments.contains(&1722), "{auto_increments:?}");
+}
+
+const PAGE: usize = 4096;
+
+/// The bytes of the key of line `line` of page `number` in a 4 KiB file our writer built
+/// (whole keys, no flags in the tags): where to plant a defect.
+fn key_bytes(file: &[u8], number: u32, line: usize) -> std::ops::Range<usize> {
+    let page = (number as usize + 1) * PAGE;
+    let tag = page + PAGE - (line + 1) * 4;
+    let offset = usize::from(u16::from_le_bytes([file[tag + 2], file[tag + 3]]) & 0x1fff);
+    let node = page + 40 + offset;
+    let key_len = usize::from(u16::from_le_bytes([file[node], file[node + 1]]) & 0x1fff);
+    node + 2..node + 2 + key_len
+}
+
+/// The child page of branch line `line` of `page`.
+fn child(page: &Page, line: usize) -> u32 {
+    u32::from_le_bytes(page.node(line).unwrap().data[..4].try_into().unwrap())
+}
+
+/// Writes `file` with page `number` changed by `plant` (checksums made right again), then
+/// expects `db check` to fail naming `named` with `message`, and `db defrag` to refuse it.
+fn planted(
+    dir: &Path,
+    file: &[u8],
+    number: u32,
+    plant: impl FnOnce(&mut [u8]),
+    named: u32,
+    message: &str,
+) {
+    let mut bytes = file.to_vec();
+    plant(&mut bytes);
+    let page = (number as usize + 1) * PAGE;
+    set_page_checksums(&mut bytes[page..page + PAGE], number);
+    let path = dir.join(format!("planted-{number}.db"));
+    std::fs::write(&path, &bytes).unwrap();
+    let out = evtdoctor(&["db", "check", path.to_str().unwrap(), "--jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    let findings = String::from_utf8_lossy(&out.stdout);
+    let found = findings.lines().any(|line| {
+        let finding: serde_json::Value = serde_json::from_str(line).unwrap();
+        finding["page"] == named && finding["message"].as_str().unwrap().contains(message)
+    });
+    assert!(found, "page {named}: {message} not in\n{findings}");
+    let out = evtdoctor(&["db", "defrag", path.to_str().unwrap(), "--no-backup"]);
+    assert_eq!(out.status.code(), Some(1), "{message}: defrag must refuse");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the database is untouched"
+    );
+}
+
+/// Each rule ESE's seek needs, broken on purpose in a defragmented SRUM database (a table of
+/// three levels and non-unique indexes): `db check` names the page, `db defrag` refuses.
+#[test]
+fn planted_seek_defects_are_found_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = clean_files()
+        .into_iter()
+        .find(|f| f.ends_with("srum_win10_2004_goese_4k.dat"))
+        .unwrap();
+    let new = defragmented(dir.path(), &source);
+    let file = std::fs::read(&new).unwrap();
+    let db = Database::open(file.clone()).unwrap();
+    let read = |n: u32| db.read_page(n).page.unwrap();
+    let mut deep_root = None;
+    let mut non_unique_root = None;
+    for root in trees(&db).into_values() {
+        let page = read(root);
+        if !page.header.is(FLAG_LEAF) && !read(child(&page, 1)).header.is(FLAG_LEAF) {
+            deep_root = Some(root);
+        }
+        if page.header.is(FLAG_NON_UNIQUE) {
+            non_unique_root = Some(root);
+        }
+    }
+    let root = deep_root.expect("a tree of three levels");
+    let branch = child(&read(root), 1);
+
+    // The root's key for a branch page that is not that page's last key.
+    let key = key_bytes(&file, root, 1);
+    let last = key.end - 1;
+    planted(
+        dir.path(),
+        &file,
+        root,
+        |f| f[last] = f[last].wrapping_add(1),
+        branch,
+        "is not the parent's key",
+    );
+
+    // A leaf separator that sorts after the right page's first key: its entries before it are
+    // lost to seeks.
+    let right_leaf = child(&read(branch), 2);
+    let key = key_bytes(&file, branch, 1);
+    let last = key.end - 1;
+    planted(
+        dir.path(),
+        &file,
+        branch,
+        |f| f[last] = 0xff,
+        right_leaf,
+        "unreachable by a seek",
+    );
+
+    // A non-unique index whose pages lost the flag: its space header still has it.
+    let root = non_unique_root.expect("a non-unique index");
+    let flags = (root as usize + 1) * PAGE + 36;
+    planted(
+        dir.path(),
+        &file,
+        root,
+        |f| f[flags + 1] &= !0x04,
+        root,
+        "space header has the non-unique flag",
+    );
 }

@@ -18,6 +18,7 @@ use evtdoctor_parsers::ese::checksum::uses_ecc;
 use evtdoctor_parsers::ese::cleanup;
 use evtdoctor_parsers::ese::header::OsVersion;
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, FLAG_NON_UNIQUE, NODE_DELETED};
+use evtdoctor_parsers::ese::space::SpaceHeader;
 use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::PageFormat;
@@ -289,6 +290,13 @@ impl<S: PageSource> Rebuild<'_, S> {
         let root_page = source_root
             .page
             .ok_or_else(|| format!("page {}: unreadable tree root", plan.old_root))?;
+        let space = SpaceHeader::parse(root_page.external_header());
+        if space.is_some_and(|s| s.non_unique() != root_page.header.is(FLAG_NON_UNIQUE)) {
+            return Err(format!(
+                "page {}: the space header and the tree's pages disagree on the non-unique flag",
+                plan.old_root
+            ));
+        }
         let mut tree = TreeWriter::new(
             self.format,
             TreePlace {
@@ -305,7 +313,8 @@ impl<S: PageSource> Rebuild<'_, S> {
         let progress = &mut *self.progress;
         let roots = &self.roots;
         let pages = &mut self.pages;
-        btree::walk(self.db, plan.old_root, |event| {
+        // A source tree ESE itself could not search is refused, not silently repaired.
+        btree::walk_checking_seeks(self.db, plan.old_root, |event| {
             let outcome = match event {
                 TreeEvent::Entry { flags, .. } if flags & NODE_DELETED != 0 => {
                     summary.dropped += 1;

@@ -13,6 +13,8 @@ import struct
 import sys
 
 from dissect.database.ese import ESE
+from dissect.database.ese.c_ese import TAG_FLAG
+from dissect.database.ese.record import Record
 
 DATETIME = 8
 FILETIME_MAX = 2650467743999999999
@@ -63,7 +65,11 @@ def main():
         for table in db.tables():
             if only is not None and table.name != only:
                 continue
-            for record in table.records():
+            # Nodes flagged deleted (awaiting ESE's cleanup) are not rows, for ESE as for evtdoctor.
+            for node in table.root.iter_leaf_nodes():
+                if node.tag.flags & TAG_FLAG.Deleted:
+                    continue
+                record = Record(table, node)
                 values = {c.name: plain(record.get(c.name), c) for c in table.columns}
                 print(json.dumps({"table": table.name, "record": values}))
 

@@ -41,7 +41,10 @@ pub fn deleted_tables<S: PageSource>(db: &Database<S>) -> Vec<DeletedTable> {
             _ => &[],
         };
         let kind = le_u16(bytes(COL_TYPE), 0).map(|t| t as i16);
-        let ids = (le_u32(bytes(COL_ID), 0), le_u32(bytes(COL_COLTYP_OR_PGNO_FDP), 0));
+        let ids = (
+            le_u32(bytes(COL_ID), 0),
+            le_u32(bytes(COL_COLTYP_OR_PGNO_FDP), 0),
+        );
         if let (Some(TYPE_TABLE), (Some(object_id), Some(root_page))) = (kind, ids) {
             found.push(DeletedTable {
                 name: String::from_utf8_lossy(bytes(COL_NAME)).into_owned(),

@@ -7,9 +7,9 @@
 
 pub mod btree;
 pub mod catalog;
-pub mod cleanup;
 pub mod check;
 pub mod checksum;
+pub mod cleanup;
 pub mod compression;
 pub mod database;
 pub mod header;
