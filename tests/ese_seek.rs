@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::ese::written_key;
 use common::{corpus_files, evtdoctor};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::checksum::set_page_checksums;
@@ -238,17 +239,6 @@ fn ese_finds_every_entry_before_and_after_defrag() {
 
 const PAGE: usize = 4096;
 
-/// The bytes of the key of line `line` of page `number` in a 4 KiB file our writer built
-/// (whole keys, no flags in the tags): where to plant a defect.
-fn key_bytes(file: &[u8], number: u32, line: usize) -> std::ops::Range<usize> {
-    let page = (number as usize + 1) * PAGE;
-    let tag = page + PAGE - (line + 1) * 4;
-    let offset = usize::from(u16::from_le_bytes([file[tag + 2], file[tag + 3]]) & 0x1fff);
-    let node = page + 40 + offset;
-    let key_len = usize::from(u16::from_le_bytes([file[node], file[node + 1]]) & 0x1fff);
-    node + 2..node + 2 + key_len
-}
-
 /// The child page of branch line `line` of `page`.
 fn child(page: &Page, line: usize) -> u32 {
     u32::from_le_bytes(page.node(line).unwrap().data[..4].try_into().unwrap())
@@ -317,7 +307,7 @@ fn planted_seek_defects_are_found_and_refused() {
     let branch = child(&read(root), 1);
 
     // The root's key for a branch page that is not that page's last key.
-    let key = key_bytes(&file, root, 1);
+    let key = written_key(&file, root, 1);
     let last = key.end - 1;
     planted(
         dir.path(),
@@ -331,7 +321,7 @@ fn planted_seek_defects_are_found_and_refused() {
     // A leaf separator that sorts after the right page's first key: its entries before it are
     // lost to seeks.
     let right_leaf = child(&read(branch), 2);
-    let key = key_bytes(&file, branch, 1);
+    let key = written_key(&file, branch, 1);
     let last = key.end - 1;
     planted(
         dir.path(),
