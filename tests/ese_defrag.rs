@@ -49,7 +49,7 @@ fn run_json(args: &[&str]) -> (Option<i32>, Json, String) {
 /// Records as dissect.database reads them; catalog records lose their root page, which the
 /// rebuild moves on purpose (tables, indexes and long-value trees: types 1, 3, 4).
 fn rows_without_roots(file: &Path) -> Vec<Json> {
-    let mut rows = json_lines(&dissect(&["dump", file.to_str().unwrap()]));
+    let mut rows = json_lines(&dissect(&["dump-live", file.to_str().unwrap()]));
     for row in &mut rows {
         let catalog = row["table"] == "MSysObjects" || row["table"] == "MSysObjectsShadow";
         let kind = row["record"]["Type"].as_i64().unwrap_or(0);
@@ -368,7 +368,7 @@ fn indexes_over_unicode_text_are_reported() {
         ]
     );
     let texts = |table: &str, column: &str| -> Vec<String> {
-        let rows = json_lines(&dissect(&["dump", ual.to_str().unwrap(), table]));
+        let rows = json_lines(&dissect(&["dump-live", ual.to_str().unwrap(), table]));
         rows.iter()
             .filter_map(|r| r["record"][column].as_str().map(str::to_owned))
             .collect()

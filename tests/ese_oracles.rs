@@ -151,7 +151,7 @@ fn dump_matches_dissect_on_every_file() {
     let mut records = 0;
     for file in ese_files() {
         let ours = dump(&file, None);
-        let theirs = json_lines(&dissect(&["dump", file.to_str().unwrap()]));
+        let theirs = json_lines(&dissect(&["dump-live", file.to_str().unwrap()]));
         assert_eq!(ours.len(), theirs.len(), "{}", file.display());
         for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
             assert_eq!(o, t, "{} record {i}", file.display());
@@ -327,7 +327,7 @@ fn dump_matches_esedbexport() {
         let listing = evtdoctor(&["db", "dump", file.to_str().unwrap(), "--format", "markdown"]);
         let listing = String::from_utf8(listing.stdout).unwrap();
         let our_tables = listing.lines().skip(2).count();
-        let dissect_all = json_lines(&dissect(&["dump", file.to_str().unwrap()]));
+        let dissect_all = json_lines(&dissect(&["dump-live", file.to_str().unwrap()]));
         for path in &exported {
             let (table, _) = name(path)
                 .rsplit_once('.')

@@ -2,7 +2,8 @@
 what `evtdoctor db dump --jsonl` / `db header --json` should print, in the same JSON shapes.
 
 usage: ese_dissect.py header FILE
-       ese_dissect.py dump FILE [TABLE]
+       ese_dissect.py dump FILE [TABLE]       every leaf node, those flagged deleted too
+       ese_dissect.py dump-live FILE [TABLE]  the rows ESE sees: nodes flagged deleted left out
 
 Value forms follow evtdoctor's documented output: binary as hex, GUIDs as registry text,
 DateTime columns as UTC text (an OLE date, or a FILETIME when an application stored one).
@@ -65,9 +66,8 @@ def main():
         for table in db.tables():
             if only is not None and table.name != only:
                 continue
-            # Nodes flagged deleted (awaiting ESE's cleanup) are not rows, for ESE as for evtdoctor.
             for node in table.root.iter_leaf_nodes():
-                if node.tag.flags & TAG_FLAG.Deleted:
+                if mode == "dump-live" and node.tag.flags & TAG_FLAG.Deleted:
                     continue
                 record = Record(table, node)
                 values = {c.name: plain(record.get(c.name), c) for c in table.columns}
