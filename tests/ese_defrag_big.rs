@@ -88,7 +88,7 @@ fn grown_database_defragments_and_verifies() {
         }
         copies += 1;
     }
-    let header = space_header(1, 1, new_root + 1);
+    let header = space_header(1, 1, new_root + 1, tree_flags);
     builder.finish(&header, &mut allocate, &mut sink).unwrap();
     // The catalog and its shadow now name the new root for the table and its primary index.
     let shadow_root = catalog.tables.iter().find(|t| t.object_id == 3).unwrap();

@@ -17,6 +17,8 @@ mod ese_hostile;
 mod ese_keys;
 mod ese_old_format;
 mod ese_oracles;
+mod ese_pyesedb;
+mod ese_seek;
 mod ese_writer;
 mod event_json;
 mod events_cli;
@@ -32,3 +34,17 @@ mod parallel_cli;
 mod samples;
 mod samples_analyze;
 mod text_roundtrip;
+
+/// A file in tests/ that is not declared above would never compile or run (autotests is off).
+#[test]
+fn every_test_file_is_a_module_here() {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let declared = include_str!("tests.rs");
+    for entry in std::fs::read_dir(&tests).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if let Some(module) = name.strip_suffix(".rs").filter(|m| *m != "tests") {
+            let line = format!("\nmod {module};\n");
+            assert!(declared.contains(&line), "tests/{name} is not declared in tests/tests.rs");
+        }
+    }
+}

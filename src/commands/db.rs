@@ -124,6 +124,15 @@ fn check(args: &DbCheckArgs) -> Result<ExitCode> {
         summary.trees,
         summary.records
     );
+    for table in &summary.awaiting_cleanup {
+        eprintln!(
+            "evtdoctor: {}: note: table {} (object {}, root page {}) is deleted in the catalog and its pages await ESE's cleanup; that is not damage, and db defrag leaves it out",
+            args.file.display(),
+            table.name,
+            table.object_id,
+            table.root_page
+        );
+    }
     Ok(if count == 0 {
         ExitCode::Clean
     } else {

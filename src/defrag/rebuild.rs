@@ -12,8 +12,10 @@ use evtdoctor_parsers::ese::catalog::{
     CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT, SHADOW_OBJECT_ID,
 };
 use evtdoctor_parsers::ese::checksum::uses_ecc;
+use evtdoctor_parsers::ese::cleanup;
 use evtdoctor_parsers::ese::header::OsVersion;
-use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
+use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, FLAG_NON_UNIQUE, NODE_DELETED};
+use evtdoctor_parsers::ese::space::SpaceHeader;
 use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
 use evtdoctor_parsers::ese::write::layout::{
     write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
@@ -24,7 +26,7 @@ use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use std::ops::ControlFlow;
 
 /// Source page flags a rebuilt tree keeps: what kind of tree it is and whether keys repeat.
-const TREE_KIND_FLAGS: u32 = FLAG_INDEX | FLAG_LONG_VALUE | 0x0400;
+const TREE_KIND_FLAGS: u32 = FLAG_INDEX | FLAG_LONG_VALUE | FLAG_NON_UNIQUE;
 /// The page flag of the record format in use (kept from the source).
 const NEW_RECORD_FORMAT: u32 = 0x0800;
 
@@ -46,6 +48,9 @@ pub struct RebuildSummary {
     pub entries: u64,
     /// Deleted entries of the source left behind.
     pub dropped: u64,
+    /// Tables deleted in the source's catalog and awaiting ESE's cleanup: their rows are
+    /// among the dropped entries, so the new file has none of their pages.
+    pub deleted_tables: Vec<String>,
 }
 
 /// Told of each tree written in full.
@@ -127,7 +132,13 @@ pub fn rebuild<S: PageSource>(
         format,
         pages: PageAllocator::new(&fixed_pages),
         roots: RootMap::default(),
-        summary: RebuildSummary::default(),
+        summary: RebuildSummary {
+            deleted_tables: cleanup::deleted_tables(db)
+                .into_iter()
+                .map(|t| t.name)
+                .collect(),
+            ..RebuildSummary::default()
+        },
         progress,
     };
     let fixed_plans = fixed_tables
@@ -218,7 +229,7 @@ impl<S: PageSource> Rebuild<'_, S> {
             patch_records: fixed,
         };
         for plan in std::iter::once(&table_plan).chain(&children) {
-            let object_id = self.object_id(plan.old_root)?;
+            let (object_id, _) = self.object_and_kind(plan.old_root)?;
             self.roots.insert(object_id, plan.old_root, plan.new_root);
         }
         Ok(FamilyPlan {
@@ -228,10 +239,11 @@ impl<S: PageSource> Rebuild<'_, S> {
         })
     }
 
-    fn object_id(&self, root: u32) -> Result<u32, String> {
+    /// The object id and the kind flags (index, long value, non-unique) of the tree at `root`.
+    fn object_and_kind(&self, root: u32) -> Result<(u32, u32), String> {
         let page = self.db.read_page(root);
         match (page.page, page.problem) {
-            (Some(page), None) => Ok(page.header.object_id),
+            (Some(page), None) => Ok((page.header.object_id, page.header.flags & TREE_KIND_FLAGS)),
             (_, Some(problem)) => Err(problem.to_string()),
             (None, None) => Err(format!("page {root}: unreadable")),
         }
@@ -278,6 +290,13 @@ impl<S: PageSource> Rebuild<'_, S> {
         let root_page = source_root
             .page
             .ok_or_else(|| format!("page {}: unreadable tree root", plan.old_root))?;
+        let space = SpaceHeader::parse(root_page.external_header());
+        if space.is_some_and(|s| s.non_unique() != root_page.header.is(FLAG_NON_UNIQUE)) {
+            return Err(format!(
+                "page {}: the space header and the tree's pages disagree on the non-unique flag",
+                plan.old_root
+            ));
+        }
         let mut tree = TreeWriter::new(
             self.format,
             TreePlace {
@@ -287,13 +306,15 @@ impl<S: PageSource> Rebuild<'_, S> {
                 parent_root: plan.parent_root,
                 use_holes,
             },
-        );
+        )
+        .keeping_root_header(root_page.external_header());
         let mut failure = None;
         let summary = &mut self.summary;
         let progress = &mut *self.progress;
         let roots = &self.roots;
         let pages = &mut self.pages;
-        btree::walk(self.db, plan.old_root, |event| {
+        // A source tree ESE itself could not search is refused, not silently repaired.
+        btree::walk_checking_seeks(self.db, plan.old_root, |event| {
             let outcome = match event {
                 TreeEvent::Entry { flags, .. } if flags & NODE_DELETED != 0 => {
                     summary.dropped += 1;
@@ -331,9 +352,10 @@ impl<S: PageSource> Rebuild<'_, S> {
 
     /// The owned-extent page lists `runs`; the available-extent page is empty (no free page).
     fn write_space(&self, plan: &TreePlan, runs: &Runs, sink: &mut Sink<'_>) -> Result<(), String> {
+        let (object_id, tree_flags) = self.object_and_kind(plan.old_root)?;
         let place = TreePlace {
-            object_id: self.object_id(plan.old_root)?,
-            tree_flags: 0,
+            object_id,
+            tree_flags,
             root: plan.new_root,
             parent_root: plan.parent_root,
             use_holes: false,

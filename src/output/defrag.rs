@@ -130,6 +130,13 @@ fn fields(report: &Report) -> Vec<(&'static str, String)> {
             "deleted entries dropped",
             report.summary.dropped.to_string(),
         ),
+        (
+            "deleted tables left out (awaiting ESE's cleanup)",
+            match report.summary.deleted_tables.as_slice() {
+                [] => "none".into(),
+                names => names.join(", "),
+            },
+        ),
         ("tables verified", report.verified.tables.to_string()),
         ("records verified", report.verified.records.to_string()),
         (

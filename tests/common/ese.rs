@@ -52,3 +52,14 @@ pub fn as_exchange_2000(mut bytes: Vec<u8>) -> Vec<u8> {
     }
     bytes
 }
+
+/// Where the key of line `line` of page `number` lies in a 4 KiB file `db defrag` wrote
+/// (whole keys, no node flags in the tags): the place to plant a branch-key defect.
+pub fn written_key(file: &[u8], number: u32, line: usize) -> std::ops::Range<usize> {
+    let page = (number as usize + 1) * PAGE;
+    let tag = page + PAGE - (line + 1) * 4;
+    let offset = usize::from(u16::from_le_bytes([file[tag + 2], file[tag + 3]]) & 0x1fff);
+    let node = page + 40 + offset;
+    let key_len = usize::from(u16::from_le_bytes([file[node], file[node + 1]]) & 0x1fff);
+    node + 2..node + 2 + key_len
+}

@@ -2,7 +2,8 @@
 what `evtdoctor db dump --jsonl` / `db header --json` should print, in the same JSON shapes.
 
 usage: ese_dissect.py header FILE
-       ese_dissect.py dump FILE [TABLE]
+       ese_dissect.py dump FILE [TABLE]       every leaf node, those flagged deleted too
+       ese_dissect.py dump-live FILE [TABLE]  the rows ESE sees: nodes flagged deleted left out
 
 Value forms follow evtdoctor's documented output: binary as hex, GUIDs as registry text,
 DateTime columns as UTC text (an OLE date, or a FILETIME when an application stored one).
@@ -13,6 +14,8 @@ import struct
 import sys
 
 from dissect.database.ese import ESE
+from dissect.database.ese.c_ese import TAG_FLAG
+from dissect.database.ese.record import Record
 
 DATETIME = 8
 FILETIME_MAX = 2650467743999999999
@@ -63,7 +66,10 @@ def main():
         for table in db.tables():
             if only is not None and table.name != only:
                 continue
-            for record in table.records():
+            for node in table.root.iter_leaf_nodes():
+                if mode == "dump-live" and node.tag.flags & TAG_FLAG.Deleted:
+                    continue
+                record = Record(table, node)
                 values = {c.name: plain(record.get(c.name), c) for c in table.columns}
                 print(json.dumps({"table": table.name, "record": values}))
 

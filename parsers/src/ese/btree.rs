@@ -7,7 +7,8 @@
 
 use super::database::Database;
 use super::le_u32;
-use super::page::{Node, Page, FLAG_LEAF};
+use super::page::{Node, Page, FLAG_LEAF, FLAG_NON_UNIQUE};
+use super::seek_rules::{self, KeyRange};
 use super::PageSource;
 use crate::Problem;
 use std::collections::HashSet;
@@ -35,9 +36,25 @@ pub enum TreeEvent<'a> {
 pub fn walk<S: PageSource>(
     db: &Database<S>,
     root: u32,
+    visit: impl FnMut(TreeEvent<'_>) -> ControlFlow<()>,
+) {
+    walk_cursor(TreeCursor::new(db, root), visit);
+}
+
+/// [`walk`], also reporting each page that breaks a rule ESE's seek relies on
+/// (`seek_rules.rs`): a problem there means entries ESE itself cannot find.
+pub fn walk_checking_seeks<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+    visit: impl FnMut(TreeEvent<'_>) -> ControlFlow<()>,
+) {
+    walk_cursor(TreeCursor::new(db, root).checking_seeks(), visit);
+}
+
+fn walk_cursor<S: PageSource>(
+    mut cursor: TreeCursor<'_, S>,
     mut visit: impl FnMut(TreeEvent<'_>) -> ControlFlow<()>,
 ) {
-    let mut cursor = TreeCursor::new(db, root);
     while let Some(event) = cursor.next_event() {
         if visit(event).is_break() {
             return;
@@ -52,7 +69,10 @@ pub struct TreeCursor<'db, S> {
     seen: PageSet,
     path: Vec<Frame>,
     /// A child page to enter before going on with the page above it.
-    pending: Option<(u32, usize)>,
+    pending: Option<(u32, usize, KeyRange)>,
+    /// Whether pages are checked against ESE's seek rules; then whether the tree's keys may
+    /// repeat, once its root is read.
+    seek_rules: Option<bool>,
 }
 
 /// A leaf entry that is not deleted.
@@ -67,6 +87,8 @@ struct Frame {
     /// Whether the `Page` event was given out yet.
     announced: bool,
     next_tag: usize,
+    /// The keys a seek sends to this page (filled only when checking seeks).
+    range: KeyRange,
 }
 
 /// Where the cursor moved, decided before any event borrows a page.
@@ -82,8 +104,15 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
             db,
             seen: PageSet::new(db.page_count()),
             path: Vec::new(),
-            pending: Some((root, 0)),
+            pending: Some((root, 0, KeyRange::default())),
+            seek_rules: None,
         }
+    }
+
+    /// Also reports, as a problem, each page that breaks a rule ESE's seek relies on.
+    pub fn checking_seeks(mut self) -> Self {
+        self.seek_rules = Some(false);
+        self
     }
 
     /// The next page, entry or problem in key order; `None` when the tree is done.
@@ -138,8 +167,8 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
     /// Moves on by one page, entry or problem (branch nodes are followed, not reported).
     fn step(&mut self) -> Option<Step> {
         loop {
-            if let Some((number, depth)) = self.pending.take() {
-                if let Some(problem) = self.enter(number, depth) {
+            if let Some((number, depth, range)) = self.pending.take() {
+                if let Some(problem) = self.enter(number, depth, range) {
                     return Some(Step::Problem(problem));
                 }
                 continue;
@@ -165,7 +194,13 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
                 return Some(Step::Entry { index, deleted });
             }
             match le_u32(node.data, 0) {
-                Some(child) => self.pending = Some((child, frame.depth + 1)),
+                Some(child) => {
+                    let range = match self.seek_rules {
+                        Some(_) => seek_rules::child_range(&frame.page, index, &frame.range),
+                        None => KeyRange::default(),
+                    };
+                    self.pending = Some((child, frame.depth + 1, range));
+                }
                 None => {
                     let message = format!("branch node {index} has no child page number");
                     return Some(Step::Problem(self.problem(number, message)));
@@ -175,7 +210,7 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
     }
 
     /// Reads page `number` onto the path; the problem that stops it or comes with it.
-    fn enter(&mut self, number: u32, depth: usize) -> Option<Problem> {
+    fn enter(&mut self, number: u32, depth: usize, range: KeyRange) -> Option<Problem> {
         let db = self.db;
         if depth > MAX_DEPTH {
             let message = format!("tree deeper than {MAX_DEPTH} levels (cycle?)");
@@ -189,15 +224,24 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
             return Some(self.problem(number, "reached twice in one tree (cyclic link)".into()));
         }
         let read = db.read_page(number);
+        let mut broken_rule = None;
         if let Some(page) = read.page {
+            if let Some(non_unique) = &mut self.seek_rules {
+                if depth == 0 {
+                    *non_unique = page.header.is(FLAG_NON_UNIQUE);
+                }
+                broken_rule = seek_rules::page_problem(&page, &range, *non_unique)
+                    .map(|message| self.problem(number, message));
+            }
             self.path.push(Frame {
                 page,
                 depth,
                 announced: false,
                 next_tag: 1,
+                range,
             });
         }
-        read.problem
+        read.problem.or(broken_rule)
     }
 
     fn problem(&self, number: u32, message: String) -> Problem {

@@ -24,15 +24,15 @@ pub const SHADOW_OBJECT_ID: u32 = 3;
 
 /// Positions of the MSysObjects columns used here, in [`msysobjects`] order.
 const COL_OBJID_TABLE: usize = 0;
-const COL_TYPE: usize = 1;
-const COL_ID: usize = 2;
+pub(crate) const COL_TYPE: usize = 1;
+pub(crate) const COL_ID: usize = 2;
 /// Column type for columns; root page for tables, indexes and long-value trees.
-const COL_COLTYP_OR_PGNO_FDP: usize = 3;
+pub(crate) const COL_COLTYP_OR_PGNO_FDP: usize = 3;
 const COL_SPACE_USAGE: usize = 4;
 const COL_FLAGS: usize = 5;
 /// Code page for columns.
 const COL_PAGES_OR_LOCALE: usize = 6;
-const COL_NAME: usize = 12;
+pub(crate) const COL_NAME: usize = 12;
 const COL_TEMPLATE_TABLE: usize = 14;
 const COL_DEFAULT_VALUE: usize = 15;
 

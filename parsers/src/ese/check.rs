@@ -4,8 +4,9 @@
 use super::btree::{self, PageSet, TreeEvent};
 use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT};
 use super::checksum::ChecksumStatus;
+use super::cleanup::{self, DeletedTable};
 use super::database::{describe_checksum, Database};
-use super::page::{PageHeader, FLAG_LEAF, FLAG_ROOT};
+use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT};
 use super::space::{self, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
@@ -32,6 +33,8 @@ pub struct CheckSummary {
     pub ecc_correctable: u32,
     pub trees: u32,
     pub records: u64,
+    /// Tables deleted in the catalog whose pages await ESE's cleanup: a note, not damage.
+    pub awaiting_cleanup: Vec<DeletedTable>,
 }
 
 /// Runs every check, calling `report` for each finding; `progress` gets pages done.
@@ -86,6 +89,10 @@ pub fn check<S: PageSource>(
     // Every page the database owns is used by a tree, or free, or leaked.
     let mut accounted = PageSet::new(db.page_count());
     check_trees(db, &db_space, &mut report, &mut summary, &mut accounted);
+    summary.awaiting_cleanup = cleanup::deleted_tables(db);
+    for table in &summary.awaiting_cleanup {
+        account_deleted(db, table, &mut accounted);
+    }
     // Leaks only mean something when every tree could be walked: after damage, the pages
     // of the trees that could not be read would all look leaked.
     if let Some(db_space) = db_space.as_ref().filter(|_| findings.get() == 0) {
@@ -115,6 +122,28 @@ fn account_space(
         &tree_space.available
     };
     for run in extents.distinct_runs(page_count) {
+        for page in run.first..=run.last {
+            accounted.insert(page);
+        }
+    }
+}
+
+/// Marks every page a deleted table still owns (its root, space-tree pages and extents), when
+/// its root is still its own: ESE frees them at cleanup.
+fn account_deleted<S: PageSource>(db: &Database<S>, table: &DeletedTable, accounted: &mut PageSet) {
+    let Some(root) = db.read_page(table.root_page).page else {
+        return;
+    };
+    let header = SpaceHeader::parse(root.external_header());
+    let Some(header) = header.filter(|_| root.header.object_id == table.object_id) else {
+        return;
+    };
+    let (tree_space, _) = space::tree_space(db, table.root_page, &header);
+    accounted.insert(table.root_page);
+    for &page in &tree_space.space_tree_pages {
+        accounted.insert(page);
+    }
+    for run in tree_space.owned.distinct_runs(db.page_count()) {
         for page in run.first..=run.last {
             accounted.insert(page);
         }
@@ -353,6 +382,8 @@ struct WalkState {
     /// The previous leaf and the page its `next` link names.
     previous_leaf: Option<(u32, u32)>,
     leaf_depth: Option<usize>,
+    /// The root's flag: equal keys are allowed (sorted by data) only in a non-unique tree.
+    non_unique: bool,
 }
 
 impl<'a, S: PageSource> TreeCheck<'a, S> {
@@ -391,9 +422,12 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
             account_space(accounted, self.db.page_count(), self.root, tree_space);
         }
         let mut state = WalkState::default();
-        btree::walk(self.db, self.root, |event| {
+        btree::walk_checking_seeks(self.db, self.root, |event| {
             match event {
                 TreeEvent::Page { page, depth } => {
+                    if depth == 0 {
+                        state.non_unique = page.header.is(FLAG_NON_UNIQUE);
+                    }
                     accounted.insert(page.number);
                     self.check_page(page, depth, &mut state, report);
                     if let Some(tree_space) = &tree_space {
@@ -402,8 +436,14 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                 }
                 TreeEvent::Entry { page, key, .. } => {
                     summary.records += 1;
-                    if state.previous_key.as_ref().is_some_and(|p| key < *p) {
-                        let message = "key smaller than the key before it";
+                    let out_of_order = match &state.previous_key {
+                        Some(p) if key < *p => Some("key smaller than the key before it"),
+                        Some(p) if key == *p && !state.non_unique => Some(
+                            "key equal to the key before it, in a tree without the non-unique flag",
+                        ),
+                        _ => None,
+                    };
+                    if let Some(message) = out_of_order {
                         report(finding(
                             page.number,
                             "key-order",
@@ -480,6 +520,18 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
     fn tree_space(&self, report: &mut impl FnMut(Finding)) -> Option<space::TreeSpace> {
         let root_page = self.db.read_page(self.root).page?;
         let header = SpaceHeader::parse(root_page.external_header())?;
+        if header.non_unique() != root_page.header.is(FLAG_NON_UNIQUE) {
+            let message = format!(
+                "space header {} the non-unique flag the tree's pages {}",
+                if header.non_unique() { "has" } else { "lacks" },
+                if header.non_unique() { "lack" } else { "carry" },
+            );
+            report(finding(
+                self.root,
+                "space",
+                self.problem(self.root, &message),
+            ));
+        }
         let (tree_space, problems) = space::tree_space(self.db, self.root, &header);
         for problem in problems {
             report(Finding {

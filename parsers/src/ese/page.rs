@@ -11,6 +11,9 @@ pub const FLAG_EMPTY: u32 = 0x0008;
 pub const FLAG_SPACE_TREE: u32 = 0x0020;
 pub const FLAG_INDEX: u32 = 0x0040;
 pub const FLAG_LONG_VALUE: u32 = 0x0080;
+/// Every page of a tree whose keys may repeat (a non-unique index): entries are ordered, and
+/// sought, by key then data.
+pub const FLAG_NON_UNIQUE: u32 = 0x0400;
 pub const FLAG_NEW_CHECKSUM: u32 = 0x2000;
 
 /// Node flags (from the tag on small pages, from the node's first word on large pages).

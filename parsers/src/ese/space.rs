@@ -12,6 +12,69 @@ use crate::Problem;
 use std::ops::ControlFlow;
 
 const MULTIPLE_EXTENTS: u32 = 0x01;
+/// Space header flag: the tree's keys may repeat (a non-unique index).
+pub const SPACE_NON_UNIQUE: u32 = 0x02;
+/// Bytes of the space header.
+pub const SPACE_HEADER_BYTES: usize = 16;
+/// In the newer root external header, the leading byte's flags for the fields that follow.
+const ROOT_FIELD_SPACE_HEADER: u8 = 0x01;
+const ROOT_FIELD_AUTO_INCREMENT: u8 = 0x02;
+
+/// The fields of a root's external header (tag 0). Older roots hold just the 16-byte space
+/// header; newer ones (today's Windows) start with a byte of flags saying which fields follow,
+/// in order: the space header, then the table's cached auto-increment maximum (8 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootHeader<'a> {
+    /// The leading flag byte, `None` in the older layout.
+    pub field_flags: Option<u8>,
+    pub space: Option<&'a [u8]>,
+    pub auto_increment: Option<u64>,
+}
+
+impl RootHeader<'_> {
+    pub fn parse(tag0: &[u8]) -> RootHeader<'_> {
+        if tag0.len() <= SPACE_HEADER_BYTES {
+            return RootHeader {
+                field_flags: None,
+                space: Some(tag0),
+                auto_increment: None,
+            };
+        }
+        let flags = tag0[0];
+        let mut rest = &tag0[1..];
+        let mut take = |wanted: bool, size: usize| {
+            let field = rest.get(..size).filter(|_| wanted)?;
+            rest = &rest[size..];
+            Some(field)
+        };
+        let space = take(flags & ROOT_FIELD_SPACE_HEADER != 0, SPACE_HEADER_BYTES);
+        let auto_increment = take(flags & ROOT_FIELD_AUTO_INCREMENT != 0, 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+        RootHeader {
+            field_flags: Some(flags),
+            space,
+            auto_increment,
+        }
+    }
+
+    /// The same fields with `space` as the space header, laid out as this header was.
+    pub fn with_space(&self, space: &[u8; SPACE_HEADER_BYTES]) -> Vec<u8> {
+        if self.field_flags.is_none() {
+            return space.to_vec();
+        }
+        // Only the fields this reader knows are kept, so the flags say exactly what follows.
+        let flags = match self.auto_increment {
+            Some(_) => ROOT_FIELD_SPACE_HEADER | ROOT_FIELD_AUTO_INCREMENT,
+            None => ROOT_FIELD_SPACE_HEADER,
+        };
+        let mut bytes = vec![flags];
+        bytes.extend_from_slice(space);
+        if let Some(value) = self.auto_increment {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+        bytes
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpaceHeader {
@@ -23,7 +86,9 @@ pub struct SpaceHeader {
 }
 
 impl SpaceHeader {
+    /// The space header of a root's external header (either layout, see [`RootHeader`]).
     pub fn parse(tag0: &[u8]) -> Option<SpaceHeader> {
+        let tag0 = RootHeader::parse(tag0).space?;
         Some(SpaceHeader {
             primary_pages: le_u32(tag0, 0)?,
             parent_root: le_u32(tag0, 4)?,
@@ -34,6 +99,10 @@ impl SpaceHeader {
 
     pub fn multiple_extents(&self) -> bool {
         self.flags & MULTIPLE_EXTENTS != 0
+    }
+
+    pub fn non_unique(&self) -> bool {
+        self.flags & SPACE_NON_UNIQUE != 0
     }
 }
 
@@ -238,5 +307,36 @@ mod tests {
                 last: 1000
             }]
         );
+    }
+
+    #[test]
+    fn the_newer_root_header_has_a_flag_byte_then_the_space_header_then_auto_increment() {
+        let mut space = [0u8; 16];
+        space[0..4].copy_from_slice(&1u32.to_le_bytes());
+        space[4..8].copy_from_slice(&1u32.to_le_bytes());
+        space[8..12].copy_from_slice(&3u32.to_le_bytes());
+        space[12..16].copy_from_slice(&37u32.to_le_bytes());
+        let mut tag0 = vec![0x03];
+        tag0.extend_from_slice(&space);
+        tag0.extend_from_slice(&1722u64.to_le_bytes());
+        let root = RootHeader::parse(&tag0);
+        assert_eq!(root.auto_increment, Some(1722));
+        let header = SpaceHeader::parse(&tag0).unwrap();
+        assert_eq!((header.space_tree, header.parent_root), (37, 1));
+        assert!(header.multiple_extents() && header.non_unique());
+        // Rewritten with another space header, the layout and the maximum stay.
+        let mut moved = space;
+        moved[12..16].copy_from_slice(&120u32.to_le_bytes());
+        let rewritten = root.with_space(&moved);
+        assert_eq!(rewritten.len(), 25);
+        assert_eq!(RootHeader::parse(&rewritten).auto_increment, Some(1722));
+        assert_eq!(SpaceHeader::parse(&rewritten).unwrap().space_tree, 120);
+        // The older layout: the space header alone.
+        assert_eq!(RootHeader::parse(&space).with_space(&moved), moved.to_vec());
+        // A flag byte without the space header's flag: no space header.
+        let mut no_space = vec![0x02];
+        no_space.extend_from_slice(&5u64.to_le_bytes());
+        no_space.extend_from_slice(&[0; 9]);
+        assert_eq!(SpaceHeader::parse(&no_space), None);
     }
 }

@@ -36,6 +36,15 @@ const OS_VERSION: usize = 216;
 const CONSISTENT_TIME: usize = 64;
 const DETACH_TIME: usize = 88;
 const LOG_REQUIRED: std::ops::Range<usize> = 296..304;
+/// Fields of newer headers that ESE resets when a database starts a new life without its old
+/// logs and backups (docs/defrag.md, "The header"): the current snapshot, the backup types,
+/// the copy and differential backups and their types, the signatures of the last header and
+/// flush-map flushes, and the log position of the last resize.
+const SNAPSHOT: std::ops::Range<usize> = 316..340;
+const BACKUP_TYPES: std::ops::Range<usize> = 356..364;
+const MORE_BACKUPS: std::ops::Range<usize> = 420..476;
+const FLUSH_SIGNATURES: std::ops::Range<usize> = 584..640;
+const LAST_RESIZE: std::ops::Range<usize> = 656..664;
 
 /// Both header pages (primary and shadow, identical), each `page_size` bytes.
 pub fn fresh_header(
@@ -50,8 +59,20 @@ pub fn fresh_header(
         .ok_or("source header is too short")?
         .to_vec();
     page.resize(page_size, 0);
-    for range in [LOG_STATE, LOG_SIGNATURE, BACKUPS, LOG_REQUIRED] {
-        page[range].fill(0);
+    for range in [
+        LOG_STATE,
+        LOG_SIGNATURE,
+        BACKUPS,
+        LOG_REQUIRED,
+        SNAPSHOT,
+        BACKUP_TYPES,
+        MORE_BACKUPS,
+        FLUSH_SIGNATURES,
+        LAST_RESIZE,
+    ] {
+        if let Some(field) = page.get_mut(range) {
+            field.fill(0);
+        }
     }
     put(&mut page, DB_TIME, &fresh.db_time.to_le_bytes());
     put(&mut page, SIGNATURE, &fresh.random.to_le_bytes());
@@ -142,6 +163,13 @@ mod tests {
         source[52..56].copy_from_slice(&2u32.to_le_bytes());
         source[232..236].copy_from_slice(&9u32.to_le_bytes());
         source[296..304].fill(7);
+        // Snapshot, backup types, copy and differential backups, flush signatures, last resize.
+        for range in [316..340, 356..364, 420..476, 584..640, 656..664] {
+            source[range].fill(0x5a);
+        }
+        // Kept: the dbscan times (516..536) and the minor format update (644..648).
+        source[516..536].fill(0x11);
+        source[644..648].copy_from_slice(&0x14u32.to_le_bytes());
         let fresh = FreshHeader {
             db_time: 0x55,
             random: 0xdead,
@@ -169,6 +197,9 @@ mod tests {
             "11/26/2026 05:30:00.000"
         );
         assert_eq!((header.db_time, header.last_object_id), (0x55, 40));
+        assert!(!both[300..700].contains(&0x5a));
+        assert!(both[516..536].iter().all(|&b| b == 0x11));
+        assert_eq!(both[644..648], 0x14u32.to_le_bytes());
         assert!(fresh_header(&source[..100], 4096, &fresh).is_err());
     }
 }

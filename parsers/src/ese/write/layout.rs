@@ -10,7 +10,7 @@
 use crate::ese::catalog::{DATABASE_OBJECT_ID, DATABASE_ROOT};
 use crate::ese::checksum::set_page_checksums;
 use crate::ese::page::{PageHeader, FLAG_LEAF, NODE_DELETED};
-use crate::ese::space::Extent;
+use crate::ese::space::{Extent, RootHeader};
 use crate::ese::write::space::{space_header, space_tree_page};
 use crate::ese::write::tree::Sink;
 use crate::ese::write::{PageFormat, TreeBuilder};
@@ -125,6 +125,9 @@ pub struct TreeWriter {
     /// Keys of entries to leave in place marked deleted, as ESE does until cleanup runs;
     /// those of leaves already written are dropped, so this holds about a page's worth.
     deleted: BTreeSet<Vec<u8>>,
+    /// The source root's external header, whose layout and auto-increment maximum the new
+    /// root keeps (empty: the plain space header).
+    source_root_header: Vec<u8>,
 }
 
 impl TreeWriter {
@@ -136,7 +139,17 @@ impl TreeWriter {
             builder: TreeBuilder::new(format, place.object_id, place.tree_flags, place.root),
             runs,
             deleted: BTreeSet::new(),
+            source_root_header: Vec::new(),
         }
+    }
+
+    /// Keeps the layout of the source root's external header `tag0` and the fields besides
+    /// the space header it holds (the table's cached auto-increment maximum).
+    pub fn keeping_root_header(mut self, tag0: &[u8]) -> TreeWriter {
+        let size = RootHeader::parse(tag0).with_space(&[0; 16]).len();
+        self.builder = self.builder.with_root_header_size(size);
+        self.source_root_header = tag0.to_vec();
+        self
     }
 
     pub fn add(
@@ -176,8 +189,10 @@ impl TreeWriter {
             builder,
             mut runs,
             mut deleted,
+            source_root_header,
         } = self;
-        let header = space_header(1, place.parent_root, place.root + 1);
+        let space = space_header(1, place.parent_root, place.root + 1, place.tree_flags);
+        let header = RootHeader::parse(&source_root_header).with_space(&space);
         let mut allocate = || take_page(pages, &mut runs, place.use_holes);
         let mut marking =
             |number: u32, page: Vec<u8>| sink(number, mark_deleted(number, page, &mut deleted)?);
@@ -253,14 +268,14 @@ pub fn write_space(
     free: &[Extent],
     sink: &mut Sink<'_>,
 ) -> Result<(), String> {
-    let (object_id, root) = (place.object_id, place.root);
+    let (object_id, flags, root) = (place.object_id, place.tree_flags, place.root);
     sink(
         root + 1,
-        space_tree_page(format, object_id, root + 1, &owned.extents())?,
+        space_tree_page(format, object_id, flags, root + 1, &owned.extents())?,
     )?;
     sink(
         root + 2,
-        space_tree_page(format, object_id, root + 2, free)?,
+        space_tree_page(format, object_id, flags, root + 2, free)?,
     )
 }
 
@@ -272,7 +287,7 @@ pub fn write_database_space(
     sink: &mut Sink<'_>,
 ) -> Result<(), String> {
     let last = pages.last_page();
-    let header = space_header(last, 0, DATABASE_ROOT + 1);
+    let header = space_header(last, 0, DATABASE_ROOT + 1, 0);
     let root = TreeBuilder::new(format, DATABASE_OBJECT_ID, 0, DATABASE_ROOT);
     root.finish(
         &header,
@@ -285,12 +300,12 @@ pub fn write_database_space(
     }];
     sink(
         2,
-        space_tree_page(format, DATABASE_OBJECT_ID, 2, &everything)?,
+        space_tree_page(format, DATABASE_OBJECT_ID, 0, 2, &everything)?,
     )?;
     let available = coalesce(pages.unused_holes().into_iter().chain(free.iter().copied()));
     sink(
         3,
-        space_tree_page(format, DATABASE_OBJECT_ID, 3, &available)?,
+        space_tree_page(format, DATABASE_OBJECT_ID, 0, 3, &available)?,
     )
 }
 

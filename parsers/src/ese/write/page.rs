@@ -80,14 +80,23 @@ pub struct PageBuilder {
     format: PageFormat,
     nodes: Vec<Vec<u8>>,
     data_used: usize,
+    /// Room kept for tag 0 in case the page becomes a root.
+    root_header: usize,
 }
 
 impl PageBuilder {
     pub fn new(format: PageFormat) -> PageBuilder {
+        PageBuilder::with_root_header(format, SPACE_HEADER_SIZE)
+    }
+
+    /// A page keeping `root_header` bytes free for a root's external header (16, or 25 with
+    /// the newer layout that adds a flag byte and the cached auto-increment maximum).
+    pub fn with_root_header(format: PageFormat, root_header: usize) -> PageBuilder {
         PageBuilder {
             format,
             nodes: Vec::new(),
             data_used: 0,
+            root_header: root_header.max(SPACE_HEADER_SIZE),
         }
     }
 
@@ -95,10 +104,10 @@ impl PageBuilder {
         self.nodes.is_empty()
     }
 
-    /// Whether one more node of `len` bytes fits, keeping room for a root's space header.
+    /// Whether one more node of `len` bytes fits, keeping room for a root's external header.
     pub fn fits(&self, len: usize) -> bool {
         let tags = (self.nodes.len() + 2) * TAG_SIZE;
-        self.format.header_size() + SPACE_HEADER_SIZE + self.data_used + len + tags
+        self.format.header_size() + self.root_header + self.data_used + len + tags
             <= self.format.page_size
     }
 

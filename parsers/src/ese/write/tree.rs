@@ -2,9 +2,14 @@
 //! above holds a separator and a child page number per page below, and the page left alone at
 //! the top becomes the root at the number chosen for it. Pages go to the sink as soon as they
 //! are full, so memory holds one page per level whatever the tree's size.
+//!
+//! The keys above the leaves follow ESE's split (docs/defrag.md, "Branch keys"): between two
+//! leaves the shortest key above the left page's last entry and not above the right page's
+//! first; above a branch page that page's own last key, unchanged; the last page of each level
+//! is reached through an empty key, which only ever ends a page.
 
 use super::page::{PageBuilder, PageFormat, PageRole, SPACE_HEADER_SIZE};
-use crate::ese::page::{FLAG_LEAF, FLAG_PARENT, FLAG_ROOT};
+use crate::ese::page::{FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_PARENT, FLAG_ROOT};
 
 /// Where finished pages go: `(page number, page bytes)`.
 pub type Sink<'a> = dyn FnMut(u32, Vec<u8>) -> Result<(), String> + 'a;
@@ -17,8 +22,10 @@ struct Level {
     /// The open page's number; `None` while it is the level's first page (it may be the root).
     number: Option<u32>,
     previous: u32,
-    first_key: Vec<u8>,
     last_key: Vec<u8>,
+    /// The last entry's data, kept on the leaf level of a non-unique tree only: equal keys
+    /// are told apart by their data there.
+    last_data: Vec<u8>,
     pages_done: u32,
 }
 
@@ -38,6 +45,8 @@ pub struct TreeBuilder {
     /// Flags of every page of this tree (index, long-value, space-tree, non-unique keys).
     tree_flags: u32,
     root: u32,
+    /// Bytes of the root's external header, kept free on every page until the root is known.
+    root_header: usize,
     levels: Vec<Level>,
     pages: u32,
     entries: u64,
@@ -51,13 +60,25 @@ impl TreeBuilder {
             object_id,
             tree_flags,
             root,
+            root_header: SPACE_HEADER_SIZE,
             levels: Vec::new(),
             pages: 0,
             entries: 0,
         }
     }
 
-    /// Adds a leaf entry; keys must come in ascending order (the caller's reader gives them so).
+    /// Keeps room for a root external header of `size` bytes instead of the plain space header.
+    pub fn with_root_header_size(mut self, size: usize) -> TreeBuilder {
+        self.root_header = size.max(SPACE_HEADER_SIZE);
+        self
+    }
+
+    fn non_unique(&self) -> bool {
+        self.tree_flags & FLAG_NON_UNIQUE != 0
+    }
+
+    /// Adds a leaf entry; entries must come in the tree's order (key, then data in a
+    /// non-unique tree), as the caller's reader gives them.
     pub fn add(
         &mut self,
         key: &[u8],
@@ -67,45 +88,63 @@ impl TreeBuilder {
     ) -> Result<(), String> {
         let node = self.format.encode_node(key, data)?;
         self.entries += 1;
-        self.add_node(0, key, node, allocate, sink)
+        self.add_node(0, key, data, node, allocate, sink)
     }
 
     fn add_node(
         &mut self,
         depth: usize,
         key: &[u8],
+        data: &[u8],
         node: Vec<u8>,
         allocate: &mut Allocator<'_>,
         sink: &mut Sink<'_>,
     ) -> Result<(), String> {
         if self.levels.len() == depth {
             self.levels.push(Level {
-                page: PageBuilder::new(self.format),
+                page: PageBuilder::with_root_header(self.format, self.root_header),
                 number: None,
                 previous: 0,
-                first_key: key.to_vec(),
                 last_key: Vec::new(),
+                last_data: Vec::new(),
                 pages_done: 0,
             });
         }
+        let keep_data = depth == 0 && self.non_unique();
         let level = &mut self.levels[depth];
-        if !level.page.is_empty() && !level.page.fits(node.len()) {
+        if !level.page.fits(node.len()) {
+            if level.page.is_empty() {
+                return Err(format!(
+                    "node of {} bytes does not fit a page beside a {}-byte root header",
+                    node.len(),
+                    self.root_header
+                ));
+            }
             let left = level.number.map_or_else(&mut *allocate, Ok)?;
             let right = allocate()?;
-            let separator = separator(&level.last_key, key);
+            let parent_key = if depth == 0 {
+                leaf_separator(&level.last_key, &level.last_data, key, data)
+            } else {
+                std::mem::take(&mut level.last_key)
+            };
             self.close_page(depth, left, right, sink)?;
             let level = &mut self.levels[depth];
-            level.page = PageBuilder::new(self.format);
+            level.page = PageBuilder::with_root_header(self.format, self.root_header);
             level.number = Some(right);
             level.previous = left;
-            level.first_key = key.to_vec();
             level.pages_done += 1;
-            let parent_node = self.format.encode_node(&separator, &left.to_le_bytes())?;
-            self.add_node(depth + 1, &separator, parent_node, allocate, sink)?;
+            let child = left.to_le_bytes();
+            let parent_node = self.format.encode_node(&parent_key, &child)?;
+            self.add_node(depth + 1, &parent_key, &child, parent_node, allocate, sink)?;
         }
         let level = &mut self.levels[depth];
         level.page.push(node);
-        level.last_key = key.to_vec();
+        level.last_key.clear();
+        level.last_key.extend_from_slice(key);
+        if keep_data {
+            level.last_data.clear();
+            level.last_data.extend_from_slice(data);
+        }
         Ok(())
     }
 
@@ -134,13 +173,21 @@ impl TreeBuilder {
         sink(number, level.page.finish(role, &[]))
     }
 
-    /// Writes the pages still open, the root last, with `space_header` in the root's tag 0.
+    /// Writes the pages still open, the root last, with `root_header` (the space header, or
+    /// the newer external header holding it) in the root's tag 0.
     pub fn finish(
         mut self,
-        space_header: &[u8; SPACE_HEADER_SIZE],
+        root_header: &[u8],
         allocate: &mut Allocator<'_>,
         sink: &mut Sink<'_>,
     ) -> Result<BuiltTree, String> {
+        if root_header.len() > self.root_header {
+            return Err(format!(
+                "root header of {} bytes, {} kept free",
+                root_header.len(),
+                self.root_header
+            ));
+        }
         let mut depth = 0;
         loop {
             let Some(level) = self.levels.get(depth) else {
@@ -149,21 +196,23 @@ impl TreeBuilder {
                 self.pages += 1;
                 sink(
                     self.root,
-                    PageBuilder::new(self.format).finish(role, space_header),
+                    PageBuilder::new(self.format).finish(role, root_header),
                 )?;
                 break;
             };
             if level.pages_done == 0 {
                 let role = self.root_role(level_flags(depth));
                 self.pages += 1;
-                sink(self.root, level.page.finish(role, space_header))?;
+                sink(self.root, level.page.finish(role, root_header))?;
                 break;
             }
             let number = level.number.map_or_else(&mut *allocate, Ok)?;
-            // The last page of a level: its separator is empty (greater than any key).
+            // The last page of a level is reached through an empty key (above any key), the
+            // last line of its parent.
             self.close_page(depth, number, 0, sink)?;
-            let parent_node = self.format.encode_node(&[], &number.to_le_bytes())?;
-            self.add_node(depth + 1, &[], parent_node, allocate, sink)?;
+            let child = number.to_le_bytes();
+            let parent_node = self.format.encode_node(&[], &child)?;
+            self.add_node(depth + 1, &[], &child, parent_node, allocate, sink)?;
             depth += 1;
         }
         Ok(BuiltTree {
@@ -193,11 +242,29 @@ fn level_flags(depth: usize) -> u32 {
     }
 }
 
-/// The shortest prefix of `right` that sorts after `left` (`left < right`), as ESE chooses
-/// separators: every key of the left page is below it, the right page's first key is not.
-fn separator(left: &[u8], right: &[u8]) -> Vec<u8> {
-    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
-    right[..(common + 1).min(right.len())].to_vec()
+/// The key above two leaves, as ESE computes it at a leaf split: the right entry's key up to
+/// and including the first byte that differs from the left entry's key. When the keys are
+/// equal (only in a non-unique tree), the key, then the right entry's data up to and including
+/// its first byte that differs from the left entry's data: seeks compare a branch key with an
+/// entry's key followed by its data.
+fn leaf_separator(
+    left_key: &[u8],
+    left_data: &[u8],
+    right_key: &[u8],
+    right_data: &[u8],
+) -> Vec<u8> {
+    if left_key == right_key {
+        let mut key = right_key.to_vec();
+        key.extend_from_slice(
+            &right_data[..(common_prefix(left_data, right_data) + 1).min(right_data.len())],
+        );
+        return key;
+    }
+    right_key[..(common_prefix(left_key, right_key) + 1).min(right_key.len())].to_vec()
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 #[cfg(test)]
@@ -217,11 +284,12 @@ mod tests {
         }
     }
 
-    /// Builds a tree into an in-memory file behind a header copied from a corpus-like header
-    /// page, and reads its entries back with the reader's tree walk.
     type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
-    fn build_and_walk(count: u32, data_len: usize) -> (BuiltTree, Entries, u32) {
+    /// Builds a tree of `entries` (in order) into an in-memory file behind a fresh header,
+    /// and reads them back with the walk that checks every page against ESE's seek rules
+    /// (any broken rule fails the test); returns the entries read and the leaves' depth.
+    fn build_and_walk(entries: &Entries, tree_flags: u32) -> (BuiltTree, Entries, u32) {
         let mut pages: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
         let mut next_free = 11u32;
         let mut allocate = || {
@@ -232,17 +300,9 @@ mod tests {
             assert!(pages.insert(number, bytes).is_none(), "page {number} twice");
             Ok(())
         };
-        let mut builder = TreeBuilder::new(format(), 9, 0, 10);
-        for i in 0..count {
-            let key = format!("key{i:06}");
-            builder
-                .add(
-                    key.as_bytes(),
-                    &vec![i as u8; data_len],
-                    &mut allocate,
-                    &mut sink,
-                )
-                .unwrap();
+        let mut builder = TreeBuilder::new(format(), 9, tree_flags, 10);
+        for (key, data) in entries {
+            builder.add(key, data, &mut allocate, &mut sink).unwrap();
         }
         let built = builder.finish(&[0; 16], &mut allocate, &mut sink).unwrap();
         let last_page = *pages.keys().last().unwrap();
@@ -253,17 +313,23 @@ mod tests {
             file[at..at + 4096].copy_from_slice(bytes);
         }
         let db = Database::open(file).unwrap();
-        let mut entries = Vec::new();
+        let mut read = Vec::new();
         let mut depth = 0;
-        btree::walk(&db, built.root, |event| {
+        btree::walk_checking_seeks(&db, built.root, |event| {
             match event {
-                TreeEvent::Entry { key, data, .. } => entries.push((key, data.to_vec())),
+                TreeEvent::Entry { key, data, .. } => read.push((key, data.to_vec())),
                 TreeEvent::Page { depth: d, .. } => depth = depth.max(d as u32),
-                TreeEvent::Problem(p) => panic!("{p:?}"),
+                TreeEvent::Problem(p) => panic!("{} entries: {p:?}", entries.len()),
             }
             ControlFlow::Continue(())
         });
-        (built, entries, depth)
+        (built, read, depth)
+    }
+
+    fn numbered(count: u32, data_len: usize) -> Entries {
+        (0..count)
+            .map(|i| (format!("key{i:06}").into_bytes(), vec![i as u8; data_len]))
+            .collect()
     }
 
     fn header_page() -> Vec<u8> {
@@ -288,21 +354,63 @@ mod tests {
     #[test]
     fn entries_come_back_in_order_at_every_tree_size() {
         for (count, data_len, depth) in [(0, 0, 0), (1, 10, 0), (300, 100, 1), (20_000, 60, 2)] {
-            let (built, entries, walked_depth) = build_and_walk(count, data_len);
+            let entries = numbered(count, data_len);
+            let (built, read, walked_depth) = build_and_walk(&entries, 0);
             assert_eq!(built.entries, u64::from(count));
-            assert_eq!(entries.len(), count as usize);
             assert_eq!(walked_depth, depth, "{count} entries");
-            for (i, (key, data)) in entries.iter().enumerate() {
-                assert_eq!(key, format!("key{i:06}").as_bytes());
-                assert_eq!(data, &vec![i as u8; data_len]);
+            assert_eq!(read, entries);
+        }
+    }
+
+    /// Sizes at and around the points where a level fills and a new one starts: the builder
+    /// once put an empty key in the middle of a branch page there (33,589 keys of 40-byte data
+    /// left 33,522 unreachable).
+    #[test]
+    fn every_entry_is_reachable_across_page_and_level_boundaries() {
+        let entries: Entries = (0..33_700u32)
+            .map(|i| (format!("k{i:07}").into_bytes(), vec![i as u8; 40]))
+            .collect();
+        let mut sizes: Vec<usize> = (1..=400).step_by(7).collect();
+        sizes.extend([33_589, 33_700]);
+        // Around each multiple of the leaf and branch fan-out (4 KiB pages).
+        let (leaf_fanout, branch_fanout): (usize, usize) = (70, 290);
+        for boundary in [leaf_fanout, leaf_fanout * branch_fanout] {
+            for multiple in 1..=3 {
+                let at = boundary * multiple;
+                sizes.extend((at.saturating_sub(3)..=at + 3).filter(|&n| n <= entries.len()));
             }
         }
+        for size in sizes {
+            let (_, read, _) = build_and_walk(&entries[..size].to_vec(), 0);
+            assert_eq!(read.len(), size);
+        }
+        let (_, _, depth) = build_and_walk(&entries[..33_589].to_vec(), 0);
+        assert_eq!(depth, 2);
+    }
+
+    /// A non-unique index where one key holds 2,000 entries (told apart by their data, the
+    /// primary key): the branch keys must carry data bytes, or seeks stop at the first page.
+    #[test]
+    fn equal_keys_across_pages_are_told_apart_by_their_data() {
+        let mut entries: Entries = (0..2_000u32)
+            .map(|i| (b"same key".to_vec(), format!("primary{i:08}").into_bytes()))
+            .collect();
+        entries.insert(0, (b"before".to_vec(), b"p".to_vec()));
+        entries.push((b"zafter".to_vec(), b"p".to_vec()));
+        let (_, read, depth) = build_and_walk(&entries, FLAG_NON_UNIQUE | 0x40);
+        assert_eq!(read, entries);
+        assert_eq!(depth, 1);
     }
 
     #[test]
     fn separators_are_the_shortest_distinguishing_prefix() {
-        assert_eq!(separator(b"abc", b"abd"), b"abd");
-        assert_eq!(separator(b"ab", b"abc"), b"abc");
-        assert_eq!(separator(b"a", b"bcd"), b"b");
+        assert_eq!(leaf_separator(b"abc", b"", b"abd", b""), b"abd");
+        assert_eq!(leaf_separator(b"ab", b"", b"abc", b""), b"abc");
+        assert_eq!(leaf_separator(b"a", b"zz", b"bcd", b"aa"), b"b");
+        // Equal keys: the key, then the data up to its first differing byte.
+        assert_eq!(
+            leaf_separator(b"k", b"\x01\x02\x03", b"k", b"\x01\x05\x00"),
+            b"k\x01\x05"
+        );
     }
 }

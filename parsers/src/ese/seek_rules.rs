@@ -1,0 +1,279 @@
+//! The rules ESE's own seek relies on, checked page by page during a tree walk (see
+//! docs/defrag.md, "What ESE's seek needs"): a walk along the branch pages reaches entries a
+//! seek would never find, so reading every leaf proves nothing about the branch keys.
+//!
+//! In a branch page a seek for `x` goes to the first line whose key sorts after `x` (a line
+//! whose key equals `x` sends it to the next line), or to the last line when none does; keys
+//! are compared with `x` as bytes, where `x` is the entry's key, followed by its data in a
+//! non-unique tree. So every entry under line `i` must sort at or after the key of line
+//! `i - 1` and before the key of line `i`, except under the last line, which takes the rest of
+//! the page's range. Checking each entry against the range its path allows is the same proof
+//! as seeking each entry, at the cost of one walk. Besides, what `eseutil /g` checks: an empty
+//! key only on a page's last line, branch keys strictly ascending, a branch page's last key
+//! equal to its parent's key for it, a leaf's last key below its parent's key (and such a leaf
+//! linked on to a next one).
+
+use super::page::{Page, FLAG_LEAF};
+
+/// The keys a page's entries must lie between, from the lines that lead to it.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRange {
+    /// Entries sort at or after this (`None`: no lower bound).
+    lower: Option<Vec<u8>>,
+    /// Entries sort before this (`None`: no upper bound).
+    upper: Option<Vec<u8>>,
+    /// The key of the parent's line naming this page; `None` for the root or an empty key.
+    parent_key: Option<Vec<u8>>,
+}
+
+/// The range of the child named by branch line `index` of `page`, whose own range is `range`.
+pub fn child_range(page: &Page, index: usize, range: &KeyRange) -> KeyRange {
+    let prefix = page.external_header();
+    let key_of = |i: usize| page.node(i).ok().map(|n| n.key(prefix));
+    let key = key_of(index).unwrap_or_default();
+    let previous = if index > 1 { key_of(index - 1) } else { None };
+    let last_line = index + 1 >= page.tag_count();
+    let upper = match (&range.upper, last_line) {
+        (bound, true) => bound.clone(),
+        (Some(bound), false) if bound < &key => Some(bound.clone()),
+        (_, false) => Some(key.clone()),
+    };
+    KeyRange {
+        lower: range.lower.clone().max(previous),
+        upper,
+        parent_key: (!key.is_empty()).then_some(key),
+    }
+}
+
+/// The first rule `page` breaks, reached through `range`; `non_unique` when the tree's keys
+/// may repeat (entries are then sought by key followed by data).
+pub fn page_problem(page: &Page, range: &KeyRange, non_unique: bool) -> Option<String> {
+    if page.header.is(FLAG_LEAF) {
+        leaf_problem(page, range, non_unique)
+    } else {
+        branch_problem(page, range)
+    }
+}
+
+fn branch_problem(page: &Page, range: &KeyRange) -> Option<String> {
+    let prefix = page.external_header();
+    let lines = page.tag_count().saturating_sub(1);
+    let mut previous: Option<Vec<u8>> = None;
+    for index in 1..=lines {
+        let key = page.node(index).ok()?.key(prefix);
+        if key.is_empty() && index < lines {
+            return Some(format!(
+                "branch line {index} of {lines} has an empty key (only a page's last line may)"
+            ));
+        }
+        if let Some(before) = previous.as_ref().filter(|b| !key.is_empty() && key <= **b) {
+            let relation = if key == *before {
+                "equals"
+            } else {
+                "sorts before"
+            };
+            return Some(format!(
+                "branch line {index}'s key {relation} the key of line {}",
+                index - 1
+            ));
+        }
+        if index == lines {
+            if let Some(parent) = range.parent_key.as_ref().filter(|p| **p != key) {
+                return Some(format!(
+                    "last branch key {} is not the parent's key {} for this page",
+                    hex(&key),
+                    hex(parent)
+                ));
+            }
+        }
+        previous = Some(key);
+    }
+    None
+}
+
+fn leaf_problem(page: &Page, range: &KeyRange, non_unique: bool) -> Option<String> {
+    let prefix = page.external_header();
+    let lines = page.tag_count().saturating_sub(1);
+    let mut unreachable = 0usize;
+    let mut first: Option<(usize, &'static str)> = None;
+    let mut last_key = Vec::new();
+    for index in 1..=lines {
+        let node = page.node(index).ok()?;
+        let mut sought = node.key(prefix);
+        last_key.clone_from(&sought);
+        if non_unique {
+            sought.extend_from_slice(node.data);
+        }
+        let side = if range.lower.as_ref().is_some_and(|l| sought < *l) {
+            "before the key that leads to its page"
+        } else if range.upper.as_ref().is_some_and(|u| sought >= *u) {
+            "at or after the key that leads past its page"
+        } else {
+            continue;
+        };
+        unreachable += 1;
+        first.get_or_insert((index, side));
+    }
+    if let Some((index, side)) = first {
+        return Some(format!(
+            "{unreachable} of {lines} entries unreachable by a seek from the root (entry {index} sorts {side})"
+        ));
+    }
+    let parent = range.parent_key.as_ref()?;
+    if lines > 0 && last_key >= *parent {
+        return Some(format!(
+            "last key {} does not sort before the parent's key {} for this page",
+            hex(&last_key),
+            hex(parent)
+        ));
+    }
+    (page.header.next == 0)
+        .then(|| "the parent names this leaf by a key, but it links on to no next leaf".into())
+}
+
+/// Keys in messages: hexadecimal, the first 32 bytes.
+fn hex(bytes: &[u8]) -> String {
+    let shown: String = bytes.iter().take(32).map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > 32 {
+        format!("{shown}... ({} bytes)", bytes.len())
+    } else if bytes.is_empty() {
+        "(empty)".into()
+    } else {
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ese::page::{FLAG_LEAF, FLAG_PARENT};
+    use crate::ese::write::page::{PageBuilder, PageFormat, PageRole};
+
+    const CHILD: &[u8] = &[9, 0, 0, 0];
+
+    fn page(flags: u32, next: u32, entries: &[(&[u8], &[u8])]) -> Page {
+        let format = PageFormat {
+            page_size: 4096,
+            ecc: true,
+            common_flags: 0,
+            db_time: 1,
+        };
+        let mut builder = PageBuilder::new(format);
+        for (key, data) in entries {
+            builder.push(format.encode_node(key, data).unwrap());
+        }
+        let role = PageRole {
+            number: 7,
+            object_id: 5,
+            flags,
+            previous: 0,
+            next,
+        };
+        Page::parse(7, builder.finish(role, &[])).unwrap()
+    }
+
+    fn range(lower: Option<&[u8]>, upper: Option<&[u8]>, parent: Option<&[u8]>) -> KeyRange {
+        KeyRange {
+            lower: lower.map(<[u8]>::to_vec),
+            upper: upper.map(<[u8]>::to_vec),
+            parent_key: parent.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn a_child_gets_the_keys_between_its_line_and_the_line_before() {
+        let branch = page(
+            FLAG_PARENT,
+            0,
+            &[(b"b", CHILD), (b"d", CHILD), (b"", CHILD)],
+        );
+        let outer = range(Some(b"a"), Some(b"x"), None);
+        let first = child_range(&branch, 1, &outer);
+        assert_eq!(
+            (first.lower, first.upper, first.parent_key),
+            (
+                Some(b"a".to_vec()),
+                Some(b"b".to_vec()),
+                Some(b"b".to_vec())
+            )
+        );
+        let middle = child_range(&branch, 2, &outer);
+        assert_eq!(
+            (middle.lower, middle.upper),
+            (Some(b"b".to_vec()), Some(b"d".to_vec()))
+        );
+        // The last line takes the rest of the page's range; its empty key names no parent key.
+        let last = child_range(&branch, 3, &outer);
+        assert_eq!(
+            (last.lower, last.upper, last.parent_key),
+            (Some(b"d".to_vec()), Some(b"x".to_vec()), None)
+        );
+        assert_eq!(page_problem(&branch, &outer, false), None);
+    }
+
+    #[test]
+    fn an_empty_key_before_a_page_s_last_line_is_refused() {
+        let branch = page(
+            FLAG_PARENT,
+            0,
+            &[(b"b", CHILD), (b"", CHILD), (b"d", CHILD)],
+        );
+        let problem = page_problem(&branch, &KeyRange::default(), false).unwrap();
+        assert_eq!(
+            problem,
+            "branch line 2 of 3 has an empty key (only a page's last line may)"
+        );
+    }
+
+    #[test]
+    fn a_branch_page_s_last_key_must_be_its_parent_s_key() {
+        let branch = page(FLAG_PARENT, 0, &[(b"b", CHILD), (b"d", CHILD)]);
+        let problem = page_problem(&branch, &range(None, Some(b"e"), Some(b"e")), false);
+        assert_eq!(
+            problem.unwrap(),
+            "last branch key 64 is not the parent's key 65 for this page"
+        );
+        assert_eq!(
+            page_problem(&branch, &range(None, Some(b"d"), Some(b"d")), false),
+            None
+        );
+    }
+
+    #[test]
+    fn a_leaf_separator_after_the_right_page_s_first_key_hides_it() {
+        let leaf = page(FLAG_LEAF, 0, &[(b"c", b"1"), (b"d", b"2")]);
+        let problem = page_problem(&leaf, &range(Some(b"ca"), None, None), false).unwrap();
+        assert_eq!(
+            problem,
+            "1 of 2 entries unreachable by a seek from the root (entry 1 sorts before the key that leads to its page)"
+        );
+    }
+
+    #[test]
+    fn equal_keys_split_by_a_bare_key_are_unreachable_on_the_left() {
+        // Left page of a non-unique index whose parent key is the bare key "k": a seek for
+        // "k" + data lands right of it, so the left page's "k" entries are lost.
+        let leaf = page(FLAG_LEAF, 8, &[(b"j", b"1"), (b"k", b"1"), (b"k", b"2")]);
+        let problem = page_problem(&leaf, &range(None, Some(b"k"), Some(b"k")), true).unwrap();
+        assert!(
+            problem.starts_with("2 of 3 entries unreachable"),
+            "{problem}"
+        );
+        // With the data byte in the parent key ("k2"), only what belongs right of it is.
+        let fixed = page(FLAG_LEAF, 8, &[(b"j", b"1"), (b"k", b"1")]);
+        assert_eq!(
+            page_problem(&fixed, &range(None, Some(b"k2"), Some(b"k2")), true),
+            None
+        );
+    }
+
+    #[test]
+    fn a_leaf_named_by_a_key_must_link_on() {
+        let leaf = page(FLAG_LEAF, 0, &[(b"a", b"1")]);
+        let problem = page_problem(&leaf, &range(None, Some(b"b"), Some(b"b")), false);
+        assert_eq!(
+            problem.unwrap(),
+            "the parent names this leaf by a key, but it links on to no next leaf"
+        );
+    }
+}
