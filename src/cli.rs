@@ -214,6 +214,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
+    /// A directory of extra rule files (`*.toml`, see docs/rules.md); may be repeated. A rule
+    /// with a shipped rule's id replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+
     /// After the diagnosis, fix this copy of the KMS database (`evtdoctor fix`, with the OS
     /// version the logs show running, after a confirmation) when the KMS finding is active.
     #[arg(long, value_name = "PATH")]

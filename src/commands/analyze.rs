@@ -4,8 +4,9 @@ use crate::cli::{AnalyzeArgs, FixArgs, OutputArgs, ReportFormat};
 use crate::commands;
 use crate::commands::events::print_problems;
 use crate::correlate::{observe_batch, Correlation, Correlator, Fact, Observed};
+use crate::diagnose::rules::Pack;
 use crate::diagnose::{
-    diagnose, Context, DatabaseFile, DatabaseHeader, Diagnosis, Status, KMS_RULE,
+    diagnose_with, Context, DatabaseFile, DatabaseHeader, Diagnosis, Status, KMS_RULE,
 };
 use crate::input::{self, InputBytes, ReadOptions};
 use crate::parallel;
@@ -30,6 +31,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         tz: args.read.tz,
         hash: true,
     };
+    let pack = match Pack::with_dirs(&args.rules) {
+        Ok(pack) => pack,
+        Err(problems) => {
+            problems.iter().for_each(|p| eprintln!("evtdoctor: {p}"));
+            return Ok(ExitCode::Usage);
+        }
+    };
+    let watched = pack.watched();
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
@@ -39,14 +48,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let progress = Progress::for_files(&files);
     // Events are observed on the reading threads (most are kept only as digests) and
     // correlated as they arrive, in input order.
-    let correlator = RefCell::new(Correlator::default());
+    let correlator = RefCell::new(Correlator::watching(watched.clone()));
     let mut inputs = Vec::new();
     let read_with = |path: &Path, options, sink: &mut dyn FnMut(Vec<Observed>)| {
         let file: Arc<str> = path.display().to_string().into();
         input::read_batches(
             path,
             options,
-            |events, _| observe_batch(&file, events),
+            |events, _| observe_batch(&file, events, &watched),
             sink,
         )
     };
@@ -90,11 +99,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 
     let database = args.db.as_deref().map(database_file);
     let correlation = correlator.into_inner().finish();
-    let diagnosis = diagnose(
+    let diagnosis = diagnose_with(
         &correlation,
         &Context {
             database: database.clone(),
         },
+        &pack,
     );
     let active = diagnosis.has_active_findings();
     let fix_target = args
