@@ -103,6 +103,68 @@ pub enum Command {
         "  2  usage error, or not a readable ESE database"
     ))]
     Fix(FixArgs),
+
+    /// List, show and check diagnosis rules (the shipped pack and rule files; docs/rules.md).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules analyze runs: id, KB, title, where each comes from.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor rules list\n",
+        "  evtdoctor rules list --rules team-rules/\n\n",
+        "Exit codes:\n",
+        "  0  listed\n",
+        "  2  a rule file of --rules has errors (listed on stderr)"
+    ))]
+    List(RulesPackArgs),
+
+    /// Print one rule's file (a shipped rule's text, or the file it was read from).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor rules show ese-page-checksum-damage\n\n",
+        "Exit codes:\n",
+        "  0  shown\n",
+        "  2  no such rule, or a rule file of --rules has errors"
+    ))]
+    Show(RulesShowArgs),
+
+    /// Check rule files: every error with its line and column.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor rules check team-rules/kb123456.toml\n\n",
+        "Exit codes:\n",
+        "  0  every file is a valid rule\n",
+        "  1  errors found (one line each: FILE:LINE:COLUMN: message)\n",
+        "  2  usage error"
+    ))]
+    Check(RulesCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesPackArgs {
+    /// A directory of extra rule files, as analyze takes it; may be repeated.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesShowArgs {
+    /// The rule's id (`evtdoctor rules list`).
+    pub id: String,
+
+    #[command(flatten)]
+    pub pack: RulesPackArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// Rule files (TOML).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ fn main() -> std::process::ExitCode {
         Command::Analyze(args) => commands::analyze::run(args),
         Command::Db(command) => commands::db::run(command),
         Command::Fix(args) => commands::fix::run(args),
+        Command::Rules(command) => commands::rules::run(command),
     };
     let code = match outcome {
         Ok(code) => code,

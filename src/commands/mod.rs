@@ -6,3 +6,4 @@ pub mod db_defrag;
 pub mod decode;
 pub mod events;
 pub mod fix;
+pub mod rules;

@@ -83,7 +83,11 @@ impl Observed {
 }
 
 /// Observes a batch of events read from `file`; the events the rules read are kept whole.
-pub fn observe_batch(file: &Arc<str>, events: Vec<Event>, watched: &WatchedEvents) -> Vec<Observed> {
+pub fn observe_batch(
+    file: &Arc<str>,
+    events: Vec<Event>,
+    watched: &WatchedEvents,
+) -> Vec<Observed> {
     let mut names = SharedNames::default();
     events
         .into_iter()

@@ -2,15 +2,15 @@
 //! Key Management Service cannot mount its key database (MSExchangeKMS 5085); an offline
 //! defragmentation of kmsmdb.edb (`eseutil /d`) repairs it.
 
+use super::rules::eval::{file_name, named_file};
 use super::{
-    Confidence, Context, DatabaseFile, DatabaseHeader, Differential, Finding, Outcome, Resolution,
-    BuiltinRule, RuledOut, Status, Verdict,
+    BuiltinRule, Confidence, Context, DatabaseFile, DatabaseHeader, Differential, Finding, Outcome,
+    Resolution, RuledOut, Status, Verdict,
 };
 use crate::correlate::{
     Evidence, Fact, HostTimeline, RecordRef, TimelineEntry, INDEX_CLEANUP_EVENTS,
     PAGE_CHECKSUM_EVENT,
 };
-use super::rules::eval::{file_name, named_file};
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::{service_pack_number, OsVersion};
 use chrono::{DateTime, Utc};
@@ -153,8 +153,8 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
     ];
     // Damage left open weighs too: it changes what to do first.
     for differential in &differentials {
-        let open_damage =
-            differential.hypothesis == DAMAGED_PAGES && differential.verdict == Verdict::NotExcluded;
+        let open_damage = differential.hypothesis == DAMAGED_PAGES
+            && differential.verdict == Verdict::NotExcluded;
         if differential.verdict == Verdict::Supported || open_damage {
             confidence.weaken(differential.reason.clone());
         }
@@ -594,7 +594,8 @@ fn index_cleanup<'a>(
         .and_then(TimelineEntry::record)
 }
 
-const DAMAGED_PAGES: &str = "The database file is physically damaged (ESE 474, page checksum -1018)";
+const DAMAGED_PAGES: &str =
+    "The database file is physically damaged (ESE 474, page checksum -1018)";
 
 /// The KMS database's file name, as ESE 474 names the file it read.
 const KMS_DATABASE_FILE: &str = "kmsmdb.edb";

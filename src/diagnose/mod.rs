@@ -252,7 +252,11 @@ pub fn diagnose(correlation: &Correlation, context: &Context) -> Diagnosis {
 /// Runs every rule of `pack` on every computer. On one computer, a rule yields to the rules
 /// its file names in `yields_to` when they find something, and a finding that outranks
 /// another is listed first.
-pub fn diagnose_with(correlation: &Correlation, context: &Context, pack: &rules::Pack) -> Diagnosis {
+pub fn diagnose_with(
+    correlation: &Correlation,
+    context: &Context,
+    pack: &rules::Pack,
+) -> Diagnosis {
     let mut diagnosis = Diagnosis {
         rules: Vec::new(),
         findings: Vec::new(),

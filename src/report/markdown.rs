@@ -38,10 +38,7 @@ pub fn render_markdown(report: &Report) -> String {
             .collect();
         match rules.is_empty() {
             true => {
-                let _ = writeln!(
-                    out,
-                    "None. No rule of the pack found records it weighs.\n"
-                );
+                let _ = writeln!(out, "None. No rule of the pack found records it weighs.\n");
             }
             false => {
                 let _ = writeln!(out, "None. Rules examined: {}.\n", rules.join(", "));

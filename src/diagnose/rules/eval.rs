@@ -1,7 +1,9 @@
 //! The evaluator: a rule written as data, run over one computer's timeline facts (never over
 //! the events again), gives a finding, a note, or nothing.
 
-use super::format::{Anchor, ConfirmSpec, DifferentialSpec, EventMatch, RuleSpec, VerdictSpec, When};
+use super::format::{
+    Anchor, ConfirmSpec, DifferentialSpec, EventMatch, RuleSpec, VerdictSpec, When,
+};
 use crate::correlate::{Evidence, Fact, HostTimeline, RecordRef, TimelineEntry};
 use crate::diagnose::{
     Confidence, Context, DatabaseFile, Differential, Finding, Note, Outcome, Status, Verdict,
@@ -136,7 +138,15 @@ pub(crate) fn evaluate(spec: &RuleSpec, host: &HostTimeline, context: &Context) 
     ));
     let mut evidence = cited;
     for confirm in &spec.confirms {
-        weigh_confirm(confirm, host, first, context, &values, &mut confidence, &mut evidence);
+        weigh_confirm(
+            confirm,
+            host,
+            first,
+            context,
+            &values,
+            &mut confidence,
+            &mut evidence,
+        );
     }
     let differentials: Vec<Differential> = spec
         .differentials
@@ -310,14 +320,22 @@ fn differential(
     };
     let decided = |found: bool, shown: Option<&str>, evidence: Vec<Evidence>| Differential {
         hypothesis: spec.hypothesis.clone(),
-        verdict: verdict(if found { spec.if_found } else { spec.if_missing }),
+        verdict: verdict(if found {
+            spec.if_found
+        } else {
+            spec.if_missing
+        }),
         reason: values.render(if found { &spec.found } else { &spec.missing }, shown),
         evidence,
     };
     if !spec.header_state.is_empty() {
         if let Some((db, state)) = header_state(context) {
             let found = state_listed(&spec.header_state, &state);
-            return decided(found, Some(&state), db.header_evidence().into_iter().collect());
+            return decided(
+                found,
+                Some(&state),
+                db.header_evidence().into_iter().collect(),
+            );
         }
     }
     match &spec.events {

@@ -278,7 +278,12 @@ fn check_meaning(spec: &RuleSpec) -> Vec<Problem> {
         }
         ids.push(id);
         match &differential.events {
-            Some(events) => check_events(events, differential.id.span(), "differential", &mut problems),
+            Some(events) => check_events(
+                events,
+                differential.id.span(),
+                "differential",
+                &mut problems,
+            ),
             None if differential.header_state.is_empty() => problems.push(Problem::at(
                 differential.id.span(),
                 "differential: give events or header_state",

@@ -39,7 +39,7 @@ const SHIPPED: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub spec: RuleSpec,
-    /// `built in (NAME)` or the file's path.
+    /// `built in`, or the file's path.
     pub origin: String,
     /// The file's text, for `rules show`.
     pub text: String,
@@ -98,7 +98,7 @@ impl Pack {
                 .map(|(name, text)| Rule {
                     spec: check_text(name, text)
                         .unwrap_or_else(|p| panic!("shipped rule {name} is invalid: {p:?}")),
-                    origin: format!("built in ({name})"),
+                    origin: "built in".to_owned(),
                     text: (*text).to_owned(),
                 })
                 .collect();
