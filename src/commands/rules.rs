@@ -2,7 +2,6 @@
 
 use crate::cli::{RulesCheckArgs, RulesCommand, RulesPackArgs, RulesShowArgs};
 use crate::diagnose::rules::{read_rule, Pack};
-use crate::output;
 use crate::ExitCode;
 use anyhow::Result;
 
@@ -27,17 +26,22 @@ fn list(args: &RulesPackArgs) -> Result<ExitCode> {
         Ok(pack) => pack,
         Err(code) => return Ok(code),
     };
-    let mut table = output::table(&["Rule", "KB", "Title", "Fix", "From"]);
+    // One line a rule, so the list stays greppable whatever the width.
     for rule in &pack.rules {
-        table.add_row(vec![
-            rule.id().to_owned(),
-            rule.spec.kb.clone(),
-            rule.spec.title.clone(),
-            rule.spec.fix.clone().unwrap_or_default(),
-            rule.origin.clone(),
-        ]);
+        let fix = rule
+            .spec
+            .fix
+            .as_deref()
+            .map(|fix| format!(" [fix: {fix}]"))
+            .unwrap_or_default();
+        println!(
+            "{:<34} {:<10} {}{fix} ({})",
+            rule.id(),
+            rule.spec.kb,
+            rule.spec.title,
+            rule.origin
+        );
     }
-    println!("{table}");
     Ok(ExitCode::Clean)
 }
 
