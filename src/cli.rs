@@ -143,6 +143,10 @@ pub enum Command {
         "  evtdoctor man > /usr/local/share/man/man1/evtdoctor.1"
     ))]
     Man,
+
+    /// List, show and check diagnosis rules (the shipped pack and rule files; docs/rules.md).
+    #[command(subcommand)]
+    Rules(RulesCommand),
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +154,64 @@ pub struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules analyze runs: id, KB, title, where each comes from.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor rules list\n",
+        "  evtdoctor rules list --rules team-rules/\n\n",
+        "Exit codes:\n",
+        "  0  listed\n",
+        "  2  a rule file of --rules has errors (listed on stderr)"
+    ))]
+    List(RulesPackArgs),
+
+    /// Print one rule's file (a shipped rule's text, or the file it was read from).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor rules show ese-page-checksum-damage\n\n",
+        "Exit codes:\n",
+        "  0  shown\n",
+        "  2  no such rule, or a rule file of --rules has errors"
+    ))]
+    Show(RulesShowArgs),
+
+    /// Check rule files: every error with its line and column.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  evtdoctor rules check team-rules/kb123456.toml\n\n",
+        "Exit codes:\n",
+        "  0  every file is a valid rule\n",
+        "  1  errors found (one line each: FILE:LINE:COLUMN: message)\n",
+        "  2  usage error"
+    ))]
+    Check(RulesCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesPackArgs {
+    /// A directory of extra rule files, as analyze takes it; may be repeated.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesShowArgs {
+    /// The rule's id (`evtdoctor rules list`).
+    pub id: String,
+
+    #[command(flatten)]
+    pub pack: RulesPackArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// Rule files (TOML).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +322,11 @@ pub struct AnalyzeArgs {
     /// version in its header become evidence.
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+
+    /// A directory of extra rule files (`*.toml`, see docs/rules.md); may be repeated. A rule
+    /// with a shipped rule's id replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
 
     /// After the diagnosis, fix this copy of the KMS database (`evtdoctor fix`, with the OS
     /// version the logs show running, after a confirmation) when the KMS finding is active.

@@ -17,6 +17,7 @@ fn main() -> std::process::ExitCode {
         Command::Fix(args) => commands::fix::run(args),
         Command::Completions(args) => commands::manual::completions(args),
         Command::Man => commands::manual::man(),
+        Command::Rules(command) => commands::rules::run(command),
     };
     let code = match outcome {
         Ok(code) => code,

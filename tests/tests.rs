@@ -31,6 +31,8 @@ mod evtx_writer;
 mod fix_cli;
 mod hostile_inputs;
 mod parallel_cli;
+mod rule_pack;
+mod rules_docs;
 mod samples;
 mod samples_analyze;
 mod text_roundtrip;
@@ -44,7 +46,10 @@ fn every_test_file_is_a_module_here() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(module) = name.strip_suffix(".rs").filter(|m| *m != "tests") {
             let line = format!("\nmod {module};\n");
-            assert!(declared.contains(&line), "tests/{name} is not declared in tests/tests.rs");
+            assert!(
+                declared.contains(&line),
+                "tests/{name} is not declared in tests/tests.rs"
+            );
         }
     }
 }

@@ -4,7 +4,8 @@ use crate::cli::{AnalyzeArgs, Format, ReportFormat};
 use crate::correlate::{observe_batch, Correlator, Observed};
 use crate::defrag::crash;
 use crate::defrag::fix::{self, FixPlan};
-use crate::diagnose::{diagnose, Context, DatabaseFile, NoRemedy};
+use crate::diagnose::rules::Pack;
+use crate::diagnose::{diagnose_with, Context, DatabaseFile, NoRemedy};
 use crate::input::{self, ReadOptions};
 use crate::output::defrag::{ask_to_replace, print_fix, print_refusal};
 use crate::output::print_problems;
@@ -28,6 +29,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         tz: args.read.tz,
         hash: true,
     };
+    let pack = match Pack::with_dirs(&args.rules) {
+        Ok(pack) => pack,
+        Err(problems) => {
+            problems.iter().for_each(|p| eprintln!("evtdoctor: {p}"));
+            return Ok(ExitCode::Usage);
+        }
+    };
+    let watched = pack.watched();
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
@@ -37,14 +46,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let progress = Progress::for_files(&files);
     // Events are observed on the reading threads (most are kept only as digests) and
     // correlated as they arrive, in input order.
-    let correlator = RefCell::new(Correlator::default());
+    let correlator = RefCell::new(Correlator::watching(watched.clone()));
     let mut inputs = Vec::new();
     let read_with = |path: &Path, options, sink: &mut dyn FnMut(Vec<Observed>)| {
         let file: Arc<str> = path.display().to_string().into();
         input::read_batches(
             path,
             options,
-            |events, _| observe_batch(&file, events),
+            |events, _| observe_batch(&file, events, &watched),
             sink,
         )
     };
@@ -88,11 +97,12 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 
     let database = args.db.as_deref().map(DatabaseFile::inspect);
     let correlation = correlator.into_inner().finish();
-    let diagnosis = diagnose(
+    let diagnosis = diagnose_with(
         &correlation,
         &Context {
             database: database.clone(),
         },
+        &pack,
     );
     let active = diagnosis.has_active_findings();
     let fix_target = args

@@ -6,3 +6,4 @@ pub mod decode;
 pub mod events;
 pub mod fix;
 pub mod manual;
+pub mod rules;

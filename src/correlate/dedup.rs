@@ -225,7 +225,7 @@ mod tests {
 
     /// Merges whole events and gives back the kept ones.
     fn merge_events(events: Vec<SourcedEvent>) -> (Vec<SourcedEvent>, usize) {
-        let (kept, dropped) = merge(observe_all(events));
+        let (kept, dropped) = merge(observe_all(events, &Default::default()));
         let kept = kept
             .into_iter()
             .filter_map(Observed::into_sourced)
@@ -325,7 +325,7 @@ mod tests {
             disk("b.evtx", 1, &["\\Device\\Harddisk0"]),
             disk("a.evtx", 2, &["\\Device\\Harddisk1"]),
         ];
-        let observed = observe_all(events);
+        let observed = observe_all(events, &Default::default());
         assert!(observed.iter().all(|o| o.whole.is_none()));
         let (kept, dropped) = merge(observed);
         assert_eq!((kept.len(), dropped), (2, 1));

@@ -64,6 +64,31 @@ pub enum Fact {
         event_id: u16,
         build: Option<ExchangeBuild>,
     },
+    /// An event a rule of the pack reads that states none of the facts above.
+    RuleEvent { event_id: u16 },
+}
+
+/// The events the rules read (by source and id), kept on the timeline even when they state no
+/// other fact.
+#[derive(Debug, Clone, Default)]
+pub struct WatchedEvents {
+    /// Case-folded source and event id.
+    pairs: Vec<(String, u16)>,
+}
+
+impl WatchedEvents {
+    pub fn add(&mut self, source: &str, event_id: u16) {
+        if !self.contains(source, event_id) {
+            self.pairs.push((source.to_lowercase(), event_id));
+        }
+    }
+
+    /// Checked for every event that states no other fact: ids first, as they rarely match.
+    pub fn contains(&self, source: &str, event_id: u16) -> bool {
+        self.pairs
+            .iter()
+            .any(|(s, id)| *id == event_id && s.eq_ignore_ascii_case(source))
+    }
 }
 
 impl Fact {
@@ -88,11 +113,11 @@ pub const INDEX_CLEANUP_EVENTS: [u16; 3] = [172, 173, 174];
 pub const PAGE_CHECKSUM_EVENT: u16 = 474;
 
 /// The timeline of one computer's events (already merged and in time order).
-pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {
+pub fn timeline(events: &[SourcedEvent], watched: &WatchedEvents) -> Vec<TimelineEntry> {
     let mut entries: Vec<TimelineEntry> = Vec::new();
     let mut last_boot: Option<(OsVersion, RecordRef)> = None;
     for sourced in events {
-        let Some((fact, summary, excerpt)) = fact_of(&sourced.event) else {
+        let Some((fact, summary, excerpt)) = fact_of(&sourced.event, watched) else {
             continue;
         };
         let excerpt = excerpt.unwrap_or_else(|| sourced.event.strings.join(" | "));
@@ -131,15 +156,43 @@ pub fn timeline(events: &[SourcedEvent]) -> Vec<TimelineEntry> {
 type Stated = (Fact, String, Option<String>);
 
 /// True when the event states a fact the timeline keeps.
-pub fn states_fact(event: &Event) -> bool {
-    fact_of(event).is_some()
+pub fn states_fact(event: &Event, watched: &WatchedEvents) -> bool {
+    fact_of(event, watched).is_some()
 }
 
 /// Exchange's services log under sources named `MSExchange...`.
 const EXCHANGE_PREFIX: &str = "msexchange";
 
 /// The fact an event states, if it is one the timeline keeps.
-fn fact_of(event: &Event) -> Option<Stated> {
+fn fact_of(event: &Event, watched: &WatchedEvents) -> Option<Stated> {
+    known_fact(event).or_else(|| {
+        watched
+            .contains(&event.source, event.event_id)
+            .then(|| rule_event_fact(event))
+    })
+}
+
+/// An event a rule reads, summarized by its description or strings.
+fn rule_event_fact(event: &Event) -> Stated {
+    let what = event
+        .message
+        .clone()
+        .or_else(|| catalog::describe(&event.source, event.event_id, &event.strings))
+        .unwrap_or_else(|| event.strings.join(" | "));
+    let summary = format!(
+        "{} {}: {}",
+        event.source,
+        event.event_id,
+        crate::output::truncate(&what, 80)
+    );
+    let fact = Fact::RuleEvent {
+        event_id: event.event_id,
+    };
+    (fact, summary, None)
+}
+
+/// The fact an event states by what the program knows of its source.
+fn known_fact(event: &Event) -> Option<Stated> {
     let source = event.source.as_str();
     if source_is(source, catalog::EVENT_LOG) {
         event_log_fact(event)
@@ -368,7 +421,7 @@ mod tests {
             b"6.0.6249.0 PT\0kmserver.cpp@1653DD1\0kmserver.cpp@1120DHa84\0kmserver.cpp@704DD2\0";
         let mut event = Event::new("MSExchangeKMS", 5085, Level::Error);
         event.data = Some(data.to_vec());
-        let (fact, _, excerpt) = fact_of(&event).unwrap();
+        let (fact, _, excerpt) = fact_of(&event, &WatchedEvents::default()).unwrap();
         let excerpt = excerpt.unwrap();
         let Fact::KmsEvent {
             build: Some(build), ..

@@ -6,7 +6,7 @@ mod dedup;
 mod facts;
 mod observed;
 
-pub use facts::{is_kms_service, Fact, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
+pub use facts::{is_kms_service, Fact, WatchedEvents, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
 pub use observed::{observe_batch, Observed};
 
 use crate::knowledge::catalog;
@@ -192,12 +192,17 @@ pub struct Correlation {
 /// The name used for events that do not say which computer logged them.
 pub const UNKNOWN_COMPUTER: &str = "(unknown computer)";
 
-/// Merges duplicates, groups by computer and derives each computer's timeline.
+/// Merges duplicates, groups by computer and derives each computer's timeline, keeping the
+/// events the shipped rules read.
 pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
-    let mut correlator = Correlator::default();
-    observed::observe_all(events)
-        .into_iter()
-        .for_each(|e| correlator.add(e));
+    correlate_watching(events, crate::diagnose::rules::Pack::builtin().watched())
+}
+
+/// [`correlate`], keeping the events `watched` names (those of a pack with extra rules).
+pub fn correlate_watching(events: Vec<SourcedEvent>, watched: WatchedEvents) -> Correlation {
+    let observed = observed::observe_all(events, &watched);
+    let mut correlator = Correlator::watching(watched);
+    observed.into_iter().for_each(|e| correlator.add(e));
     correlator.finish()
 }
 
@@ -212,9 +217,20 @@ pub struct Correlator {
     keys: HashMap<Arc<str>, String>,
     /// Events that name no computer, kept until every input is read (see [`Correlator::finish`]).
     unnamed: Vec<Observed>,
+    /// The events the rules read besides the known facts.
+    watched: WatchedEvents,
 }
 
 impl Correlator {
+    /// A correlator whose timelines keep the events `watched` names (give the same set to
+    /// [`observe_batch`]).
+    pub fn watching(watched: WatchedEvents) -> Correlator {
+        Correlator {
+            watched,
+            ..Correlator::default()
+        }
+    }
+
     pub fn add(&mut self, observed: Observed) {
         self.events_read += 1;
         let Some(name) = observed.computer.as_deref() else {
@@ -261,13 +277,14 @@ impl Correlator {
             unnamed.into_iter().for_each(|e| merger.add(e));
         }
         let mut duplicates_merged = 0;
+        let watched = &self.watched;
         let hosts = self
             .hosts
             .into_values()
             .map(|(computer, merger)| {
                 let (events, duplicates) = merger.finish();
                 duplicates_merged += duplicates;
-                host_timeline(computer, events)
+                host_timeline(computer, events, watched)
             })
             .collect();
         Correlation {
@@ -292,7 +309,7 @@ fn computer_key(name: &str) -> String {
 }
 
 /// One computer's timeline from its merged events (in input order).
-fn host_timeline(computer: String, events: Vec<Observed>) -> HostTimeline {
+fn host_timeline(computer: String, events: Vec<Observed>, watched: &WatchedEvents) -> HostTimeline {
     let files: BTreeSet<&str> = events.iter().map(|e| &*e.file).collect();
     let files = files.into_iter().map(str::to_owned).collect();
     let times = events.iter().filter_map(|e| e.time);
@@ -310,7 +327,7 @@ fn host_timeline(computer: String, events: Vec<Observed>) -> HostTimeline {
         first_event,
         last_event,
         files,
-        entries: facts::timeline(&whole),
+        entries: facts::timeline(&whole, watched),
     }
 }
 

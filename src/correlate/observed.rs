@@ -6,7 +6,7 @@
 //! Events are observed in batches on the reading threads ([`observe_batch`]); the names every
 //! event of a batch repeats (file, computer, log, source) are shared, not copied per event.
 
-use super::facts;
+use super::facts::{self, WatchedEvents};
 use super::SourcedEvent;
 use chrono::{DateTime, Utc};
 use evtdoctor_parsers::Event;
@@ -82,35 +82,44 @@ impl Observed {
     }
 }
 
-/// Observes a batch of events read from `file`.
-pub fn observe_batch(file: &Arc<str>, events: Vec<Event>) -> Vec<Observed> {
+/// Observes a batch of events read from `file`; the events the rules read are kept whole.
+pub fn observe_batch(
+    file: &Arc<str>,
+    events: Vec<Event>,
+    watched: &WatchedEvents,
+) -> Vec<Observed> {
     let mut names = SharedNames::default();
     events
         .into_iter()
-        .map(|event| observe(file, event, &mut names))
+        .map(|event| observe(file, event, &mut names, watched))
         .collect()
 }
 
 /// Observes events of several inputs (tests and small callers).
-pub fn observe_all(events: Vec<SourcedEvent>) -> Vec<Observed> {
+pub fn observe_all(events: Vec<SourcedEvent>, watched: &WatchedEvents) -> Vec<Observed> {
     let mut names = SharedNames::default();
     events
         .into_iter()
         .map(|sourced| {
             let file = names.file(&sourced.file);
-            observe(&file, sourced.event, &mut names)
+            observe(&file, sourced.event, &mut names, watched)
         })
         .collect()
 }
 
-fn observe(file: &Arc<str>, event: Event, names: &mut SharedNames) -> Observed {
+fn observe(
+    file: &Arc<str>,
+    event: Event,
+    names: &mut SharedNames,
+    watched: &WatchedEvents,
+) -> Observed {
     let computer = event
         .computer
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(|c| names.computer(c));
-    let keep_whole = event.message.is_some() || facts::states_fact(&event);
+    let keep_whole = event.message.is_some() || facts::states_fact(&event, watched);
     let log = event.log.as_deref().map(|log| names.log(log));
     let source = names.source(&event.source);
     let time = event.time();
@@ -237,6 +246,7 @@ mod tests {
                     &["Key Management", "running"],
                 ),
             ],
+            &WatchedEvents::default(),
         );
         let whole: Vec<bool> = observed.iter().map(|o| o.whole.is_some()).collect();
         assert_eq!(whole, [false, true, true]);

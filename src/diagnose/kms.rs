@@ -2,9 +2,10 @@
 //! Key Management Service cannot mount its key database (MSExchangeKMS 5085); an offline
 //! defragmentation of kmsmdb.edb (`eseutil /d`) repairs it.
 
+use super::rules::eval::{file_name, named_file};
 use super::{
-    Confidence, Context, DatabaseFile, DatabaseHeader, Differential, Finding, Outcome, Remedy,
-    Resolution, RuleInfo, RuledOut, Status, Verdict,
+    BuiltinRule, Confidence, Context, DatabaseFile, DatabaseHeader, Differential, Finding, Outcome,
+    Remedy, Resolution, RuledOut, Status, Verdict,
 };
 use crate::correlate::{
     Evidence, Fact, HostTimeline, RecordRef, TimelineEntry, INDEX_CLEANUP_EVENTS,
@@ -15,7 +16,7 @@ use crate::knowledge::windows::{service_pack_number, OsVersion};
 use chrono::{DateTime, Utc};
 use evtdoctor_parsers::ese::header::DbState;
 
-pub const RULE: RuleInfo = RuleInfo {
+pub const RULE: BuiltinRule = BuiltinRule {
     id: "kms-5085-after-windows-2000-sp4",
     title: "Exchange KMS cannot mount its key database after Windows 2000 SP4",
     kb: "KB 818952",
@@ -150,8 +151,11 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         failure_before_sp4(&placed, change_at),
         wrong_password(&bad_passwords),
     ];
+    // Damage left open weighs too: it changes what to do first.
     for differential in &differentials {
-        if differential.verdict == Verdict::Supported {
+        let open_damage = differential.hypothesis == DAMAGED_PAGES
+            && differential.verdict == Verdict::NotExcluded;
+        if differential.verdict == Verdict::Supported || open_damage {
             confidence.weaken(differential.reason.clone());
         }
     }
@@ -163,11 +167,15 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
     let check_state_first = differentials
         .iter()
         .any(|d| d.hypothesis == DIRTY_SHUTDOWN && d.verdict != Verdict::Rejected);
+    let damage = differentials
+        .iter()
+        .find(|d| d.hypothesis == DAMAGED_PAGES)
+        .map_or(Verdict::Rejected, |d| d.verdict);
     let resolution = resolution(host, &failures);
     Outcome::Finding(Box::new(Finding {
-        id: RULE.id,
-        title: RULE.title,
-        kb: RULE.kb,
+        id: RULE.id.into(),
+        title: RULE.title.into(),
+        kb: RULE.kb.into(),
         computer: host.computer.clone(),
         status: if resolution.is_some() {
             Status::Resolved
@@ -178,9 +186,10 @@ pub fn check(host: &HostTimeline, context: &Context) -> Outcome {
         summary: summary(&story, &failures, build.as_ref().map(|b| b.0)),
         evidence,
         differentials,
-        remediation: remediation(&database, check_state_first),
+        remediation: remediation(&database, check_state_first, damage),
         resolution,
-        remedy: Some(Remedy::DefragDatabase),
+        // damaged pages withdraw the defragmentation: `--fix-db` must not run it either
+        remedy: (damage != Verdict::Supported).then_some(Remedy::DefragDatabase),
     }))
 }
 
@@ -283,7 +292,7 @@ fn weigh_build<'a>(
 
 fn ruled_out(host: &HostTimeline, reason: String, evidence: Vec<Evidence>) -> Outcome {
     Outcome::RuledOut(RuledOut {
-        rule: RULE.id,
+        rule: RULE.id.into(),
         computer: host.computer.clone(),
         reason,
         evidence,
@@ -587,21 +596,46 @@ fn index_cleanup<'a>(
         .and_then(TimelineEntry::record)
 }
 
-/// Pages failing their checksum (ESE 474, -1018) mean physical damage: restore or repair,
-/// not a defragmentation. The record may concern another database of the server.
+const DAMAGED_PAGES: &str =
+    "The database file is physically damaged (ESE 474, page checksum -1018)";
+
+/// The KMS database's file name, as ESE 474 names the file it read.
+const KMS_DATABASE_FILE: &str = "kmsmdb.edb";
+
+/// Pages failing their checksum (ESE 474, -1018) mean physical damage: restore, not a
+/// defragmentation. A 474 naming kmsmdb.edb settles it (the damage rule then leads); one
+/// before the 5085 naming another file, or none, leaves it open.
 fn damaged_pages(host: &HostTimeline, failure: &RecordRef) -> Differential {
-    let hypothesis =
-        "The database file is physically damaged (ESE 474, page checksum -1018)".to_owned();
-    let damaged = host
-        .entries
-        .iter()
-        .filter(|e| {
-            matches!(e.fact, Fact::DatabaseEvent { event_id, .. }
-                if event_id == PAGE_CHECKSUM_EVENT)
-        })
-        .find(|e| within(e.time, None, failure.time))
-        .and_then(TimelineEntry::record);
-    match damaged {
+    let hypothesis = DAMAGED_PAGES.to_owned();
+    let damage = || {
+        host.entries
+            .iter()
+            .filter(|e| {
+                matches!(e.fact, Fact::DatabaseEvent { event_id, .. }
+                    if event_id == PAGE_CHECKSUM_EVENT)
+            })
+            .filter_map(TimelineEntry::record)
+    };
+    let in_kms_database = damage().find_map(|record| {
+        let file = named_file(record)?;
+        file_name(&file)
+            .eq_ignore_ascii_case(KMS_DATABASE_FILE)
+            .then_some((record, file))
+    });
+    if let Some((record, file)) = in_kms_database {
+        return Differential {
+            hypothesis,
+            verdict: Verdict::Supported,
+            reason: format!(
+                "{} reports damaged pages in {file}, the KMS database itself: the 5085 follows \
+                 from the damage; restore the database from backup and check the hardware \
+                 instead of defragmenting it (KB 810411)",
+                record.label()
+            ),
+            evidence: records(&[record]),
+        };
+    }
+    match damage().find(|r| within(r.time, None, failure.time)) {
         None => Differential {
             hypothesis,
             verdict: Verdict::Rejected,
@@ -748,23 +782,41 @@ fn summary(story: &OsStory<'_>, failures: &[&RecordRef], build: Option<ExchangeB
     )
 }
 
-fn remediation(database: &str, check_state_first: bool) -> Vec<String> {
+/// The steps; damaged pages withdraw the defragmentation (Supported) or ask for a page
+/// check before it (not excluded).
+fn remediation(database: &str, check_state_first: bool, damage: Verdict) -> Vec<String> {
     let mut steps = vec![
         "Take a full backup of the Exchange 2000 databases, including the KMSData folder."
             .to_owned(),
     ];
-    if check_state_first {
+    if damage == Verdict::Supported {
         steps.push(format!(
-            "Read the database header (`eseutil /mh \"{database}\"`): if the state is Dirty \
-             Shutdown, run soft recovery (`eseutil /r`) before going on."
+            "Do not defragment the KMS database: its pages are damaged (see the page checksum \
+             finding). Restore \"{database}\" from the last good backup and check the disks \
+             and controllers under it (KB 810411, KB 314917); the defragmentation advice of KB \
+             818952 is withdrawn."
+        ));
+    } else {
+        if check_state_first {
+            steps.push(format!(
+                "Read the database header (`eseutil /mh \"{database}\"`): if the state is Dirty \
+                 Shutdown, run soft recovery (`eseutil /r`) before going on."
+            ));
+        }
+        if damage == Verdict::NotExcluded {
+            steps.push(format!(
+                "Check the KMS database's pages before defragmenting (`eseutil /k \"{database}\"`, \
+                 or `evtdoctor db check` on a copy): a page checksum failure was logged; if it \
+                 concerns this file, restore it from backup instead."
+            ));
+        }
+        steps.push(format!(
+            "Defragment the KMS database offline, on a copy taken off the server, stamping the \
+             version it runs: `evtdoctor fix --db \"{database}\" --target-os \"5.0.2195 SP 4\"` (it \
+             prints the whole procedure), or on the server from Exchsrvr\\Bin \
+             `eseutil /d \"{database}\"`."
         ));
     }
-    steps.push(format!(
-        "Defragment the KMS database offline, on a copy taken off the server, stamping the \
-         version it runs: `evtdoctor fix --db \"{database}\" --target-os \"5.0.2195 SP 4\"` (it \
-         prints the whole procedure), or on the server from Exchsrvr\\Bin \
-         `eseutil /d \"{database}\"`."
-    ));
     steps.push(
         "Start the Microsoft Exchange Key Management Service again and check that Service \
          Control Manager reports it running (7036) and that no new 5085 is logged."

@@ -2,6 +2,9 @@
 //! alternatives considered and what to do; or say why they did not fire.
 
 mod kms;
+pub mod rules;
+
+pub use kms::RULE as KMS_RULE;
 
 use crate::correlate::{Correlation, DatabaseHeaderRef, Evidence, Fact, HostTimeline};
 use crate::input::InputBytes;
@@ -9,6 +12,7 @@ use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::ese::Database;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// What the rules may know besides the logs.
@@ -183,9 +187,9 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// Stable identifier for tickets and scripts.
-    pub id: &'static str,
-    pub title: &'static str,
-    pub kb: &'static str,
+    pub id: Cow<'static, str>,
+    pub title: Cow<'static, str>,
+    pub kb: Cow<'static, str>,
     pub computer: String,
     pub status: Status,
     pub confidence: Confidence,
@@ -207,6 +211,16 @@ pub enum Remedy {
     DefragDatabase,
 }
 
+impl Remedy {
+    /// The remedy a rule file names in `fix` (docs/rules.md).
+    pub fn named(name: &str) -> Option<Remedy> {
+        match name {
+            "defrag-kms-database" => Some(Remedy::DefragDatabase),
+            _ => None,
+        }
+    }
+}
+
 /// Why `analyze --fix-db` applies no fix.
 #[derive(Debug, thiserror::Error)]
 pub enum NoRemedy {
@@ -226,26 +240,48 @@ pub struct Resolution {
 /// explains the records better, or the condition that is missing.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuledOut {
-    pub rule: &'static str,
+    pub rule: Cow<'static, str>,
     pub computer: String,
     pub reason: String,
     pub evidence: Vec<Evidence>,
 }
 
-/// A rule as the report lists it among what was examined.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct RuleInfo {
+/// Something a rule saw that is worth knowing but is no failure (an index rebuild after an
+/// OS upgrade happens once by design).
+#[derive(Debug, Clone, Serialize)]
+pub struct Note {
+    pub rule: Cow<'static, str>,
+    pub computer: String,
+    pub text: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// The names of a rule whose assessment is built in (its rule file repeats them).
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltinRule {
     pub id: &'static str,
     pub title: &'static str,
     pub kb: &'static str,
 }
 
+/// A rule as the report lists it among what was examined.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleInfo {
+    pub id: Cow<'static, str>,
+    pub title: Cow<'static, str>,
+    pub kb: Cow<'static, str>,
+}
+
 /// What every rule said about every computer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Diagnosis {
+    /// The rules that found records to weigh (the whole pack: `evtdoctor rules list`).
     pub rules: Vec<RuleInfo>,
     pub findings: Vec<Finding>,
     pub ruled_out: Vec<RuledOut>,
+    pub notes: Vec<Note>,
+    /// How many rules the pack holds.
+    pub rules_in_pack: usize,
 }
 
 impl Diagnosis {
@@ -286,32 +322,97 @@ impl Diagnosis {
 }
 
 /// The outcome of one rule on one computer.
-enum Outcome {
+pub(crate) enum Outcome {
     Finding(Box<Finding>),
     RuledOut(RuledOut),
+    Note(Note),
     /// Nothing the rule looks at is in the logs.
     NotApplicable,
 }
 
-/// A rule: one computer's timeline in, an outcome out.
-type Rule = fn(&HostTimeline, &Context) -> Outcome;
-
-/// Runs every rule on every computer.
+/// Runs the shipped rules on every computer.
 pub fn diagnose(correlation: &Correlation, context: &Context) -> Diagnosis {
-    let rules: &[(RuleInfo, Rule)] = &[(kms::RULE, kms::check)];
+    diagnose_with(correlation, context, rules::Pack::builtin())
+}
+
+/// Runs every rule of `pack` on every computer. On one computer, a rule yields to the rules
+/// its file names in `yields_to` when they find something, and a finding that outranks
+/// another is listed first.
+pub fn diagnose_with(
+    correlation: &Correlation,
+    context: &Context,
+    pack: &rules::Pack,
+) -> Diagnosis {
     let mut diagnosis = Diagnosis {
-        rules: rules.iter().map(|(info, _)| *info).collect(),
+        rules: Vec::new(),
         findings: Vec::new(),
         ruled_out: Vec::new(),
+        notes: Vec::new(),
+        rules_in_pack: pack.rules.len(),
     };
+    let mut applied = vec![false; pack.rules.len()];
     for host in &correlation.hosts {
-        for (_, check) in rules {
-            match check(host, context) {
-                Outcome::Finding(finding) => diagnosis.findings.push(*finding),
-                Outcome::RuledOut(ruled_out) => diagnosis.ruled_out.push(ruled_out),
+        let evaluated: Vec<(&rules::Rule, rules::eval::Evaluated)> = pack
+            .rules
+            .iter()
+            .map(|rule| (rule, evaluate(rule, host, context)))
+            .collect();
+        let found = |id: &str| {
+            evaluated
+                .iter()
+                .any(|(r, e)| r.id() == id && matches!(e.outcome, Outcome::Finding(_)))
+        };
+        let mut findings: Vec<(Finding, bool)> = Vec::new();
+        for (index, (rule, result)) in evaluated.iter().enumerate() {
+            if matches!(result.outcome, Outcome::NotApplicable) {
+                continue;
+            }
+            applied[index] = true;
+            if rule.spec.yields_to.iter().any(|id| found(id.get_ref())) {
+                continue;
+            }
+            let outranks = rule.spec.outranks.iter().any(|o| {
+                found(o.rule.get_ref())
+                    && o.when_file.as_deref().is_none_or(|want| {
+                        result.file.as_deref().is_some_and(|file| {
+                            rules::eval::file_name(file).eq_ignore_ascii_case(want)
+                        })
+                    })
+            });
+            match &result.outcome {
+                Outcome::Finding(finding) => findings.push(((**finding).clone(), outranks)),
+                Outcome::RuledOut(ruled_out) => diagnosis.ruled_out.push(ruled_out.clone()),
+                Outcome::Note(note) => diagnosis.notes.push(note.clone()),
                 Outcome::NotApplicable => {}
             }
         }
+        // Stable: outranking findings first, the rest in pack order.
+        findings.sort_by_key(|(_, outranks)| !outranks);
+        diagnosis
+            .findings
+            .extend(findings.into_iter().map(|(finding, _)| finding));
     }
+    diagnosis.rules = pack
+        .rules
+        .iter()
+        .zip(applied)
+        .filter(|(_, applied)| *applied)
+        .map(|(rule, _)| RuleInfo {
+            id: rule.id().to_owned().into(),
+            title: rule.spec.title.clone().into(),
+            kb: rule.spec.kb.clone().into(),
+        })
+        .collect();
     diagnosis
+}
+
+/// One rule on one computer: its built-in assessment, or the evaluator over its data.
+fn evaluate(rule: &rules::Rule, host: &HostTimeline, context: &Context) -> rules::eval::Evaluated {
+    match rule.spec.builtin.as_ref().map(|b| b.get_ref().as_str()) {
+        Some("kb818952") => rules::eval::Evaluated {
+            outcome: kms::check(host, context),
+            file: None,
+        },
+        _ => rules::eval::evaluate(&rule.spec, host, context),
+    }
 }

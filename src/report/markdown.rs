@@ -36,7 +36,14 @@ pub fn render_markdown(report: &Report) -> String {
             .iter()
             .map(|r| format!("`{}` ({})", r.id, r.kb))
             .collect();
-        let _ = writeln!(out, "None. Rules examined: {}.\n", rules.join(", "));
+        match rules.is_empty() {
+            true => {
+                let _ = writeln!(out, "None. No rule of the pack found records it weighs.\n");
+            }
+            false => {
+                let _ = writeln!(out, "None. Rules examined: {}.\n", rules.join(", "));
+            }
+        }
     }
     for f in &report.findings {
         let _ = writeln!(out, "### {} ({})\n", f.title, f.kb);
@@ -75,6 +82,13 @@ pub fn render_markdown(report: &Report) -> String {
         let _ = writeln!(out, "## Rules that did not apply\n");
         for r in &report.ruled_out {
             let _ = writeln!(out, "- `{}` on {}: {}", r.rule, r.computer, r.reason);
+        }
+        out.push('\n');
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(out, "## Notes\n");
+        for n in &report.notes {
+            let _ = writeln!(out, "- {} on {} (`{}`)", n.text, n.computer, n.rule);
         }
         out.push('\n');
     }

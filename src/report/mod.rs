@@ -8,7 +8,7 @@ pub use markdown::render_markdown;
 pub use table::render_table;
 
 use crate::correlate::{Correlation, Evidence, Fact, HostTimeline, TimelineEntry};
-use crate::diagnose::{DatabaseFile, Diagnosis, Finding, RuleInfo, RuledOut};
+use crate::diagnose::{DatabaseFile, Diagnosis, Finding, Note, RuleInfo, RuledOut};
 use crate::input::InputReport;
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::OsVersion;
@@ -39,6 +39,9 @@ pub struct Report {
     pub timeline: Vec<TimelineItem>,
     pub findings: Vec<Finding>,
     pub ruled_out: Vec<RuledOut>,
+    /// What rules saw that is worth knowing but no failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
     #[serde(skip)]
     offset: FixedOffset,
 }
@@ -209,6 +212,7 @@ impl Report {
             timeline,
             findings: diagnosis.findings,
             ruled_out: diagnosis.ruled_out,
+            notes: diagnosis.notes,
             offset: options.time_zone.offset,
         }
     }
@@ -412,7 +416,14 @@ fn conclusion(examined: &Examined, diagnosis: &Diagnosis) -> String {
         }
     );
     if diagnosis.findings.is_empty() {
-        let rules: Vec<&str> = examined.rules.iter().map(|r| r.kb).collect();
+        if examined.rules.is_empty() {
+            return format!(
+                "No known failure found: examined {scope}; none of the {} rule(s) of the pack \
+                 found records it weighs.",
+                diagnosis.rules_in_pack
+            );
+        }
+        let rules: Vec<&str> = examined.rules.iter().map(|r| &*r.kb).collect();
         let not_applied = match diagnosis.ruled_out.len() {
             0 => String::new(),
             n => format!(" {n} rule check(s) did not apply; the reasons are listed."),

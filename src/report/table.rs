@@ -22,11 +22,11 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
     let mut findings = new_table(&["Finding", "Computer", "Status", "Confidence", "KB"]);
     for f in &report.findings {
         findings.add_row(vec![
-            f.title.to_owned(),
+            f.title.to_string(),
             f.computer.clone(),
             f.status.name().to_owned(),
             f.confidence.level.name().to_owned(),
-            f.kb.to_owned(),
+            f.kb.to_string(),
         ]);
     }
     if !report.findings.is_empty() {
@@ -39,10 +39,17 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
         let mut table = new_table(&["Rule not applied", "Computer", "Why"]);
         for r in &report.ruled_out {
             table.add_row(vec![
-                r.rule.to_owned(),
+                r.rule.to_string(),
                 r.computer.clone(),
                 r.reason.clone(),
             ]);
+        }
+        let _ = writeln!(out, "{table}\n");
+    }
+    if !report.notes.is_empty() {
+        let mut table = new_table(&["Note", "Computer", "Rule"]);
+        for n in &report.notes {
+            table.add_row(vec![n.text.clone(), n.computer.clone(), n.rule.to_string()]);
         }
         let _ = writeln!(out, "{table}\n");
     }
@@ -86,7 +93,7 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
 }
 
 fn finding_table(f: &Finding, new_table: &dyn Fn(&[&str]) -> Table) -> Table {
-    let mut table = new_table(&["", f.title]);
+    let mut table = new_table(&["", &f.title]);
     let numbered = |items: &[String]| {
         items
             .iter()

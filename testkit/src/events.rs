@@ -214,3 +214,56 @@ fn event_xml(e: &Event) -> String {
     xml.push_str("</Event>\n");
     xml
 }
+
+/// An Application-log event of any source, with its strings.
+pub fn app_event(record: u64, time: &str, source: &str, id: u16, strings: &[&str]) -> Event {
+    with_strings(
+        event("Application", record, time, source, id, Level::Error),
+        strings,
+    )
+}
+
+/// ESE98 474 for `file`, its strings laid out as the event's message numbers them (%1 process,
+/// %2 id, %3 instance, %4 file, %5 offset, %6 length, %7 error, %8/%9 checksums).
+pub fn page_checksum_failure(record: u64, time: &str, file: &str) -> Event {
+    let strings = [
+        "KMServer",
+        "1234",
+        "",
+        file,
+        "2121728",
+        "4096",
+        "-1018 (0xfffffc06)",
+        "0x1a2b3c4d",
+        "0x1a2b3c4e",
+    ];
+    let e = event("Application", record, time, "ESE98", 474, Level::Error);
+    with_strings(e, &strings)
+}
+
+/// MSExchangeIS 9518: a storage group did not start with `code` (0xfffffdda is -550).
+pub fn storage_group_start_error(record: u64, time: &str, code: &str) -> Event {
+    app_event(
+        record,
+        time,
+        "MSExchangeIS",
+        9518,
+        &[code, "CN=First Storage Group,CN=InformationStore,CN=EXCH01"],
+    )
+}
+
+/// ESE98 172: index cleanup of `database` after the Windows version changed.
+pub fn index_cleanup(record: u64, time: &str, database: &str) -> Event {
+    ese_event(
+        record,
+        time,
+        172,
+        &[
+            "MSExchangeIS",
+            "298",
+            database,
+            "5.0.2195 SP3",
+            "5.0.2195 SP4",
+        ],
+    )
+}
