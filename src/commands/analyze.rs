@@ -159,6 +159,7 @@ fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>) -> Result<()>
         target_os: Some(os),
         backup_dir: None,
         dry_run: false,
+        force: false,
     };
     match fix::fix(&plan, &mut |db| ask_to_replace(db)) {
         Ok(report) => print_fix(db, &report, Format::Table, false)?,

@@ -6,6 +6,7 @@
 pub mod catalog_rows;
 pub mod crash;
 pub mod engine;
+pub mod files;
 pub mod fix;
 pub mod layout;
 pub mod preflight;
@@ -69,11 +70,7 @@ pub fn write_new_file(
 
 /// Creates `target`, which must not exist yet, for writing.
 pub fn create(target: &Path) -> Result<File> {
-    File::options()
-        .write(true)
-        .create_new(true)
-        .open(target)
-        .with_context(|| format!("{}: cannot create", target.display()))
+    files::create_new(target, 0o666).with_context(|| format!("{}: cannot create", target.display()))
 }
 
 /// Flushes a written file to disk.
