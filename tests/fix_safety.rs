@@ -283,3 +283,58 @@ fn defrag_removes_the_leftovers_of_a_crashed_run_but_refuses_an_existing_temp() 
     assert!(stderr(&out).contains("File exists"), "{}", stderr(&out));
     assert_eq!(sha256(&file), before);
 }
+
+/// Unmounts the test's tmpfs however the test ends.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A sparse database on a full tmpfs: reading its holes needs memory the disk has not got,
+/// which through a mapping was a SIGBUS; through positioned reads it is a clean outcome.
+#[test]
+fn a_sparse_source_on_a_full_disk_ends_cleanly() {
+    common::needs!(Need::Corpus);
+    let dir = tempfile::tempdir().unwrap();
+    let point = dir.path().to_str().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs", point])
+        .status()
+        .unwrap()
+        .success();
+    assert!(mounted, "mount needs root");
+    let _mount = Mount(dir.path().to_path_buf());
+    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let before = sha256(&file);
+    let length = std::fs::metadata(&file).unwrap().len();
+    // 32 MiB of holes past the end: pages of zeros, which ESE reads as unused.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(length + (32 << 20))
+        .unwrap();
+    let mut filler = std::fs::File::create(dir.path().join("filler")).unwrap();
+    let block = vec![1u8; 64 << 10];
+    while std::io::Write::write_all(&mut filler, &block).is_ok() {}
+    drop(filler);
+    for out in [
+        evtdoctor(&["db", "defrag", file.to_str().unwrap(), "--no-backup"]),
+        fix_yes(&file),
+    ] {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("No space left on device"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let mut zeros = std::fs::read(&file).unwrap();
+    assert_eq!(zeros.len() as u64, length + (32 << 20));
+    zeros.truncate(length as usize);
+    use sha2::{Digest, Sha256};
+    assert_eq!(hex::encode(Sha256::digest(&zeros)), before);
+}

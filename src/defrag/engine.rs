@@ -7,7 +7,6 @@ use super::rebuild::{self, RebuildOptions, RebuildSummary};
 use super::replace::{self, beside, Backup};
 use super::unicode_keys::{self, UnicodeIndex};
 use super::verify::{self, Verified};
-use super::MappedFile;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
@@ -157,7 +156,7 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
 
 /// What the rebuild and its proof work on.
 struct Work<'a> {
-    source: &'a Database<MappedFile>,
+    source: &'a Database<File>,
     /// The new file, created empty, and its path.
     file: &'a File,
     temp: &'a Path,
@@ -275,7 +274,7 @@ fn helper<T>(joined: std::thread::Result<Result<T, String>>) -> Result<T, String
 /// The new file as the verifier reads it while it is written: with the header it will get,
 /// and nothing readable until the rebuild says which trees are written.
 fn growing_new_file(
-    source: &Database<MappedFile>,
+    source: &Database<File>,
     temp: &Path,
     options: &RebuildOptions,
 ) -> Result<Database<File>> {
