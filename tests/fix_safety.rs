@@ -338,3 +338,30 @@ fn a_sparse_source_on_a_full_disk_ends_cleanly() {
     use sha2::{Digest, Sha256};
     assert_eq!(hex::encode(Sha256::digest(&zeros)), before);
 }
+
+/// A report never replaces an input, whatever name the input is given by.
+#[test]
+fn a_report_never_overwrites_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("System.evtx");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kms-sp4/System.evtx");
+    std::fs::copy(&sample, &log).unwrap();
+    let other_name = dir.path().join("report.txt");
+    std::fs::hard_link(&log, &other_name).unwrap();
+    let before = sha256(&log);
+    for output in [&log, &other_name] {
+        let out = evtdoctor(&[
+            "analyze",
+            dir.path().to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("refused: the report would overwrite the input"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(sha256(&log), before);
+}
