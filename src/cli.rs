@@ -406,6 +406,11 @@ pub struct FixArgs {
     #[arg(long, conflicts_with = "target_os")]
     pub rollback: bool,
 
+    /// Replace a database with other hard links; roll back over a file the fix did not
+    /// write (it is kept as NAME.replaced-TIMESTAMP).
+    #[arg(long)]
+    pub force: bool,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -431,6 +436,10 @@ pub struct DbDefragArgs {
     /// hashes prove a backup).
     #[arg(long)]
     pub no_backup: bool,
+
+    /// Replace a database with other hard links (they keep the old file).
+    #[arg(long)]
+    pub force: bool,
 
     /// OS version to stamp in the header, e.g. "5.0.2195 SP 4" (default: the source's).
     #[arg(long, value_name = "VERSION", value_parser = parse_os_version)]

@@ -258,6 +258,12 @@ fn sigkill_at_any_point_leaves_the_original_or_the_verified_new_file() {
         let file = kms_copy(dir.path(), source);
         let out = fix_crashing_at(&file, at);
         assert_eq!(out.status.code(), None, "point {at}: killed");
+        // A backup under a backup's name is always complete.
+        let backup = dir.path().join("kmsmdb.edb.bak");
+        assert!(
+            !backup.exists() || sha256(&backup) == original,
+            "point {at}: cut backup"
+        );
         if sha256(&file) == original {
             original_kept += 1;
         } else {

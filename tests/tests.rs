@@ -29,6 +29,7 @@ mod evtx_corpus;
 mod evtx_fast_path;
 mod evtx_writer;
 mod fix_cli;
+mod fix_safety;
 mod hostile_inputs;
 mod parallel_cli;
 mod rule_pack;

@@ -3,6 +3,7 @@
 use crate::cli::{AnalyzeArgs, Format, ReportFormat};
 use crate::correlate::{observe_batch, Correlator, Observed};
 use crate::defrag::crash;
+use crate::defrag::files::same_file;
 use crate::defrag::fix::{self, FixPlan};
 use crate::diagnose::rules::Pack;
 use crate::diagnose::{diagnose_with, Context, DatabaseFile, NoRemedy};
@@ -40,6 +41,17 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
+    }
+    if let Some(output) = &args.output {
+        let inputs = files.iter().chain(&args.fix_db);
+        if let Some(input) = inputs.into_iter().find(|i| same_file(i, output)) {
+            eprintln!(
+                "evtdoctor: {}: refused: the report would overwrite the input {}",
+                output.display(),
+                input.display()
+            );
+            return Ok(ExitCode::Usage);
+        }
     }
 
     parallel::init_threads(args.read.threads);
@@ -169,6 +181,7 @@ fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>) -> Result<()>
         target_os: Some(os),
         backup_dir: None,
         dry_run: false,
+        force: false,
     };
     match fix::fix(&plan, &mut |db| ask_to_replace(db)) {
         Ok(report) => print_fix(db, &report, Format::Table, false)?,

@@ -238,14 +238,18 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
 /// `db defrag`: rebuild, verify, back the original up (never overwriting a file), then rename
 /// the new file over it.
 fn defrag(args: &DbDefragArgs) -> Result<ExitCode> {
+    let (file, _lock) = match engine::claim(&args.file, args.force, args.backup_dir.as_deref()) {
+        Ok(claimed) => claimed,
+        Err(error) => return print_refusal(&args.file, error),
+    };
     let plan = Plan {
-        file: args.file.clone(),
+        file: file.clone(),
         temp: args.temp.clone(),
         keep_temp: args.preserve_temp,
         backup_dir: match (&args.backup_dir, args.no_backup) {
             (_, true) => None,
             (Some(dir), false) => Some(dir.clone()),
-            (None, false) => Some(beside(&args.file)),
+            (None, false) => Some(beside(&file)),
         },
         target_os: args.target_os,
     };

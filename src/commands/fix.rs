@@ -12,7 +12,12 @@ use std::path::Path;
 pub fn run(args: &FixArgs) -> Result<ExitCode> {
     let mut confirm = |db: &Path| Ok(args.yes || ask_to_replace(db)?);
     let code = if args.rollback {
-        match fix::rollback(&args.db, args.backup_dir.as_deref(), &mut confirm) {
+        match fix::rollback(
+            &args.db,
+            args.backup_dir.as_deref(),
+            args.force,
+            &mut confirm,
+        ) {
             Ok(manifest) => {
                 print_restored(&args.db, &manifest);
                 ExitCode::Clean
@@ -25,6 +30,7 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
             target_os: args.target_os,
             backup_dir: args.backup_dir.clone(),
             dry_run: args.dry_run,
+            force: args.force,
         };
         match fix::fix(&plan, &mut confirm) {
             Ok(report) => {

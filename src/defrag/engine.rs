@@ -2,11 +2,11 @@
 //! it holds what the source held, then hand it to the safe-replace protocol ([`replace`]).
 //! Until the rename, the original is untouched; the rename itself is atomic.
 
+use super::files::{self, RunLock};
 use super::rebuild::{self, RebuildOptions, RebuildSummary};
-use super::replace::{self, Backup};
+use super::replace::{self, beside, Backup};
 use super::unicode_keys::{self, UnicodeIndex};
 use super::verify::{self, Verified};
-use super::MappedFile;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
@@ -44,6 +44,22 @@ pub enum DefragError {
     Failed(#[from] anyhow::Error),
 }
 
+/// Before `fix`, `fix --rollback` or `db defrag` touches anything: the database a path
+/// names (a symlink's target; one with other hard links only with `force`), locked for this
+/// run, and the leftovers of a crashed run removed.
+pub fn claim(
+    path: &Path,
+    force: bool,
+    backup_dir: Option<&Path>,
+) -> Result<(PathBuf, RunLock), DefragError> {
+    let file = files::resolve_database(path, force).map_err(DefragError::Refused)?;
+    let lock = RunLock::take(&file)
+        .map_err(|e| DefragError::Refused(format!("{e}; the database is untouched")))?;
+    let backup_dir = backup_dir.map_or_else(|| beside(&file), Path::to_path_buf);
+    replace::remove_leftovers(&file, &backup_dir);
+    Ok((file, lock))
+}
+
 /// Rebuild, verify, back up, replace: until the rename the database is untouched, and the
 /// rename is atomic.
 pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
@@ -66,8 +82,22 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
         now: now_log_time(),
     };
     let hashing = plan.backup_dir.is_some() && !plan.keep_temp;
-    let file = super::create(&temp)
-        .map_err(|e| DefragError::Refused(format!("{e:#}; the database is untouched")))?;
+    let untouched =
+        |e: anyhow::Error| DefragError::Refused(format!("{e:#}; the database is untouched"));
+    let original = std::fs::metadata(&plan.file)
+        .with_context(|| format!("{}: cannot stat", plan.file.display()))
+        .map_err(untouched)?;
+    let file = super::create(&temp).map_err(untouched)?;
+    if !plan.keep_temp {
+        match files::keep_owner_and_mode(&file, &original) {
+            Ok(Some(note)) => eprintln!("evtdoctor: note: {note}"),
+            Ok(None) => {}
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(untouched(e));
+            }
+        }
+    }
     let refuse = |message: String| {
         if !plan.keep_temp {
             let _ = std::fs::remove_file(&temp);
@@ -103,7 +133,7 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
     let backup = if plan.keep_temp {
         None
     } else {
-        match back_up_and_replace(plan, &temp, &before, &after) {
+        match back_up_and_replace(plan, &temp, &before, &after, files::mode_of(&original)) {
             Ok(backup) => backup,
             Err(e) => return refuse(format!("{e:#}")),
         }
@@ -126,7 +156,7 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
 
 /// What the rebuild and its proof work on.
 struct Work<'a> {
-    source: &'a Database<MappedFile>,
+    source: &'a Database<File>,
     /// The new file, created empty, and its path.
     file: &'a File,
     temp: &'a Path,
@@ -244,7 +274,7 @@ fn helper<T>(joined: std::thread::Result<Result<T, String>>) -> Result<T, String
 /// The new file as the verifier reads it while it is written: with the header it will get,
 /// and nothing readable until the rebuild says which trees are written.
 fn growing_new_file(
-    source: &Database<MappedFile>,
+    source: &Database<File>,
     temp: &Path,
     options: &RebuildOptions,
 ) -> Result<Database<File>> {
@@ -261,12 +291,14 @@ fn back_up_and_replace(
     temp: &Path,
     before: &Facts,
     after: &Facts,
+    mode: u32,
 ) -> Result<Option<PathBuf>> {
     let backup = match &plan.backup_dir {
         Some(dir) => Some(Backup {
             dir,
             database_sha256: before.hash()?,
             new_sha256: after.hash()?,
+            mode,
         }),
         None => None,
     };

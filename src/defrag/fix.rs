@@ -22,6 +22,8 @@ pub struct FixPlan {
     pub backup_dir: Option<PathBuf>,
     /// Rebuild and verify into the temp file, then delete it: nothing is changed.
     pub dry_run: bool,
+    /// Replace a database that has other hard links.
+    pub force: bool,
 }
 
 /// Whether the database may be replaced: asked once every check has passed.
@@ -41,13 +43,14 @@ pub fn fix(plan: &FixPlan, confirm: &mut Confirm<'_>) -> Result<Report, DefragEr
              KMS case, where the indexes were built under an older service pack",
         ));
     };
-    let db = super::open(&plan.db).map_err(|e| DefragError::Unreadable(format!("{e:#}")))?;
-    let dir = beside(&plan.db);
+    let (path, _lock) = engine::claim(&plan.db, plan.force, plan.backup_dir.as_deref())?;
+    let db = super::open(&path).map_err(|e| DefragError::Unreadable(format!("{e:#}")))?;
+    let dir = beside(&path);
     if db.header.state != DbState::CLEAN_SHUTDOWN {
         return Err(refused(recovery_advice(&db.header, &dir)));
     }
     drop(db);
-    let holders = preflight::processes_holding(&plan.db);
+    let holders = preflight::processes_holding(&path);
     if !holders.is_empty() {
         let pids: Vec<String> = holders.iter().map(u32::to_string).collect();
         return Err(refused(format!(
@@ -55,9 +58,7 @@ pub fn fix(plan: &FixPlan, confirm: &mut Confirm<'_>) -> Result<Report, DefragEr
             pids.join(", ")
         )));
     }
-    let size = std::fs::metadata(&plan.db)
-        .map_err(anyhow::Error::new)?
-        .len();
+    let size = std::fs::metadata(&path).map_err(anyhow::Error::new)?.len();
     let needed = size.saturating_mul(SPACE_NEEDED_PERCENT) / 100;
     if let Some(free) = preflight::free_space(&dir).filter(|&free| free < needed) {
         return Err(refused(format!(
@@ -66,14 +67,12 @@ pub fn fix(plan: &FixPlan, confirm: &mut Confirm<'_>) -> Result<Report, DefragEr
             dir.display()
         )));
     }
-    let temp = replace::default_temp(&plan.db);
-    // A temp file left by an interrupted run is never the database: start afresh.
-    let _ = std::fs::remove_file(&temp);
-    if !plan.dry_run && !confirm(&plan.db).map_err(anyhow::Error::new)? {
+    let temp = replace::default_temp(&path);
+    if !plan.dry_run && !confirm(&path).map_err(anyhow::Error::new)? {
         return Err(not_confirmed());
     }
     let report = engine::execute(&Plan {
-        file: plan.db.clone(),
+        file: path.clone(),
         temp: Some(temp.clone()),
         keep_temp: plan.dry_run,
         backup_dir: (!plan.dry_run).then(|| plan.backup_dir.clone().unwrap_or(dir)),
@@ -91,24 +90,46 @@ fn not_confirmed() -> DefragError {
 }
 
 /// Puts the backup recorded by the last fix back in place, once it is proven unchanged and
-/// the replacement confirmed. Returns the record.
+/// an ESE database, the file in place proven to be the one the fix wrote (or, with `force`,
+/// kept as `NAME.replaced-TIMESTAMP`), and the replacement confirmed. Returns the record.
 pub fn rollback(
     db: &Path,
     backup_dir: Option<&Path>,
+    force: bool,
     confirm: &mut Confirm<'_>,
 ) -> Result<Manifest, DefragError> {
-    let dir = backup_dir.map_or_else(|| beside(db), Path::to_path_buf);
-    let manifest = Manifest::read(&dir, db).map_err(|e| refused(format!("{e:#}")))?;
+    let (db, _lock) = engine::claim(db, force, backup_dir)?;
+    let dir = backup_dir.map_or_else(|| beside(&db), Path::to_path_buf);
+    let manifest = Manifest::read(&dir, &db).map_err(|e| refused(format!("{e:#}")))?;
     if replace::sha256_of(&manifest.backup)? != manifest.backup_sha256 {
         return Err(refused(format!(
             "the backup {} no longer has the SHA-256 recorded for it",
             manifest.backup.display()
         )));
     }
-    if !confirm(db).map_err(anyhow::Error::new)? {
+    if let Err(e) = super::open(&manifest.backup) {
+        return Err(refused(format!(
+            "the backup is not an ESE database one can read: {e:#}"
+        )));
+    }
+    let changed = replace::sha256_of(&db)? != manifest.new_sha256;
+    if changed && !force {
+        return Err(refused(format!(
+            "{} is not the file the fix wrote (its SHA-256 differs from the one recorded):              it changed since, and a rollback would lose that; --force keeps it as              NAME.replaced-TIMESTAMP and rolls back",
+            db.display()
+        )));
+    }
+    if !confirm(&db).map_err(anyhow::Error::new)? {
         return Err(not_confirmed());
     }
-    replace::restore(&manifest, db)?;
+    if changed {
+        let kept = replace::keep_replaced(&db)?;
+        eprintln!(
+            "evtdoctor: note: the file in place differed from the one the fix wrote: kept as {}",
+            kept.display()
+        );
+    }
+    replace::restore(&manifest, &db)?;
     Ok(manifest)
 }
 

@@ -6,6 +6,7 @@
 pub mod catalog_rows;
 pub mod crash;
 pub mod engine;
+pub mod files;
 pub mod fix;
 pub mod preflight;
 pub mod rebuild;
@@ -55,11 +56,7 @@ pub type WriteOut<'a> = dyn FnMut() -> Result<(), String> + 'a;
 
 /// Creates `target`, which must not exist yet, for writing.
 pub fn create(target: &Path) -> Result<File> {
-    File::options()
-        .write(true)
-        .create_new(true)
-        .open(target)
-        .with_context(|| format!("{}: cannot create", target.display()))
+    files::create_new(target, 0o666).with_context(|| format!("{}: cannot create", target.display()))
 }
 
 /// Flushes a written file to disk.
@@ -196,34 +193,12 @@ fn write_at(file: &File, mut offset: u64, mut bytes: &[u8]) -> std::io::Result<(
     Ok(())
 }
 
-/// A database file mapped read-only: pages are copied straight out of the page cache, with
-/// no system call per read and no second copy through a read buffer. Mapped pages count as
-/// resident memory but are the file's cache, not memory of the process's own.
-pub struct MappedFile(memmap2::Mmap);
-
-impl PageSource for MappedFile {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0[..].read_at(offset, buf)
-    }
-
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-
-    fn in_memory(&self) -> Option<&[u8]> {
-        Some(&self.0)
-    }
-}
-
-/// Opens a file as a database, mapped read-only, naming the path in the error.
-pub fn open(path: &Path) -> Result<Database<MappedFile>> {
+/// Opens a file as a database, naming the path in the error. Pages are read with positioned
+/// reads, not mapped: a file cut short by another process, or a sparse file whose holes the
+/// disk cannot fill, gives a read error, never a fault (SIGBUS).
+pub fn open(path: &Path) -> Result<Database<File>> {
     let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    // SAFETY: the map is only read. Another process cutting the file short while it is
-    // mapped would make reads past the new end fault; `fix` refuses a file another process
-    // holds open, and `db defrag` is documented to need the database closed.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .with_context(|| format!("{}: cannot map", path.display()))?;
-    Database::open(MappedFile(map)).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))
+    Database::open(file).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))
 }
 
 #[cfg(test)]

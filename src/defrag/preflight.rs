@@ -121,21 +121,8 @@ pub fn required_generations(header: &FileHeader, logs: &[LogFile]) -> (Vec<u32>,
 }
 
 /// Bytes free for an unprivileged writer on the filesystem holding `dir`.
-#[cfg(unix)]
 pub fn free_space(dir: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a zeroed statvfs the call fills in.
-    let status = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
-    // The field types are 32-bit on some targets, 64-bit on others.
-    #[allow(clippy::useless_conversion)]
-    (status == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
-}
-
-#[cfg(not(unix))]
-pub fn free_space(_dir: &Path) -> Option<u64> {
-    None
+    fs4::available_space(dir).ok()
 }
 
 /// Processes that have `file` open, where the OS can tell (Linux: /proc/*/fd).

@@ -3,6 +3,7 @@
 //! disk, and then by one atomic rename; a rollback puts the recorded backup back the same way.
 
 use super::crash;
+use super::files::{self, sibling};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -23,12 +24,30 @@ pub fn default_temp(file: &Path) -> PathBuf {
     sibling(file, "defrag-tmp")
 }
 
+/// Where a backup is written until it is complete and its hash checked.
+fn backup_temp(database: &Path, dir: &Path) -> PathBuf {
+    dir.join(format!(
+        "{}.bak-tmp",
+        database.file_name().unwrap_or_default().to_string_lossy()
+    ))
+}
+
+/// Removes what a crashed run of `fix` or `db defrag` can leave (the new file at the default
+/// temp path, a partial backup, a partial rollback record), naming each; run under the lock.
+pub fn remove_leftovers(database: &Path, backup_dir: &Path) {
+    files::remove_leftover(&default_temp(database));
+    files::remove_leftover(&backup_temp(database, backup_dir));
+    files::remove_leftover(&sibling(&Manifest::path(backup_dir, database), "tmp"));
+}
+
 /// Where a backup goes, and the SHA-256 of the database and of the new file: they prove the
 /// backup and go into the rollback record.
 pub struct Backup<'a> {
     pub dir: &'a Path,
     pub database_sha256: &'a str,
     pub new_sha256: &'a str,
+    /// Permission bits the backup and its record may have (those of the database).
+    pub mode: u32,
 }
 
 /// The backup (with its record for rollback), when one is asked for, then the rename that
@@ -40,14 +59,14 @@ pub fn back_up_and_replace(
 ) -> Result<Option<PathBuf>> {
     let mut copy = None;
     if let Some(backup) = backup {
-        let path = back_up(database, backup.dir, backup.database_sha256)?;
+        let path = back_up(database, backup.dir, backup.database_sha256, backup.mode)?;
         let manifest = Manifest {
-            database: database.to_path_buf(),
-            backup: path.clone(),
+            database: std::path::absolute(database)?,
+            backup: std::path::absolute(&path)?,
             backup_sha256: backup.database_sha256.to_owned(),
             new_sha256: backup.new_sha256.to_owned(),
         };
-        manifest.write(backup.dir)?;
+        manifest.write(backup.dir, backup.mode)?;
         copy = Some(path);
     }
     replace(new, database)?;
@@ -58,12 +77,13 @@ pub fn back_up_and_replace(
 /// over the database.
 pub fn restore(manifest: &Manifest, database: &Path) -> Result<()> {
     let temp = default_temp(database);
-    let _ = std::fs::remove_file(&temp);
-    let mut target = File::options()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
+    let original = std::fs::metadata(database)
+        .with_context(|| format!("{}: cannot stat", database.display()))?;
+    let mut target = files::create_new(&temp, files::mode_of(&original))
         .with_context(|| format!("{}: cannot create", temp.display()))?;
+    if let Some(note) = files::keep_owner_and_mode(&target, &original)? {
+        eprintln!("evtdoctor: note: {note}");
+    }
     File::open(&manifest.backup)
         .and_then(|mut source| copy_with_crash_points(&mut source, &mut target))
         .and_then(|()| target.sync_all())
@@ -76,6 +96,16 @@ pub fn restore(manifest: &Manifest, database: &Path) -> Result<()> {
     replace(&temp, database)
 }
 
+/// Gives the file in place a second name, `NAME.replaced-TIMESTAMP`, so a rollback over it
+/// loses nothing.
+pub fn keep_replaced(database: &Path) -> Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let kept = sibling(database, &format!("replaced-{stamp}"));
+    std::fs::hard_link(database, &kept)
+        .with_context(|| format!("{}: cannot keep the file in place", kept.display()))?;
+    Ok(kept)
+}
+
 /// What `fix --rollback` needs: which backup belongs to which database, and its hash.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
@@ -86,18 +116,19 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    fn path(dir: &Path, database: &Path) -> PathBuf {
+    pub fn path(dir: &Path, database: &Path) -> PathBuf {
         let name = database.file_name().unwrap_or_default().to_string_lossy();
         dir.join(format!("{name}.evtdoctor-fix.json"))
     }
 
-    /// Written to a temp name and renamed, so a crash leaves the old manifest or the new one.
-    fn write(&self, dir: &Path) -> Result<()> {
+    /// Written to a temp name and renamed, so a crash leaves the old manifest or the new one;
+    /// no more readable than the database.
+    fn write(&self, dir: &Path, mode: u32) -> Result<()> {
         let path = Manifest::path(dir, &self.database);
         let temp = sibling(&path, "tmp");
         let text = serde_json::to_vec_pretty(self)?;
         crash::point();
-        File::create(&temp)
+        files::create_new(&temp, mode)
             .and_then(|mut f| f.write_all(&text).and_then(|()| f.sync_all()))
             .and_then(|()| std::fs::rename(&temp, &path))
             .with_context(|| format!("{}: cannot write", path.display()))
@@ -111,52 +142,59 @@ impl Manifest {
                 path.display()
             )
         })?;
-        serde_json::from_slice(&text).with_context(|| format!("{}: unreadable", path.display()))
+        let mut manifest: Manifest = serde_json::from_slice(&text)
+            .with_context(|| format!("{}: unreadable", path.display()))?;
+        // Older records hold paths relative to their own folder.
+        let folder = std::path::absolute(dir)?;
+        manifest.database = folder.join(&manifest.database);
+        manifest.backup = folder.join(&manifest.backup);
+        Ok(manifest)
     }
 }
 
-/// `dir/name.suffix` for a file `dir/name`.
-fn sibling(file: &Path, suffix: &str) -> PathBuf {
-    let mut name = file.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{suffix}"));
-    file.with_file_name(name)
-}
-
-/// Copies `file` into `dir` under a name no file has yet (`NAME.bak`, `NAME.1.bak`, ...),
-/// flushes it and checks its SHA-256 against the original's.
-fn back_up(file: &Path, dir: &Path, sha256: &str) -> Result<PathBuf> {
+/// Copies `file` into `dir` under a temporary name, flushes it, checks its SHA-256 against
+/// the original's, and only then gives it a name no file has yet (`NAME.bak`, `NAME.1.bak`,
+/// ...): a crash never leaves a cut backup under a backup's name.
+fn back_up(file: &Path, dir: &Path, sha256: &str, mode: u32) -> Result<PathBuf> {
+    let temp = backup_temp(file, dir);
+    let mut target = files::create_new(&temp, mode)
+        .with_context(|| format!("{}: cannot create", temp.display()))?;
+    let copied = File::open(file)
+        .and_then(|mut source| copy_with_crash_points(&mut source, &mut target))
+        .and_then(|()| target.sync_all())
+        .with_context(|| format!("{}: backup failed", temp.display()))
+        .and_then(|()| sha256_of(&temp));
+    let copy_sha = match copied {
+        Ok(hash) => hash,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+    };
+    if copy_sha != sha256 {
+        let _ = std::fs::remove_file(&temp);
+        anyhow::bail!(
+            "{}: the backup's SHA-256 differs from the original's",
+            temp.display()
+        );
+    }
     let name = file.file_name().unwrap_or_default().to_string_lossy();
     for n in 0..1000 {
         let candidate = match n {
             0 => dir.join(format!("{name}.bak")),
             n => dir.join(format!("{name}.{n}.bak")),
         };
-        let mut target = match File::options()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(target) => target,
+        crash::point();
+        match files::rename_no_replace(&temp, &candidate) {
+            Ok(()) => return Ok(candidate),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(e).with_context(|| format!("{}: cannot create", candidate.display()))
+                let _ = std::fs::remove_file(&temp);
+                return Err(e).with_context(|| format!("{}: cannot create", candidate.display()));
             }
-        };
-        let copied = File::open(file)
-            .and_then(|mut source| copy_with_crash_points(&mut source, &mut target))
-            .and_then(|()| target.sync_all());
-        if let Err(e) = copied {
-            let _ = std::fs::remove_file(&candidate);
-            return Err(e).with_context(|| format!("{}: backup failed", candidate.display()));
         }
-        let copy_sha = sha256_of(&candidate)?;
-        anyhow::ensure!(
-            copy_sha == sha256,
-            "{}: the backup's SHA-256 differs from the original's",
-            candidate.display()
-        );
-        return Ok(candidate);
     }
+    let _ = std::fs::remove_file(&temp);
     anyhow::bail!("{}: no free backup name", dir.display())
 }
 
