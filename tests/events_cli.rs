@@ -152,8 +152,13 @@ fn truncated_and_bit_flipped_evtx_copies_never_panic_and_keep_intact_records() {
     std::fs::write(&path, &original[..cut]).unwrap();
     let (code, numbers) = read_damaged(&path);
     assert_eq!(code, Some(0));
-    // Chunks 0..20 hold records 1..=3828 in this file.
-    assert_eq!(numbers, (1..=3828).collect::<Vec<u64>>());
+    // Chunks 0..20 hold records 1..=3828 in this file; chunk 20 holds 3829..=3907 whole
+    // before the cut.
+    assert!(
+        numbers == (1..=3907).collect::<Vec<u64>>(),
+        "{} records",
+        numbers.len()
+    );
     assert_eq!(numbers[..10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
     // Flip bits in every 997th byte past the file header: records in undamaged places survive,
