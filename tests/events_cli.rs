@@ -202,3 +202,41 @@ fn table_describes_known_events_from_the_catalog_when_the_log_has_no_message() {
         "{text}"
     );
 }
+
+/// A FIFO met in a directory is skipped with a message; named on the command line it is read
+/// until its writer closes it; an endless device stops at the cap with a clear error.
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_skipped_in_folders_and_read_up_to_a_cap_when_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kms-sp4/System.evt");
+    std::fs::copy(&sample, dir.path().join("System.evt")).unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+
+    let out = evtdoctor(&["events", "--jsonl", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_lines(&out).len(), 27);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pipe: skipped: not a regular file (FIFO, device or socket)"),
+        "{stderr}"
+    );
+
+    let writer = {
+        let (fifo, sample) = (fifo.clone(), sample.clone());
+        std::thread::spawn(move || std::fs::write(fifo, std::fs::read(sample).unwrap()))
+    };
+    let out = evtdoctor(&["events", "--jsonl", fifo.to_str().unwrap()]);
+    writer.join().unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_lines(&out).len(), 27);
+
+    let out = evtdoctor(&["events", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "/dev/zero: cannot read: not a regular file and longer than the 256 MiB read from such \
+         inputs"
+    ));
+}
