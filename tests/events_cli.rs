@@ -240,3 +240,41 @@ fn fifos_and_devices_are_skipped_in_folders_and_read_up_to_a_cap_when_named() {
          inputs"
     ));
 }
+
+/// `--source` matches the legacy source name and the provider name; a filtered export's two
+/// record numbers are both given.
+#[test]
+fn source_matches_provider_or_event_source_name_and_both_record_numbers_show() {
+    let path = corpus_dir().join("incoming/museum_win10_application_eventsourcename.evtx");
+    for name in [
+        "Microsoft-Windows-Security-SPP",
+        "Software Protection Platform Service",
+    ] {
+        let out = evtdoctor(&[
+            "events",
+            "--jsonl",
+            "--source",
+            name,
+            path.to_str().unwrap(),
+        ]);
+        let lines = stdout_lines(&out);
+        assert_eq!(lines.len(), 379, "{name}");
+        let first: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["source"], "Software Protection Platform Service");
+        assert_eq!(first["provider"], "Microsoft-Windows-Security-SPP");
+    }
+    let path = corpus_dir().join("evtx/attack_netlogon5805_zerologon_binary.evtx");
+    let out = evtdoctor(&["events", "--jsonl", path.to_str().unwrap()]);
+    let numbers: Vec<(Value, Value)> = stdout_lines(&out)
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["record_number"].clone(), v["event_record_id"].clone())
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        [(1.into(), 63220.into()), (2.into(), 63221.into())],
+        "the export renumbered the record headers only"
+    );
+}

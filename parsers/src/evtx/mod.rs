@@ -326,7 +326,7 @@ fn clean_chunk_items(
         let (start, len) = (record.binxml_start, record.binxml_len);
         let mut event = template::record_event(chunk.data, start, len, plans, &mut lists)?;
         event.time_written = timestamp_to_utc(record.timestamp);
-        event.record_number = Some(record.record_id);
+        set_record_numbers(&mut event, record.record_id);
         items.push(Ok(event));
     }
     Some(items)
@@ -356,9 +356,18 @@ fn convert_record(
         },
     };
     event.time_written = timestamp_to_utc(record.timestamp);
-    event.record_number = Some(record.event_record_id);
+    set_record_numbers(&mut event, record.event_record_id);
     event.origin.recovered = record.recovered;
     Ok(Ok(event))
+}
+
+/// The record header's number is the record number; the one in System/EventRecordID (read
+/// into `event_record_id` by the template path, `record_number` by the XML path) is kept
+/// beside it when it differs.
+fn set_record_numbers(event: &mut Event, header_number: u64) {
+    let in_xml = event.event_record_id.take().or(event.record_number);
+    event.record_number = Some(header_number);
+    event.event_record_id = in_xml.filter(|&id| id != header_number);
 }
 
 /// The slow, general path: render the record to XML and read that.

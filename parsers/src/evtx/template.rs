@@ -294,6 +294,7 @@ impl<'c> Instance<'c> {
 enum Field {
     ProviderName,
     EventSourceName,
+    EventRecordId,
     EventId,
     Qualifiers,
     Level,
@@ -309,7 +310,7 @@ enum Field {
     /// A substitution holding nested BinXML (Windows stores EventData and the content of
     /// UserData this way).
     Nested(Context),
-    /// Text the model does not keep (Version, Opcode, EventRecordID, Execution, ...).
+    /// Text the model does not keep (Version, Opcode, Execution, ...).
     Ignored,
 }
 
@@ -400,7 +401,7 @@ impl TemplatePlan {
             return None;
         }
         // The provider name is the source only when no EventSourceName says otherwise: its
-        // text is made last, and only then.
+        // text is made last, and kept apart only when it differs.
         let mut provider = None;
         for plan in &self.fields {
             state.spend(1 + plan.pieces.len())?;
@@ -488,6 +489,7 @@ impl TemplatePlan {
                                 event.level = Level::from_evtx_level(u8::try_from(n).ok()?)
                             }
                             Field::Task => event.category = u16::try_from(n).ok(),
+                            Field::EventRecordId => event.event_record_id = Some(n),
                             _ => state.keywords = n,
                         }
                         continue;
@@ -501,6 +503,7 @@ impl TemplatePlan {
                     match field {
                         Field::EventSourceName if !text.is_empty() => event.source = text,
                         Field::EventId => event.event_id = text.trim().parse().unwrap_or(0),
+                        Field::EventRecordId => event.event_record_id = text.trim().parse().ok(),
                         Field::Qualifiers => event.qualifiers = text.trim().parse().ok(),
                         Field::Level => {
                             event.level = text.trim().parse().map(Level::from_evtx_level).ok()?
@@ -522,8 +525,13 @@ impl TemplatePlan {
                 }
             }
         }
-        if let Some(plan) = provider.filter(|_| event.source.is_empty()) {
-            state.provider = Some(text_of(&plan.pieces, values)?);
+        if let Some(plan) = provider {
+            let name = text_of(&plan.pieces, values)?;
+            if event.source.is_empty() {
+                state.provider = Some(name);
+            } else if name != event.source {
+                event.provider = Some(name);
+            }
         }
         Some(())
     }
@@ -534,7 +542,12 @@ impl TemplatePlan {
 fn numeric_of(field: Field, pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
     let numeric = matches!(
         field,
-        Field::EventId | Field::Qualifiers | Field::Level | Field::Task | Field::Keywords
+        Field::EventId
+            | Field::EventRecordId
+            | Field::Qualifiers
+            | Field::Level
+            | Field::Task
+            | Field::Keywords
     );
     let ([Piece::Value(i)], true) = (pieces, numeric) else {
         return None;
@@ -865,6 +878,7 @@ impl PlanWalker<'_> {
                 "Keywords" => Field::Keywords,
                 "Channel" => Field::Channel,
                 "Computer" => Field::Computer,
+                "EventRecordID" => Field::EventRecordId,
                 _ => Field::Ignored,
             }),
             (Some("System"), Some(_), _) if !deeper => Some(Field::Ignored),
