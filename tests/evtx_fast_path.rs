@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::corpus_files;
+use common::evtx_corpus_files;
 use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
 use evtdoctor_parsers::Event;
 
@@ -27,7 +27,7 @@ fn xml_safe(mut event: Event) -> Event {
 #[test]
 fn fast_path_equals_xml_path_on_every_corpus_record() {
     let mut compared = 0;
-    for path in corpus_files("evtx", &[".evtx"]) {
+    for path in evtx_corpus_files() {
         let bytes = std::fs::read(&path).unwrap();
         let read = |via_templates| {
             let options = EvtxOptions {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{corpus_files, evtdoctor, oracle, rust_evtx_dump};
+use common::{corpus_files, evtdoctor, evtx_corpus_files, oracle, rust_evtx_dump};
 use evtdoctor::input::{read_events, ReadOptions};
 use evtdoctor::logwriter::text as render;
 use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
@@ -38,7 +38,7 @@ fn with_data(events: &[Event]) -> usize {
 
 /// The .evtx corpus files whose records carry binary data, with their records.
 fn evtx_with_data() -> Vec<(PathBuf, Vec<Event>)> {
-    corpus_files("evtx", &[".evtx"])
+    evtx_corpus_files()
         .into_iter()
         .map(|path| {
             let events = evtx_events(&path);
