@@ -111,17 +111,46 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<PathError>) {
                 Ok(t) if t.is_dir() => stack.push(path),
                 Ok(t) if t.is_file() => found.push(path),
                 // Symlinks: follow to files, not into directories (no cycles).
-                Ok(_) => {
-                    if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                        found.push(path)
-                    }
-                }
+                Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
+                    Ok(target) if target.is_file() => found.push(path),
+                    Ok(target) if !target.is_dir() => skip_special(&path),
+                    _ => {}
+                },
+                Ok(_) => skip_special(&path),
                 Err(_) => {}
             }
         }
     }
     found.sort();
     files.extend(found);
+}
+
+/// FIFOs, devices and sockets met while walking a directory are not read (one could block or
+/// never end); named on the command line they are, up to [`STREAM_CAP`].
+fn skip_special(path: &Path) {
+    eprintln!(
+        "evtdoctor: {}: skipped: not a regular file (FIFO, device or socket); name it on the \
+         command line to read it",
+        path.display()
+    );
+}
+
+/// At most this much is read from an input that is not a regular file (a FIFO, a device,
+/// standard input), whose size is not known beforehand.
+pub const STREAM_CAP: u64 = 256 * 1024 * 1024;
+
+/// Everything `reader` gives up to its end, or an error once it gives more than [`STREAM_CAP`].
+pub fn read_capped(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut reader.take(STREAM_CAP + 1), &mut bytes)?;
+    if bytes.len() as u64 > STREAM_CAP {
+        return Err(std::io::Error::other(format!(
+            "not a regular file and longer than the {} MiB read from such inputs: copy it to \
+             a file to read it",
+            STREAM_CAP >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The bytes of an input file: large ones memory-mapped so they are not copied, small ones
@@ -138,7 +167,11 @@ const MAP_FROM: u64 = 8 * 1024 * 1024;
 impl InputBytes {
     pub fn open(path: &Path) -> std::io::Result<InputBytes> {
         let mut file = std::fs::File::open(path)?;
-        let len = file.metadata()?.len();
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return read_capped(file).map(InputBytes::Read);
+        }
+        let len = meta.len();
         if len < MAP_FROM {
             let mut bytes = Vec::with_capacity(len as usize);
             std::io::Read::read_to_end(&mut file, &mut bytes)?;

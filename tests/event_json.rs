@@ -5,7 +5,7 @@
 use crate::common;
 use common::Need;
 
-use common::corpus_files;
+use common::{corpus_files, evtx_corpus_files};
 use evtdoctor::input::{read_events_with_basis, ReadOptions};
 use evtdoctor::output::event_json::write_event;
 use evtdoctor_parsers::text::TimeBasis;
@@ -58,7 +58,7 @@ fn sample_files(dir: &Path, found: &mut Vec<PathBuf>) {
 fn every_corpus_and_sample_record_serializes_like_serde() {
     common::needs!(Need::Corpus);
     let mut files = corpus_files("evt", &[".evt"]);
-    files.extend(corpus_files("evtx", &[".evtx"]));
+    files.extend(evtx_corpus_files());
     sample_files(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"),
         &mut files,

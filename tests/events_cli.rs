@@ -158,8 +158,13 @@ fn truncated_and_bit_flipped_evtx_copies_never_panic_and_keep_intact_records() {
     std::fs::write(&path, &original[..cut]).unwrap();
     let (code, numbers) = read_damaged(&path);
     assert_eq!(code, Some(0));
-    // Chunks 0..20 hold records 1..=3828 in this file.
-    assert_eq!(numbers, (1..=3828).collect::<Vec<u64>>());
+    // Chunks 0..20 hold records 1..=3828 in this file; chunk 20 holds 3829..=3907 whole
+    // before the cut.
+    assert!(
+        numbers == (1..=3907).collect::<Vec<u64>>(),
+        "{} records",
+        numbers.len()
+    );
     assert_eq!(numbers[..10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
     // Flip bits in every 997th byte past the file header: records in undamaged places survive,
@@ -201,5 +206,81 @@ fn table_describes_known_events_from_the_catalog_when_the_log_has_no_message() {
     assert!(
         text.contains("The Event Log service started (the system is booting)."),
         "{text}"
+    );
+}
+
+/// A FIFO met in a directory is skipped with a message; named on the command line it is read
+/// until its writer closes it; an endless device stops at the cap with a clear error.
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_skipped_in_folders_and_read_up_to_a_cap_when_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kms-sp4/System.evt");
+    std::fs::copy(&sample, dir.path().join("System.evt")).unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+
+    let out = evtdoctor(&["events", "--jsonl", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_lines(&out).len(), 27);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pipe: skipped: not a regular file (FIFO, device or socket)"),
+        "{stderr}"
+    );
+
+    let writer = {
+        let (fifo, sample) = (fifo.clone(), sample.clone());
+        std::thread::spawn(move || std::fs::write(fifo, std::fs::read(sample).unwrap()))
+    };
+    let out = evtdoctor(&["events", "--jsonl", fifo.to_str().unwrap()]);
+    writer.join().unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_lines(&out).len(), 27);
+
+    let out = evtdoctor(&["events", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "/dev/zero: cannot read: not a regular file and longer than the 256 MiB read from such \
+         inputs"
+    ));
+}
+
+/// `--source` matches the legacy source name and the provider name; a filtered export's two
+/// record numbers are both given.
+#[test]
+fn source_matches_provider_or_event_source_name_and_both_record_numbers_show() {
+    let path = corpus_dir().join("incoming/museum_win10_application_eventsourcename.evtx");
+    for name in [
+        "Microsoft-Windows-Security-SPP",
+        "Software Protection Platform Service",
+    ] {
+        let out = evtdoctor(&[
+            "events",
+            "--jsonl",
+            "--source",
+            name,
+            path.to_str().unwrap(),
+        ]);
+        let lines = stdout_lines(&out);
+        assert_eq!(lines.len(), 379, "{name}");
+        let first: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["source"], "Software Protection Platform Service");
+        assert_eq!(first["provider"], "Microsoft-Windows-Security-SPP");
+    }
+    let path = corpus_dir().join("evtx/attack_netlogon5805_zerologon_binary.evtx");
+    let out = evtdoctor(&["events", "--jsonl", path.to_str().unwrap()]);
+    let numbers: Vec<(Value, Value)> = stdout_lines(&out)
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["record_number"].clone(), v["event_record_id"].clone())
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        [(1.into(), 63220.into()), (2.into(), 63221.into())],
+        "the export renumbered the record headers only"
     );
 }

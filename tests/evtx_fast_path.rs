@@ -4,7 +4,7 @@
 use crate::common;
 use common::Need;
 
-use common::corpus_files;
+use common::evtx_corpus_files;
 use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions};
 use evtdoctor_parsers::Event;
 
@@ -29,7 +29,7 @@ fn xml_safe(mut event: Event) -> Event {
 fn fast_path_equals_xml_path_on_every_corpus_record() {
     common::needs!(Need::Corpus);
     let mut compared = 0;
-    for path in corpus_files("evtx", &[".evtx"]) {
+    for path in evtx_corpus_files() {
         let bytes = std::fs::read(&path).unwrap();
         let read = |via_templates| {
             let options = EvtxOptions {

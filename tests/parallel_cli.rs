@@ -3,7 +3,7 @@
 use crate::common;
 use common::Need;
 
-use common::{corpus_files, evtdoctor};
+use common::{corpus_files, evtdoctor, evtx_corpus_files};
 use evtdoctor_testkit::events::{boot, kms_failure};
 use evtdoctor_testkit::logwriter::{evt::EvtWriter, evtx::write_evtx};
 use std::path::Path;
@@ -39,7 +39,7 @@ fn many_inputs(dir: &Path) -> u64 {
     std::fs::create_dir_all(&real).unwrap();
     for file in corpus_files("evt", &[".evt"])
         .into_iter()
-        .chain(corpus_files("evtx", &[".evtx"]))
+        .chain(evtx_corpus_files())
     {
         // The multi-MiB ones would only slow the debug build down.
         if std::fs::metadata(&file).unwrap().len() <= 0x11000 {

@@ -8,6 +8,7 @@ mod analyze_fix_db;
 mod analyze_robustness;
 mod analyze_rules;
 mod cli_manual;
+mod cut_logs;
 mod decode_command;
 mod ese_damage;
 mod ese_defrag;
@@ -36,6 +37,7 @@ mod rule_pack;
 mod rules_docs;
 mod samples;
 mod samples_analyze;
+mod text_damage;
 mod text_roundtrip;
 
 /// A file in tests/ that is not declared above would never compile or run (autotests is off).

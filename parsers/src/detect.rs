@@ -47,19 +47,23 @@ pub fn detect_format(head: &[u8]) -> Option<InputFormat> {
 /// The head decoded as text when it looks like text (UTF-8, or UTF-16 with a byte-order mark).
 fn text_prefix(head: &[u8]) -> Option<String> {
     // Control bytes mean binary (except U+001F, which evtdoctor's CSV puts between insertion
-    // strings); UTF-16 is recognised by its byte-order mark alone.
+    // strings, and NUL, which a zeroed range of a damaged text file is made of); UTF-16 is
+    // recognised by its byte-order mark alone.
     let utf16 = head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]);
     if !utf16
         && head
             .iter()
-            .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1f))
+            .any(|&b| b < 0x20 && !matches!(b, 0 | b'\t' | b'\n' | b'\r' | 0x0c | 0x1f))
     {
         return None;
     }
     // A multi-byte character cut at the end of the head may make it read as Latin-1: only its
     // first characters matter here.
     let text = crate::text::decode_text(head);
-    (!text.trim().is_empty()).then_some(text)
+    (!text
+        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+        .is_empty())
+    .then_some(text)
 }
 
 #[cfg(test)]
@@ -94,5 +98,11 @@ mod tests {
             detect_format(b"Computer:\tCAF\xc9\r\n"),
             Some(InputFormat::Text)
         );
+        // A zeroed range leaves text text; zeroes alone are not text.
+        assert_eq!(
+            detect_format(b"\0\0\0\0Event Type:\tError\r\n"),
+            Some(InputFormat::Text)
+        );
+        assert_eq!(detect_format(&[0; 64]), None);
     }
 }

@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 pub struct Event {
     /// Log (channel) name: "System", "Application", ... when the input names it.
     pub log: Option<String>,
-    /// Record number as stored (.evt) or EventRecordID (.evtx).
+    /// Record number as stored (.evt), in the record header (.evtx) or in EventRecordID (XML).
     pub record_number: Option<u64>,
+    /// An .evtx record's System/EventRecordID when it differs from the record header's number
+    /// (filtered exports renumber the headers only); `None` when they agree.
+    #[serde(default)]
+    pub event_record_id: Option<u64>,
     /// When the event was generated (.evt TimeGenerated, .evtx TimeCreated).
     pub time_generated: Option<DateTime<Utc>>,
     /// When the event was written to the log (.evt TimeWritten, .evtx record header).
@@ -21,8 +25,13 @@ pub struct Event {
     /// The high 16 bits of a legacy identifier (severity, customer and facility bits).
     pub qualifiers: Option<u16>,
     pub level: Level,
-    /// Event source (.evt) or provider name (.evtx).
+    /// Event source (.evt), or the legacy EventSourceName an .evtx provider logs under, else
+    /// its provider name.
     pub source: String,
+    /// The .evtx provider name when it differs from `source` (a provider with an
+    /// EventSourceName); `None` when they agree. `--source` matches either.
+    #[serde(default)]
+    pub provider: Option<String>,
     pub category: Option<u16>,
     pub computer: Option<String>,
     /// The user SID in its string form (`S-1-5-18`), or the account name an export shows.
@@ -145,12 +154,14 @@ impl Event {
         Event {
             log: None,
             record_number: None,
+            event_record_id: None,
             time_generated: None,
             time_written: None,
             event_id,
             qualifiers: None,
             level,
             source: source.into(),
+            provider: None,
             category: None,
             computer: None,
             user: None,

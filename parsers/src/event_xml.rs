@@ -196,12 +196,18 @@ impl Walker {
 
 impl Builder {
     fn finish(self) -> Event {
-        let source = self.source.or(self.provider).unwrap_or_default();
+        // The provider name is kept apart when a legacy EventSourceName is the source.
+        let (source, provider) = match (self.source, self.provider) {
+            (Some(source), Some(provider)) if source != provider => (source, Some(provider)),
+            (Some(source), _) => (source, None),
+            (None, provider) => (provider.unwrap_or_default(), None),
+        };
         let mut event = Event::new(
             source,
             self.event_id.unwrap_or(0),
             audit_level(self.level.unwrap_or(Level::Information), self.keywords),
         );
+        event.provider = provider;
         event.qualifiers = self.qualifiers;
         event.category = self.category;
         event.time_generated = self.time_created;

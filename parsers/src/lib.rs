@@ -55,7 +55,12 @@ impl Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.offset, self.line) {
-            (Some(offset), _) => write!(f, "offset {offset} (0x{offset:x}): {}", self.message),
+            (Some(offset), Some(line)) => write!(
+                f,
+                "line {line}, offset {offset} (0x{offset:x}): {}",
+                self.message
+            ),
+            (Some(offset), None) => write!(f, "offset {offset} (0x{offset:x}): {}", self.message),
             (None, Some(line)) => write!(f, "line {line}: {}", self.message),
             (None, None) => f.write_str(&self.message),
         }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use evtdoctor_parsers::payload::decode_payload;
 use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::Event;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
@@ -61,11 +61,7 @@ pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
 }
 
 fn read_stdin(options: ReadOptions, sink: impl FnMut(Event, TimeBasis)) -> Result<InputReport> {
-    let mut bytes = Vec::new();
-    io::stdin()
-        .lock()
-        .read_to_end(&mut bytes)
-        .context("reading standard input")?;
+    let bytes = input::read_capped(io::stdin().lock()).context("reading standard input")?;
     Ok(input::read_bytes(
         &PathBuf::from("<stdin>"),
         &bytes,

@@ -146,7 +146,11 @@ impl EventFilter {
         if !self.ids.is_empty() && !self.ids.contains(&event.event_id) {
             return false;
         }
-        if !self.sources.is_empty() && !self.sources.contains(&event.source.to_lowercase()) {
+        let named = |name: &str| self.sources.contains(&name.to_lowercase());
+        if !self.sources.is_empty()
+            && !named(&event.source)
+            && !event.provider.as_deref().is_some_and(named)
+        {
             return false;
         }
         if !self.levels.is_empty() && !self.levels.contains(&event.level) {

@@ -79,8 +79,14 @@ pub struct RecordRef {
     pub file: String,
     pub log: Option<String>,
     pub record_number: Option<u64>,
+    /// The record's System/EventRecordID, only when it differs from `record_number`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_record_id: Option<u64>,
     pub time: Option<DateTime<Utc>>,
     pub source: String,
+    /// The .evtx provider name, only when it differs from `source`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     pub event_id: u16,
     /// Byte offset of the record in its file (binary inputs).
     pub offset: Option<u64>,
@@ -101,8 +107,10 @@ impl RecordRef {
             file: sourced.file.clone(),
             log: event.log.clone(),
             record_number: event.record_number,
+            event_record_id: event.event_record_id,
             time: event.time(),
             source: event.source.clone(),
+            provider: event.provider.clone(),
             event_id: event.event_id,
             offset: event.origin.offset,
             line: event.origin.line,

@@ -19,6 +19,8 @@ pub fn write_event(out: &mut Vec<u8>, file: &str, event: &Event, time_basis: Tim
     write_opt_str(out, event.log.as_deref());
     out.extend_from_slice(b",\"record_number\":");
     write_opt_uint(out, event.record_number);
+    out.extend_from_slice(b",\"event_record_id\":");
+    write_opt_uint(out, event.event_record_id);
     out.extend_from_slice(b",\"time_generated\":");
     let generated = out.len();
     write_opt_time(out, event.time_generated);
@@ -37,6 +39,8 @@ pub fn write_event(out: &mut Vec<u8>, file: &str, event: &Event, time_basis: Tim
     write_level(out, event.level);
     out.extend_from_slice(b",\"source\":");
     write_str(out, &event.source);
+    out.extend_from_slice(b",\"provider\":");
+    write_opt_str(out, event.provider.as_deref());
     out.extend_from_slice(b",\"category\":");
     write_opt_uint(out, event.category.map(u64::from));
     out.extend_from_slice(b",\"computer\":");
@@ -72,6 +76,7 @@ fn json_size_estimate(file: &str, event: &Event) -> usize {
     let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
     400 + file.len()
         + event.source.len()
+        + text(&event.provider)
         + text(&event.log)
         + text(&event.computer)
         + text(&event.user)

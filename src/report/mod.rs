@@ -184,7 +184,11 @@ impl Report {
             computers: correlation.hosts.len(),
             rules: diagnosis.rules.clone(),
         };
-        let conclusion = conclusion(&examined, &diagnosis);
+        let damaged_inputs = inputs
+            .iter()
+            .filter(|i| i.unreadable.is_none() && i.errors_total > 0)
+            .count();
+        let conclusion = conclusion(&examined, &diagnosis, damaged_inputs);
         let hosts = correlation.hosts.iter().map(host_facts).collect();
         let timeline = correlation
             .hosts
@@ -400,9 +404,11 @@ impl TimeZone {
     }
 }
 
-fn conclusion(examined: &Examined, diagnosis: &Diagnosis) -> String {
+/// The one-sentence summary; `damaged_inputs` counts the readable inputs with damaged or
+/// missing parts, on which the verdict rests as incomplete logs.
+fn conclusion(examined: &Examined, diagnosis: &Diagnosis, damaged_inputs: usize) -> String {
     let scope = format!(
-        "{} event(s) from {} computer(s) in {} readable input(s){}",
+        "{} event(s) from {} computer(s) in {} readable input(s){}{}",
         examined.events_read,
         examined.computers,
         examined.readable_inputs,
@@ -410,6 +416,14 @@ fn conclusion(examined: &Examined, diagnosis: &Diagnosis) -> String {
             format!(
                 " ({} unreadable input(s) listed)",
                 examined.unreadable_inputs
+            )
+        } else {
+            String::new()
+        },
+        if damaged_inputs > 0 {
+            format!(
+                "; {damaged_inputs} of them are damaged or cut short (their problems are \
+                 listed), so the verdict rests on incomplete logs"
             )
         } else {
             String::new()

@@ -39,6 +39,13 @@ pub fn corpus_files(sub: &str, extensions: &[&str]) -> Vec<PathBuf> {
     files
 }
 
+/// Every corpus .evtx: `evtx/` and the logs in `incoming/`.
+pub fn evtx_corpus_files() -> Vec<PathBuf> {
+    let mut files = corpus_files("evtx", &[".evtx"]);
+    files.extend(corpus_files("incoming", &[".evtx"]));
+    files
+}
+
 /// Runs the built `evtdoctor` binary.
 pub fn evtdoctor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_evtdoctor"))

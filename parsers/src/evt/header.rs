@@ -63,12 +63,32 @@ pub struct FileHeader {
 impl FileHeader {
     /// Parses the header at the start of `bytes`; a file without one is not an .evt file.
     pub fn parse(bytes: &[u8]) -> Result<FileHeader, Problem> {
-        header(bytes).map(|(_, h)| h).map_err(|_| {
-            Problem::at_offset(
+        match header(bytes) {
+            Ok((_, (sizes, header))) if sizes == [HEADER_SIZE; 2] => Ok(header),
+            _ => Err(Problem::at_offset(
                 0,
                 format!("not an .evt file header (needs {HEADER_SIZE:#x} bytes: size, \"LfLe\", …, size)"),
-            )
-        })
+            )),
+        }
+    }
+
+    /// The header of a file whose header has its signature but a wrong size word (at its
+    /// start or end): its other fields are taken as those of a log copied while open (dirty),
+    /// so the live records are found from the end-of-file record, not from the header. The
+    /// problem names the damage. `None` when even that cannot be read.
+    pub fn parse_damaged(bytes: &[u8]) -> Option<(FileHeader, Problem)> {
+        let (_, (sizes, mut header)) = header(bytes).ok()?;
+        let [first, last] = sizes;
+        let at = if first != HEADER_SIZE { 0 } else { 0x2c };
+        header.flags.0 |= HeaderFlags::DIRTY;
+        let problem = Problem::at_offset(
+            at,
+            format!(
+                "damaged file header (size words {first:#x} and {last:#x}, expected \
+                 {HEADER_SIZE:#x}): records located from the end-of-file record instead"
+            ),
+        );
+        Some((header, problem))
     }
 
     pub fn to_bytes(&self) -> [u8; HEADER_SIZE as usize] {
@@ -94,25 +114,28 @@ impl FileHeader {
     }
 }
 
-fn header(input: &[u8]) -> IResult<&[u8], FileHeader> {
-    let size = || nom::combinator::verify(le_u32, |&s| s == HEADER_SIZE);
-    let (rest, (_, _, major_version, minor_version, start_offset, end_offset)) =
-        tuple((size(), tag(&SIGNATURE[..]), le_u32, le_u32, le_u32, le_u32))(input)?;
-    let (rest, (next_record_number, oldest_record_number, max_size, flags, retention, _)) =
-        tuple((le_u32, le_u32, le_u32, le_u32, le_u32, size()))(rest)?;
+/// The header's fields and its two size words (at its start and end).
+fn header(input: &[u8]) -> IResult<&[u8], ([u32; 2], FileHeader)> {
+    let (rest, (first_size, _, major_version, minor_version, start_offset, end_offset)) =
+        tuple((le_u32, tag(&SIGNATURE[..]), le_u32, le_u32, le_u32, le_u32))(input)?;
+    let (rest, (next_record_number, oldest_record_number, max_size, flags, retention, last_size)) =
+        tuple((le_u32, le_u32, le_u32, le_u32, le_u32, le_u32))(rest)?;
     Ok((
         rest,
-        FileHeader {
-            major_version,
-            minor_version,
-            start_offset,
-            end_offset,
-            next_record_number,
-            oldest_record_number,
-            max_size,
-            flags: HeaderFlags(flags),
-            retention,
-        },
+        (
+            [first_size, last_size],
+            FileHeader {
+                major_version,
+                minor_version,
+                start_offset,
+                end_offset,
+                next_record_number,
+                oldest_record_number,
+                max_size,
+                flags: HeaderFlags(flags),
+                retention,
+            },
+        ),
     ))
 }
 

@@ -33,9 +33,17 @@ pub const RECORD_FIXED_SIZE: u32 = 0x38;
 /// records oldest first, then (with `recover`) the whole records carved from slack, marked
 /// `origin.recovered`. Damaged regions become [`Problem`] items and reading goes on.
 ///
-/// Fails only when `bytes` does not start with an .evt file header.
+/// Fails only when `bytes` does not start with an .evt file header signature; a header with
+/// a damaged size word is reported and read as a dirty one (see [`FileHeader::parse_damaged`]).
 pub fn read_evt(bytes: &[u8], recover: bool, mut sink: impl FnMut(Item)) -> Result<(), Problem> {
-    let header = FileHeader::parse(bytes)?;
+    let header = match FileHeader::parse(bytes) {
+        Ok(header) => header,
+        Err(not_evt) => {
+            let (header, damage) = FileHeader::parse_damaged(bytes).ok_or(not_evt)?;
+            sink(Err(damage));
+            header
+        }
+    };
     let Some(ring) = Ring::new(bytes) else {
         return Ok(()); // a header alone: an empty log
     };

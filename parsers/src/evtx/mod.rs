@@ -5,9 +5,11 @@
 //! thread reads the next ones and hands on the finished ones in order. Classic-shaped records are built straight from their template
 //! substitution values ([`template`]); any other record is rendered to XML and read by
 //! [`crate::event_xml`]. An undamaged chunk's records are found by [`walk`]; the crate walks
-//! every other chunk (resyncing past damage, carving stale records).
+//! every other chunk (resyncing past damage, carving stale records). A cut last chunk and a
+//! chunk whose header is destroyed are rebuilt by [`salvage`] for the crate to read.
 
 pub mod binxml;
+mod salvage;
 mod template;
 mod walk;
 
@@ -99,13 +101,14 @@ pub fn read_evtx_chunks<T: Send>(
             .ok()
             .and_then(|mut spare| spare.pop())
             .unwrap_or_default();
-        let items = chunk_items(chunk, &settings, options, &mut plans);
+        let items = chunk_items(chunk, bytes, &settings, options, &mut plans);
         if let Ok(mut spare) = caches.lock() {
             spare.push(plans);
         }
         per_chunk(items)
     };
-    let mut chunks = parser.chunks();
+    let counted_chunks = parser.header().chunk_count;
+    let mut chunks = chunk_jobs(parser.chunks(), bytes, counted_chunks);
     let threads = match options.threads {
         0 => rayon::current_num_threads(),
         n => n,
@@ -152,17 +155,130 @@ pub fn read_evtx_chunks<T: Send>(
     Ok(())
 }
 
-/// The items of one chunk (a chunk that cannot be read is one problem).
+/// One chunk to convert: as the crate read it, or the cut one at the end of the file.
+enum ChunkJob {
+    Read(evtx::err::Result<EvtxChunkData>),
+    Cut(Result<salvage::Salvaged, Option<Problem>>),
+}
+
+/// The crate's chunks in record order, with the cut chunk at the end of the file (which the
+/// crate does not read) where the file's end falls in that order: before the walk wraps
+/// around to the first chunk, or last.
+fn chunk_jobs<'a>(
+    chunks: impl Iterator<Item = evtx::err::Result<EvtxChunkData>> + 'a,
+    bytes: &'a [u8],
+    counted_chunks: u16,
+) -> impl Iterator<Item = ChunkJob> + 'a {
+    let whole_chunks = bytes.len().saturating_sub(FILE_HEADER_BLOCK) / CHUNK_SIZE;
+    let counted_end = salvage::chunk_offset(u64::from(counted_chunks));
+    let mut end_of_file = Some((whole_chunks as u64, counted_end));
+    let mut chunks = chunks.peekable();
+    let mut previous = None;
+    std::iter::from_fn(move || {
+        if let Some(next) = chunks.peek() {
+            let number = chunk_number(next);
+            let wrapped = matches!((number, previous), (Some(n), Some(p)) if n < p);
+            if !wrapped {
+                previous = number.or(previous);
+                return chunks.next().map(ChunkJob::Read);
+            }
+        }
+        if let Some((number, counted_end)) = end_of_file.take() {
+            return Some(ChunkJob::Cut(salvage::cut_chunk(
+                bytes,
+                number,
+                counted_end,
+            )));
+        }
+        chunks.next().map(ChunkJob::Read)
+    })
+}
+
+/// The number of the chunk the crate read or failed to read.
+fn chunk_number(chunk: &evtx::err::Result<EvtxChunkData>) -> Option<u64> {
+    match chunk {
+        Ok(data) => data.number,
+        Err(e) => failed_chunk(e),
+    }
+}
+
+fn failed_chunk(error: &EvtxError) -> Option<u64> {
+    match error {
+        EvtxError::FailedToParseChunk { chunk_id, .. } => Some(*chunk_id),
+        _ => None,
+    }
+}
+
+/// The items of one chunk: its records, then the problem that says what of it was lost.
 fn chunk_items(
-    chunk: evtx::err::Result<EvtxChunkData>,
+    job: ChunkJob,
+    bytes: &[u8],
     settings: &Arc<ParserSettings>,
     options: EvtxOptions,
     plans: &mut PlanCache,
 ) -> Vec<Item> {
-    let mut data = match chunk {
-        Ok(data) => data,
-        Err(e) => return vec![Err(problem_from(&e))],
+    let (mut data, loss) = match job {
+        ChunkJob::Read(Ok(data)) => {
+            let loss = checksum_problem(&data);
+            (data, loss.map(Loss::Known))
+        }
+        ChunkJob::Read(Err(e)) => {
+            let rebuilt = failed_chunk(&e).and_then(|number| salvage::rebuilt_chunk(bytes, number));
+            match rebuilt {
+                Some(data) => (data, Some(Loss::HeaderRebuilt(problem_from(&e)))),
+                None => return vec![Err(problem_from(&e))],
+            }
+        }
+        ChunkJob::Cut(Ok(salvaged)) => (salvaged.data, salvaged.loss.map(Loss::Known)),
+        ChunkJob::Cut(Err(loss)) => return loss.into_iter().map(Err).collect(),
     };
+    let mut items = records_of(&mut data, settings, options, plans);
+    match loss {
+        Some(Loss::Known(problem)) => items.push(Err(problem)),
+        Some(Loss::HeaderRebuilt(mut problem)) => {
+            let read = items.iter().filter(|item| item.is_ok()).count();
+            problem.message.push_str(&format!(
+                "; read {read} record(s) by following their sizes from the chunk start"
+            ));
+            items.push(Err(problem));
+        }
+        None => {}
+    }
+    items
+}
+
+/// What a chunk's problem line says besides its records.
+enum Loss {
+    Known(Problem),
+    /// The header could not be read: this is why; the records read are counted.
+    HeaderRebuilt(Problem),
+}
+
+/// A chunk whose stored CRC32s do not match: its records are read as they are, with a warning.
+fn checksum_problem(data: &EvtxChunkData) -> Option<Problem> {
+    let damaged = match (
+        data.validate_header_checksum(),
+        data.validate_data_checksum(),
+    ) {
+        (true, true) => return None,
+        (false, true) => "header",
+        (true, false) => "records",
+        (false, false) => "header and records",
+    };
+    let number = data.number.unwrap_or_default();
+    Some(Problem::at_offset(
+        salvage::chunk_offset(number),
+        format!("chunk {number}: the CRC32 of its {damaged} does not match the stored one; its records were read as they are and may be altered"),
+    ))
+}
+
+/// The items of a chunk's records.
+fn records_of(
+    data: &mut EvtxChunkData,
+    settings: &Arc<ParserSettings>,
+    options: EvtxOptions,
+    plans: &mut PlanCache,
+) -> Vec<Item> {
     let chunk_id = data.number.unwrap_or_default();
     let mut chunk = match data.parse(Arc::clone(settings)) {
         Ok(chunk) => chunk,
@@ -211,7 +327,7 @@ fn clean_chunk_items(
         let (start, len) = (record.binxml_start, record.binxml_len);
         let mut event = template::record_event(chunk.data, start, len, plans, &mut lists)?;
         event.time_written = timestamp_to_utc(record.timestamp);
-        event.record_number = Some(record.record_id);
+        set_record_numbers(&mut event, record.record_id);
         items.push(Ok(event));
     }
     Some(items)
@@ -241,9 +357,18 @@ fn convert_record(
         },
     };
     event.time_written = timestamp_to_utc(record.timestamp);
-    event.record_number = Some(record.event_record_id);
+    set_record_numbers(&mut event, record.event_record_id);
     event.origin.recovered = record.recovered;
     Ok(Ok(event))
+}
+
+/// The record header's number is the record number; the one in System/EventRecordID (read
+/// into `event_record_id` by the template path, `record_number` by the XML path) is kept
+/// beside it when it differs.
+fn set_record_numbers(event: &mut Event, header_number: u64) {
+    let in_xml = event.event_record_id.take().or(event.record_number);
+    event.record_number = Some(header_number);
+    event.event_record_id = in_xml.filter(|&id| id != header_number);
 }
 
 /// The slow, general path: render the record to XML and read that.

@@ -10,9 +10,9 @@
 use evtx::EvtxChunk;
 
 /// Chunk header size: the first record follows it.
-const CHUNK_HEADER_SIZE: usize = 512;
+pub const CHUNK_HEADER_SIZE: usize = 512;
 /// Record header: signature, size, record ID, FILETIME.
-const RECORD_HEADER_SIZE: usize = 24;
+pub const RECORD_HEADER_SIZE: usize = 24;
 /// Every record starts with this signature.
 pub const RECORD_SIGNATURE: &[u8; 4] = b"\x2a\x2a\x00\x00";
 

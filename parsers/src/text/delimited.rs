@@ -120,12 +120,20 @@ pub fn records(lines: &[&str], delimiter: char) -> Vec<Result<Record, Problem>> 
         let mut splitter = Splitter::new(delimiter);
         splitter.feed(first.trim_end_matches('\r'));
         let mut used = 1;
+        let mut last = first;
         while splitter.quoted {
+            // Damage (NUL bytes, marked U+FFFD) may have taken the closing quote: the field
+            // ends with the damaged line, so that the damage stays in this record.
+            if last.contains(char::REPLACEMENT_CHARACTER) {
+                splitter.quoted = false;
+                break;
+            }
             match lines.get(index + used) {
                 Some(next) if used < MAX_RECORD_LINES => {
                     splitter.feed("\n");
                     splitter.feed(next.trim_end_matches('\r'));
                     used += 1;
+                    last = next;
                 }
                 _ => break,
             }

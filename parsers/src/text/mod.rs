@@ -49,7 +49,8 @@ pub struct TextRead {
 
 /// Reads event text of any supported kind. Fails only when the text is none of them.
 pub fn read_text(bytes: &[u8], options: TextOptions) -> Result<TextRead, Problem> {
-    let text = decode_text(bytes);
+    let mut text = decode_text(bytes);
+    let damage = mark_nul_runs(&mut text, bytes);
     let lines: Vec<&str> = text.lines().collect();
     let mut clock = Clock::new(options.offset);
     let mut items = Vec::new();
@@ -81,8 +82,120 @@ pub fn read_text(bytes: &[u8], options: TextOptions) -> Result<TextRead, Problem
     Ok(TextRead {
         kind,
         time_basis: clock.basis(),
-        items,
+        items: merge_by_line(items, damage),
     })
+}
+
+/// Replaces each run of NUL characters (a zeroed or damaged range: after decoding, so UTF-16's
+/// NUL bytes are not) by one U+FFFD, so the damage stays on the line it is on and every other
+/// line keeps its number; returns one problem per run, at its line and input offset.
+fn mark_nul_runs(text: &mut String, bytes: &[u8]) -> Vec<Problem> {
+    if !text.contains('\0') {
+        return Vec::new();
+    }
+    let offsets = InputOffsets::of(bytes);
+    let mut problems = Vec::new();
+    let mut marked = String::with_capacity(text.len());
+    let mut line = 1u64;
+    // Where the current run started: input offset and line.
+    let mut run: Option<(u64, u64)> = None;
+    let mut close_run = |run: &mut Option<(u64, u64)>, end: u64| {
+        if let Some((start, line)) = run.take() {
+            problems.push(Problem {
+                offset: Some(start),
+                line: Some(line),
+                message: format!(
+                    "{} NUL byte(s) (a zeroed or damaged range) up to offset {end}: this line is \
+                     read as far as it goes, the others are not affected",
+                    end - start
+                ),
+            });
+        }
+    };
+    let mut offset = offsets.start();
+    for c in text.chars() {
+        if c == '\0' {
+            if run.is_none() {
+                marked.push(char::REPLACEMENT_CHARACTER);
+                run = Some((offset, line));
+            }
+        } else {
+            close_run(&mut run, offset);
+            marked.push(c);
+            if c == '\n' {
+                line += 1;
+            }
+        }
+        offset += offsets.width(c);
+    }
+    close_run(&mut run, offset);
+    *text = marked;
+    problems
+}
+
+/// How positions in the decoded text map back to input offsets.
+enum InputOffsets {
+    /// UTF-8: the byte position after a byte-order mark of `bom` bytes.
+    Utf8 { bom: u64 },
+    /// UTF-16 after its 2-byte mark: two bytes per code unit.
+    Utf16,
+    /// Single bytes read as Latin-1: one byte per character.
+    Latin1 { bom: u64 },
+}
+
+impl InputOffsets {
+    /// How [`decode_text`] read `bytes`.
+    fn of(bytes: &[u8]) -> InputOffsets {
+        if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+            return InputOffsets::Utf16;
+        }
+        let body = bytes.strip_prefix(&[0xef, 0xbb, 0xbf]);
+        let bom = if body.is_some() { 3 } else { 0 };
+        match std::str::from_utf8(body.unwrap_or(bytes)) {
+            Ok(_) => InputOffsets::Utf8 { bom },
+            Err(_) => InputOffsets::Latin1 { bom },
+        }
+    }
+
+    /// The input offset of the first character.
+    fn start(&self) -> u64 {
+        match self {
+            InputOffsets::Utf8 { bom } | InputOffsets::Latin1 { bom } => *bom,
+            InputOffsets::Utf16 => 2,
+        }
+    }
+
+    /// How many input bytes the character `c` was read from.
+    fn width(&self, c: char) -> u64 {
+        match self {
+            InputOffsets::Utf8 { .. } => c.len_utf8() as u64,
+            InputOffsets::Utf16 => 2 * c.len_utf16() as u64,
+            InputOffsets::Latin1 { .. } => 1,
+        }
+    }
+}
+
+/// The readers' items with each damage problem placed before the first item of its line or a
+/// later one.
+fn merge_by_line(items: Vec<Item>, damage: Vec<Problem>) -> Vec<Item> {
+    if damage.is_empty() {
+        return items;
+    }
+    let line_of = |item: &Item| match item {
+        Ok(event) => event.origin.line,
+        Err(problem) => problem.line,
+    };
+    let mut damage = damage.into_iter().peekable();
+    let mut merged = Vec::with_capacity(items.len() + damage.len());
+    for item in items {
+        let line = line_of(&item);
+        while let Some(problem) = damage.next_if(|p| line.is_some_and(|l| p.line <= Some(l))) {
+            merged.push(Err(problem));
+        }
+        merged.push(item);
+    }
+    merged.extend(damage.map(Err));
+    merged
 }
 
 /// Event XML, possibly after a tool's banner (evtx_dump's `Record 1`, evtxexport's version
@@ -127,8 +240,11 @@ fn read_delimited(
     let head = body.first()?;
     let delimiter = if head.contains('\t') { '\t' } else { ',' };
     let records = delimited::records(body, delimiter);
-    let first_record = records.first()?.as_ref().ok()?;
-    let (columns, has_header) = delimited::layout(&first_record.fields)?;
+    let first_layout = match records.first()? {
+        Ok(first) => delimited::layout(&first.fields),
+        Err(_) => None,
+    };
+    let (columns, has_header) = first_layout.or_else(|| headerless_layout(&records))?;
     let line_base = start as u64;
     delimited::read_delimited(
         records,
@@ -139,6 +255,32 @@ fn read_delimited(
         &mut |item| items.push(shift_line(item, line_base)),
     );
     Some(TextKind::Delimited)
+}
+
+/// Rows read to find a headerless export's shape when its first row is damaged.
+const LAYOUT_ROWS: usize = 64;
+
+/// The shape of a headerless export whose first row is damaged (NUL bytes, now U+FFFD): the
+/// next whole rows show it. A header cannot be looked for past the first row.
+fn headerless_layout(
+    records: &[Result<delimited::Record, Problem>],
+) -> Option<(Vec<delimited::Column>, bool)> {
+    let first_damaged = match records.first()? {
+        Ok(first) => first
+            .fields
+            .iter()
+            .any(|f| f.contains(char::REPLACEMENT_CHARACTER)),
+        Err(_) => true,
+    };
+    if !first_damaged {
+        return None;
+    }
+    records
+        .iter()
+        .take(LAYOUT_ROWS)
+        .filter_map(|r| r.as_ref().ok())
+        .filter_map(|r| delimited::layout(&r.fields))
+        .find(|(_, has_header)| !has_header)
 }
 
 /// Records were numbered from the start of their slice; make the numbers the file's.

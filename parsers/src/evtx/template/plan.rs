@@ -14,6 +14,7 @@ use crate::filetime;
 pub(super) enum Field {
     ProviderName,
     EventSourceName,
+    EventRecordId,
     EventId,
     Qualifiers,
     Level,
@@ -29,7 +30,7 @@ pub(super) enum Field {
     /// A substitution holding nested BinXML (Windows stores EventData and the content of
     /// UserData this way).
     Nested(Context),
-    /// Text the model does not keep (Version, Opcode, EventRecordID, Execution, ...).
+    /// Text the model does not keep (Version, Opcode, Execution, ...).
     Ignored,
 }
 
@@ -72,7 +73,7 @@ impl TemplatePlan {
             return None;
         }
         // The provider name is the source only when no EventSourceName says otherwise: its
-        // text is made last, and only then.
+        // text is made last, and kept apart only when it differs.
         let mut provider = None;
         for plan in &self.fields {
             state.spend(1 + plan.pieces.len())?;
@@ -162,6 +163,7 @@ impl TemplatePlan {
                                 event.level = Level::from_evtx_level(u8::try_from(n).ok()?)
                             }
                             Field::Task => event.category = u16::try_from(n).ok(),
+                            Field::EventRecordId => event.event_record_id = Some(n),
                             _ => state.keywords = n,
                         }
                         continue;
@@ -175,6 +177,7 @@ impl TemplatePlan {
                     match field {
                         Field::EventSourceName if !text.is_empty() => event.source = text,
                         Field::EventId => event.event_id = text.trim().parse().unwrap_or(0),
+                        Field::EventRecordId => event.event_record_id = text.trim().parse().ok(),
                         Field::Qualifiers => event.qualifiers = text.trim().parse().ok(),
                         Field::Level => {
                             event.level = text.trim().parse().map(Level::from_evtx_level).ok()?
@@ -196,8 +199,13 @@ impl TemplatePlan {
                 }
             }
         }
-        if let Some(plan) = provider.filter(|_| event.source.is_empty()) {
-            state.provider = Some(text_of(&plan.pieces, values)?);
+        if let Some(plan) = provider {
+            let name = text_of(&plan.pieces, values)?;
+            if event.source.is_empty() {
+                state.provider = Some(name);
+            } else if name != event.source {
+                event.provider = Some(name);
+            }
         }
         Some(())
     }
@@ -208,7 +216,12 @@ impl TemplatePlan {
 fn numeric_of(field: Field, pieces: &[Piece], values: &[RawValue<'_>]) -> Option<u64> {
     let numeric = matches!(
         field,
-        Field::EventId | Field::Qualifiers | Field::Level | Field::Task | Field::Keywords
+        Field::EventId
+            | Field::EventRecordId
+            | Field::Qualifiers
+            | Field::Level
+            | Field::Task
+            | Field::Keywords
     );
     let ([Piece::Value(i)], true) = (pieces, numeric) else {
         return None;

@@ -147,6 +147,7 @@ impl PlanWalker<'_> {
                 "Keywords" => Field::Keywords,
                 "Channel" => Field::Channel,
                 "Computer" => Field::Computer,
+                "EventRecordID" => Field::EventRecordId,
                 _ => Field::Ignored,
             }),
             (Some("System"), Some(_), _) if !deeper => Some(Field::Ignored),
