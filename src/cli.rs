@@ -266,6 +266,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PATH")]
     pub fix_db: Option<PathBuf>,
 
+    /// With --fix-db: do not ask for confirmation.
+    #[arg(long, requires = "fix_db")]
+    pub yes: bool,
+
     /// Report format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ReportFormat>,

@@ -128,6 +128,17 @@ fn no_readable_input_is_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     let missing = evtdoctor(&["events", "/nonexistent/evtdoctor/file.evtx"]);
     assert_eq!(missing.status.code(), Some(2));
+    assert!(missing.stdout.is_empty(), "stdout carries no document");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such file"));
+    let empty = tempfile::tempdir().unwrap();
+    let out = evtdoctor(&["events", "--json", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the directory holds no logs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let usage = evtdoctor(&["events", "--format", "yaml", "x"]);
     assert_eq!(usage.status.code(), Some(2));
 }

@@ -1,12 +1,13 @@
 //! `evtdoctor analyze`: read every input, correlate, diagnose, report.
 
-use crate::cli::{AnalyzeArgs, Format, ReportFormat};
+use crate::cli::{AnalyzeArgs, ReportFormat};
 use crate::correlate::{observe_batch, Correlator, Observed};
 use crate::defrag::crash;
+use crate::defrag::engine::DefragError;
 use crate::defrag::fix::{self, FixPlan};
 use crate::diagnose::{diagnose, Context, DatabaseFile, NoRemedy};
 use crate::input::{self, ReadOptions};
-use crate::output::defrag::{ask_to_replace, print_fix, print_refusal};
+use crate::output::defrag::{ask_to_replace, print_refusal, FixResult, FixStatus};
 use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
@@ -99,7 +100,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         .fix_db
         .as_ref()
         .map(|_| diagnosis.database_defrag(&correlation));
-    let report = Report::new(
+    let fix = match (&args.fix_db, fix_target) {
+        (Some(db), Some(target)) => Some(fix_database(db, target, args.yes)?),
+        _ => None,
+    };
+    let mut report = Report::new(
         inputs,
         correlation,
         diagnosis,
@@ -108,6 +113,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             database,
         },
     );
+    report.fix = fix;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match args.resolved_format() {
         ReportFormat::Table => render_table(&report, to_terminal),
@@ -130,9 +136,6 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             }
         }
     }
-    if let (Some(db), Some(target)) = (&args.fix_db, fix_target) {
-        fix_database(db, target)?;
-    }
     Ok(if active {
         ExitCode::Found
     } else {
@@ -140,14 +143,19 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     })
 }
 
-/// Fixes the database after the report, for the OS version the logs show running (it asks
-/// before changing anything and says what it did; analyze's exit code stays the diagnosis's).
-fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>) -> Result<()> {
+/// Fixes the database once diagnosed, for the OS version the logs show running (it asks
+/// before changing anything, unless `yes`); the result goes into the report, and analyze's
+/// exit code stays the diagnosis's.
+fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>, yes: bool) -> Result<FixResult> {
     let os = match target {
         Ok(os) => os,
         Err(reason) => {
             eprintln!("evtdoctor: --fix-db: not fixing {}: {reason}", db.display());
-            return Ok(());
+            return Ok(FixResult::unchanged(
+                db,
+                FixStatus::NotAttempted,
+                reason.to_string(),
+            ));
         }
     };
     eprintln!(
@@ -160,12 +168,15 @@ fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>) -> Result<()>
         backup_dir: None,
         dry_run: false,
     };
-    match fix::fix(&plan, &mut |db| ask_to_replace(db)) {
-        Ok(report) => print_fix(db, &report, Format::Table, false)?,
+    let result = match fix::fix(&plan, &mut |db| Ok(yes || ask_to_replace(db)?)) {
+        Ok(report) => FixResult::done(db, &report, false)?,
+        Err(DefragError::Failed(error)) => return Err(error),
         Err(error) => {
+            let reason = error.to_string();
             print_refusal(db, error)?;
+            FixResult::unchanged(db, FixStatus::Refused, reason)
         }
-    }
+    };
     crash::report_points_passed();
-    Ok(())
+    Ok(result)
 }

@@ -29,6 +29,12 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }
 
+    if files.is_empty() {
+        // Nothing to list: stdout stays empty rather than saying no record matched.
+        eprintln!("evtdoctor: no readable input");
+        return Ok(ExitCode::Usage);
+    }
+
     let stdout = io::stdout();
     // An input read alone writes from inside its read (streaming); every input writes what is
     // left when delivered.

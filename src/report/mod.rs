@@ -12,6 +12,7 @@ use crate::diagnose::{DatabaseFile, Diagnosis, Finding, RuleInfo, RuledOut};
 use crate::input::InputReport;
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::OsVersion;
+use crate::output::defrag::FixResult;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::InputFormat;
@@ -39,6 +40,9 @@ pub struct Report {
     pub timeline: Vec<TimelineItem>,
     pub findings: Vec<Finding>,
     pub ruled_out: Vec<RuledOut>,
+    /// What `--fix-db` did to the database, when it was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixResult>,
     #[serde(skip)]
     offset: FixedOffset,
 }
@@ -209,6 +213,7 @@ impl Report {
             timeline,
             findings: diagnosis.findings,
             ruled_out: diagnosis.ruled_out,
+            fix: None,
             offset: options.time_zone.offset,
         }
     }
