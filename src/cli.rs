@@ -38,6 +38,25 @@ const TOP_LEVEL_HELP: &str = concat!(
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// No summaries, progress or notes on stderr (errors and damage are still reported).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also say what was read from each input (format, size, records, problems).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+impl Cli {
+    pub fn verbosity(&self) -> crate::verbosity::Verbosity {
+        use crate::verbosity::Verbosity;
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (_, true) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ mod analyze_fix_db;
 mod analyze_robustness;
 mod analyze_rules;
 mod cli_manual;
+mod cli_verbosity;
 mod decode_command;
 mod ese_damage;
 mod ese_defrag;

@@ -12,6 +12,7 @@ use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
 use crate::report::{render_markdown, render_table, InputSummary, Report, ReportOptions, TimeZone};
+use crate::verbosity;
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
 use evtdoctor_parsers::ese::header::OsVersion as EseOsVersion;
@@ -69,6 +70,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         |(report, found)| {
             progress.advance(report.size);
             print_problems(&report);
+            verbosity::input_details(&report);
             inputs.push(InputSummary::from_report(&report));
             let mut correlator = correlator.borrow_mut();
             found.into_iter().for_each(|e| correlator.add(e));
@@ -150,7 +152,7 @@ fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>, yes: bool) ->
     let os = match target {
         Ok(os) => os,
         Err(reason) => {
-            eprintln!("evtdoctor: --fix-db: not fixing {}: {reason}", db.display());
+            crate::note!("evtdoctor: --fix-db: not fixing {}: {reason}", db.display());
             return Ok(FixResult::unchanged(
                 db,
                 FixStatus::NotAttempted,
@@ -158,7 +160,7 @@ fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>, yes: bool) ->
             ));
         }
     };
-    eprintln!(
+    crate::note!(
         "evtdoctor: the logs show {os} running; fixing {} for it",
         db.display()
     );

@@ -6,6 +6,7 @@ use crate::output::events::{Rendered, Sink};
 use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
+use crate::verbosity;
 use crate::ExitCode;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -55,6 +56,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         }
         sink.borrow_mut().write(output.rendered)?;
         print_problems(&output.report);
+        verbosity::input_details(&output.report);
         reports.push(output.report);
         Ok(())
     });
@@ -68,7 +70,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let recovered: u64 = reports.iter().map(|r| r.recovered).sum();
     let unreadable = reports.len() - readable + path_errors.len();
-    eprintln!(
+    crate::note!(
         "evtdoctor: {records} records ({recovered} recovered) from {readable} input(s){}",
         if unreadable > 0 {
             format!("; {unreadable} unreadable")
