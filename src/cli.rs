@@ -432,6 +432,11 @@ pub struct EventsArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never an input.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 /// Which records to keep.
@@ -517,12 +522,17 @@ pub enum Format {
 
 impl OutputArgs {
     pub fn resolved(&self) -> Format {
+        self.given().unwrap_or(Format::Table)
+    }
+
+    /// The format asked for, if any.
+    pub fn given(&self) -> Option<Format> {
         if self.json {
-            Format::Json
+            Some(Format::Json)
         } else if self.jsonl {
-            Format::Jsonl
+            Some(Format::Jsonl)
         } else {
-            self.format.unwrap_or(Format::Table)
+            self.format
         }
     }
 }

@@ -214,3 +214,59 @@ fn table_describes_known_events_from_the_catalog_when_the_log_has_no_message() {
         "{text}"
     );
 }
+
+/// `-o FILE`: the format from the extension, the path confirmed on stderr, nothing on stdout;
+/// an unknown extension is a usage error and an input is never overwritten.
+#[test]
+fn output_file_takes_its_format_from_the_extension_and_spares_inputs() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kms-sp4");
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("events.ndjson");
+    let out = evtdoctor(&[
+        "events",
+        samples.to_str().unwrap(),
+        "-o",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("wrote {}", target.display())),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert_eq!(written.lines().count(), 98);
+    for line in written.lines() {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+
+    let text = dir.path().join("events.txt");
+    let out = evtdoctor(&[
+        "events",
+        samples.to_str().unwrap(),
+        "-o",
+        text.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!text.exists());
+
+    let input = dir.path().join("System.evt");
+    std::fs::copy(samples.join("System.evt"), &input).unwrap();
+    let alias = dir.path().join("alias.csv");
+    std::fs::hard_link(&input, &alias).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    for target in [&input, &alias] {
+        let out = evtdoctor(&[
+            "events",
+            input.to_str().unwrap(),
+            "--format",
+            "csv",
+            "-o",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

@@ -2,6 +2,7 @@
 
 use crate::cli::{EventsArgs, FilterArgs, Format, LevelArg};
 use crate::input::{self, InputReport, ReadOptions};
+use crate::output::destination::{self, Destination};
 use crate::output::events::{Rendered, Sink};
 use crate::output::print_problems;
 use crate::parallel;
@@ -17,7 +18,7 @@ use std::path::Path;
 
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
-    let format = args.output.resolved();
+    let format = destination::resolve_format(args.output.given(), args.output_file.as_deref())?;
     let options = ReadOptions {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
@@ -36,10 +37,10 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Usage);
     }
 
-    let stdout = io::stdout();
+    let mut destination = Destination::open(args.output_file.as_deref(), &files)?;
     // An input read alone writes from inside its read (streaming); every input writes what is
     // left when delivered.
-    let sink = RefCell::new(Sink::new(format, BufWriter::new(stdout.lock()))?);
+    let sink = RefCell::new(Sink::new(format, BufWriter::new(destination.writer()))?);
     let progress = Progress::for_files(&files);
     let mut reports = Vec::new();
     let read_together =
@@ -65,6 +66,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::Clean),
         other => other.context("writing output")?,
     }
+    destination.finish()?;
 
     let readable = reports.iter().filter(|r| r.readable()).count();
     let records: u64 = reports.iter().map(|r| r.records).sum();
