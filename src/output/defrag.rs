@@ -10,7 +10,7 @@ use crate::knowledge::kms;
 use crate::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
-use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
 /// A defrag's result as JSON: numbers as numbers, snake_case keys, `null` for what was not
@@ -210,18 +210,40 @@ pub fn print_refusal(file: &Path, error: DefragError) -> Result<ExitCode> {
     }
 }
 
-/// Asks on the terminal before a database is replaced; without a terminal the answer is no.
+/// Asks on the terminal before a database is rebuilt and replaced.
 pub fn ask_to_replace(db: &Path) -> io::Result<bool> {
-    if !io::stdin().is_terminal() {
+    ask(&replace_question(db))
+}
+
+fn replace_question(db: &Path) -> String {
+    format!(
+        "Back up {}, rebuild it and replace it with the verified result?",
+        db.display()
+    )
+}
+
+/// Asks on the terminal before a rollback puts the recorded backup back over the database.
+pub fn ask_to_restore(db: &Path) -> io::Result<bool> {
+    ask(&restore_question(db))
+}
+
+fn restore_question(db: &Path) -> String {
+    format!(
+        "Put the backup recorded by the last fix back in place of {}?",
+        db.display()
+    )
+}
+
+/// A yes/no question on stderr, no by default; without a terminal the answer is no.
+fn ask(question: &str) -> io::Result<bool> {
+    if !io::stdin().is_terminal() || !io::stderr().is_terminal() {
         return Ok(false);
     }
-    eprint!(
-        "Back up {}, rebuild it and replace it with the verified result? [y/N] ",
-        db.display()
-    );
-    let mut answer = String::new();
-    io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|dialoguer::Error::IO(e)| e)
 }
 
 fn shown_hash(hash: &Option<String>) -> String {
@@ -289,4 +311,22 @@ fn unicode_summary(indexes: &[UnicodeIndex]) -> String {
         })
         .collect();
     clauses.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_action_asks_its_own_question() {
+        let db = Path::new("kmsmdb.edb");
+        assert_eq!(
+            replace_question(db),
+            "Back up kmsmdb.edb, rebuild it and replace it with the verified result?"
+        );
+        assert_eq!(
+            restore_question(db),
+            "Put the backup recorded by the last fix back in place of kmsmdb.edb?"
+        );
+    }
 }
