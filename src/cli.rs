@@ -38,6 +38,25 @@ const TOP_LEVEL_HELP: &str = concat!(
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// No summaries, progress or notes on stderr (errors and damage are still reported).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also say what was read from each input (format, size, records, problems).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+impl Cli {
+    pub fn verbosity(&self) -> crate::verbosity::Verbosity {
+        use crate::verbosity::Verbosity;
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (_, true) => Verbosity::Verbose,
+            _ => Verbosity::Normal,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,6 +352,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PATH")]
     pub fix_db: Option<PathBuf>,
 
+    /// With --fix-db: do not ask for confirmation.
+    #[arg(long, requires = "fix_db")]
+    pub yes: bool,
+
     /// Report format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<ReportFormat>,
@@ -485,6 +508,11 @@ pub struct EventsArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never an input.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 /// Which records to keep.
@@ -570,12 +598,17 @@ pub enum Format {
 
 impl OutputArgs {
     pub fn resolved(&self) -> Format {
+        self.given().unwrap_or(Format::Table)
+    }
+
+    /// The format asked for, if any.
+    pub fn given(&self) -> Option<Format> {
         if self.json {
-            Format::Json
+            Some(Format::Json)
         } else if self.jsonl {
-            Format::Jsonl
+            Some(Format::Jsonl)
         } else {
-            self.format.unwrap_or(Format::Table)
+            self.format
         }
     }
 }

@@ -77,7 +77,16 @@ pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathError>) {
     let mut errors = Vec::new();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk(path, &mut files, &mut errors),
+            Ok(meta) if meta.is_dir() => {
+                let before = files.len();
+                walk(path, &mut files, &mut errors);
+                if files.len() == before {
+                    errors.push(PathError {
+                        path: path.clone(),
+                        message: "the directory holds no logs (no files in it or below it)".into(),
+                    });
+                }
+            }
             Ok(_) => files.push(path.clone()),
             Err(e) => errors.push(PathError {
                 path: path.clone(),

@@ -13,6 +13,7 @@ pub mod output;
 pub mod parallel;
 pub mod progress;
 pub mod report;
+pub mod verbosity;
 
 /// The process exit codes every command shares (documented in `--help` and README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

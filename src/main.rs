@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    evtdoctor::verbosity::set(cli.verbosity());
     let outcome = match &cli.command {
         Command::Events(args) => commands::events::run(args),
         Command::Decode(args) => commands::decode::run(args),

@@ -3,6 +3,7 @@
 pub mod db;
 pub mod decode;
 pub mod defrag;
+pub mod destination;
 pub mod event_json;
 pub mod events;
 

@@ -25,7 +25,10 @@ impl Progress {
 
     /// A bar over `total` bytes, shown when large (or when `many` items make it worth it).
     pub fn for_bytes(total: u64, many: bool) -> Progress {
-        if !std::io::stderr().is_terminal() || (total < WORTH_A_BAR && !many) {
+        if !std::io::stderr().is_terminal()
+            || crate::verbosity::get() == crate::verbosity::Verbosity::Quiet
+            || (total < WORTH_A_BAR && !many)
+        {
             return Progress { bar: None };
         }
         let bar = ProgressBar::new(total);

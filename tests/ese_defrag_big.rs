@@ -139,6 +139,6 @@ fn grown_database_defragments_and_verifies() {
     let grown = records.len() as u64 * u64::from(copies);
     let original: u64 = 7807;
     let expected = original - records.len() as u64 + grown;
-    assert_eq!(report["records_verified"], expected.to_string());
+    assert_eq!(report["records_verified"], expected);
     std::fs::remove_file(&temp).unwrap();
 }

@@ -128,6 +128,17 @@ fn no_readable_input_is_exit_code_2() {
     assert_eq!(out.status.code(), Some(2));
     let missing = evtdoctor(&["events", "/nonexistent/evtdoctor/file.evtx"]);
     assert_eq!(missing.status.code(), Some(2));
+    assert!(missing.stdout.is_empty(), "stdout carries no document");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such file"));
+    let empty = tempfile::tempdir().unwrap();
+    let out = evtdoctor(&["events", "--json", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the directory holds no logs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let usage = evtdoctor(&["events", "--format", "yaml", "x"]);
     assert_eq!(usage.status.code(), Some(2));
 }
@@ -283,4 +294,59 @@ fn source_matches_provider_or_event_source_name_and_both_record_numbers_show() {
         [(1.into(), 63220.into()), (2.into(), 63221.into())],
         "the export renumbered the record headers only"
     );
+
+/// `-o FILE`: the format from the extension, the path confirmed on stderr, nothing on stdout;
+/// an unknown extension is a usage error and an input is never overwritten.
+#[test]
+fn output_file_takes_its_format_from_the_extension_and_spares_inputs() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kms-sp4");
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("events.ndjson");
+    let out = evtdoctor(&[
+        "events",
+        samples.to_str().unwrap(),
+        "-o",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("wrote {}", target.display())),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert_eq!(written.lines().count(), 98);
+    for line in written.lines() {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+
+    let text = dir.path().join("events.txt");
+    let out = evtdoctor(&[
+        "events",
+        samples.to_str().unwrap(),
+        "-o",
+        text.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!text.exists());
+
+    let input = dir.path().join("System.evt");
+    std::fs::copy(samples.join("System.evt"), &input).unwrap();
+    let alias = dir.path().join("alias.csv");
+    std::fs::hard_link(&input, &alias).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    for target in [&input, &alias] {
+        let out = evtdoctor(&[
+            "events",
+            input.to_str().unwrap(),
+            "--format",
+            "csv",
+            "-o",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before);
 }

@@ -175,6 +175,15 @@ fn dry_run_changes_nothing_then_fix_and_rollback() {
     assert_eq!(sha256(&file), original);
     assert_eq!(files_in(dir.path()), ["kmsmdb.edb"]);
 
+    let out = fix(&file, &["--target-os", TARGET_OS, "--dry-run", "--json"]);
+    let json = String::from_utf8(out.stdout).unwrap();
+    let result: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(result["status"], "dry_run_passed");
+    assert_eq!(result["defrag"]["os_version_after"], "(5.0.2195 SP 4)");
+    assert!(result["defrag"]["records_verified"].as_u64().unwrap() > 0);
+    assert_eq!(result["procedure"], serde_json::Value::Null);
+    common::assert_valid_json("schemas/fix.schema.json", &json);
+
     let out = fix(&file, &["--target-os", TARGET_OS, "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();

@@ -9,6 +9,7 @@ mod analyze_robustness;
 mod analyze_rules;
 mod cli_manual;
 mod cut_logs;
+mod cli_verbosity;
 mod decode_command;
 mod ese_damage;
 mod ese_defrag;

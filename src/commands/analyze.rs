@@ -1,18 +1,20 @@
 //! `evtdoctor analyze`: read every input, correlate, diagnose, report.
 
-use crate::cli::{AnalyzeArgs, Format, ReportFormat};
+use crate::cli::{AnalyzeArgs, ReportFormat};
 use crate::correlate::{observe_batch, Correlator, Observed};
 use crate::defrag::crash;
 use crate::defrag::files::same_file;
+use crate::defrag::engine::DefragError;
 use crate::defrag::fix::{self, FixPlan};
 use crate::diagnose::rules::Pack;
 use crate::diagnose::{diagnose_with, Context, DatabaseFile, NoRemedy};
 use crate::input::{self, ReadOptions};
-use crate::output::defrag::{ask_to_replace, print_fix, print_refusal};
+use crate::output::defrag::{ask_to_replace, print_refusal, FixResult, FixStatus};
 use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
 use crate::report::{render_markdown, render_table, InputSummary, Report, ReportOptions, TimeZone};
+use crate::verbosity;
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
 use evtdoctor_parsers::ese::header::OsVersion as EseOsVersion;
@@ -89,6 +91,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         |(report, found)| {
             progress.advance(report.size);
             print_problems(&report);
+            verbosity::input_details(&report);
             inputs.push(InputSummary::from_report(&report));
             let mut correlator = correlator.borrow_mut();
             found.into_iter().for_each(|e| correlator.add(e));
@@ -121,7 +124,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         .fix_db
         .as_ref()
         .map(|_| diagnosis.database_defrag(&correlation));
-    let report = Report::new(
+    let fix = match (&args.fix_db, fix_target) {
+        (Some(db), Some(target)) => Some(fix_database(db, target, args.yes)?),
+        _ => None,
+    };
+    let mut report = Report::new(
         inputs,
         correlation,
         diagnosis,
@@ -130,6 +137,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             database,
         },
     );
+    report.fix = fix;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match args.resolved_format() {
         ReportFormat::Table => render_table(&report, to_terminal),
@@ -152,9 +160,6 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             }
         }
     }
-    if let (Some(db), Some(target)) = (&args.fix_db, fix_target) {
-        fix_database(db, target)?;
-    }
     Ok(if active {
         ExitCode::Found
     } else {
@@ -162,17 +167,22 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     })
 }
 
-/// Fixes the database after the report, for the OS version the logs show running (it asks
-/// before changing anything and says what it did; analyze's exit code stays the diagnosis's).
-fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>) -> Result<()> {
+/// Fixes the database once diagnosed, for the OS version the logs show running (it asks
+/// before changing anything, unless `yes`); the result goes into the report, and analyze's
+/// exit code stays the diagnosis's.
+fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>, yes: bool) -> Result<FixResult> {
     let os = match target {
         Ok(os) => os,
         Err(reason) => {
-            eprintln!("evtdoctor: --fix-db: not fixing {}: {reason}", db.display());
-            return Ok(());
+            crate::note!("evtdoctor: --fix-db: not fixing {}: {reason}", db.display());
+            return Ok(FixResult::unchanged(
+                db,
+                FixStatus::NotAttempted,
+                reason.to_string(),
+            ));
         }
     };
-    eprintln!(
+    crate::note!(
         "evtdoctor: the logs show {os} running; fixing {} for it",
         db.display()
     );
@@ -183,12 +193,15 @@ fn fix_database(db: &Path, target: Result<EseOsVersion, NoRemedy>) -> Result<()>
         dry_run: false,
         force: false,
     };
-    match fix::fix(&plan, &mut |db| ask_to_replace(db)) {
-        Ok(report) => print_fix(db, &report, Format::Table, false)?,
+    let result = match fix::fix(&plan, &mut |db| Ok(yes || ask_to_replace(db)?)) {
+        Ok(report) => FixResult::done(db, &report, false)?,
+        Err(DefragError::Failed(error)) => return Err(error),
         Err(error) => {
+            let reason = error.to_string();
             print_refusal(db, error)?;
+            FixResult::unchanged(db, FixStatus::Refused, reason)
         }
-    }
+    };
     crash::report_points_passed();
-    Ok(())
+    Ok(result)
 }

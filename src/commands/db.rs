@@ -115,7 +115,7 @@ fn check(args: &DbCheckArgs) -> Result<ExitCode> {
             db.header.state.name()
         );
     }
-    eprintln!(
+    crate::note!(
         "evtdoctor: {}: {} pages ({} in use, {} past the database's space), {} trees, {} records checked; {count} problem(s)",
         args.file.display(),
         summary.pages,
@@ -223,7 +223,7 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
     progress.finish();
     sink.finish(&headers, "No records.")?;
     print_problem_list(&path, &problems, 20);
-    eprintln!(
+    crate::note!(
         "evtdoctor: {path}: {records} records from {} table(s); {} problem(s)",
         tables.len(),
         problems.len()

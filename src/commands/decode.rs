@@ -48,7 +48,7 @@ pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         other => other.context("writing output")?,
     }
-    eprintln!(
+    crate::note!(
         "evtdoctor: decoded {} event(s){}",
         decoded.len(),
         if report.problems.is_empty() {

@@ -2,10 +2,12 @@
 
 use crate::cli::{EventsArgs, FilterArgs, Format, LevelArg};
 use crate::input::{self, InputReport, ReadOptions};
+use crate::output::destination::{self, Destination};
 use crate::output::events::{Rendered, Sink};
 use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
+use crate::verbosity;
 use crate::ExitCode;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -16,7 +18,7 @@ use std::path::Path;
 
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
-    let format = args.output.resolved();
+    let format = destination::resolve_format(args.output.given(), args.output_file.as_deref())?;
     let options = ReadOptions {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
@@ -29,10 +31,16 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }
 
-    let stdout = io::stdout();
+    if files.is_empty() {
+        // Nothing to list: stdout stays empty rather than saying no record matched.
+        eprintln!("evtdoctor: no readable input");
+        return Ok(ExitCode::Usage);
+    }
+
+    let mut destination = Destination::open(args.output_file.as_deref(), &files)?;
     // An input read alone writes from inside its read (streaming); every input writes what is
     // left when delivered.
-    let sink = RefCell::new(Sink::new(format, BufWriter::new(stdout.lock()))?);
+    let sink = RefCell::new(Sink::new(format, BufWriter::new(destination.writer()))?);
     let progress = Progress::for_files(&files);
     let mut reports = Vec::new();
     let read_together =
@@ -49,6 +57,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         }
         sink.borrow_mut().write(output.rendered)?;
         print_problems(&output.report);
+        verbosity::input_details(&output.report);
         reports.push(output.report);
         Ok(())
     });
@@ -57,12 +66,13 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::Clean),
         other => other.context("writing output")?,
     }
+    destination.finish()?;
 
     let readable = reports.iter().filter(|r| r.readable()).count();
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let recovered: u64 = reports.iter().map(|r| r.recovered).sum();
     let unreadable = reports.len() - readable + path_errors.len();
-    eprintln!(
+    crate::note!(
         "evtdoctor: {records} records ({recovered} recovered) from {readable} input(s){}",
         if unreadable > 0 {
             format!("; {unreadable} unreadable")

@@ -4,14 +4,16 @@
 use crate::cli::FixArgs;
 use crate::defrag::crash;
 use crate::defrag::fix::{self, FixPlan};
-use crate::output::defrag::{ask_to_replace, print_fix, print_refusal, print_restored};
+use crate::output::defrag::{
+    ask_to_replace, ask_to_restore, print_fix, print_refusal, print_restored,
+};
 use crate::ExitCode;
 use anyhow::Result;
 use std::path::Path;
 
 pub fn run(args: &FixArgs) -> Result<ExitCode> {
-    let mut confirm = |db: &Path| Ok(args.yes || ask_to_replace(db)?);
     let code = if args.rollback {
+        let mut confirm = |db: &Path| Ok(args.yes || ask_to_restore(db)?);
         match fix::rollback(
             &args.db,
             args.backup_dir.as_deref(),
@@ -32,6 +34,7 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
             dry_run: args.dry_run,
             force: args.force,
         };
+        let mut confirm = |db: &Path| Ok(args.yes || ask_to_replace(db)?);
         match fix::fix(&plan, &mut confirm) {
             Ok(report) => {
                 print_fix(&args.db, &report, args.output.resolved(), args.dry_run)?;

@@ -93,6 +93,10 @@ pub fn render_markdown(report: &Report) -> String {
         out.push('\n');
     }
 
+    if let Some(fix) = &report.fix {
+        let _ = writeln!(out, "## Database fix\n\n```text\n{}```\n", fix.to_text());
+    }
+
     let _ = writeln!(out, "## Computers\n");
     table_head(&mut out, &HOST_HEADERS);
     for host in &report.hosts {

@@ -12,6 +12,7 @@ use crate::diagnose::{DatabaseFile, Diagnosis, Finding, Note, RuleInfo, RuledOut
 use crate::input::InputReport;
 use crate::knowledge::exchange::ExchangeBuild;
 use crate::knowledge::windows::OsVersion;
+use crate::output::defrag::FixResult;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::InputFormat;
@@ -42,6 +43,9 @@ pub struct Report {
     /// What rules saw that is worth knowing but no failure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// What `--fix-db` did to the database, when it was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixResult>,
     #[serde(skip)]
     offset: FixedOffset,
 }
@@ -217,6 +221,7 @@ impl Report {
             findings: diagnosis.findings,
             ruled_out: diagnosis.ruled_out,
             notes: diagnosis.notes,
+            fix: None,
             offset: options.time_zone.offset,
         }
     }

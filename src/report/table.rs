@@ -89,6 +89,9 @@ pub fn render_table(report: &Report, fit_terminal: bool) -> String {
     if let Some(note) = report.assumed_utc_note() {
         let _ = writeln!(out, "{note}");
     }
+    if let Some(fix) = &report.fix {
+        let _ = write!(out, "\nDatabase fix:\n{}", fix.to_text());
+    }
     out
 }
 

@@ -225,24 +225,48 @@ pub fn evtdoctor_events(path: &std::path::Path) -> (Vec<evtdoctor_parsers::Event
 /// Validates a JSON report against `docs/report.schema.json` with the PyPI `jsonschema`
 /// package (Draft 2020-12); panics with every violation.
 pub fn assert_valid_report(json: &str) {
+    assert_valid_json("report.schema.json", json);
+}
+
+/// Validates one JSON document against `docs/<schema>`.
+pub fn assert_valid_json(schema: &str, json: &str) {
+    validate(schema, json, "document");
+}
+
+/// Validates every line of JSON lines against `docs/<schema>` (the schema of one line).
+pub fn assert_valid_json_lines(schema: &str, jsonl: &str) {
+    validate(schema, jsonl, "lines");
+}
+
+/// Runs python's jsonschema on `text`; the other published schemas resolve by their `$id`.
+fn validate(schema: &str, json: &str, mode: &str) {
     const CHECK: &str = "\
-import json, sys
+import glob, json, os, sys
 from jsonschema import Draft202012Validator as V
-schema = json.load(open(sys.argv[1]))
+from referencing import Registry, Resource
+docs, name, lines = sys.argv[1], sys.argv[2], sys.argv[3] == 'lines'
+files = glob.glob(os.path.join(docs, 'schemas', '*.json')) + [os.path.join(docs, 'report.schema.json')]
+registry = Registry().with_resources(
+    (r.id(), r) for r in (Resource.from_contents(json.load(open(f))) for f in files))
+schema = json.load(open(os.path.join(docs, name)))
 V.check_schema(schema)
-errors = list(V(schema, format_checker=V.FORMAT_CHECKER).iter_errors(json.load(sys.stdin)))
+validator = V(schema, registry=registry, format_checker=V.FORMAT_CHECKER)
+text = sys.stdin.read()
+documents = [json.loads(l) for l in text.splitlines() if l.strip()] if lines else [json.loads(text)]
+errors = [e for d in documents for e in validator.iter_errors(d)]
 for e in errors:
     print(list(e.absolute_path), e.message)
-sys.exit(1 if errors else 0)
+sys.exit(1 if errors or not documents else 0)
 ";
     use std::io::Write;
     if needs::missing(&[Need::Python("jsonschema")]) {
-        return; // the report's other assertions still run
+        return; // the output's other assertions still run
     }
-    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json");
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs");
     let mut child = Command::new("python3")
         .args(["-c", CHECK])
-        .arg(&schema)
+        .arg(&docs)
+        .args([schema, mode])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -252,11 +276,11 @@ sys.exit(1 if errors else 0)
         .take()
         .expect("stdin")
         .write_all(json.as_bytes())
-        .expect("report written to the validator");
+        .expect("output written to the validator");
     let output = child.wait_with_output().expect("validator finishes");
     assert!(
         output.status.success(),
-        "report violates docs/report.schema.json:\n{}",
+        "output violates docs/{schema}:\n{}",
         String::from_utf8_lossy(&output.stdout)
     );
 }
