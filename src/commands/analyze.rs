@@ -10,7 +10,10 @@ use crate::diagnose::{
 use crate::input::{self, InputBytes, ReadOptions};
 use crate::parallel;
 use crate::progress::Progress;
-use crate::report::{render_markdown, render_table, InputSummary, Report, ReportOptions, TimeZone};
+use crate::report::{
+    render_html, render_markdown, render_table, write_report_file, AppliedFix, InputSummary,
+    Report, ReportOptions, TimeZone,
+};
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
 use evtdoctor_parsers::detect::ESE_SIGNATURE;
@@ -115,10 +118,21 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         ReportFormat::Table => render_table(&report, to_terminal),
         ReportFormat::Json => report.to_json(),
         ReportFormat::Markdown => render_markdown(&report),
+        ReportFormat::Html => {
+            let fix = args.db.as_deref().and_then(AppliedFix::find);
+            render_html(&report, fix.as_ref())
+        }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("writing the report to {}", path.display()))?,
+        Some(path) => {
+            let inputs: Vec<_> = files
+                .iter()
+                .chain(&args.db)
+                .chain(&args.fix_db)
+                .cloned()
+                .collect();
+            write_report_file(path, &text, &inputs)?
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             match stdout
