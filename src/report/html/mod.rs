@@ -55,6 +55,7 @@ pub fn render_html(report: &Report, fix: Option<&AppliedFix>) -> String {
     page.header(&mut out);
     page.findings(&mut out);
     page.timelines(&mut out);
+    page.evidence(&mut out);
     page.computers(&mut out);
     page.inputs(&mut out);
     page.timeline_table(&mut out);
@@ -97,14 +98,19 @@ impl<'a> Page<'a> {
             "<header>\n<h1>evtdoctor analysis</h1>\n<p class=\"conclusion\" id=\"conclusion\">{}</p>\n\
              <p class=\"meta\">{} {} · report schema {} · times in {}</p>\n\
              <nav aria-label=\"Sections\"><ul><li><a href=\"#findings\">Findings</a></li>\
-             <li><a href=\"#timeline\">Timeline</a></li><li><a href=\"#computers\">Computers</a></li>\
+             <li><a href=\"#timeline\">Timeline</a></li>{}<li><a href=\"#computers\">Computers</a></li>\
              <li><a href=\"#inputs\">Inputs</a></li><li><a href=\"#events\">All timeline entries</a></li>\
              </ul></nav>\n</header>\n",
             escape(&r.conclusion),
             r.tool.name,
             r.tool.version,
             r.schema_version,
-            escape(&r.time_zone)
+            escape(&r.time_zone),
+            if r.findings.is_empty() {
+                ""
+            } else {
+                "<li><a href=\"#evidence\">Evidence</a></li>"
+            },
         );
     }
 
@@ -147,6 +153,17 @@ impl<'a> Page<'a> {
         out.push_str("</section>\n");
     }
 
+    fn evidence(&self, out: &mut String) {
+        if self.report.findings.is_empty() {
+            return;
+        }
+        out.push_str("<section id=\"evidence\">\n<h2>Evidence and alternatives</h2>\n");
+        for (i, f) in self.report.findings.iter().enumerate() {
+            self.finding_details(out, i, f);
+        }
+        out.push_str("</section>\n");
+    }
+
     fn finding(&self, out: &mut String, index: usize, f: &Finding) {
         let status = f.status.name();
         let _ = write!(
@@ -182,6 +199,21 @@ impl<'a> Page<'a> {
                 escape(command)
             );
         }
+        out.push_str("<p><a href=\"#evidence-");
+        let _ = write!(
+            out,
+            "{index}\">Evidence and alternatives considered</a></p>\n</article>\n"
+        );
+    }
+
+    /// A finding's case: the reasons for its confidence, the evidence, the alternatives.
+    fn finding_details(&self, out: &mut String, index: usize, f: &Finding) {
+        let _ = write!(
+            out,
+            "<article id=\"evidence-{index}\">\n<h3>{} on {}</h3>\n",
+            escape(f.title),
+            escape(&f.computer)
+        );
         out.push_str("<h4>Why this confidence</h4>\n<ul>\n");
         for reason in &f.confidence.reasons {
             let _ = writeln!(out, "<li>{}</li>", escape(reason));
