@@ -88,7 +88,7 @@ mod tests {
         std::fs::write(&input, "log").unwrap();
         let via_dots = dir.path().join("sub/../System.evtx");
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let error = write_report_file(&via_dots, "x", &[input.clone()]).unwrap_err();
+        let error = write_report_file(&via_dots, "x", std::slice::from_ref(&input)).unwrap_err();
         assert!(error.to_string().contains("is the input"), "{error}");
         assert_eq!(std::fs::read_to_string(&input).unwrap(), "log");
 

@@ -198,10 +198,10 @@ impl Drawing<'_> {
     fn render_grid(&self, out: &mut String, lanes: &[Lane], height: f64) {
         for (i, lane) in lanes.iter().enumerate() {
             let y = TOP + i as f64 * LANE_HEIGHT;
-            let _ = write!(
+            let _ = writeln!(
                 out,
                 "<rect class=\"lane lane-{}\" x=\"0\" y=\"{y}\" width=\"{WIDTH}\" height=\"{LANE_HEIGHT}\"/>\
-                 <text class=\"lane-title\" x=\"6\" y=\"{:.1}\">{}</text>\n",
+                 <text class=\"lane-title\" x=\"6\" y=\"{:.1}\">{}</text>",
                 i % 2,
                 y + LANE_HEIGHT / 2.0 + 4.0,
                 lane.title()
@@ -210,10 +210,10 @@ impl Drawing<'_> {
         let axis_y = height - AXIS_HEIGHT;
         for (time, label) in self.scale.ticks(self.report.offset) {
             let x = self.scale.x(time);
-            let _ = write!(
+            let _ = writeln!(
                 out,
                 "<line class=\"tick\" x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\"/>\
-                 <text class=\"tick-label\" x=\"{x:.1}\" y=\"{:.1}\">{}</text>\n",
+                 <text class=\"tick-label\" x=\"{x:.1}\" y=\"{:.1}\">{}</text>",
                 axis_y + 4.0,
                 axis_y + 18.0,
                 escape(&label)
@@ -315,10 +315,10 @@ impl Drawing<'_> {
             return;
         }
         let y = self.lane_y(lane);
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<g class=\"span span-{} span-{}\"><title>{}</title>\
-             <rect x=\"{left:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"20\" rx=\"3\"/></g>\n",
+             <rect x=\"{left:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"20\" rx=\"3\"/></g>",
             lane.name(),
             index % 2,
             escape(title),
@@ -439,9 +439,9 @@ impl Drawing<'_> {
         draw_shape(out, Shape::Star, x, y);
         let anchor = if x > (x0 + x1) / 2.0 { "end" } else { "start" };
         let dx = if anchor == "end" { -10.0 } else { 10.0 };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text class=\"count\" text-anchor=\"{anchor}\" x=\"{:.1}\" y=\"{:.1}\">{}</text></a>\n",
+            "<text class=\"count\" text-anchor=\"{anchor}\" x=\"{:.1}\" y=\"{:.1}\">{}</text></a>",
             x + dx,
             y + 4.0,
             escape(&text)
