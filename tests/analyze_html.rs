@@ -431,3 +431,59 @@ fn every_sample_renders_and_states_the_json_verdict() {
         }
     }
 }
+
+#[test]
+fn a_database_fixed_by_evtdoctor_fix_is_drawn_on_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kmsmdb.edb");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kmsmdb.edb"),
+        &db,
+    )
+    .unwrap();
+    let db = db.display().to_string();
+    let fixed = evtdoctor(&["fix", "--db", &db, "--target-os", "5.0.2195 SP 4", "--yes"]);
+    assert_eq!(
+        fixed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+    let page = dir.path().join("report.html");
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kms-sp4");
+    let out = evtdoctor(&[
+        "analyze",
+        &bundle.display().to_string(),
+        "--db",
+        &db,
+        "-o",
+        &page.display().to_string(),
+    ]);
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let overview = element(
+        &html,
+        "<svg class=\"timeline\" data-view=\"overview\"",
+        "</svg>",
+    );
+    // The fix ran today, long after the 2003 logs: its mark sits at the right end, dated.
+    let mark = element(
+        overview,
+        "<a class=\"mark mark-fix\" href=\"#applied-fix\"",
+        "</a>",
+    );
+    assert!(
+        mark.contains("data-count=\"1\"") && mark.contains(">fixed 20"),
+        "{mark}"
+    );
+    assert!(html.contains("The database still has the fixed file's SHA-256."));
+    assert!(html.contains("id=\"applied-fix\"><strong>Fix applied:</strong>"));
+    assert!(
+        overview.contains("<text class=\"lane-title\" x=\"6\" y=\"")
+            && overview.contains(">Fix</text>")
+    );
+}
