@@ -101,11 +101,12 @@ pub enum Command {
         "Examples:\n",
         "  evtdoctor analyze exported-logs/\n",
         "  evtdoctor analyze System.evt Application.evt --format markdown --output ticket.md\n",
+        "  evtdoctor analyze samples/kms-sp4 -o report.html\n",
         "  evtdoctor analyze logs/ --db kmsmdb.edb --json\n",
         "  evtdoctor analyze logs/ pasted-event.txt --tz +02:00\n",
         "  evtdoctor analyze System.evt Application.evt svcpack.log\n\n",
-        "--tz is the server's UTC offset: text exports are read in it, and the table and Markdown \n",
-        "show times in it (JSON times stay UTC).\n\n",
+        "--tz is the server's UTC offset: text exports are read in it, and the table, Markdown and\n",
+        "HTML show times in it (JSON times stay UTC).\n\n",
         "Exit codes:\n",
         "  0  no active finding (nothing found, or every finding shows as resolved)\n",
         "  1  at least one active finding (unreadable inputs beside readable ones are listed)\n",
@@ -364,7 +365,9 @@ pub struct AnalyzeArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// Write the report to this file instead of standard output.
+    /// Write the report to this file instead of standard output (a name ending in .html
+    /// gives --format html unless a format is given). An existing file is replaced, but never
+    /// an input or a symbolic link.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -378,14 +381,22 @@ pub enum ReportFormat {
     Table,
     Json,
     Markdown,
+    /// One self-contained page with the timeline drawn (for a browser, an e-mail, a printer).
+    Html,
 }
 
 impl AnalyzeArgs {
     pub fn resolved_format(&self) -> ReportFormat {
-        if self.json {
-            ReportFormat::Json
-        } else {
-            self.format.unwrap_or(ReportFormat::Table)
+        let html_file = self.output.as_ref().is_some_and(|path| {
+            path.extension().is_some_and(|ext| {
+                ext.eq_ignore_ascii_case("html") || ext.eq_ignore_ascii_case("htm")
+            })
+        });
+        match (self.json, self.format) {
+            (true, _) => ReportFormat::Json,
+            (false, Some(format)) => format,
+            (false, None) if html_file => ReportFormat::Html,
+            (false, None) => ReportFormat::Table,
         }
     }
 }

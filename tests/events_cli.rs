@@ -262,6 +262,7 @@ fn fifos_and_devices_are_skipped_in_folders_and_read_up_to_a_cap_when_named() {
 /// record numbers are both given.
 #[test]
 fn source_matches_provider_or_event_source_name_and_both_record_numbers_show() {
+    common::needs!(Need::Corpus);
     let path = corpus_dir().join("incoming/museum_win10_application_eventsourcename.evtx");
     for name in [
         "Microsoft-Windows-Security-SPP",
@@ -294,6 +295,7 @@ fn source_matches_provider_or_event_source_name_and_both_record_numbers_show() {
         [(1.into(), 63220.into()), (2.into(), 63221.into())],
         "the export renumbered the record headers only"
     );
+}
 
 /// `-o FILE`: the format from the extension, the path confirmed on stderr, nothing on stdout;
 /// an unknown extension is a usage error and an input is never overwritten.

@@ -3,8 +3,8 @@
 use crate::cli::{AnalyzeArgs, ReportFormat};
 use crate::correlate::{observe_batch, Correlator, Observed};
 use crate::defrag::crash;
-use crate::defrag::files::same_file;
 use crate::defrag::engine::DefragError;
+use crate::defrag::files::same_file;
 use crate::defrag::fix::{self, FixPlan};
 use crate::diagnose::rules::Pack;
 use crate::diagnose::{diagnose_with, Context, DatabaseFile, NoRemedy};
@@ -13,7 +13,10 @@ use crate::output::defrag::{ask_to_replace, print_refusal, FixResult, FixStatus}
 use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
-use crate::report::{render_markdown, render_table, InputSummary, Report, ReportOptions, TimeZone};
+use crate::report::{
+    render_html, render_markdown, render_table, write_report_file, AppliedFix, InputSummary,
+    Report, ReportOptions, TimeZone,
+};
 use crate::verbosity;
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
@@ -143,10 +146,21 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         ReportFormat::Table => render_table(&report, to_terminal),
         ReportFormat::Json => report.to_json(),
         ReportFormat::Markdown => render_markdown(&report),
+        ReportFormat::Html => {
+            let fix = args.db.as_deref().and_then(AppliedFix::find);
+            render_html(&report, fix.as_ref())
+        }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("writing the report to {}", path.display()))?,
+        Some(path) => {
+            let inputs: Vec<_> = files
+                .iter()
+                .chain(&args.db)
+                .chain(&args.fix_db)
+                .cloned()
+                .collect();
+            write_report_file(path, &text, &inputs)?
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             match stdout

@@ -1,10 +1,15 @@
 //! The analysis report: one structure (serialized as JSON, see `docs/report.schema.json`),
-//! rendered for people as a terminal table or as Markdown for a ticket.
+//! rendered for people as a terminal table, as Markdown for a ticket or as a self-contained
+//! HTML page with the timeline drawn.
 
+mod html;
 mod markdown;
+mod save;
 mod table;
 
+pub use html::{render_html, AppliedFix};
 pub use markdown::render_markdown;
+pub use save::write_report_file;
 pub use table::render_table;
 
 use crate::correlate::{Correlation, Evidence, Fact, HostTimeline, TimelineEntry};
