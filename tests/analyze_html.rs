@@ -195,7 +195,7 @@ fn output_file_name_picks_html_and_inputs_are_never_overwritten() {
         &system.display().to_string(),
     ]);
     assert_eq!(out.status.code(), Some(2), "an error, not a report");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is the input"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the report would overwrite the input"));
     assert_eq!(std::fs::read(&system).unwrap(), before);
 }
 

@@ -10,12 +10,13 @@ use crate::diagnose::rules::Pack;
 use crate::diagnose::{diagnose_with, Context, DatabaseFile, NoRemedy};
 use crate::input::{self, ReadOptions};
 use crate::output::defrag::{ask_to_replace, print_refusal, FixResult, FixStatus};
+use crate::output::destination::Destination;
 use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
 use crate::report::{
-    render_html, render_markdown, render_table, write_report_file, AppliedFix, InputSummary,
-    Report, ReportOptions, TimeZone,
+    render_html, render_markdown, render_table, AppliedFix, InputSummary, Report, ReportOptions,
+    TimeZone,
 };
 use crate::verbosity;
 use crate::ExitCode;
@@ -151,29 +152,26 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             render_html(&report, fix.as_ref())
         }
     };
-    match &args.output {
-        Some(path) => {
-            let inputs: Vec<_> = files
-                .iter()
-                .chain(&args.db)
-                .chain(&args.fix_db)
-                .cloned()
-                .collect();
-            write_report_file(path, &text, &inputs)?
+    let inputs: Vec<_> = files
+        .iter()
+        .chain(&args.db)
+        .chain(&args.fix_db)
+        .cloned()
+        .collect();
+    let mut destination = Destination::open(args.output.as_deref(), &inputs)?;
+    let written = {
+        let mut writer = destination.writer();
+        writer
+            .write_all(text.as_bytes())
+            .and_then(|()| writer.flush())
+    };
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing the report")
         }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            match stdout
-                .write_all(text.as_bytes())
-                .and_then(|_| stdout.flush())
-            {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    return Err(e).context("writing the report")
-                }
-                _ => {}
-            }
-        }
+        _ => {}
     }
+    destination.finish()?;
     Ok(if active {
         ExitCode::Found
     } else {

@@ -4,6 +4,7 @@
 //! is never overwritten.
 
 use crate::cli::Format;
+use crate::defrag::files::same_file;
 use anyhow::{bail, Context, Result};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -86,49 +87,5 @@ impl Destination {
             crate::note!("evtdoctor: wrote {}", path.display());
         }
         Ok(())
-    }
-}
-
-/// True when both paths name one existing file (same device and inode on Unix).
-fn same_file(a: &Path, b: &Path) -> bool {
-    let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
-        return false;
-    };
-    identity(&a) == identity(&b)
-}
-
-#[cfg(unix)]
-fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    (meta.dev(), meta.ino())
-}
-
-#[cfg(not(unix))]
-fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
-    // Without inode numbers: size and modification time, which an input and the report
-    // written over it share only when they are the same file.
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64);
-    (meta.len(), modified)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn format_comes_from_the_extension_unless_given() {
-        let path = Path::new("out.NDJSON");
-        assert_eq!(resolve_format(None, Some(path)).unwrap(), Format::Jsonl);
-        assert_eq!(
-            resolve_format(Some(Format::Csv), Some(path)).unwrap(),
-            Format::Csv
-        );
-        assert_eq!(resolve_format(None, None).unwrap(), Format::Table);
-        assert!(resolve_format(None, Some(Path::new("t.txt"))).is_err());
-        assert!(resolve_format(Some(Format::Table), Some(Path::new("t.txt"))).is_ok());
     }
 }

@@ -4,12 +4,10 @@
 
 mod html;
 mod markdown;
-mod save;
 mod table;
 
 pub use html::{render_html, AppliedFix};
 pub use markdown::render_markdown;
-pub use save::write_report_file;
 pub use table::render_table;
 
 use crate::correlate::{Correlation, Evidence, Fact, HostTimeline, TimelineEntry};
