@@ -17,7 +17,8 @@ use evtdoctor_testkit::events::*;
 
 const RULE: &str = "kms-5085-after-windows-2000-sp4";
 
-fn run_with(events: Vec<Event>, context: Context) -> Diagnosis {
+/// The diagnosis of `events` (with `context`), after its report validated against the schema.
+pub(crate) fn run_with(events: Vec<Event>, context: Context) -> Diagnosis {
     let correlation = correlate(sourced(events));
     let diagnosis = diagnose(&correlation, &context);
     let report = Report::new(
@@ -33,7 +34,7 @@ fn run_with(events: Vec<Event>, context: Context) -> Diagnosis {
     diagnosis
 }
 
-fn run(events: Vec<Event>) -> Diagnosis {
+pub(crate) fn run(events: Vec<Event>) -> Diagnosis {
     run_with(events, Context::default())
 }
 

@@ -8,7 +8,7 @@ use common::{corpus_files, evtdoctor};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const TARGET_OS: &str = "5.0.2195 SP 4";
+pub(crate) const TARGET_OS: &str = "5.0.2195 SP 4";
 
 fn corpus(name: &str) -> PathBuf {
     corpus_files("ese", &[".edb", ".dat", ".db"])
@@ -18,18 +18,18 @@ fn corpus(name: &str) -> PathBuf {
 }
 
 /// A writable copy named kmsmdb.edb in `dir`.
-fn kms_copy(dir: &Path, source: &str) -> PathBuf {
+pub(crate) fn kms_copy(dir: &Path, source: &str) -> PathBuf {
     let file = dir.join("kmsmdb.edb");
     std::fs::write(&file, std::fs::read(corpus(source)).unwrap()).unwrap();
     file
 }
 
-fn sha256(path: &Path) -> String {
+pub(crate) fn sha256(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
+pub(crate) fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -38,11 +38,11 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn fix(file: &Path, extra: &[&str]) -> Output {
+pub(crate) fn fix(file: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["fix", "--db", file.to_str().unwrap()];
     args.extend_from_slice(extra);
     evtdoctor(&args)
@@ -323,7 +323,7 @@ fn disk_full_ends_with_a_clear_error_and_the_original_intact() {
 }
 
 /// Unmounts the test's tmpfs however the test ends.
-struct Mount(PathBuf);
+pub(crate) struct Mount(pub(crate) PathBuf);
 
 impl Drop for Mount {
     fn drop(&mut self) {

@@ -5,37 +5,11 @@
 use crate::common;
 use common::Need;
 
-use common::{corpus_files, evtdoctor};
+use super::fix_cli::{fix, kms_copy, sha256, stderr, Mount, TARGET_OS};
+use common::evtdoctor;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const TARGET_OS: &str = "5.0.2195 SP 4";
-
-fn copy_of(dir: &Path, source: &str) -> PathBuf {
-    let original = corpus_files("ese", &[".edb", ".dat", ".db"])
-        .into_iter()
-        .find(|f| f.file_name().unwrap() == source)
-        .unwrap();
-    let file = dir.join("kmsmdb.edb");
-    std::fs::write(&file, std::fs::read(original).unwrap()).unwrap();
-    file
-}
-
-fn sha256(path: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn fix(file: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["fix", "--db", file.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    evtdoctor(&args)
-}
 
 fn fix_yes(file: &Path) -> Output {
     fix(file, &["--target-os", TARGET_OS, "--yes"])
@@ -55,7 +29,7 @@ fn os_version_of(file: &Path) -> String {
 fn planted_symlinks_are_never_followed() {
     common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let victim = dir.path().join("victim");
     std::fs::write(&victim, b"not yours").unwrap();
     let names = [
@@ -91,7 +65,7 @@ fn planted_symlinks_are_never_followed() {
 
     // A symlink planted at the lock file stops the run before anything is written.
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let before = sha256(&file);
     std::os::unix::fs::symlink(&victim, dir.path().join("kmsmdb.edb.evtdoctor.lock")).unwrap();
     let out = fix_yes(&file);
@@ -107,7 +81,7 @@ fn a_symlinked_database_has_its_target_fixed_and_a_hard_linked_one_needs_force()
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("real");
     std::fs::create_dir(&real).unwrap();
-    let file = copy_of(&real, "dissect_basic_4k.edb");
+    let file = kms_copy(&real, "dissect_basic_4k.edb");
     let link = dir.path().join("link.edb");
     std::os::unix::fs::symlink(&file, &link).unwrap();
     let out = fix_yes(&link);
@@ -122,7 +96,7 @@ fn a_symlinked_database_has_its_target_fixed_and_a_hard_linked_one_needs_force()
     assert!(real.join("kmsmdb.edb.bak").exists());
 
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let other = dir.path().join("other-name.edb");
     std::fs::hard_link(&file, &other).unwrap();
     let before = sha256(&file);
@@ -144,12 +118,12 @@ fn a_symlinked_database_has_its_target_fixed_and_a_hard_linked_one_needs_force()
 fn rollback_refuses_a_file_changed_since_the_fix_unless_forced() {
     common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let original = sha256(&file);
     assert_eq!(fix_yes(&file).status.code(), Some(0));
     // Newer data copied over the fixed database.
     let later = tempfile::tempdir().unwrap();
-    let newer = copy_of(later.path(), "dissect_index_4k.edb");
+    let newer = kms_copy(later.path(), "dissect_index_4k.edb");
     std::fs::copy(&newer, &file).unwrap();
     let out = fix(&file, &["--rollback", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
@@ -175,7 +149,7 @@ fn rollback_refuses_a_file_changed_since_the_fix_unless_forced() {
 fn an_older_record_with_relative_paths_rolls_back_from_another_folder() {
     common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let original = sha256(&file);
     assert_eq!(fix_yes(&file).status.code(), Some(0));
     let manifest = dir.path().join("kmsmdb.edb.evtdoctor-fix.json");
@@ -201,7 +175,7 @@ fn an_older_record_with_relative_paths_rolls_back_from_another_folder() {
 fn owner_and_mode_are_kept_and_the_backup_is_no_wider() {
     common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let nobody = 65534;
     std::os::unix::fs::chown(&file, Some(nobody), Some(nobody)).expect("chown needs root");
@@ -223,7 +197,7 @@ fn owner_and_mode_are_kept_and_the_backup_is_no_wider() {
 fn a_second_run_is_refused_naming_the_holder_and_a_stale_lock_is_taken_over() {
     common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let before = sha256(&file);
     let lock = dir.path().join("kmsmdb.edb.evtdoctor.lock");
     std::fs::write(&lock, b"4242\n").unwrap();
@@ -268,7 +242,7 @@ fn a_second_run_is_refused_naming_the_holder_and_a_stale_lock_is_taken_over() {
 fn defrag_removes_the_leftovers_of_a_crashed_run_but_refuses_an_existing_temp() {
     common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     std::fs::write(dir.path().join("kmsmdb.edb.defrag-tmp"), b"cut").unwrap();
     std::fs::write(dir.path().join("kmsmdb.edb.bak-tmp"), b"cut").unwrap();
     let out = evtdoctor(&["db", "defrag", file.to_str().unwrap()]);
@@ -282,15 +256,6 @@ fn defrag_removes_the_leftovers_of_a_crashed_run_but_refuses_an_existing_temp() 
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("File exists"), "{}", stderr(&out));
     assert_eq!(sha256(&file), before);
-}
-
-/// Unmounts the test's tmpfs however the test ends.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 /// A sparse database on a full tmpfs: reading its holes needs memory the disk has not got,
@@ -307,7 +272,7 @@ fn a_sparse_source_on_a_full_disk_ends_cleanly() {
         .success();
     assert!(mounted, "mount needs root");
     let _mount = Mount(dir.path().to_path_buf());
-    let file = copy_of(dir.path(), "dissect_basic_4k.edb");
+    let file = kms_copy(dir.path(), "dissect_basic_4k.edb");
     let before = sha256(&file);
     let length = std::fs::metadata(&file).unwrap().len();
     // 32 MiB of holes past the end: pages of zeros, which ESE reads as unused.

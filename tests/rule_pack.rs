@@ -2,15 +2,10 @@
 //! it must, and yields to or outranks its neighbour as its file says. Every report validates
 //! against the JSON Schema.
 
-use crate::common;
-
-use common::assert_valid_report;
-use common::sourced;
-use evtdoctor::correlate::correlate;
+use super::analyze_rules::{run, run_with};
 use evtdoctor::diagnose::{
-    diagnose, ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, Verdict,
+    ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, Verdict,
 };
-use evtdoctor::report::{InputSummary, Report, ReportOptions, TimeZone};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::Event;
 use evtdoctor_testkit::events::*;
@@ -22,26 +17,6 @@ const PASSWORD: &str = "kms-startup-password";
 const INDEXES: &str = "index-rebuild-after-os-upgrade";
 const KMS_DB: &str = r"C:\Program Files\Exchsrvr\KMSData\kmsmdb.edb";
 const STORE_DB: &str = r"C:\Program Files\Exchsrvr\mdbdata\priv1.edb";
-
-fn run_with(events: Vec<Event>, context: Context) -> Diagnosis {
-    let correlation = correlate(sourced(events));
-    let diagnosis = diagnose(&correlation, &context);
-    let report = Report::new(
-        Vec::<InputSummary>::new(),
-        correlation,
-        diagnosis.clone(),
-        ReportOptions {
-            time_zone: TimeZone::utc(),
-            database: context.database.clone(),
-        },
-    );
-    assert_valid_report(&report.to_json());
-    diagnosis
-}
-
-fn run(events: Vec<Event>) -> Diagnosis {
-    run_with(events, Context::default())
-}
 
 fn ids(diagnosis: &Diagnosis) -> Vec<&str> {
     diagnosis.findings.iter().map(|f| &*f.id).collect()
