@@ -4,6 +4,7 @@
 //! loses live records says so.
 
 use crate::common;
+use common::Need;
 
 use common::corpus_files;
 use evtdoctor_parsers::evt::read_evt_all;
@@ -170,6 +171,7 @@ fn cut_every_log<F: Format>(path: &std::path::Path, seed: u64, totals: &mut Tota
 
 #[test]
 fn cut_copies_keep_every_record_wholly_before_the_cut() {
+    common::needs!(Need::Corpus);
     let mut totals = Totals::default();
     for (seed, path) in logs().iter().enumerate() {
         let bytes_start = std::fs::read(path).unwrap();

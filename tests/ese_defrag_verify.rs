@@ -283,6 +283,7 @@ fn a_tree_read_before_it_is_written_fails() {
 /// every page's checksum is right): the verification fails on `db check`'s seek rules.
 #[test]
 fn a_branch_key_that_hides_entries_from_seeks_fails() {
+    common::needs!(Need::Corpus);
     let dir = tempfile::tempdir().unwrap();
     let (old, mut new) = old_and_new(SRUM, dir.path());
     let root = catalog(&new).table(BIG_TABLE).unwrap().root_page;

@@ -142,6 +142,7 @@ fn a_broken_end_of_file_record_still_reads_every_live_record() {
 /// the damage (evtexport and dissect.eventlog read such files too).
 #[test]
 fn a_damaged_header_size_word_loses_no_record() {
+    common::needs!(Need::Corpus);
     let mut files = common::corpus_files("evt", &[".evt"]);
     files.extend(
         [

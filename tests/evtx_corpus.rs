@@ -274,6 +274,11 @@ const MUSEUM_APPLICATION: &str = "museum_win10_application_eventsourcename.evtx"
 /// the other five go on to 587 and are as sound).
 #[test]
 fn chunks_past_the_header_count_are_read_like_libevtx() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("evtxexport"),
+        Need::Python("Evtx")
+    );
     let path = corpus_files("incoming", &[MUSEUM_APPLICATION]).remove(0);
     let numbers: Vec<u64> = our_records(&path)
         .iter()
@@ -296,6 +301,11 @@ const EXTRA_CHUNK: &str = "museum_win10_ntfs_operational_extra_chunk.evtx";
 /// the header counts (33 records). evtdoctor reads the 211 `evtx_dump` reads, in order.
 #[test]
 fn a_chunk_the_header_does_not_count_is_read() {
+    common::needs!(
+        Need::Corpus,
+        Need::Program("evtxexport"),
+        Need::RustEvtxDump
+    );
     let path = corpus_files("incoming", &[EXTRA_CHUNK]).remove(0);
     let ours: Vec<u64> = our_records(&path)
         .iter()
