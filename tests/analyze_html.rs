@@ -204,10 +204,7 @@ fn chromium() -> Option<PathBuf> {
     if common::needs::missing(&[Need::Program("chromium")]) {
         return None;
     }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join("chromium"))
-        .find(|candidate| candidate.is_file())
+    common::needs::on_path("chromium")
 }
 
 /// What a headless browser run gave.

@@ -4,7 +4,8 @@
 
 use crate::common;
 
-use common::{corpus_files, evtdoctor, oracle_stdout, Need};
+use super::ese_seek::defragmented;
+use common::{corpus_files, oracle_stdout, Need};
 use std::path::Path;
 
 /// Left out: pyesedb takes a minute on its 130,000 rows, and reads the original but not the
@@ -26,19 +27,7 @@ fn pyesedb_reads_the_same_rows_and_long_values_before_and_after_defrag() {
     files.retain(|f| !f.ends_with(LEFT_OUT));
     let (mut total_rows, mut long_values) = (0, 0);
     for file in &files {
-        let copy = dir.path().join(file.file_name().unwrap());
-        std::fs::copy(file, &copy).unwrap();
-        let new = dir.path().join("new.db");
-        let _ = std::fs::remove_file(&new);
-        let out = evtdoctor(&[
-            "db",
-            "defrag",
-            copy.to_str().unwrap(),
-            "--temp",
-            new.to_str().unwrap(),
-            "--preserve-temp",
-        ]);
-        assert!(out.status.success(), "{}", file.display());
+        let new = defragmented(dir.path(), file);
         let (before, after) = (rows(file), rows(&new));
         assert_eq!(before, after, "{}", file.display());
         total_rows += before.lines().count();

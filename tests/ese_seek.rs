@@ -156,7 +156,7 @@ fn space_facts(file: &Path) -> BTreeMap<String, (u32, Vec<u32>, bool, Option<u64
 }
 
 /// `file` defragmented into `dir` (the original left as it is).
-fn defragmented(dir: &Path, file: &Path) -> PathBuf {
+pub(crate) fn defragmented(dir: &Path, file: &Path) -> PathBuf {
     let copy = dir.join(file.file_name().unwrap());
     std::fs::copy(file, &copy).unwrap();
     let new = dir.join("new.db");
@@ -186,24 +186,7 @@ fn ese_finds_every_entry_before_and_after_defrag() {
     for file in clean_files() {
         let (entries, lost) = unreachable(&file);
         assert_eq!(lost, 0, "{}: the ESE-written original", file.display());
-        let copy = dir.path().join(file.file_name().unwrap());
-        std::fs::copy(&file, &copy).unwrap();
-        let new = dir.path().join("new.db");
-        let _ = std::fs::remove_file(&new);
-        let out = evtdoctor(&[
-            "db",
-            "defrag",
-            copy.to_str().unwrap(),
-            "--temp",
-            new.to_str().unwrap(),
-            "--preserve-temp",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let new = defragmented(dir.path(), &file);
         let (new_entries, new_lost) = unreachable(&new);
         assert_eq!(new_lost, 0, "{}: the defragmented copy", file.display());
         // Deleted-flagged rows (the deleted tables' catalog rows) are left out of the copy.

@@ -72,7 +72,7 @@ fn available(need: Need) -> bool {
     }
     let found = match need {
         Need::Corpus => corpus_path().is_dir(),
-        Need::Program(name) => on_path(name),
+        Need::Program(name) => on_path(name).is_some(),
         Need::Python(module) => Command::new("python3")
             .args(["-c", &format!("import {module}")])
             .output()
@@ -83,11 +83,12 @@ fn available(need: Need) -> bool {
     found
 }
 
-fn on_path(name: &str) -> bool {
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    std::env::split_paths(&path).any(|dir| is_executable(&dir.join(name)))
+/// The executable `name` as PATH finds it.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|file| is_executable(file))
 }
 
 fn is_executable(file: &Path) -> bool {
