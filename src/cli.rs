@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions only; each command lives in `commands/`.
 
+use crate::input::ReadOptions;
 use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use evtdoctor_parsers::ese::header::OsVersion;
@@ -580,6 +581,18 @@ pub struct ReadArgs {
     /// accepted: give the offset in force when the events were logged.
     #[arg(long, value_name = "OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
     pub tz: Option<FixedOffset>,
+}
+
+impl ReadArgs {
+    /// The read options these arguments ask for (inputs not hashed).
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            threads: self.threads,
+            no_recover: self.no_recover,
+            tz: self.tz,
+            hash: false,
+        }
+    }
 }
 
 /// Output format selection, shared by every command that prints data.

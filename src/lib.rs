@@ -2,13 +2,16 @@
 //!
 //! Data flows one way: bytes → events (`input`) → facts → findings → report or fix.
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod correlate;
 pub mod defrag;
 pub mod diagnose;
+pub mod filter;
 pub mod input;
 pub mod knowledge;
+pub mod listing;
 pub mod output;
 pub mod parallel;
 pub mod progress;

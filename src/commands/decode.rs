@@ -14,12 +14,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
-    let options = ReadOptions {
-        threads: args.read.threads,
-        no_recover: args.read.no_recover,
-        tz: args.read.tz,
-        hash: false,
-    };
+    let options = args.read.options();
     let mut decoded = Vec::new();
     let mut collect = |event: Event, time_basis: TimeBasis| {
         let payload = event.data.as_deref().map(decode_payload);

@@ -2,11 +2,13 @@
 //! rendered for people as a terminal table, as Markdown for a ticket or as a self-contained
 //! HTML page with the timeline drawn.
 
+mod applied_fix;
 mod html;
 mod markdown;
 mod table;
 
-pub use html::{render_html, AppliedFix};
+pub use applied_fix::AppliedFix;
+pub use html::render_html;
 pub use markdown::render_markdown;
 pub use table::render_table;
 
@@ -49,6 +51,10 @@ pub struct Report {
     /// What `--fix-db` did to the database, when it was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<FixResult>,
+    /// The fix `evtdoctor fix` recorded for the `--db` database, for the HTML page (looked
+    /// up only for it).
+    #[serde(skip)]
+    pub applied_fix: Option<AppliedFix>,
     #[serde(skip)]
     offset: FixedOffset,
 }
@@ -225,6 +231,7 @@ impl Report {
             ruled_out: diagnosis.ruled_out,
             notes: diagnosis.notes,
             fix: None,
+            applied_fix: None,
             offset: options.time_zone.offset,
         }
     }

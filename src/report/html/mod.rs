@@ -4,14 +4,11 @@
 //! a table. Every text from a log is escaped; a content-security policy allows only the page's
 //! own style and script, by hash.
 
-mod applied_fix;
 mod escape;
 mod scale;
 mod timeline_svg;
 
-pub use applied_fix::AppliedFix;
-
-use super::{Report, HOST_HEADERS, INPUT_HEADERS};
+use super::{AppliedFix, Report, HOST_HEADERS, INPUT_HEADERS};
 use crate::correlate::{Evidence, RecordRef, TimelineEntry};
 use crate::diagnose::{Finding, Verdict};
 use chrono::{DateTime, Utc};
@@ -32,8 +29,8 @@ const ZOOM_SHARE: i64 = 10;
 /// Evidence records further apart than this share of the span are not drawn in one close-up.
 const ZOOM_GAP_SHARE: i64 = 20;
 
-/// Renders the report as one HTML page; `fix` is the fix recorded for the `--db` database.
-pub fn render_html(report: &Report, fix: Option<&AppliedFix>) -> String {
+/// Renders the report as one HTML page, with the fix recorded for the `--db` database.
+pub fn render_html(report: &Report) -> String {
     let mut out = String::new();
     let headline = match report.findings.first() {
         Some(f) => format!("{} on {}", f.title, f.computer),
@@ -51,7 +48,7 @@ pub fn render_html(report: &Report, fix: Option<&AppliedFix>) -> String {
         csp_hash(SCRIPT),
         escape(&headline)
     );
-    let page = Page::new(report, fix);
+    let page = Page::new(report, report.applied_fix.as_ref());
     page.header(&mut out);
     page.findings(&mut out);
     page.timelines(&mut out);

@@ -3,11 +3,10 @@
 //! Marks closer than a few pixels merge into one mark with a count; every mark links to its
 //! row in the timeline table. Shapes and labels, not colour alone, tell the kinds apart.
 
-use super::applied_fix::AppliedFix;
 use super::escape::escape;
 use super::scale::Scale;
 use crate::correlate::{Fact, TimelineEntry};
-use crate::report::{HostFacts, Report};
+use crate::report::{AppliedFix, HostFacts, Report};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
