@@ -484,9 +484,14 @@ pub struct DbDefragArgs {
     pub output: OutputArgs,
 }
 
+/// A `--target-os` value in no known form.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?}: expected a version like \"5.0.2195 SP 4\"")]
+pub struct OsVersionError(String);
+
 /// "5.0.2195 SP 4" (or "5.0.2195"): major.minor.build and service pack.
-pub fn parse_os_version(text: &str) -> Result<OsVersion, String> {
-    let usage = || format!("{text:?}: expected a version like \"5.0.2195 SP 4\"");
+pub fn parse_os_version(text: &str) -> Result<OsVersion, OsVersionError> {
+    let usage = || OsVersionError(text.to_owned());
     let (version, service_pack) = match text.trim().split_once("SP") {
         Some((version, sp)) => (version.trim(), sp.trim().parse().map_err(|_| usage())?),
         None => (text.trim(), 0),
@@ -633,6 +638,27 @@ impl OutputArgs {
             Some(Format::Jsonl)
         } else {
             self.format
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_versions_read_with_and_without_a_service_pack() {
+        let sp4 = parse_os_version("5.0.2195 SP 4").unwrap();
+        assert_eq!(
+            (sp4.major, sp4.minor, sp4.build, sp4.service_pack),
+            (5, 0, 2195, 4)
+        );
+        assert_eq!(parse_os_version(" 5.2.3790 ").unwrap().service_pack, 0);
+        for bad in ["Windows 2000", "5.0", "5.0.2195 SP x"] {
+            assert_eq!(
+                parse_os_version(bad).unwrap_err().to_string(),
+                format!("{bad:?}: expected a version like \"5.0.2195 SP 4\"")
+            );
         }
     }
 }

@@ -35,19 +35,28 @@ pub(crate) fn probe_whole<'a>(
     }
 }
 
+/// Why there is no record at an offset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NoRecord {
+    #[error("record size unreadable")]
+    SizeUnreadable,
+    #[error("no record here (size field {size:#x} is impossible in {room:#x} bytes of log)")]
+    ImpossibleSize { size: usize, room: usize },
+    #[error("no record signature \"LfLe\"")]
+    NoSignature,
+}
+
 /// Looks for a record at `offset` that fits in `room` bytes, without copying it; or says why
 /// there is none.
-pub(crate) fn locate(ring: &Ring<'_>, offset: usize, room: usize) -> Result<Located, String> {
+pub(crate) fn locate(ring: &Ring<'_>, offset: usize, room: usize) -> Result<Located, NoRecord> {
     let Some(size) = ring.u32_at(offset).and_then(|s| usize::try_from(s).ok()) else {
-        return Err("record size unreadable".into());
+        return Err(NoRecord::SizeUnreadable);
     };
     if size < MIN_RECORD_SIZE || size % 4 != 0 || size > room {
-        return Err(format!(
-            "no record here (size field {size:#x} is impossible in {room:#x} bytes of log)"
-        ));
+        return Err(NoRecord::ImpossibleSize { size, room });
     }
     if ring.read(ring.advance(offset, 4), 4).as_deref() != Some(&SIGNATURE[..]) {
-        return Err("no record signature \"LfLe\"".into());
+        return Err(NoRecord::NoSignature);
     }
     let closing = ring.u32_at(ring.advance(offset, size - 4));
     let closed = closing.and_then(|c| usize::try_from(c).ok()) == Some(size);
@@ -246,6 +255,7 @@ fn unix_time(seconds: u32) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use crate::evt::testdata::{record, RecordSpec};
+    use crate::evt::HEADER_SIZE;
 
     #[test]
     fn decodes_every_field() {
@@ -321,5 +331,30 @@ mod tests {
         assert_eq!(utf16z(b"A\0B"), ("A".into(), 2));
         assert_eq!(utf16z(&[0x00, 0xd8, 0x41, 0x00]), ("\u{fffd}A".into(), 4));
         assert_eq!(utf16z(b""), (String::new(), 0));
+    }
+
+    #[test]
+    fn locate_says_why_there_is_no_record() {
+        let mut bytes = vec![0; HEADER_SIZE as usize];
+        let whole = record(&RecordSpec::kms(5085));
+        bytes.extend_from_slice(&whole);
+        let size = whole.len();
+        let ring = Ring::new(&bytes).unwrap();
+        let (start, room) = (ring.start(), ring.capacity());
+        let found = locate(&ring, start, room).unwrap();
+        assert_eq!((found.size, found.closed), (size, true));
+        assert_eq!(
+            locate(&ring, start, size - 4).err().unwrap().to_string(),
+            format!(
+                "no record here (size field {size:#x} is impossible in {:#x} bytes of log)",
+                size - 4
+            )
+        );
+        bytes[start + 4] = b'X';
+        let ring = Ring::new(&bytes).unwrap();
+        assert_eq!(
+            locate(&ring, start, room).err().unwrap().to_string(),
+            "no record signature \"LfLe\""
+        );
     }
 }

@@ -289,7 +289,7 @@ fn finish(event: Pending<'_>, clock: &mut Clock, sink: &mut dyn FnMut(Item)) {
     if let Some((line, xml)) = &event.xml {
         match xml_details(xml) {
             Ok(details) => merge_xml(&mut out, details),
-            Err(message) => sink(Err(Problem::at_line(*line, message))),
+            Err(error) => sink(Err(Problem::at_line(*line, error.to_string()))),
         }
     }
     let date = event
@@ -299,19 +299,28 @@ fn finish(event: Pending<'_>, clock: &mut Clock, sink: &mut dyn FnMut(Item)) {
         let time = event.field(Label::Time).map(|(v, _)| v);
         match clock.read(date, time) {
             Ok(time) => out.time_generated = time,
-            Err(message) => sink(Err(Problem::at_line(line, message))),
+            Err(error) => sink(Err(Problem::at_line(line, error.to_string()))),
         }
     }
     sink(Ok(out));
 }
 
+/// Why an `Event Xml:` section gave no event.
+#[derive(Debug, thiserror::Error)]
+enum XmlSectionError {
+    #[error("event XML unreadable: {0}")]
+    Unreadable(String),
+    #[error("event XML section without an <Event>")]
+    NoEvent,
+}
+
 /// The event inside an `Event Xml:` section.
-fn xml_details(lines: &[&str]) -> Result<Event, String> {
+fn xml_details(lines: &[&str]) -> Result<Event, XmlSectionError> {
     let (events, problem) = event_xml::parse_events(lines.join("\n").as_bytes());
     match (events.into_iter().next(), problem) {
         (Some(event), None) => Ok(event),
-        (_, Some(problem)) => Err(format!("event XML unreadable: {}", problem.message)),
-        (None, None) => Err("event XML section without an <Event>".into()),
+        (_, Some(problem)) => Err(XmlSectionError::Unreadable(problem.message)),
+        (None, None) => Err(XmlSectionError::NoEvent),
     }
 }
 

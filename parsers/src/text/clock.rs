@@ -38,14 +38,18 @@ impl Serialize for TimeBasis {
     }
 }
 
+/// A `--tz` value that is no fixed offset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("time zone {0:?}: give a fixed offset such as +02:00, -0500 or UTC")]
+pub struct OffsetError(String);
+
 /// Reads `+02:00`, `-0500`, `+2`, `UTC` or `Z` as a fixed offset.
-pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
+pub fn parse_offset(text: &str) -> Result<FixedOffset, OffsetError> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") {
         return Ok(FixedOffset::east_opt(0).expect("zero offset is valid"));
     }
-    let invalid =
-        || format!("time zone {text:?}: give a fixed offset such as +02:00, -0500 or UTC");
+    let invalid = || OffsetError(text.to_owned());
     let (sign, digits) = match (text.strip_prefix('+'), text.strip_prefix('-')) {
         (Some(digits), _) => (1, digits),
         (_, Some(digits)) => (-1, digits),
@@ -68,6 +72,15 @@ pub fn parse_offset(text: &str) -> Result<FixedOffset, String> {
         return Err(invalid());
     }
     FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(invalid)
+}
+
+/// An export's date or time field with digits in no known form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClockError {
+    #[error("unreadable date {0:?}")]
+    Date(String),
+    #[error("unreadable time {0:?}")]
+    Time(String),
 }
 
 /// Turns export times into UTC and remembers whether any of them had no zone.
@@ -100,7 +113,7 @@ impl Clock {
         &mut self,
         date: &str,
         time: Option<&str>,
-    ) -> Result<Option<DateTime<Utc>>, String> {
+    ) -> Result<Option<DateTime<Utc>>, ClockError> {
         let date = date.trim();
         if !date.bytes().any(|b| b.is_ascii_digit()) {
             return Ok(None);
@@ -115,13 +128,13 @@ impl Clock {
                 Some((d, t)) => (d, Some(t.trim())),
                 None => (date, None),
             };
-        let day = parse_date(date_part).ok_or_else(|| format!("unreadable date {date:?}"))?;
+        let day = parse_date(date_part).ok_or_else(|| ClockError::Date(date.to_owned()))?;
         let clock_text = match time.map(str::trim) {
             Some(t) if t.bytes().any(|b| b.is_ascii_digit()) => Some(t),
             _ => inline_time,
         };
         let wall = match clock_text {
-            Some(t) => parse_time(t).ok_or_else(|| format!("unreadable time {t:?}"))?,
+            Some(t) => parse_time(t).ok_or_else(|| ClockError::Time(t.to_owned()))?,
             None => NaiveTime::MIN,
         };
         Ok(Some(self.local_to_utc(day.and_time(wall))))
@@ -264,9 +277,16 @@ mod tests {
         let mut clock = Clock::new(None);
         assert_eq!(clock.read("Date", Some("Time")), Ok(None));
         assert_eq!(clock.read("", None), Ok(None));
-        assert!(clock.read("13/13/2003", None).is_err());
-        assert!(clock.read("7/1/2003", Some("25:00:00")).is_err());
-        assert!(clock.read("7/1/2003", Some("13:00 PM")).is_err());
+        let mut error = |date, time| clock.read(date, time).unwrap_err().to_string();
+        assert_eq!(error("13/13/2003", None), "unreadable date \"13/13/2003\"");
+        assert_eq!(
+            error("7/1/2003", Some("25:00:00")),
+            "unreadable time \"25:00:00\""
+        );
+        assert_eq!(
+            error("7/1/2003", Some("13:00 PM")),
+            "unreadable time \"13:00 PM\""
+        );
         assert_eq!(clock.basis(), TimeBasis::Utc);
     }
 
@@ -279,7 +299,10 @@ mod tests {
         );
         assert_eq!(parse_offset("+2").unwrap().local_minus_utc(), 7200);
         assert_eq!(parse_offset("utc").unwrap().local_minus_utc(), 0);
-        assert!(parse_offset("Europe/Berlin").is_err());
+        assert_eq!(
+            parse_offset("Europe/Berlin").unwrap_err().to_string(),
+            "time zone \"Europe/Berlin\": give a fixed offset such as +02:00, -0500 or UTC"
+        );
         assert!(parse_offset("+25:00").is_err());
     }
 }

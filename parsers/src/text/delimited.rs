@@ -336,13 +336,13 @@ fn read_row(
     if let Some(date) = date {
         match clock.read(date, time) {
             Ok(t) => event.time_generated = t,
-            Err(message) => sink(Err(Problem::at_line(line, message))),
+            Err(error) => sink(Err(Problem::at_line(line, error.to_string()))),
         }
     }
     if let Some(written) = written {
         match clock.read(written, None) {
             Ok(t) => event.time_written = t,
-            Err(message) => sink(Err(Problem::at_line(line, message))),
+            Err(error) => sink(Err(Problem::at_line(line, error.to_string()))),
         }
     }
     sink(Ok(event));

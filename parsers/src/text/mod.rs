@@ -9,7 +9,7 @@ mod fields;
 pub mod hexdump;
 pub mod setup_log;
 
-pub use clock::{parse_offset, TimeBasis};
+pub use clock::{parse_offset, ClockError, OffsetError, TimeBasis};
 
 use crate::{event_xml, Item, Problem};
 use chrono::FixedOffset;

@@ -74,6 +74,8 @@ impl fmt::Display for FileProblem {
     }
 }
 
+impl std::error::Error for FileProblem {}
+
 /// Parses one rule file's text; problems name `file` and their line.
 pub fn check_text(file: &str, text: &str) -> Result<RuleSpec, Vec<FileProblem>> {
     format::parse(text).map_err(|problems| {
@@ -121,10 +123,10 @@ impl Pack {
                         }
                     }
                 }
-                Err(message) => problems.push(FileProblem {
+                Err(error) => problems.push(FileProblem {
                     file: dir.display().to_string(),
                     line: None,
-                    message,
+                    message: format!("cannot read the directory: {error}"),
                 }),
             }
         }
@@ -186,8 +188,8 @@ pub fn read_rule(path: &Path) -> Result<Rule, Vec<FileProblem>> {
     })
 }
 
-fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read the directory: {e}"))?;
+fn rule_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
