@@ -9,14 +9,15 @@ use crate::defrag::fix::{self, FixPlan};
 use crate::diagnose::rules::Pack;
 use crate::diagnose::{diagnose_with, Context, DatabaseFile, NoRemedy};
 use crate::input::{self, ReadOptions};
+use crate::output::color;
 use crate::output::defrag::{ask_to_replace, print_refusal, FixResult, FixStatus};
-use crate::output::destination::Destination;
+use crate::output::destination::{resolve_format, Destination};
 use crate::output::print_problems;
 use crate::parallel;
 use crate::progress::Progress;
 use crate::report::{
-    render_html, render_markdown, render_table, AppliedFix, InputSummary, Report, ReportOptions,
-    TimeZone,
+    render_html, render_markdown, render_table, render_timeline_csv, render_timeline_jsonl,
+    AppliedFix, InputSummary, Report, ReportOptions, TimeZone,
 };
 use crate::verbosity;
 use crate::ExitCode;
@@ -59,6 +60,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
             return Ok(ExitCode::Usage);
         }
     }
+    let format = resolve_format(args.format_given(), args.output.as_deref())?;
 
     parallel::init_threads(args.read.threads);
     let progress = Progress::for_files(&files);
@@ -143,9 +145,15 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     );
     report.fix = fix;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let text = match args.resolved_format() {
-        ReportFormat::Table => render_table(&report, to_terminal),
+    let text = match format {
+        ReportFormat::Table => render_table(
+            &report,
+            to_terminal,
+            color::in_document(args.output.is_some()),
+        ),
         ReportFormat::Json => report.to_json(),
+        ReportFormat::Jsonl => render_timeline_jsonl(&report),
+        ReportFormat::Csv => render_timeline_csv(&report),
         ReportFormat::Markdown => render_markdown(&report),
         ReportFormat::Html => {
             let fix = args.db.as_deref().and_then(AppliedFix::find);

@@ -18,7 +18,7 @@ use std::path::Path;
 
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
-    let format = destination::resolve_format(args.output.given(), args.output_file.as_deref())?;
+    let format = destination::resolve_format(args.output.given(), args.file.path.as_deref())?;
     let options = ReadOptions {
         threads: args.read.threads,
         no_recover: args.read.no_recover,
@@ -37,7 +37,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Usage);
     }
 
-    let mut destination = Destination::open(args.output_file.as_deref(), &files)?;
+    let mut destination = Destination::open(args.file.path.as_deref(), &files)?;
     // An input read alone writes from inside its read (streaming); every input writes what is
     // left when delivered.
     let sink = RefCell::new(Sink::new(format, BufWriter::new(destination.writer()))?);

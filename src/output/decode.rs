@@ -230,11 +230,12 @@ fn csv_row(item: &Decoded) -> Vec<String> {
         .unwrap_or_default();
     let markers = payload
         .map(|p| {
-            p.markers
+            let markers: Vec<String> = p
+                .markers
                 .iter()
                 .map(|m| format!("{}:{}:{}", m.file, m.line, m.tag))
-                .collect::<Vec<_>>()
-                .join(" ")
+                .collect();
+            super::csv_list(&markers)
         })
         .unwrap_or_default();
     vec![
@@ -251,11 +252,8 @@ fn csv_row(item: &Decoded) -> Vec<String> {
             .unwrap_or_default(),
         payload
             .map(|p| {
-                p.strings
-                    .iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}")
+                let strings: Vec<&str> = p.strings.iter().map(|s| s.text.as_str()).collect();
+                super::csv_list(&strings)
             })
             .unwrap_or_default(),
         build,

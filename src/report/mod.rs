@@ -5,10 +5,12 @@
 mod html;
 mod markdown;
 mod table;
+mod timeline;
 
 pub use html::{render_html, AppliedFix};
 pub use markdown::render_markdown;
 pub use table::render_table;
+pub use timeline::{render_timeline_csv, render_timeline_jsonl};
 
 use crate::correlate::{Correlation, Evidence, Fact, HostTimeline, TimelineEntry};
 use crate::diagnose::{DatabaseFile, Diagnosis, Finding, Note, RuleInfo, RuledOut};

@@ -34,6 +34,8 @@ pub enum Column {
     Description,
     Log,
     Record,
+    EventRecordId,
+    Provider,
     Data,
     Strings,
     Ignored,
@@ -76,6 +78,8 @@ fn column(name: &str) -> Option<Column> {
         "description" | "message" | "" => Column::Description,
         "log" | "logname" => Column::Log,
         "record" | "recordnumber" | "recordid" | "index" => Column::Record,
+        "eventrecordid" => Column::EventRecordId,
+        "provider" => Column::Provider,
         "data" => Column::Data,
         "strings" => Column::Strings,
         "file"
@@ -312,6 +316,8 @@ fn read_row(
             }
             Column::Log => event.log = fields::account(value),
             Column::Record => event.record_number = value.trim().parse().ok(),
+            Column::EventRecordId => event.event_record_id = value.trim().parse().ok(),
+            Column::Provider => event.provider = (!value.is_empty()).then(|| value.to_owned()),
             Column::Data => match data(value) {
                 Some(bytes) => event.data = bytes,
                 None => {
@@ -359,12 +365,16 @@ fn data(value: &str) -> Option<Option<Vec<u8>>> {
     hex::decode(digits).ok().map(Some)
 }
 
-/// evtdoctor's CSV joins insertion strings with U+001F; PowerShell writes a type name.
+/// evtdoctor's CSV writes insertion strings as a JSON array (its first releases joined them
+/// with U+001F, still read); PowerShell writes a type name.
 fn strings(value: &str) -> Vec<String> {
     if value.is_empty() || value.starts_with("System.") {
         return Vec::new();
     }
-    value.split('\u{1f}').map(str::to_owned).collect()
+    match serde_json::from_str(value) {
+        Ok(strings) => strings,
+        Err(_) => value.split('\u{1f}').map(str::to_owned).collect(),
+    }
 }
 
 #[cfg(test)]
