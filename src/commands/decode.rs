@@ -38,10 +38,7 @@ pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
     };
     print_problems(&report);
     if decoded.is_empty() {
-        eprintln!(
-            "evtdoctor: {}: no event could be decoded",
-            report.path.display()
-        );
+        crate::error!("{}: no event could be decoded", report.path.display());
         return Ok(ExitCode::Usage);
     }
     let inputs: Vec<PathBuf> = args.input.iter().cloned().collect();

@@ -209,11 +209,11 @@ pub fn print_restored(out: &mut dyn Write, db: &Path, manifest: &Manifest) -> io
 pub fn print_refusal(file: &Path, error: DefragError) -> Result<ExitCode> {
     match error {
         DefragError::Refused(message) => {
-            eprintln!("evtdoctor: {}: refused: {message}", file.display());
+            crate::error!("{}: refused: {message}", file.display());
             Ok(ExitCode::Found)
         }
         DefragError::Unreadable(message) => {
-            eprintln!("evtdoctor: {message}");
+            crate::error!("{message}");
             Ok(ExitCode::Usage)
         }
         DefragError::Failed(error) => Err(error),
