@@ -42,6 +42,11 @@ pub fn table_fitting(headers: &[&str], fit_terminal: bool) -> Table {
 pub const ASSUMED_UTC_NOTE: &str =
     "* time from text without a zone, read as UTC (give --tz to set the offset)";
 
+/// [`ASSUMED_UTC_NOTE`] in Markdown (its mark escaped, not a list item).
+pub fn assumed_utc_note_markdown() -> String {
+    ASSUMED_UTC_NOTE.replacen('*', "\\*", 1)
+}
+
 /// The time as tables show it; a time read as UTC by assumption is marked with `*`.
 pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
     let Some(time) = time else {

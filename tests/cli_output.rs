@@ -322,3 +322,32 @@ fn events_json_and_json_lines_follow_the_published_schema() {
     }
     assert!(checked > 400, "{checked} records checked");
 }
+
+#[test]
+fn markdown_names_computers_and_days_and_events_share_its_tables() {
+    let folder = sample("kms-sp4");
+    let report = text(&evtdoctor(&["analyze", &folder, "--format", "markdown"]).stdout);
+    assert_eq!(
+        report.lines().next(),
+        Some("# evtdoctor analysis: EXCH01, 2003-06-02 to 2003-07-01")
+    );
+    // The days are the server's: the last event, 21:52 UTC, is the next day at +14:00.
+    let out = evtdoctor(&["analyze", &folder, "--format", "markdown", "--tz", "+14:00"]);
+    assert_eq!(
+        text(&out.stdout).lines().next(),
+        Some("# evtdoctor analysis: EXCH01, 2003-06-02 to 2003-07-02")
+    );
+
+    // events --format markdown: the same table renderer (not the terminal's box table).
+    let export = sample("kms-sp4/kms-event.txt");
+    let out = evtdoctor(&["events", &export, "--format", "markdown"]);
+    assert_eq!(
+        text(&out.stdout),
+        "| Time (UTC) | Log | Record | Level | Source | ID | Computer | Description |\n\
+         |---|---|---|---|---|---|---|---|\n\
+         | 2003-07-01 21:52:10 * |  |  | Error | MSExchangeKMS | 5085 | EXCH01 | KMS can not \
+         mount the key database. Either the database is … |\n\
+         \n\
+         \\* time from text without a zone, read as UTC (give --tz to set the offset)\n"
+    );
+}

@@ -64,8 +64,12 @@ pub fn write<W: Write>(out: &mut W, format: Format, decoded: &[Decoded]) -> io::
                     writeln!(out, "{heading}\n{table}\n")?;
                 }
             }
-            if assumed {
-                writeln!(out, "{}", super::ASSUMED_UTC_NOTE)?;
+            match (assumed, format) {
+                (true, Format::Markdown) => {
+                    writeln!(out, "{}", super::assumed_utc_note_markdown())?
+                }
+                (true, _) => writeln!(out, "{}", super::ASSUMED_UTC_NOTE)?,
+                (false, _) => {}
             }
         }
     }

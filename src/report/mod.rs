@@ -248,6 +248,13 @@ impl Report {
         }
     }
 
+    /// A day as people read it, in the report's zone.
+    fn show_date(&self, time: DateTime<Utc>) -> String {
+        time.with_timezone(&self.offset)
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
     /// The timeline entries worth showing in a summary, repeats of the same fact on the same
     /// computer folded into their first occurrence (a service failing at every boot is one row).
     fn highlights(&self) -> Vec<Highlight<'_>> {
