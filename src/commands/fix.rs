@@ -15,7 +15,8 @@ use std::path::Path;
 pub fn run(args: &FixArgs) -> Result<ExitCode> {
     let format = resolve_format(args.output.given(), args.file.path.as_deref())?;
     // Opened first, so that a path that is the database is refused before anything changes.
-    let mut destination = Destination::open(args.file.path.as_deref(), &[args.db.clone()])?;
+    let mut destination =
+        Destination::open(args.file.path.as_deref(), std::slice::from_ref(&args.db))?;
     let code = if args.rollback {
         let mut confirm = |db: &Path| Ok(args.yes || ask_to_restore(db)?);
         match fix::rollback(
