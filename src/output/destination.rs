@@ -148,3 +148,29 @@ impl Destination {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_extension_names_the_format_each_command_writes() {
+        let named = |path: &str| resolve_format::<Format>(None, Some(Path::new(path))).ok();
+        assert_eq!(named("out/EVENTS.NDJSON"), Some(Format::Jsonl));
+        assert_eq!(named("t.md"), Some(Format::Markdown));
+        assert_eq!(named("page.html"), None, "events writes no HTML");
+        assert_eq!(named("notes.txt"), None);
+        let report = |path: &str| resolve_format::<ReportFormat>(None, Some(Path::new(path)));
+        assert_eq!(report("page.htm").unwrap(), ReportFormat::Html);
+        assert_eq!(report("timeline.csv").unwrap(), ReportFormat::Csv);
+        assert_eq!(
+            report("report.txt").unwrap_err().to_string(),
+            "report.txt: cannot tell the format from the extension (use .json, .jsonl, \
+             .ndjson, .csv, .md, .markdown, .html, .htm, or give --format)"
+        );
+        // --format wins over the name; no name is the table.
+        let given = resolve_format(Some(Format::Csv), Some(Path::new("x.json")));
+        assert_eq!(given.unwrap(), Format::Csv);
+        assert_eq!(resolve_format::<Format>(None, None).unwrap(), Format::Table);
+    }
+}

@@ -481,6 +481,22 @@ Information,7/1/2003 10:01:00 AM,EventLog,6005,None,The Event log service was st
     }
 
     #[test]
+    fn evtdoctor_csv_columns() {
+        let text =
+            "file,log,record_number,event_record_id,event_id,level,source,provider,strings\n\
+x,System,7,9,6009,Information,EventLog,Microsoft-Windows-EventLog,\"[\"\"a,b\"\",\"\"\"\"]\"\n\
+x,System,8,,6005,Information,EventLog,,old\u{1f}joined\n";
+        let items = read(text, ',');
+        let e = items[0].as_ref().unwrap();
+        assert_eq!((e.record_number, e.event_record_id), (Some(7), Some(9)));
+        assert_eq!(e.provider.as_deref(), Some("Microsoft-Windows-EventLog"));
+        assert_eq!(e.strings, ["a,b", ""]);
+        let e = items[1].as_ref().unwrap();
+        assert_eq!((e.event_record_id, e.provider.as_deref()), (None, None));
+        assert_eq!(e.strings, ["old", "joined"]);
+    }
+
+    #[test]
     fn bad_rows_are_reported_and_good_ones_kept() {
         let text = "Source,Event ID,Data,Level\nA,1,4142,Error\nB,x,41,Error\nC,3,zz,Error\n\"D,4\nE,5,,Warning\n";
         let items = read(text, ',');
