@@ -47,6 +47,18 @@ pub struct Cli {
     /// Also say what was read from each input (format, size, records, problems).
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
+
+    /// Colour errors and the analysis table's active findings: `auto` when writing to a
+    /// terminal and NO_COLOR is unset (CLICOLOR_FORCE forces it), `always`, or `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 impl Cli {
@@ -366,9 +378,9 @@ pub struct AnalyzeArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// Write the report to this file instead of standard output (a name ending in .html
-    /// gives --format html unless a format is given). An existing file is replaced, but never
-    /// an input or a symbolic link.
+    /// Write the report to this file instead of standard output, the format from its
+    /// extension unless given (.json, .jsonl/.ndjson, .csv, .md, .html; any other needs
+    /// --format). An existing file is replaced, but never an input or a symbolic link.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -376,28 +388,27 @@ pub struct AnalyzeArgs {
     pub read: ReadArgs,
 }
 
-/// The formats a report comes in (a report is one document, so no CSV or JSON lines).
+/// The formats a report comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     Table,
     Json,
+    /// The timeline: one JSON object per entry, in time order (docs/schemas/timeline.schema.json).
+    Jsonl,
+    /// The timeline: one row per entry, in time order.
+    Csv,
     Markdown,
     /// One self-contained page with the timeline drawn (for a browser, an e-mail, a printer).
     Html,
 }
 
 impl AnalyzeArgs {
-    pub fn resolved_format(&self) -> ReportFormat {
-        let html_file = self.output.as_ref().is_some_and(|path| {
-            path.extension().is_some_and(|ext| {
-                ext.eq_ignore_ascii_case("html") || ext.eq_ignore_ascii_case("htm")
-            })
-        });
-        match (self.json, self.format) {
-            (true, _) => ReportFormat::Json,
-            (false, Some(format)) => format,
-            (false, None) if html_file => ReportFormat::Html,
-            (false, None) => ReportFormat::Table,
+    /// The format asked for, if any (`--json` or `--format`).
+    pub fn format_given(&self) -> Option<ReportFormat> {
+        if self.json {
+            Some(ReportFormat::Json)
+        } else {
+            self.format
         }
     }
 }
@@ -413,6 +424,9 @@ pub struct DecodeArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub file: OutputFileArg,
 }
 
 #[derive(Debug, Args)]
@@ -448,6 +462,9 @@ pub struct FixArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub file: OutputFileArg,
 }
 
 #[derive(Debug, Args)]
@@ -526,10 +543,8 @@ pub struct EventsArgs {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Write to this file instead of standard output (the format from its extension: .json,
-    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never an input.
-    #[arg(long = "output", short = 'o', value_name = "FILE")]
-    pub output_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub file: OutputFileArg,
 }
 
 /// Which records to keep.
@@ -614,6 +629,15 @@ pub struct OutputArgs {
     /// Shorthand for --format jsonl.
     #[arg(long, conflicts_with_all = ["format", "json"])]
     pub jsonl: bool,
+}
+
+/// `-o FILE`, for the commands that write one document.
+#[derive(Debug, Args, Default)]
+pub struct OutputFileArg {
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never an input.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

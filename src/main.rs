@@ -10,6 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     evtdoctor::verbosity::set(cli.verbosity());
+    evtdoctor::output::color::set(cli.color);
     let outcome = match &cli.command {
         Command::Events(args) => commands::events::run(args),
         Command::Decode(args) => commands::decode::run(args),
@@ -23,7 +24,7 @@ fn main() -> std::process::ExitCode {
     let code = match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("evtdoctor: error: {error:#}");
+            evtdoctor::error!("error: {error:#}");
             ExitCode::Usage
         }
     };

@@ -1,5 +1,6 @@
 //! Shared rendering helpers: tables for people, CSV and JSON lines for machines.
 
+pub mod color;
 pub mod db;
 pub mod decode;
 pub mod defrag;
@@ -41,6 +42,11 @@ pub fn table_fitting(headers: &[&str], fit_terminal: bool) -> Table {
 pub const ASSUMED_UTC_NOTE: &str =
     "* time from text without a zone, read as UTC (give --tz to set the offset)";
 
+/// [`ASSUMED_UTC_NOTE`] in Markdown (its mark escaped, not a list item).
+pub fn assumed_utc_note_markdown() -> String {
+    ASSUMED_UTC_NOTE.replacen('*', "\\*", 1)
+}
+
 /// The time as tables show it; a time read as UTC by assumption is marked with `*`.
 pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
     let Some(time) = time else {
@@ -58,7 +64,7 @@ pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
 pub fn print_problems(report: &InputReport) {
     let path = report.path.display();
     if let Some(fatal) = &report.fatal {
-        eprintln!("evtdoctor: {path}: {fatal}");
+        crate::error!("{path}: {fatal}");
     }
     print_problem_list(&path, &report.problems, 10);
 }
@@ -66,13 +72,10 @@ pub fn print_problems(report: &InputReport) {
 /// Problems on stderr, one line each after the file's name; past `shown`, only how many more.
 pub fn print_problem_list(path: &dyn std::fmt::Display, problems: &[Problem], shown: usize) {
     for problem in problems.iter().take(shown) {
-        eprintln!("evtdoctor: {path}: {problem}");
+        crate::error!("{path}: {problem}");
     }
     if problems.len() > shown {
-        eprintln!(
-            "evtdoctor: {path}: … and {} more problems",
-            problems.len() - shown
-        );
+        crate::error!("{path}: … and {} more problems", problems.len() - shown);
     }
 }
 
@@ -105,19 +108,21 @@ pub fn markdown_table<R: AsRef<[String]>>(headers: &[&str], rows: &[R]) -> Strin
     lines.join("\n")
 }
 
-/// One CSV field, quoted when it needs to be (RFC 4180).
-pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+/// Writes one CSV row, fields quoted where RFC 4180 needs it (the csv crate's writer).
+pub fn write_csv_row<W: Write, S: AsRef<str>>(out: &mut W, fields: &[S]) -> io::Result<()> {
+    // A row at a time into the caller's buffer: a small writer buffer, flushed at once.
+    let mut writer = csv::WriterBuilder::new()
+        .buffer_capacity(512)
+        .from_writer(out);
+    writer.write_record(fields.iter().map(|f| f.as_ref()))?;
+    writer.flush()
 }
 
-/// Writes one CSV row.
-pub fn write_csv_row<W: Write, S: AsRef<str>>(out: &mut W, fields: &[S]) -> io::Result<()> {
-    let line: Vec<String> = fields.iter().map(|f| csv_field(f.as_ref())).collect();
-    writeln!(out, "{}", line.join(","))
+/// A list as one CSV cell: a JSON array of strings, which a spreadsheet shows as text and
+/// evtdoctor reads back exactly (`["a","b"]`; `[]` for none).
+pub fn csv_list<S: AsRef<str>>(items: &[S]) -> String {
+    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    serde_json::to_string(&items).unwrap_or_default()
 }
 
 /// Fields as `name: value` lines, the names right-aligned.
@@ -196,10 +201,21 @@ mod tests {
 
     #[test]
     fn csv_quotes_only_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+        let mut out = Vec::new();
+        write_csv_row(&mut out, &["plain", "a,b", "say \"hi\"", "two\nlines", ""]).unwrap();
+        write_csv_row(
+            &mut out,
+            &[csv_list(&["x", "y,\"z\""]), csv_list::<&str>(&[])],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            concat!(
+                "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\n",
+                r#""[""x"",""y,\""z\""""]",[]"#,
+                "\n"
+            )
+        );
     }
 
     #[test]

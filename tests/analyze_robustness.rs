@@ -115,7 +115,7 @@ fn random_events_never_panic_and_reports_stay_valid() {
         );
         let json = report.to_json();
         assert!(!render_markdown(&report).is_empty());
-        assert!(!render_table(&report, false).is_empty());
+        assert!(!render_table(&report, false, false).is_empty());
         if round % 10 == 0 {
             assert_valid_report(&json);
         }

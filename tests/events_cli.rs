@@ -63,7 +63,7 @@ fn json_csv_and_table_carry_the_same_records() {
     let csv = evtdoctor(&["events", "--format", "csv", &file]);
     let lines = stdout_lines(&csv);
     assert_eq!(lines.len(), 3);
-    assert!(lines[0].starts_with("file,log,record_number,time_generated"));
+    assert!(lines[0].starts_with("file,log,record_number,event_record_id,time_generated"));
     assert!(lines[2].contains(",5805,0,Error,NETLOGON,"), "{}", lines[2]);
     assert!(lines[2].contains(",220000c0,"), "{}", lines[2]);
 

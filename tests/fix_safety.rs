@@ -318,6 +318,8 @@ fn a_report_never_overwrites_an_input() {
         let out = evtdoctor(&[
             "analyze",
             dir.path().to_str().unwrap(),
+            "--format",
+            "json",
             "--output",
             output.to_str().unwrap(),
         ]);

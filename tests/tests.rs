@@ -9,6 +9,7 @@ mod analyze_html;
 mod analyze_robustness;
 mod analyze_rules;
 mod cli_manual;
+mod cli_output;
 mod cli_verbosity;
 mod cut_logs;
 mod decode_command;

@@ -2,16 +2,21 @@
 
 use crate::analysis::{analyze, AnalysisError, AnalysisRequest, FixRequest};
 use crate::cli::{AnalyzeArgs, ReportFormat};
+use crate::output::color;
 use crate::output::defrag::ask_to_replace;
-use crate::output::destination::Destination;
-use crate::report::{render_html, render_markdown, render_table, TimeZone};
+use crate::output::destination::{resolve_format, Destination};
+use crate::report::{
+    render_html, render_markdown, render_table, render_timeline_csv, render_timeline_jsonl,
+    TimeZone,
+};
 use crate::ExitCode;
 use anyhow::{Context as _, Result};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
-    let format = args.resolved_format();
+    // A report name whose format is unknown is refused before anything is read or fixed.
+    let format = resolve_format(args.format_given(), args.output.as_deref())?;
     let mut confirm = |db: &Path| Ok(args.yes || ask_to_replace(db)?);
     let request = AnalysisRequest {
         paths: &args.paths,
@@ -41,8 +46,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     let report = &analysis.report;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match format {
-        ReportFormat::Table => render_table(report, to_terminal),
+        ReportFormat::Table => render_table(
+            report,
+            to_terminal,
+            color::in_document(args.output.is_some()),
+        ),
         ReportFormat::Json => report.to_json(),
+        ReportFormat::Jsonl => render_timeline_jsonl(report),
+        ReportFormat::Csv => render_timeline_csv(report),
         ReportFormat::Markdown => render_markdown(report),
         ReportFormat::Html => render_html(report),
     };

@@ -4,6 +4,7 @@
 use crate::cli::DecodeArgs;
 use crate::input::{self, InputReport, ReadOptions};
 use crate::output::decode::{self, Decoded};
+use crate::output::destination::{resolve_format, Destination};
 use crate::output::print_problems;
 use crate::ExitCode;
 use anyhow::{Context, Result};
@@ -14,6 +15,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
+    let format = resolve_format(args.output.given(), args.file.path.as_deref())?;
     let options = args.read.options();
     let mut decoded = Vec::new();
     let mut collect = |event: Event, time_basis: TimeBasis| {
@@ -31,18 +33,20 @@ pub fn run(args: &DecodeArgs) -> Result<ExitCode> {
     };
     print_problems(&report);
     if decoded.is_empty() {
-        eprintln!(
-            "evtdoctor: {}: no event could be decoded",
-            report.path.display()
-        );
+        crate::error!("{}: no event could be decoded", report.path.display());
         return Ok(ExitCode::Usage);
     }
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    match decode::write(&mut out, args.output.resolved(), &decoded).and_then(|()| out.flush()) {
+    let inputs: Vec<PathBuf> = args.input.iter().cloned().collect();
+    let mut destination = Destination::open(args.file.path.as_deref(), &inputs)?;
+    let written = {
+        let mut out = BufWriter::new(destination.writer());
+        decode::write(&mut out, format, &decoded).and_then(|()| out.flush())
+    };
+    match written {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
         other => other.context("writing output")?,
     }
+    destination.finish()?;
     crate::note!(
         "evtdoctor: decoded {} event(s){}",
         decoded.len(),

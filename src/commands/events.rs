@@ -12,7 +12,7 @@ use std::io::{self, BufWriter};
 
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
-    let format = destination::resolve_format(args.output.given(), args.output_file.as_deref())?;
+    let format = destination::resolve_format(args.output.given(), args.file.path.as_deref())?;
     let (files, path_errors) = input::discover(&args.paths);
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
@@ -24,7 +24,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Usage);
     }
 
-    let mut destination = Destination::open(args.output_file.as_deref(), &files)?;
+    let mut destination = Destination::open(args.file.path.as_deref(), &files)?;
     let mut sink = Sink::new(format, BufWriter::new(destination.writer()))?;
     let listed = stream_matching(&files, args.read.options(), &filter, format, &mut sink);
     let reports = match listed.and_then(|reports| sink.finish().map(|()| reports)) {

@@ -7,11 +7,16 @@ use crate::defrag::fix::{self, FixPlan};
 use crate::output::defrag::{
     ask_to_replace, ask_to_restore, print_fix, print_refusal, print_restored,
 };
+use crate::output::destination::{resolve_format, Destination};
 use crate::ExitCode;
 use anyhow::Result;
 use std::path::Path;
 
 pub fn run(args: &FixArgs) -> Result<ExitCode> {
+    let format = resolve_format(args.output.given(), args.file.path.as_deref())?;
+    // Opened first, so that a path that is the database is refused before anything changes.
+    let mut destination =
+        Destination::open(args.file.path.as_deref(), std::slice::from_ref(&args.db))?;
     let code = if args.rollback {
         let mut confirm = |db: &Path| Ok(args.yes || ask_to_restore(db)?);
         match fix::rollback(
@@ -21,7 +26,8 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
             &mut confirm,
         ) {
             Ok(manifest) => {
-                print_restored(&args.db, &manifest);
+                print_restored(&mut destination.writer(), &args.db, &manifest)?;
+                destination.finish()?;
                 ExitCode::Clean
             }
             Err(error) => print_refusal(&args.db, error)?,
@@ -37,7 +43,14 @@ pub fn run(args: &FixArgs) -> Result<ExitCode> {
         let mut confirm = |db: &Path| Ok(args.yes || ask_to_replace(db)?);
         match fix::fix(&plan, &mut confirm) {
             Ok(report) => {
-                print_fix(&args.db, &report, args.output.resolved(), args.dry_run)?;
+                print_fix(
+                    &mut destination.writer(),
+                    &args.db,
+                    &report,
+                    format,
+                    args.dry_run,
+                )?;
+                destination.finish()?;
                 ExitCode::Clean
             }
             Err(error) => print_refusal(&args.db, error)?,

@@ -64,8 +64,12 @@ pub fn write<W: Write>(out: &mut W, format: Format, decoded: &[Decoded]) -> io::
                     writeln!(out, "{heading}\n{table}\n")?;
                 }
             }
-            if assumed {
-                writeln!(out, "{}", super::ASSUMED_UTC_NOTE)?;
+            match (assumed, format) {
+                (true, Format::Markdown) => {
+                    writeln!(out, "{}", super::assumed_utc_note_markdown())?
+                }
+                (true, _) => writeln!(out, "{}", super::ASSUMED_UTC_NOTE)?,
+                (false, _) => {}
             }
         }
     }
@@ -230,11 +234,12 @@ fn csv_row(item: &Decoded) -> Vec<String> {
         .unwrap_or_default();
     let markers = payload
         .map(|p| {
-            p.markers
+            let markers: Vec<String> = p
+                .markers
                 .iter()
                 .map(|m| format!("{}:{}:{}", m.file, m.line, m.tag))
-                .collect::<Vec<_>>()
-                .join(" ")
+                .collect();
+            super::csv_list(&markers)
         })
         .unwrap_or_default();
     vec![
@@ -251,11 +256,8 @@ fn csv_row(item: &Decoded) -> Vec<String> {
             .unwrap_or_default(),
         payload
             .map(|p| {
-                p.strings
-                    .iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}")
+                let strings: Vec<&str> = p.strings.iter().map(|s| s.text.as_str()).collect();
+                super::csv_list(&strings)
             })
             .unwrap_or_default(),
         build,

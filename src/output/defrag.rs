@@ -174,11 +174,17 @@ pub fn print_report(report: &Report, format: Format) -> Result<()> {
     Ok(())
 }
 
-/// Prints a finished fix: the report with the steps on the server (or what the dry run
+/// Writes a finished fix: the report with the steps on the server (or what the dry run
 /// showed) in a table, the typed result in JSON, the defrag's fields in CSV.
-pub fn print_fix(db: &Path, report: &Report, format: Format, dry_run: bool) -> Result<()> {
+pub fn print_fix(
+    out: &mut dyn Write,
+    db: &Path,
+    report: &Report,
+    format: Format,
+    dry_run: bool,
+) -> Result<()> {
     let result = FixResult::done(db, report, dry_run)?;
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = BufWriter::new(out);
     match format {
         Format::Json | Format::Jsonl => write_json(&mut out, &result, format == Format::Json)?,
         Format::Csv => write_fields_csv(&mut out, &fields(&DefragResult::of(report)))?,
@@ -188,13 +194,14 @@ pub fn print_fix(db: &Path, report: &Report, format: Format, dry_run: bool) -> R
     Ok(())
 }
 
-pub fn print_restored(db: &Path, manifest: &Manifest) {
-    println!(
+pub fn print_restored(out: &mut dyn Write, db: &Path, manifest: &Manifest) -> io::Result<()> {
+    writeln!(
+        out,
         "Restored {} from {} (SHA-256 {}).",
         db.display(),
         manifest.backup.display(),
         manifest.backup_sha256
-    );
+    )
 }
 
 /// Says on stderr why nothing was changed; the exit code tells a refusal (1) from a file that
@@ -202,11 +209,11 @@ pub fn print_restored(db: &Path, manifest: &Manifest) {
 pub fn print_refusal(file: &Path, error: DefragError) -> Result<ExitCode> {
     match error {
         DefragError::Refused(message) => {
-            eprintln!("evtdoctor: {}: refused: {message}", file.display());
+            crate::error!("{}: refused: {message}", file.display());
             Ok(ExitCode::Found)
         }
         DefragError::Unreadable(message) => {
-            eprintln!("evtdoctor: {message}");
+            crate::error!("{message}");
             Ok(ExitCode::Usage)
         }
         DefragError::Failed(error) => Err(error),

@@ -3,40 +3,99 @@
 //! sees half a report, a symlink at the target is replaced rather than followed, and an input
 //! is never overwritten.
 
-use crate::cli::Format;
+use crate::cli::{Format, ReportFormat};
 use crate::defrag::files::same_file;
 use anyhow::{bail, Context, Result};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
-/// The format a file's extension asks for (`None`: an extension no format has).
-pub fn format_of(path: &Path) -> Option<Format> {
-    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-    match extension.as_str() {
-        "json" => Some(Format::Json),
-        "jsonl" | "ndjson" => Some(Format::Jsonl),
-        "csv" => Some(Format::Csv),
-        "md" | "markdown" => Some(Format::Markdown),
-        _ => None,
+/// A document format a file name can ask for by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    Json,
+    Jsonl,
+    Csv,
+    Markdown,
+    Html,
+}
+
+/// Every extension that names a format (compared without case).
+const EXTENSIONS: [(&str, Named); 8] = [
+    ("json", Named::Json),
+    ("jsonl", Named::Jsonl),
+    ("ndjson", Named::Jsonl),
+    ("csv", Named::Csv),
+    ("md", Named::Markdown),
+    ("markdown", Named::Markdown),
+    ("html", Named::Html),
+    ("htm", Named::Html),
+];
+
+/// A command's format choice (`--format`), which a file name may make instead.
+pub trait OutputFormat: Copy {
+    /// The format without `--format` or `-o`: the table for a terminal.
+    const TABLE: Self;
+    /// This command's format for the one a file name asks for, if it writes that format.
+    fn named(named: Named) -> Option<Self>;
+}
+
+impl OutputFormat for Format {
+    const TABLE: Self = Format::Table;
+    fn named(named: Named) -> Option<Self> {
+        match named {
+            Named::Json => Some(Format::Json),
+            Named::Jsonl => Some(Format::Jsonl),
+            Named::Csv => Some(Format::Csv),
+            Named::Markdown => Some(Format::Markdown),
+            Named::Html => None,
+        }
     }
 }
 
-/// The format given, else the one `-o`'s extension names; an unknown extension without a
-/// format is a usage error.
-pub fn resolve_format(given: Option<Format>, output: Option<&Path>) -> Result<Format> {
-    match (given, output) {
-        (Some(format), _) => Ok(format),
-        (None, None) => Ok(Format::Table),
-        (None, Some(path)) => match format_of(path) {
-            Some(format) => Ok(format),
-            None => bail!(
-                "{}: cannot tell the format from the extension (use .json, .jsonl, .ndjson, \
-                 .csv or .md, or give --format)",
-                path.display()
-            ),
-        },
+impl OutputFormat for ReportFormat {
+    const TABLE: Self = ReportFormat::Table;
+    fn named(named: Named) -> Option<Self> {
+        Some(match named {
+            Named::Json => ReportFormat::Json,
+            Named::Jsonl => ReportFormat::Jsonl,
+            Named::Csv => ReportFormat::Csv,
+            Named::Markdown => ReportFormat::Markdown,
+            Named::Html => ReportFormat::Html,
+        })
     }
+}
+
+/// The format given, else the one `-o`'s extension names, else the table; an extension that
+/// names no format the command writes is a usage error.
+pub fn resolve_format<F: OutputFormat>(given: Option<F>, output: Option<&Path>) -> Result<F> {
+    let path = match (given, output) {
+        (Some(format), _) => return Ok(format),
+        (None, None) => return Ok(F::TABLE),
+        (None, Some(path)) => path,
+    };
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let named = EXTENSIONS
+        .iter()
+        .find(|(name, _)| *name == extension)
+        .and_then(|&(_, named)| F::named(named));
+    if let Some(format) = named {
+        return Ok(format);
+    }
+    let known: Vec<String> = EXTENSIONS
+        .iter()
+        .filter(|(_, named)| F::named(*named).is_some())
+        .map(|(name, _)| format!(".{name}"))
+        .collect();
+    bail!(
+        "{}: cannot tell the format from the extension (use {}, or give --format)",
+        path.display(),
+        known.join(", ")
+    )
 }
 
 pub enum Destination {
@@ -87,5 +146,31 @@ impl Destination {
             crate::note!("evtdoctor: wrote {}", path.display());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_extension_names_the_format_each_command_writes() {
+        let named = |path: &str| resolve_format::<Format>(None, Some(Path::new(path))).ok();
+        assert_eq!(named("out/EVENTS.NDJSON"), Some(Format::Jsonl));
+        assert_eq!(named("t.md"), Some(Format::Markdown));
+        assert_eq!(named("page.html"), None, "events writes no HTML");
+        assert_eq!(named("notes.txt"), None);
+        let report = |path: &str| resolve_format::<ReportFormat>(None, Some(Path::new(path)));
+        assert_eq!(report("page.htm").unwrap(), ReportFormat::Html);
+        assert_eq!(report("timeline.csv").unwrap(), ReportFormat::Csv);
+        assert_eq!(
+            report("report.txt").unwrap_err().to_string(),
+            "report.txt: cannot tell the format from the extension (use .json, .jsonl, \
+             .ndjson, .csv, .md, .markdown, .html, .htm, or give --format)"
+        );
+        // --format wins over the name; no name is the table.
+        let given = resolve_format(Some(Format::Csv), Some(Path::new("x.json")));
+        assert_eq!(given.unwrap(), Format::Csv);
+        assert_eq!(resolve_format::<Format>(None, None).unwrap(), Format::Table);
     }
 }

@@ -71,23 +71,27 @@ impl Rendered {
     }
 }
 
-/// Where records go, in the chosen format. Tables need every row first; the rest stream.
+/// Where records go, in the chosen format. Tables (terminal or Markdown) need every row
+/// first; the rest stream.
 pub enum Sink<W: Write> {
-    Table(W, Vec<Vec<String>>),
+    Table(W, Vec<Vec<String>>, TableStyle),
     Json(JsonArrayWriter<W>),
     Lines(W),
 }
 
-const CSV_HEADER: [&str; 18] = [
+/// The JSON record's fields, in its order; lists (strings) as a JSON array in the cell.
+const CSV_HEADER: [&str; 20] = [
     "file",
     "log",
     "record_number",
+    "event_record_id",
     "time_generated",
     "time_written",
     "event_id",
     "qualifiers",
     "level",
     "source",
+    "provider",
     "category",
     "computer",
     "user",
@@ -102,7 +106,8 @@ const CSV_HEADER: [&str; 18] = [
 impl<W: Write> Sink<W> {
     pub fn new(format: Format, mut out: W) -> io::Result<Self> {
         Ok(match format {
-            Format::Table | Format::Markdown => Sink::Table(out, Vec::new()),
+            Format::Table => Sink::Table(out, Vec::new(), TableStyle::Terminal),
+            Format::Markdown => Sink::Table(out, Vec::new(), TableStyle::Markdown),
             Format::Json => Sink::Json(JsonArrayWriter::new(out)?),
             Format::Jsonl => Sink::Lines(out),
             Format::Csv => {
@@ -114,7 +119,7 @@ impl<W: Write> Sink<W> {
 
     pub fn write(&mut self, rendered: Rendered) -> io::Result<()> {
         match self {
-            Sink::Table(_, rows) => rows.extend(rendered.rows),
+            Sink::Table(_, rows, _) => rows.extend(rendered.rows),
             Sink::Json(w) => {
                 for element in &rendered.elements {
                     w.push_serialized(element)?;
@@ -127,26 +132,24 @@ impl<W: Write> Sink<W> {
 
     pub fn finish(self) -> io::Result<()> {
         match self {
-            Sink::Table(mut out, rows) => {
+            Sink::Table(mut out, rows, style) => {
                 if rows.is_empty() {
                     return writeln!(out, "No matching records.");
                 }
-                let mut table = super::table(&[
-                    "Time (UTC)",
-                    "Log",
-                    "Record",
-                    "Level",
-                    "Source",
-                    "ID",
-                    "Computer",
-                    "Description",
-                ]);
+                let assumed = rows.iter().any(|row| row[0].ends_with('*'));
+                if style == TableStyle::Markdown {
+                    writeln!(out, "{}", super::markdown_table(&TABLE_HEADERS, &rows))?;
+                    if assumed {
+                        writeln!(out, "\n{}", super::assumed_utc_note_markdown())?;
+                    }
+                    return out.flush();
+                }
+                let mut table = super::table(&TABLE_HEADERS);
                 // Cells are already cut to fixed widths: a pipe or file gets whole rows, a
                 // terminal gets them wrapped to its width.
                 if !io::stdout().is_terminal() {
                     table.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
                 }
-                let assumed = rows.iter().any(|row| row[0].ends_with('*'));
                 for row in rows {
                     table.add_row(row);
                 }
@@ -161,6 +164,23 @@ impl<W: Write> Sink<W> {
         }
     }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableStyle {
+    Terminal,
+    Markdown,
+}
+
+const TABLE_HEADERS: [&str; 8] = [
+    "Time (UTC)",
+    "Log",
+    "Record",
+    "Level",
+    "Source",
+    "ID",
+    "Computer",
+    "Description",
+];
 
 fn opt_text<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
@@ -195,16 +215,18 @@ fn csv_row(file: &str, event: &Event, basis: TimeBasis) -> Vec<String> {
         file.to_owned(),
         event.log.clone().unwrap_or_default(),
         opt_text(event.record_number),
+        opt_text(event.event_record_id),
         rfc3339(event.time_generated),
         rfc3339(event.time_written),
         event.event_id.to_string(),
         opt_text(event.qualifiers),
         event.level.name().to_owned(),
         event.source.clone(),
+        event.provider.clone().unwrap_or_default(),
         opt_text(event.category),
         event.computer.clone().unwrap_or_default(),
         event.user.clone().unwrap_or_default(),
-        event.strings.join("\u{1f}"),
+        super::csv_list(&event.strings),
         event.data.as_ref().map(hex::encode).unwrap_or_default(),
         event.message.clone().unwrap_or_default(),
         opt_text(event.origin.offset),

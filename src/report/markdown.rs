@@ -1,26 +1,16 @@
 //! The Markdown rendering, for pasting into a ticket: the same facts as the table.
 
 use super::{evidence_line, Report, HOST_HEADERS, INPUT_HEADERS};
+use crate::output::markdown_table;
 use std::fmt::Write;
 
-/// A table cell: one line, pipes escaped.
-fn cell(text: &str) -> String {
-    text.replace(['\r', '\n'], " ").replace('|', "\\|")
-}
-
-fn table_row(out: &mut String, cells: &[String]) {
-    let cells: Vec<String> = cells.iter().map(|c| cell(c)).collect();
-    let _ = writeln!(out, "| {} |", cells.join(" | "));
-}
-
-fn table_head(out: &mut String, headers: &[&str]) {
-    let _ = writeln!(out, "| {} |", headers.join(" | "));
-    let _ = writeln!(out, "|{}", "---|".repeat(headers.len()));
+fn table<R: AsRef<[String]>>(out: &mut String, headers: &[&str], rows: &[R]) {
+    let _ = writeln!(out, "{}", markdown_table(headers, rows));
 }
 
 pub fn render_markdown(report: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# evtdoctor analysis\n");
+    let _ = writeln!(out, "# {}\n", title(report));
     let _ = writeln!(out, "{}\n", report.conclusion);
     let _ = writeln!(
         out,
@@ -98,16 +88,20 @@ pub fn render_markdown(report: &Report) -> String {
     }
 
     let _ = writeln!(out, "## Computers\n");
-    table_head(&mut out, &HOST_HEADERS);
-    for host in &report.hosts {
-        table_row(&mut out, &report.host_cells(host));
-    }
+    let hosts: Vec<[String; 6]> = report.hosts.iter().map(|h| report.host_cells(h)).collect();
+    table(&mut out, &HOST_HEADERS, &hosts);
     let _ = writeln!(out, "\n## Timeline highlights\n");
     let header = report.time_header();
-    table_head(&mut out, &[header.as_str(), "Computer", "What", "Evidence"]);
-    for row in report.highlights() {
-        table_row(&mut out, &report.highlight_cells(&row));
-    }
+    let highlights: Vec<[String; 4]> = report
+        .highlights()
+        .iter()
+        .map(|row| report.highlight_cells(row))
+        .collect();
+    table(
+        &mut out,
+        &[header.as_str(), "Computer", "What", "Evidence"],
+        &highlights,
+    );
     let _ = writeln!(
         out,
         "\nThe full timeline ({} entries) is in the JSON report.\n",
@@ -115,14 +109,47 @@ pub fn render_markdown(report: &Report) -> String {
     );
 
     let _ = writeln!(out, "## Inputs\n");
-    table_head(&mut out, &INPUT_HEADERS);
-    for input in &report.inputs {
-        let mut cells = input.cells(usize::MAX);
-        cells[0] = format!("`{}`", cells[0]);
-        table_row(&mut out, &cells);
-    }
-    if let Some(note) = report.assumed_utc_note() {
-        let _ = writeln!(out, "\n{}", note.replacen('*', "\\*", 1));
+    let inputs: Vec<[String; 6]> = report
+        .inputs
+        .iter()
+        .map(|input| {
+            let mut cells = input.cells(usize::MAX);
+            cells[0] = format!("`{}`", cells[0]);
+            cells
+        })
+        .collect();
+    table(&mut out, &INPUT_HEADERS, &inputs);
+    if report.assumed_utc_note().is_some() {
+        let _ = writeln!(out, "\n{}", crate::output::assumed_utc_note_markdown());
     }
     out
+}
+
+/// At most this many computers are named in the title (the rest are counted).
+const TITLED_COMPUTERS: usize = 3;
+
+/// `evtdoctor analysis: EXCH01, 2003-06-02 to 2003-07-05`: the computers and the days the
+/// logs cover, in the report's zone.
+fn title(report: &Report) -> String {
+    let mut title = "evtdoctor analysis".to_owned();
+    let names: Vec<&str> = report.hosts.iter().map(|h| h.computer.as_str()).collect();
+    match names.len() {
+        0 => return title,
+        n if n <= TITLED_COMPUTERS => title.push_str(&format!(": {}", names.join(", "))),
+        n => title.push_str(&format!(
+            ": {}, and {} more computers",
+            names[..TITLED_COMPUTERS].join(", "),
+            n - TITLED_COMPUTERS
+        )),
+    }
+    let first = report.hosts.iter().filter_map(|h| h.first_event).min();
+    let last = report.hosts.iter().filter_map(|h| h.last_event).max();
+    if let (Some(first), Some(last)) = (first, last) {
+        let (first, last) = (report.show_date(first), report.show_date(last));
+        match first == last {
+            true => title.push_str(&format!(", {first}")),
+            false => title.push_str(&format!(", {first} to {last}")),
+        }
+    }
+    title
 }

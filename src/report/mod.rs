@@ -6,11 +6,13 @@ mod applied_fix;
 mod html;
 mod markdown;
 mod table;
+mod timeline;
 
 pub use applied_fix::AppliedFix;
 pub use html::render_html;
 pub use markdown::render_markdown;
 pub use table::render_table;
+pub use timeline::{render_timeline_csv, render_timeline_jsonl};
 
 use crate::correlate::{Correlation, Evidence, Fact, HostTimeline, TimelineEntry};
 use crate::diagnose::{DatabaseFile, Diagnosis, Finding, Note, RuleInfo, RuledOut};
@@ -251,6 +253,13 @@ impl Report {
                 .to_string(),
             None => "(no time)".to_owned(),
         }
+    }
+
+    /// A day as people read it, in the report's zone.
+    fn show_date(&self, time: DateTime<Utc>) -> String {
+        time.with_timezone(&self.offset)
+            .format("%Y-%m-%d")
+            .to_string()
     }
 
     /// The timeline entries worth showing in a summary, repeats of the same fact on the same

@@ -1,9 +1,9 @@
 //! The terminal rendering: a few comfy tables, most important first.
 
 use super::{evidence_line, Report, HOST_HEADERS, INPUT_HEADERS};
-use crate::diagnose::Finding;
+use crate::diagnose::{ConfidenceLevel, Finding, Status};
 use crate::output;
-use comfy_table::Table;
+use comfy_table::{Attribute, Cell, Color, Table};
 use std::fmt::Write;
 
 /// At most this many highlight rows; the JSON report has the full timeline.
@@ -13,20 +13,37 @@ const SHOWN_HIGHLIGHTS: usize = 40;
 const SHORT_HASH: usize = 16;
 
 /// Renders the report for a terminal. `fit_terminal` wraps to the terminal's width;
-/// otherwise to a fixed width, so the same report always renders the same.
-pub fn render_table(report: &Report, fit_terminal: bool) -> String {
+/// otherwise to a fixed width, so the same report always renders the same. `color` marks
+/// active findings and their confidence.
+pub fn render_table(report: &Report, fit_terminal: bool, color: bool) -> String {
     let new_table = |headers: &[&str]| output::table_fitting(headers, fit_terminal);
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", report.conclusion);
 
     let mut findings = new_table(&["Finding", "Computer", "Status", "Confidence", "KB"]);
+    if color {
+        findings.enforce_styling();
+    }
     for f in &report.findings {
+        let mut status = Cell::new(f.status.name());
+        let mut confidence = Cell::new(f.confidence.level.name());
+        if color {
+            status = match f.status {
+                Status::Active => status.fg(Color::Red).add_attribute(Attribute::Bold),
+                Status::Resolved => status.fg(Color::Green),
+            };
+            confidence = match f.confidence.level {
+                ConfidenceLevel::High => confidence.fg(Color::Red),
+                ConfidenceLevel::Medium => confidence.fg(Color::Yellow),
+                ConfidenceLevel::Low => confidence,
+            };
+        }
         findings.add_row(vec![
-            f.title.to_string(),
-            f.computer.clone(),
-            f.status.name().to_owned(),
-            f.confidence.level.name().to_owned(),
-            f.kb.to_string(),
+            Cell::new(&f.title),
+            Cell::new(&f.computer),
+            status,
+            confidence,
+            Cell::new(&f.kb),
         ]);
     }
     if !report.findings.is_empty() {

@@ -46,10 +46,12 @@ pub fn evtx_corpus_files() -> Vec<PathBuf> {
     files
 }
 
-/// Runs the built `evtdoctor` binary.
+/// Runs the built `evtdoctor` binary (without a CLICOLOR_FORCE of the caller's, so that
+/// outputs stay free of colour).
 pub fn evtdoctor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_evtdoctor"))
         .args(args)
+        .env_remove("CLICOLOR_FORCE")
         .output()
         .expect("evtdoctor runs")
 }

@@ -34,6 +34,8 @@ pub enum Column {
     Description,
     Log,
     Record,
+    EventRecordId,
+    Provider,
     Data,
     Strings,
     Ignored,
@@ -76,6 +78,8 @@ fn column(name: &str) -> Option<Column> {
         "description" | "message" | "" => Column::Description,
         "log" | "logname" => Column::Log,
         "record" | "recordnumber" | "recordid" | "index" => Column::Record,
+        "eventrecordid" => Column::EventRecordId,
+        "provider" => Column::Provider,
         "data" => Column::Data,
         "strings" => Column::Strings,
         "file"
@@ -312,6 +316,8 @@ fn read_row(
             }
             Column::Log => event.log = fields::account(value),
             Column::Record => event.record_number = value.trim().parse().ok(),
+            Column::EventRecordId => event.event_record_id = value.trim().parse().ok(),
+            Column::Provider => event.provider = (!value.is_empty()).then(|| value.to_owned()),
             Column::Data => match data(value) {
                 Some(bytes) => event.data = bytes,
                 None => {
@@ -359,12 +365,16 @@ fn data(value: &str) -> Option<Option<Vec<u8>>> {
     hex::decode(digits).ok().map(Some)
 }
 
-/// evtdoctor's CSV joins insertion strings with U+001F; PowerShell writes a type name.
+/// evtdoctor's CSV writes insertion strings as a JSON array (its first releases joined them
+/// with U+001F, still read); PowerShell writes a type name.
 fn strings(value: &str) -> Vec<String> {
     if value.is_empty() || value.starts_with("System.") {
         return Vec::new();
     }
-    value.split('\u{1f}').map(str::to_owned).collect()
+    match serde_json::from_str(value) {
+        Ok(strings) => strings,
+        Err(_) => value.split('\u{1f}').map(str::to_owned).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -468,6 +478,22 @@ Information,7/1/2003 10:01:00 AM,EventLog,6005,None,The Event log service was st
             e.time_generated.unwrap().to_rfc3339(),
             "2020-09-15T19:28:49+00:00"
         );
+    }
+
+    #[test]
+    fn evtdoctor_csv_columns() {
+        let text =
+            "file,log,record_number,event_record_id,event_id,level,source,provider,strings\n\
+x,System,7,9,6009,Information,EventLog,Microsoft-Windows-EventLog,\"[\"\"a,b\"\",\"\"\"\"]\"\n\
+x,System,8,,6005,Information,EventLog,,old\u{1f}joined\n";
+        let items = read(text, ',');
+        let e = items[0].as_ref().unwrap();
+        assert_eq!((e.record_number, e.event_record_id), (Some(7), Some(9)));
+        assert_eq!(e.provider.as_deref(), Some("Microsoft-Windows-EventLog"));
+        assert_eq!(e.strings, ["a,b", ""]);
+        let e = items[1].as_ref().unwrap();
+        assert_eq!((e.event_record_id, e.provider.as_deref()), (None, None));
+        assert_eq!(e.strings, ["old", "joined"]);
     }
 
     #[test]
