@@ -28,6 +28,7 @@ mod events_cli;
 mod evt_corpus;
 mod evt_damage;
 mod evt_writer;
+mod evtx_carving;
 mod evtx_corpus;
 mod evtx_fast_path;
 mod evtx_writer;
