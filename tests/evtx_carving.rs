@@ -6,9 +6,11 @@
 use crate::common;
 use common::Need;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use common::{evtdoctor, evtx_corpus_files, oracle, oracle_stdout, rust_evtx_dump, success_stdout};
-use evtdoctor_parsers::Event;
+use evtdoctor_parsers::evtx::{read_evtx_all, EvtxOptions, FILE_HEADER_BLOCK};
+use evtdoctor_parsers::{Event, Level};
+use evtdoctor_testkit::logwriter::evtx::write_evtx;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -165,6 +167,82 @@ fn carving_keeps_what_the_oracles_recover_that_could_be_real() {
             .collect();
         assert!(missed.is_empty(), "{name}: libevtx recovers {missed:?}");
     }
+}
+
+/// One chunk of seven records whose header is rolled back to the first three, as when a
+/// cleared log starts over: records 4..=7 lie in its free space. Record 4 is overwritten with
+/// a copy of record 2, record 5 names another template, record 6 has a time in 1617; only
+/// record 7 could be real.
+#[test]
+fn carving_drops_copies_foreign_templates_and_absurd_times() {
+    let start = DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let events: Vec<Event> = (1..=7)
+        .map(|n| {
+            let mut e = Event::new("Disk", 11, Level::Error);
+            e.record_number = Some(n);
+            e.log = Some("System".into());
+            e.computer = Some("HOST".into());
+            e.time_generated = Some(start + TimeDelta::minutes(n as i64));
+            e.time_written = e.time_generated;
+            e.strings = vec!["\\Device\\Harddisk0".into()];
+            e
+        })
+        .collect();
+    let mut bytes = write_evtx(&events).unwrap();
+    let chunk = FILE_HEADER_BLOCK;
+    let records: Vec<usize> = bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(at, w)| *at >= chunk && *w == b"\x2a\x2a\x00\x00")
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(records.len(), 7);
+    let put = |bytes: &mut Vec<u8>, at: usize, value: &[u8]| {
+        bytes[at..at + value.len()].copy_from_slice(value)
+    };
+    // The header: last record number and ID 3, the last record and the free space after it.
+    put(&mut bytes, chunk + 16, &3u64.to_le_bytes());
+    put(&mut bytes, chunk + 32, &3u64.to_le_bytes());
+    put(
+        &mut bytes,
+        chunk + 44,
+        &((records[2] - chunk) as u32).to_le_bytes(),
+    );
+    put(
+        &mut bytes,
+        chunk + 48,
+        &((records[3] - chunk) as u32).to_le_bytes(),
+    );
+    let size = records[2] - records[1];
+    assert_eq!(
+        records[4] - records[3],
+        size,
+        "records 2 and 4 are the same size"
+    );
+    bytes.copy_within(records[1]..records[2], records[3]);
+    // Record 5's template instance (after the fragment header) names its template at +2.
+    assert_eq!(bytes[records[4] + 28], 0x0c);
+    put(&mut bytes, records[4] + 30, &0xdead_beefu32.to_le_bytes());
+    put(
+        &mut bytes,
+        records[5] + 16,
+        &5_000_000_000_000_000u64.to_le_bytes(),
+    );
+
+    let (read, _problems) = read_evtx_all(&bytes, EvtxOptions::default()).unwrap();
+    let numbers = |recovered: bool| -> Vec<u64> {
+        read.iter()
+            .filter(|e| e.origin.recovered == recovered)
+            .map(|e| e.record_number.unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(false), [1, 2, 3]);
+    assert_eq!(numbers(true), [7]);
+    let carved = read.iter().find(|e| e.origin.recovered).unwrap();
+    assert_eq!(carved.time_written, events[6].time_written);
+    assert_eq!(carved.strings, events[6].strings);
 }
 
 fn our_events(path: &Path) -> Vec<Event> {
