@@ -32,6 +32,7 @@ mod evtx_carving;
 mod evtx_corpus;
 mod evtx_fast_path;
 mod evtx_writer;
+mod export_offset;
 mod fix_cli;
 mod fix_safety;
 mod hostile_inputs;

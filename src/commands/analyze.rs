@@ -1,7 +1,7 @@
 //! `evtdoctor analyze`: read every input, correlate, diagnose, report.
 
 use crate::cli::{AnalyzeArgs, ReportFormat};
-use crate::correlate::{observe_batch, Correlator, Observed};
+use crate::correlate::{observe_batch, report_export_offsets, Correlator, Observed};
 use crate::defrag::crash;
 use crate::defrag::engine::DefragError;
 use crate::defrag::files::same_file;
@@ -71,7 +71,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         input::read_batches(
             path,
             options,
-            |events, _| observe_batch(&file, events, &watched),
+            |events, basis| observe_batch(&file, events, basis, &watched),
             sink,
         )
     };
@@ -116,6 +116,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
 
     let database = args.db.as_deref().map(DatabaseFile::inspect);
     let correlation = correlator.into_inner().finish();
+    report_export_offsets(&correlation.export_offsets, args.read.tz, &mut inputs);
     let diagnosis = diagnose_with(
         &correlation,
         &Context {
