@@ -363,7 +363,7 @@ Data:\r\n\
 0040: 65 72 2e 63 70 70 40 37 er.cpp@7\r\n0048: 30 34 44 44 32 00 04DD2.\r\n";
 
 #[test]
-fn a_pasted_copy_of_a_logged_failure_counts_once_when_its_zone_is_given() {
+fn a_pasted_copy_of_a_logged_failure_counts_once_with_its_zone_given_or_inferred() {
     let (dir, files) = scenario(&events::positive());
     std::fs::write(dir.path().join("paste.txt"), PASTED_FAILURE).unwrap();
     let mut inputs = files.clone();
@@ -382,22 +382,52 @@ fn a_pasted_copy_of_a_logged_failure_counts_once_when_its_zone_is_given() {
 
     assert_eq!(report["inputs"][2]["time_basis"], "+02:00");
 
-    // Read as UTC (no --tz), the paste is two hours off: a second, distinct failure, and the
-    // report says its times were assumed.
-    let report = json(&analyze_in(dir.path(), &args(&inputs, &["--json"])));
-    assert_eq!(report["inputs"][2]["time_basis"], "assumed_utc");
-    assert_eq!(report["inputs"][0]["time_basis"], "utc");
-    assert_eq!(report["examined"]["duplicates_merged"], 0);
-    assert!(report["findings"][0]["summary"]
-        .as_str()
-        .unwrap()
-        .contains("MSExchangeKMS 5085, 2 time(s)"));
+    // Without --tz, the logged copy of the paste's one event gives its offset: the paste is
+    // read at +02:00, the event counted once, and the report names the inferred offset.
+    let inferred = analyze_in(dir.path(), &args(&inputs, &["--json"]));
+    assert!(
+        String::from_utf8_lossy(&inferred.stderr).contains(
+            "paste.txt: times without a zone read at +02:00, the offset the 1 event(s) it \
+             shares with binary logs give"
+        ),
+        "{}",
+        String::from_utf8_lossy(&inferred.stderr)
+    );
+    let inferred = json(&inferred);
+    assert_eq!(inferred["inputs"][2]["time_basis"], "inferred +02:00");
+    assert_eq!(inferred["inputs"][0]["time_basis"], "utc");
+    assert_eq!(inferred["examined"], report["examined"]);
+    assert_eq!(inferred["findings"], report["findings"]);
+
+    // A paste that shares no event with a log stays read as UTC, and says so.
     let markdown = stdout(&analyze_in(
         dir.path(),
-        &args(&inputs, &["--format", "markdown"]),
+        &["paste.txt", "--format", "markdown"],
     ));
     assert!(markdown.contains("| `paste.txt *` | text |"), "{markdown}");
     assert!(markdown.contains("\n\\* time from text without a zone, read as UTC"));
+}
+
+/// A wrong --tz is kept (it is what the user said), with a warning naming the offset the
+/// shared events give: the paste read at +05:00 is three hours off its logged copy.
+#[test]
+fn a_zone_the_logged_copies_contradict_is_kept_with_a_warning() {
+    let (dir, files) = scenario(&events::positive());
+    std::fs::write(dir.path().join("paste.txt"), PASTED_FAILURE).unwrap();
+    let mut inputs = files.clone();
+    inputs.push("paste.txt".to_owned());
+    let out = analyze_in(dir.path(), &args(&inputs, &["--json", "--tz", "+05:00"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "evtdoctor: warning: paste.txt: --tz +05:00 kept, but the 1 event(s) it shares \
+             with binary logs put its times at +02:00"
+        ),
+        "{stderr}"
+    );
+    let report = json(&out);
+    assert_eq!(report["inputs"][2]["time_basis"], "+05:00");
+    assert_eq!(report["examined"]["duplicates_merged"], 0);
 }
 
 /// Runs `analyze --json` on the KB sample with a `--db` copy of a corpus database made to look

@@ -276,7 +276,8 @@ fn source_matches_provider_or_event_source_name_and_both_record_numbers_show() {
             path.to_str().unwrap(),
         ]);
         let lines = stdout_lines(&out);
-        assert_eq!(lines.len(), 379, "{name}");
+        // 353 live records; the 26 more carving once added were copies of live ones.
+        assert_eq!(lines.len(), 353, "{name}");
         let first: Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(first["source"], "Software Protection Platform Service");
         assert_eq!(first["provider"], "Microsoft-Windows-Security-SPP");

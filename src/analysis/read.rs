@@ -1,6 +1,8 @@
 //! Reading every input and correlating its events as they arrive.
 
-use crate::correlate::{observe_batch, Correlation, Correlator, Observed, WatchedEvents};
+use crate::correlate::{
+    observe_batch, report_export_offsets, Correlation, Correlator, Observed, WatchedEvents,
+};
 use crate::input::{self, ReadOptions};
 use crate::output::print_problems;
 use crate::parallel;
@@ -30,7 +32,7 @@ pub fn correlate(
         input::read_batches(
             path,
             options,
-            |events, _| observe_batch(&file, events, &watched),
+            |events, basis| observe_batch(&file, events, basis, &watched),
             sink,
         )
     };
@@ -63,5 +65,7 @@ pub fn correlate(
     );
     let Ok(()) = delivered;
     progress.finish();
-    (summaries, correlator.into_inner().finish())
+    let correlation = correlator.into_inner().finish();
+    report_export_offsets(&correlation.export_offsets, options.tz, &mut summaries);
+    (summaries, correlation)
 }

@@ -163,6 +163,11 @@ impl Merger {
         }
     }
 
+    /// The events kept so far, in input order.
+    pub fn kept(&self) -> &[Observed] {
+        &self.kept
+    }
+
     /// The kept events, in input order, and how many copies were dropped.
     pub fn finish(self) -> (Vec<Observed>, usize) {
         (self.kept, self.dropped)

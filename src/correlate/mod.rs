@@ -5,9 +5,11 @@
 mod dedup;
 mod facts;
 mod observed;
+mod offset;
 
 pub use facts::{is_kms_service, Fact, WatchedEvents, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
-pub use observed::{observe_batch, Observed};
+pub use observed::{observe_batch, Clock, Observed};
+pub use offset::{report_export_offsets, ExportOffset};
 
 use crate::knowledge::catalog;
 use chrono::{DateTime, Utc};
@@ -195,6 +197,10 @@ pub struct Correlation {
     pub events_read: usize,
     pub duplicates_merged: usize,
     pub hosts: Vec<HostTimeline>,
+    /// Text exports whose times the events they share with binary logs place at another
+    /// offset than they were read with.
+    #[serde(skip)]
+    pub export_offsets: Vec<ExportOffset>,
 }
 
 /// The name used for events that do not say which computer logged them.
@@ -225,6 +231,9 @@ pub struct Correlator {
     keys: HashMap<Arc<str>, String>,
     /// Events that name no computer, kept until every input is read (see [`Correlator::finish`]).
     unnamed: Vec<Observed>,
+    /// Events whose times came from text without a zone, kept until every input is read: the
+    /// binary logs' copies of them tell the text's offset.
+    zone_less: Vec<Observed>,
     /// The events the rules read besides the known facts.
     watched: WatchedEvents,
 }
@@ -241,6 +250,15 @@ impl Correlator {
 
     pub fn add(&mut self, observed: Observed) {
         self.events_read += 1;
+        if observed.clock == Clock::Zoned {
+            self.place(observed);
+        } else {
+            self.zone_less.push(observed);
+        }
+    }
+
+    /// Files an event under its computer.
+    fn place(&mut self, observed: Observed) {
         let Some(name) = observed.computer.as_deref() else {
             self.unnamed.push(observed);
             return;
@@ -268,6 +286,7 @@ impl Correlator {
     /// server when every other input names the same one; otherwise they are a computer of
     /// their own.
     pub fn finish(mut self) -> Correlation {
+        let export_offsets = self.place_zone_less();
         let unnamed = std::mem::take(&mut self.unnamed);
         if !unnamed.is_empty() {
             let merger = match self.hosts.len() {
@@ -299,7 +318,47 @@ impl Correlator {
             events_read: self.events_read,
             duplicates_merged,
             hosts,
+            export_offsets,
         }
+    }
+
+    /// Files the events of text without a zone, each export's times moved to the offset its
+    /// events shared with binary logs give when none was given (`--tz` is kept otherwise).
+    fn place_zone_less(&mut self) -> Vec<ExportOffset> {
+        let zone_less = std::mem::take(&mut self.zone_less);
+        let logged = self
+            .hosts
+            .values()
+            .flat_map(|(_, merger)| merger.kept())
+            .chain(&self.unnamed);
+        let found = offset::off_by(&zone_less, logged);
+        let mut offsets = Vec::new();
+        for (file, off_by, matches) in found {
+            let given = zone_less
+                .iter()
+                .any(|e| e.file == file && e.clock == Clock::GivenOffset);
+            // At no distance the times stand as read (and stay marked as assumed UTC).
+            if off_by.is_zero() {
+                continue;
+            }
+            offsets.push(ExportOffset {
+                file: file.to_string(),
+                off_by,
+                matches,
+                applied: !given,
+            });
+        }
+        for mut event in zone_less {
+            let shift = offsets
+                .iter()
+                .find(|o| o.applied && *o.file == *event.file)
+                .map(|o| o.off_by);
+            if let Some(by) = shift {
+                event.shift_time(by);
+            }
+            self.place(event);
+        }
+        offsets
     }
 }
 

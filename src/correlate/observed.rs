@@ -8,7 +8,8 @@
 
 use super::facts::{self, WatchedEvents};
 use super::SourcedEvent;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use evtdoctor_parsers::text::TimeBasis;
 use evtdoctor_parsers::Event;
 use foldhash::HashMap;
 use std::hash::BuildHasher;
@@ -22,6 +23,8 @@ pub struct Observed {
     /// The computer as the event names it (trimmed), `None` when it names none.
     pub computer: Option<Arc<str>>,
     pub time: Option<DateTime<Utc>>,
+    /// How the time became UTC.
+    pub clock: Clock,
     /// Log name, case-folded.
     pub log: Option<Arc<str>>,
     /// Source, case-folded.
@@ -38,6 +41,28 @@ pub struct Observed {
     /// The event itself, when it states a fact or carries a message (an export's text, kept
     /// for the evidence it may describe); `None` for the rest.
     pub whole: Option<Box<Event>>,
+}
+
+/// How an event's time became UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// Stored with its zone (binary logs, zoned text).
+    #[default]
+    Zoned,
+    /// Text without a zone read as UTC (no `--tz`): it may be off by the export's offset.
+    AssumedUtc,
+    /// Text without a zone read with the `--tz` offset.
+    GivenOffset,
+}
+
+impl From<TimeBasis> for Clock {
+    fn from(basis: TimeBasis) -> Clock {
+        match basis {
+            TimeBasis::Utc => Clock::Zoned,
+            TimeBasis::AssumedUtc => Clock::AssumedUtc,
+            TimeBasis::Offset(_) | TimeBasis::Inferred(_) => Clock::GivenOffset,
+        }
+    }
 }
 
 /// Time, case-folded source and event id: what makes two copies of a record alike when
@@ -64,6 +89,19 @@ impl Observed {
             && self.source == other.source
     }
 
+    /// Moves the event's time by `by` (an export's times read at the wrong offset).
+    pub fn shift_time(&mut self, by: TimeDelta) {
+        self.time = self.time.map(|t| t + by);
+        self.content_hash = self
+            .time
+            .map(|time| content_hash(time, &self.source, self.event_id));
+        if let Some(event) = self.whole.as_deref_mut() {
+            for time in [&mut event.time_generated, &mut event.time_written] {
+                *time = time.map(|t| t + by);
+            }
+        }
+    }
+
     /// The whole event with its file, for the timeline.
     pub fn into_sourced(self) -> Option<SourcedEvent> {
         let event = *self.whole?;
@@ -82,16 +120,21 @@ impl Observed {
     }
 }
 
-/// Observes a batch of events read from `file`; the events the rules read are kept whole.
+/// Observes a batch of events read from `file` (their times made UTC as `basis` says); the
+/// events the rules read are kept whole.
 pub fn observe_batch(
     file: &Arc<str>,
     events: Vec<Event>,
+    basis: TimeBasis,
     watched: &WatchedEvents,
 ) -> Vec<Observed> {
     let mut names = SharedNames::default();
     events
         .into_iter()
-        .map(|event| observe(file, event, &mut names, watched))
+        .map(|event| Observed {
+            clock: basis.into(),
+            ..observe(file, event, &mut names, watched)
+        })
         .collect()
 }
 
@@ -128,11 +171,12 @@ fn observe(
         file: Arc::clone(file),
         computer,
         time,
+        clock: Clock::Zoned,
         record_hash: log
             .as_deref()
             .zip(event.record_number)
             .map(|key| key_hasher.hash_one(key)),
-        content_hash: time.map(|time| key_hasher.hash_one((time, &*source, event.event_id))),
+        content_hash: time.map(|time| content_hash(time, &source, event.event_id)),
         log,
         source,
         event_id: event.event_id,
@@ -145,6 +189,12 @@ fn observe(
 
 /// Hashes record and content keys the same way on every thread.
 static KEY_HASHER: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+
+fn content_hash(time: DateTime<Utc>, source: &str, event_id: u16) -> u64 {
+    KEY_HASHER
+        .get_or_init(Default::default)
+        .hash_one((time, source, event_id))
+}
 
 /// A 64-bit fingerprint of the strings, seeded at random per run: two events' strings are
 /// taken as equal when their fingerprints are. Only events of the same time, source and id
@@ -246,6 +296,7 @@ mod tests {
                     &["Key Management", "running"],
                 ),
             ],
+            TimeBasis::Utc,
             &WatchedEvents::default(),
         );
         let whole: Vec<bool> = observed.iter().map(|o| o.whole.is_some()).collect();

@@ -9,6 +9,7 @@
 //! chunk whose header is destroyed are rebuilt by [`salvage`] for the crate to read.
 
 pub mod binxml;
+mod carve;
 mod salvage;
 mod template;
 mod walk;
@@ -93,6 +94,7 @@ pub fn read_evtx_chunks<T: Send>(
         })?
         .with_configuration(settings.clone());
     let settings = Arc::new(settings);
+    let live = carve::LiveRecords::index(bytes);
     // Each conversion takes a plan cache no other one uses; its plans serve later chunks.
     let caches = Mutex::new(Vec::<PlanCache>::new());
     let convert = |chunk| {
@@ -101,7 +103,7 @@ pub fn read_evtx_chunks<T: Send>(
             .ok()
             .and_then(|mut spare| spare.pop())
             .unwrap_or_default();
-        let items = chunk_items(chunk, bytes, &settings, options, &mut plans);
+        let items = chunk_items(chunk, bytes, &settings, options, &mut plans, &live);
         if let Ok(mut spare) = caches.lock() {
             spare.push(plans);
         }
@@ -216,6 +218,7 @@ fn chunk_items(
     settings: &Arc<ParserSettings>,
     options: EvtxOptions,
     plans: &mut PlanCache,
+    live: &carve::LiveRecords<'_>,
 ) -> Vec<Item> {
     let (mut data, loss) = match job {
         ChunkJob::Read(Ok(data)) => {
@@ -232,7 +235,7 @@ fn chunk_items(
         ChunkJob::Cut(Ok(salvaged)) => (salvaged.data, salvaged.loss.map(Loss::Known)),
         ChunkJob::Cut(Err(loss)) => return loss.into_iter().map(Err).collect(),
     };
-    let mut items = records_of(&mut data, settings, options, plans);
+    let mut items = records_of(&mut data, settings, options, plans, live);
     match loss {
         Some(Loss::Known(problem)) => items.push(Err(problem)),
         Some(Loss::HeaderRebuilt(mut problem)) => {
@@ -272,12 +275,13 @@ fn checksum_problem(data: &EvtxChunkData) -> Option<Problem> {
     ))
 }
 
-/// The items of a chunk's records.
+/// The items of a chunk's records, with the carved ones [`carve`] keeps.
 fn records_of(
     data: &mut EvtxChunkData,
     settings: &Arc<ParserSettings>,
     options: EvtxOptions,
     plans: &mut PlanCache,
+    live: &carve::LiveRecords<'_>,
 ) -> Vec<Item> {
     let chunk_id = data.number.unwrap_or_default();
     let mut chunk = match data.parse(Arc::clone(settings)) {
@@ -296,20 +300,26 @@ fn records_of(
             return items;
         }
     }
+    let ids = chunk.header.first_event_record_id..=chunk.header.last_event_record_id;
     let mut plans = options.via_templates.then_some(plans);
-    chunk
+    let slots = chunk
         .iter()
-        .filter_map(|record| {
-            let recovered = record.as_ref().is_ok_and(|r| r.recovered);
-            let item = convert_record(record, plans.as_deref_mut());
-            // Carved hits that do not convert are noise, not damage.
-            match item {
-                Ok(item) => Some(item),
-                Err(_) if recovered => None,
-                Err(e) => Some(Err(problem_from(&e))),
+        .filter_map(|record| match record {
+            Ok(record) if record.recovered => {
+                let (data, start) = (record.chunk.data, record.binxml_offset as usize);
+                // Carved hits that do not convert are noise, not damage.
+                let event = convert_record(Ok(record), plans.as_deref_mut())
+                    .ok()?
+                    .ok()?;
+                carve::Carved::new(data, start, event).map(carve::Slot::Carved)
             }
+            record => Some(carve::Slot::Read(
+                convert_record(record, plans.as_deref_mut())
+                    .unwrap_or_else(|e| Err(problem_from(&e))),
+            )),
         })
-        .collect()
+        .collect();
+    carve::settle(slots, ids, live)
 }
 
 /// The events of an undamaged chunk whose records all take the template path; `None` sends the
@@ -358,7 +368,6 @@ fn convert_record(
     };
     event.time_written = timestamp_to_utc(record.timestamp);
     set_record_numbers(&mut event, record.event_record_id);
-    event.origin.recovered = record.recovered;
     Ok(Ok(event))
 }
 

@@ -19,15 +19,19 @@ pub enum TimeBasis {
     AssumedUtc,
     /// Zone-less times were read with this offset.
     Offset(FixedOffset),
+    /// Zone-less times were read with this offset, inferred from events a binary log also
+    /// holds (no offset was given).
+    Inferred(FixedOffset),
 }
 
 impl TimeBasis {
-    /// `utc`, `assumed_utc` or the offset (`+02:00`).
+    /// `utc`, `assumed_utc`, the offset (`+02:00`) or the inferred one (`inferred +02:00`).
     pub fn label(&self) -> String {
         match self {
             TimeBasis::Utc => "utc".into(),
             TimeBasis::AssumedUtc => "assumed_utc".into(),
             TimeBasis::Offset(offset) => offset.to_string(),
+            TimeBasis::Inferred(offset) => format!("inferred {offset}"),
         }
     }
 }
