@@ -3,10 +3,11 @@
 //! prove it.
 
 mod dedup;
+pub mod derived;
 mod facts;
 mod observed;
 
-pub use facts::{is_kms_service, Fact, WatchedEvents, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
+pub use facts::{Fact, WatchedEvents};
 pub use observed::{observe_batch, Observed};
 
 use crate::knowledge::catalog;

@@ -2,6 +2,8 @@
 //! the spans of the fields other fields refer to, so `evtdoctor rules check` can name the line
 //! of every mistake.
 
+use super::expr::{placeholders, Condition, SyntaxError};
+use super::facts::{fact_type, field_kind, FactSpec, Kind};
 use crate::diagnose::Remedy;
 use serde::Deserialize;
 use std::ops::Range;
@@ -19,14 +21,32 @@ pub struct RuleSpec {
     /// Where the rule's facts come from.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceSpec>,
-    /// The assessment built into the program, for a rule whose reasoning is Rust code
-    /// (`kb818952`); such a rule has no trigger, differentials or steps here.
-    pub builtin: Option<Spanned<String>>,
     /// The remedy the rule hands to, by name (`defrag-kms-database`).
     pub fix: Option<Spanned<String>>,
+    /// A rule over facts: the remedy is offered only when this condition holds.
+    pub fix_if: Option<Spanned<String>>,
     /// One paragraph for the finding; `{placeholders}` are described in `docs/rules.md`.
+    pub summary: Option<Spanned<String>>,
+    /// A rule over facts: the named facts it reads, extracted in this order.
+    #[serde(default, rename = "fact")]
+    pub facts: Vec<FactSpec>,
+    /// A rule over facts: named texts chosen by condition, for templates.
+    #[serde(default, rename = "phrase")]
+    pub phrases: Vec<PhraseSpec>,
+    /// A rule over facts: conditions under which it says why it does not apply (the first
+    /// that holds).
+    #[serde(default, rename = "rule_out")]
+    pub rule_outs: Vec<RuleOutSpec>,
+    /// A rule over facts: the condition for a finding (instead of a `[trigger]`).
+    pub applies: Option<Spanned<String>>,
+    /// A rule over facts: what raises or lowers the confidence, in order.
+    #[serde(default, rename = "weigh")]
+    pub weighs: Vec<WeighSpec>,
+    /// A rule over facts: the values the finding cites, in order.
     #[serde(default)]
-    pub summary: String,
+    pub evidence: Vec<Spanned<String>>,
+    /// A rule over facts: what shows the failure fixed.
+    pub resolution: Option<ResolutionSpec>,
     /// Listed before these rules' findings on the same computer.
     #[serde(default)]
     pub outranks: Vec<OutranksSpec>,
@@ -42,6 +62,75 @@ pub struct RuleSpec {
     pub differentials: Vec<DifferentialSpec>,
     #[serde(default, rename = "step")]
     pub steps: Vec<StepSpec>,
+}
+
+/// A named text: the first case whose condition holds (a case without `if` always does).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhraseSpec {
+    pub name: Spanned<String>,
+    #[serde(rename = "case")]
+    pub cases: Vec<TextCase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextCase {
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    pub text: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOutSpec {
+    #[serde(rename = "if")]
+    pub condition: Spanned<String>,
+    pub reason: Spanned<String>,
+    #[serde(default)]
+    pub evidence: Vec<Spanned<String>>,
+}
+
+/// One consideration of the confidence: the first case that holds adds its reasons.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeighSpec {
+    #[serde(rename = "case")]
+    pub cases: Vec<WeighCase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeighCase {
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    /// A reason that keeps the level.
+    pub support: Option<Spanned<String>>,
+    /// Reasons that each lower the level by one.
+    #[serde(default)]
+    pub lower: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolutionSpec {
+    #[serde(rename = "if")]
+    pub condition: Spanned<String>,
+    pub text: Spanned<String>,
+    #[serde(default)]
+    pub evidence: Vec<Spanned<String>>,
+}
+
+/// A differential decided by conditions over facts: the first case that holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DifferentialCase {
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    pub verdict: VerdictSpec,
+    pub reason: Spanned<String>,
+    #[serde(default)]
+    pub evidence: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +241,17 @@ pub enum VerdictSpec {
     Supported,
 }
 
+impl VerdictSpec {
+    pub fn verdict(self) -> crate::diagnose::Verdict {
+        use crate::diagnose::Verdict;
+        match self {
+            VerdictSpec::Rejected => Verdict::Rejected,
+            VerdictSpec::NotExcluded => Verdict::NotExcluded,
+            VerdictSpec::Supported => Verdict::Supported,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DifferentialSpec {
@@ -165,17 +265,27 @@ pub struct DifferentialSpec {
     #[serde(default)]
     pub header_state: Vec<String>,
     /// The verdict and reason when the records (or header state) are found.
-    pub if_found: VerdictSpec,
-    pub found: String,
+    pub if_found: Option<VerdictSpec>,
+    pub found: Option<String>,
     /// The verdict and reason when they are not.
-    pub if_missing: VerdictSpec,
-    pub missing: String,
+    pub if_missing: Option<VerdictSpec>,
+    pub missing: Option<String>,
+    /// In a rule over facts: the cases that decide it, instead of the keys above.
+    #[serde(default, rename = "case")]
+    pub cases: Vec<DifferentialCase>,
+    /// The verdicts that lower the finding's confidence (default: not-excluded, supported).
+    pub lowers: Option<Vec<VerdictSpec>>,
+    /// The reason given when it lowers it (default `{verdict}: {hypothesis}`).
+    pub lowered: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
-    pub text: String,
+    pub text: Spanned<String>,
+    /// In a rule over facts: kept only when this condition holds.
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
     /// Only when this differential is not rejected.
     pub only_if: Option<Spanned<String>>,
     /// Left out when this differential is not rejected (`instead` says why, in the step's
@@ -245,22 +355,17 @@ fn check_meaning(spec: &RuleSpec) -> Vec<Problem> {
             ),
         ));
     }
-    match (&spec.builtin, &spec.trigger) {
-        (Some(builtin), _) if !super::eval::BUILTINS.contains(&builtin.get_ref().as_str()) => {
-            problems.push(Problem::at(
-                builtin.span(),
-                format!(
-                    "builtin: unknown assessment {:?} (known: {})",
-                    builtin.get_ref(),
-                    super::eval::BUILTINS.join(", ")
-                ),
-            ))
-        }
+    match (&spec.trigger, &spec.applies) {
         (None, None) => problems.push(Problem::at(
             spec.id.span(),
             "a rule needs a [trigger] table (the events it is about)",
         )),
-        _ => {}
+        (Some(_), Some(applies)) => problems.push(Problem::at(
+            applies.span(),
+            "give a [trigger] or applies (a rule over facts), not both",
+        )),
+        (Some(_), None) => check_trigger_rule(spec, &mut problems),
+        (None, Some(_)) => check_fact_rule(spec, &mut problems),
     }
     if let Some(trigger) = &spec.trigger {
         check_events(&trigger.events(), spec.id.span(), "trigger", &mut problems);
@@ -291,6 +396,19 @@ fn check_meaning(spec: &RuleSpec) -> Vec<Problem> {
             ));
         }
         ids.push(id);
+        if spec.applies.is_some() {
+            continue;
+        }
+        let decided = differential.if_found.is_some()
+            && differential.found.is_some()
+            && differential.if_missing.is_some()
+            && differential.missing.is_some();
+        if !decided {
+            problems.push(Problem::at(
+                differential.id.span(),
+                "differential: give if_found, found, if_missing and missing",
+            ));
+        }
         match &differential.events {
             Some(events) => check_events(
                 events,
@@ -316,6 +434,339 @@ fn check_meaning(spec: &RuleSpec) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// A rule with a `[trigger]` uses none of the keys of a rule over facts.
+fn check_trigger_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
+    let fact_keys = [
+        ("fact", !spec.facts.is_empty()),
+        ("phrase", !spec.phrases.is_empty()),
+        ("rule_out", !spec.rule_outs.is_empty()),
+        ("weigh", !spec.weighs.is_empty()),
+        ("evidence", !spec.evidence.is_empty()),
+        ("resolution", spec.resolution.is_some()),
+        ("fix_if", spec.fix_if.is_some()),
+        (
+            "differential.case",
+            spec.differentials.iter().any(|d| !d.cases.is_empty()),
+        ),
+        ("step.if", spec.steps.iter().any(|s| s.condition.is_some())),
+    ];
+    for (key, _) in fact_keys.iter().filter(|(_, used)| *used) {
+        problems.push(Problem::at(
+            spec.id.span(),
+            format!("{key}: only in a rule over facts (with applies, without [trigger])"),
+        ));
+    }
+}
+
+/// What the paths of a rule over facts may name.
+struct Names<'a> {
+    /// The facts declared so far, with their types.
+    facts: Vec<(&'a str, &'static FactType)>,
+    differentials: Vec<&'a str>,
+    phrases: Vec<&'a str>,
+    /// Names a template of this place may use alone (`{reason}` in `lowered`).
+    locals: &'static [&'static str],
+}
+
+use super::facts::FactType;
+
+/// Names a template may use alone in `lowered`.
+pub const LOWERED_LOCALS: &[&str] = &["verdict", "hypothesis", "reason"];
+
+impl Names<'_> {
+    /// The kind of value `path` names, or why it names none.
+    fn kind(&self, path: &str, in_template: bool) -> Result<Kind, String> {
+        let parts: Vec<&str> = path.split('.').collect();
+        match parts.as_slice() {
+            ["differential", id] => {
+                if self.differentials.contains(id) {
+                    Ok(Kind::Text)
+                } else {
+                    Err(format!("no differential {id:?} in this rule"))
+                }
+            }
+            [name]
+                if in_template && (self.phrases.contains(name) || self.locals.contains(name)) =>
+            {
+                Ok(Kind::Text)
+            }
+            [name] => Err(format!(
+                "{name:?} is not a phrase{} (a fact's value is written fact.field)",
+                if self.locals.is_empty() {
+                    String::new()
+                } else {
+                    format!(" or one of {}", self.locals.join(", "))
+                }
+            )),
+            [fact, field @ ..] => {
+                let (_, kind) = self
+                    .facts
+                    .iter()
+                    .find(|(name, _)| name == fact)
+                    .ok_or_else(|| format!("no fact {fact:?} declared before this point"))?;
+                field_kind(kind.fields, field).ok_or_else(|| {
+                    let fields: Vec<&str> = kind.fields.iter().map(|(n, _)| *n).collect();
+                    format!(
+                        "a {} fact has no field {:?} (fields: {}; a record's: time, file, source, event_id)",
+                        kind.name,
+                        field.join("."),
+                        fields.join(", ")
+                    )
+                })
+            }
+            [] => Err("an empty path".to_owned()),
+        }
+    }
+
+    fn template(&self, template: &Spanned<String>, problems: &mut Vec<Problem>) {
+        match placeholders(template.get_ref()) {
+            Ok(found) => {
+                for (_, path) in found {
+                    if let Err(message) = self.kind(path, true) {
+                        problems.push(Problem::at(
+                            template.span(),
+                            format!("placeholder {{{path}}}: {message}"),
+                        ));
+                    }
+                }
+            }
+            Err(SyntaxError { message, .. }) => {
+                problems.push(Problem::at(template.span(), format!("template: {message}")))
+            }
+        }
+    }
+
+    fn condition(&self, condition: &Spanned<String>, problems: &mut Vec<Problem>) {
+        match Condition::parse(condition.get_ref()) {
+            Ok(parsed) => {
+                for path in parsed.paths() {
+                    if let Err(message) = self.kind(path, false) {
+                        problems.push(Problem::at(
+                            condition.span(),
+                            format!("condition: {path}: {message}"),
+                        ));
+                    }
+                }
+            }
+            Err(SyntaxError { message, .. }) => problems.push(Problem::at(
+                condition.span(),
+                format!("condition: {message}"),
+            )),
+        }
+    }
+
+    /// Paths cited as evidence must name records or the header.
+    fn evidence(&self, paths: &[Spanned<String>], problems: &mut Vec<Problem>) {
+        for path in paths {
+            match self.kind(path.get_ref(), false) {
+                Ok(Kind::Record | Kind::Records | Kind::Evidence) => {}
+                Ok(_) => problems.push(Problem::at(
+                    path.span(),
+                    format!(
+                        "evidence: {} is not a record, records or a header",
+                        path.get_ref()
+                    ),
+                )),
+                Err(message) => problems.push(Problem::at(
+                    path.span(),
+                    format!("evidence: {}: {message}", path.get_ref()),
+                )),
+            }
+        }
+    }
+}
+
+/// Facts, conditions, templates and evidence of a rule over facts (docs/rules.md).
+fn check_fact_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
+    let mut names = Names {
+        facts: Vec::new(),
+        differentials: spec
+            .differentials
+            .iter()
+            .map(|d| d.id.get_ref().as_str())
+            .collect(),
+        phrases: spec
+            .phrases
+            .iter()
+            .map(|p| p.name.get_ref().as_str())
+            .collect(),
+        locals: &[],
+    };
+    for fact in &spec.facts {
+        let name = fact.name.get_ref().as_str();
+        let simple = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !simple || name == "differential" || names.phrases.contains(&name) {
+            problems.push(Problem::at(
+                fact.name.span(),
+                format!("fact name {name:?}: use lower-case letters, digits and _, unlike any phrase and not differential"),
+            ));
+        }
+        if names.facts.iter().any(|(n, _)| *n == name) {
+            problems.push(Problem::at(
+                fact.name.span(),
+                format!("fact {name:?} is declared twice"),
+            ));
+        }
+        let Some(kind) = fact_type(fact.kind.get_ref()) else {
+            let known: Vec<&str> = super::facts::FACT_TYPES.iter().map(|t| t.name).collect();
+            problems.push(Problem::at(
+                fact.kind.span(),
+                format!(
+                    "unknown fact type {:?} (known: {})",
+                    fact.kind.get_ref(),
+                    known.join(", ")
+                ),
+            ));
+            continue;
+        };
+        for param in fact.given() {
+            if !kind.params.contains(&param) {
+                problems.push(Problem::at(
+                    fact.name.span(),
+                    format!("fact {name:?}: a {} fact takes no {param}", kind.name),
+                ));
+            }
+        }
+        for param in kind.required {
+            if !fact.given().contains(param) {
+                problems.push(Problem::at(
+                    fact.name.span(),
+                    format!("fact {name:?}: a {} fact needs {param}", kind.name),
+                ));
+            }
+        }
+        if fact
+            .release
+            .as_deref()
+            .is_some_and(|r| crate::correlate::derived::Release::parse(r).is_none())
+        {
+            problems.push(Problem::at(
+                fact.name.span(),
+                format!("fact {name:?}: release is major.minor.build, e.g. \"5.0.2195\""),
+            ));
+        }
+        for path in fact.path_params() {
+            let wanted = if fact.of.as_ref() == Some(path) {
+                "a record"
+            } else {
+                "a time or a record"
+            };
+            match names.kind(path.get_ref(), false) {
+                Ok(Kind::Record) => {}
+                Ok(Kind::Time) if fact.of.as_ref() != Some(path) => {}
+                Ok(_) => problems.push(Problem::at(
+                    path.span(),
+                    format!("fact {name:?}: {} is not {wanted}", path.get_ref()),
+                )),
+                Err(message) => problems.push(Problem::at(
+                    path.span(),
+                    format!("fact {name:?}: {}: {message}", path.get_ref()),
+                )),
+            }
+        }
+        names.facts.push((name, kind));
+    }
+    for phrase in &spec.phrases {
+        for case in &phrase.cases {
+            if let Some(condition) = &case.condition {
+                names.condition(condition, problems);
+            }
+            names.template(&case.text, problems);
+        }
+    }
+    for rule_out in &spec.rule_outs {
+        names.condition(&rule_out.condition, problems);
+        names.template(&rule_out.reason, problems);
+        names.evidence(&rule_out.evidence, problems);
+    }
+    if let Some(applies) = &spec.applies {
+        names.condition(applies, problems);
+    }
+    for weigh in &spec.weighs {
+        for case in &weigh.cases {
+            if let Some(condition) = &case.condition {
+                names.condition(condition, problems);
+            }
+            for text in case.support.iter().chain(&case.lower) {
+                names.template(text, problems);
+            }
+        }
+    }
+    names.evidence(&spec.evidence, problems);
+    for differential in &spec.differentials {
+        let keyed = differential.events.is_some()
+            || !differential.header_state.is_empty()
+            || differential.if_found.is_some()
+            || differential.found.is_some()
+            || differential.if_missing.is_some()
+            || differential.missing.is_some();
+        if keyed || differential.cases.is_empty() {
+            problems.push(Problem::at(
+                differential.id.span(),
+                "in a rule over facts, a differential is decided by its [[differential.case]] tables only",
+            ));
+        }
+        if differential
+            .cases
+            .last()
+            .is_some_and(|c| c.condition.is_some())
+        {
+            problems.push(Problem::at(
+                differential.id.span(),
+                "the last case of a differential needs no if (it decides when no other case does)",
+            ));
+        }
+        for case in &differential.cases {
+            if let Some(condition) = &case.condition {
+                names.condition(condition, problems);
+            }
+            names.template(&case.reason, problems);
+            names.evidence(&case.evidence, problems);
+        }
+        if let Some(lowered) = &differential.lowered {
+            let local = Names {
+                locals: LOWERED_LOCALS,
+                ..names.borrowed()
+            };
+            local.template(lowered, problems);
+        }
+    }
+    for step in &spec.steps {
+        if let Some(condition) = &step.condition {
+            names.condition(condition, problems);
+        }
+        names.template(&step.text, problems);
+    }
+    if let Some(summary) = &spec.summary {
+        names.template(summary, problems);
+    }
+    if let Some(resolution) = &spec.resolution {
+        names.condition(&resolution.condition, problems);
+        names.template(&resolution.text, problems);
+        names.evidence(&resolution.evidence, problems);
+    }
+    if let Some(fix_if) = &spec.fix_if {
+        if spec.fix.is_none() {
+            problems.push(Problem::at(fix_if.span(), "fix_if without a fix"));
+        }
+        names.condition(fix_if, problems);
+    }
+}
+
+impl<'a> Names<'a> {
+    fn borrowed(&self) -> Names<'a> {
+        Names {
+            facts: self.facts.clone(),
+            differentials: self.differentials.clone(),
+            phrases: self.phrases.clone(),
+            locals: self.locals,
+        }
+    }
 }
 
 fn check_events(events: &EventMatch, span: Range<usize>, what: &str, out: &mut Vec<Problem>) {

@@ -3,10 +3,13 @@
 //! format; [`eval`] runs a rule over one computer's timeline.
 
 pub mod eval;
+pub mod expr;
+pub mod facts;
 pub mod format;
+mod over_facts;
 
 use crate::correlate::WatchedEvents;
-use format::{line_col, Problem, RuleSpec};
+use format::{line_col, EventMatch, Problem, RuleSpec};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -155,7 +158,12 @@ impl Pack {
                 .iter()
                 .map(|t| t.events())
                 .chain(spec.confirms.iter().filter_map(|c| c.events.clone()))
-                .chain(spec.differentials.iter().filter_map(|d| d.events.clone()));
+                .chain(spec.differentials.iter().filter_map(|d| d.events.clone()))
+                .chain(spec.facts.iter().map(|f| EventMatch {
+                    source: f.source.clone(),
+                    event_id: f.event_id.clone(),
+                    text: Vec::new(),
+                }));
             for m in matches {
                 for source in &m.source {
                     for &id in &m.event_id {
@@ -208,9 +216,8 @@ mod tests {
         for rule in &pack.rules {
             assert!(!rule.spec.sources.is_empty(), "{} has no source", rule.id());
         }
-        assert_eq!(pack.rules[0].id(), crate::diagnose::KMS_RULE.id);
-        assert_eq!(pack.rules[0].spec.title, crate::diagnose::KMS_RULE.title);
-        assert_eq!(pack.rules[0].spec.kb, crate::diagnose::KMS_RULE.kb);
+        assert_eq!(pack.rules[0].id(), "kms-5085-after-windows-2000-sp4");
+        assert_eq!(pack.rules[0].spec.kb, "KB 818952");
         assert_eq!(
             pack.rules[0]
                 .spec
