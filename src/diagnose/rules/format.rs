@@ -299,6 +299,8 @@ pub struct StepSpec {
 pub struct Problem {
     pub message: String,
     pub span: Option<Range<usize>>,
+    /// The text the mistake is about, to be found inside `span` (a placeholder in a string).
+    needle: Option<String>,
 }
 
 impl Problem {
@@ -306,7 +308,27 @@ impl Problem {
         Problem {
             message: message.into(),
             span: Some(span),
+            needle: None,
         }
+    }
+
+    /// A mistake about `needle`, written somewhere inside `span`.
+    fn within(span: Range<usize>, needle: String, message: impl Into<String>) -> Problem {
+        Problem {
+            needle: Some(needle),
+            ..Problem::at(span, message)
+        }
+    }
+
+    /// Narrows the span to where the needle is written in `text`.
+    fn placed(mut self, text: &str) -> Problem {
+        if let (Some(span), Some(needle)) = (&mut self.span, self.needle.take()) {
+            if let Some(at) = text.get(span.clone()).and_then(|t| t.find(&needle)) {
+                span.start += at;
+                span.end = span.start + needle.len();
+            }
+        }
+        self
     }
 }
 
@@ -316,9 +338,13 @@ pub fn parse(text: &str) -> Result<RuleSpec, Vec<Problem>> {
         vec![Problem {
             message: e.message().to_owned(),
             span: e.span(),
+            needle: None,
         }]
     })?;
-    let problems = check_meaning(&spec);
+    let problems: Vec<Problem> = check_meaning(&spec)
+        .into_iter()
+        .map(|p| p.placed(text))
+        .collect();
     if problems.is_empty() {
         Ok(spec)
     } else {
@@ -509,7 +535,7 @@ impl Names<'_> {
                 field_kind(kind.fields, field).ok_or_else(|| {
                     let fields: Vec<&str> = kind.fields.iter().map(|(n, _)| *n).collect();
                     format!(
-                        "a {} fact has no field {:?} (fields: {}; a record's: time, file, source, event_id)",
+                        "fact type {} has no field {:?} (fields: {}; a record's: time, file, source, event_id)",
                         kind.name,
                         field.join("."),
                         fields.join(", ")
@@ -525,16 +551,19 @@ impl Names<'_> {
             Ok(found) => {
                 for (_, path) in found {
                     if let Err(message) = self.kind(path, true) {
-                        problems.push(Problem::at(
+                        problems.push(Problem::within(
                             template.span(),
+                            format!("{{{path}}}"),
                             format!("placeholder {{{path}}}: {message}"),
                         ));
                     }
                 }
             }
-            Err(SyntaxError { message, .. }) => {
-                problems.push(Problem::at(template.span(), format!("template: {message}")))
-            }
+            Err(SyntaxError { offset, message }) => problems.push(Problem::within(
+                template.span(),
+                written_at(template.get_ref(), offset),
+                format!("template: {message}"),
+            )),
         }
     }
 
@@ -543,15 +572,17 @@ impl Names<'_> {
             Ok(parsed) => {
                 for path in parsed.paths() {
                     if let Err(message) = self.kind(path, false) {
-                        problems.push(Problem::at(
+                        problems.push(Problem::within(
                             condition.span(),
+                            path.to_owned(),
                             format!("condition: {path}: {message}"),
                         ));
                     }
                 }
             }
-            Err(SyntaxError { message, .. }) => problems.push(Problem::at(
+            Err(SyntaxError { offset, message }) => problems.push(Problem::within(
                 condition.span(),
+                written_at(condition.get_ref(), offset),
                 format!("condition: {message}"),
             )),
         }
@@ -576,6 +607,12 @@ impl Names<'_> {
             }
         }
     }
+}
+
+/// The word of `text` at `offset`, to find where a mistake is written.
+fn written_at(text: &str, offset: usize) -> String {
+    let rest = text.get(offset..).unwrap_or_default();
+    rest.split_whitespace().next().unwrap_or(rest).to_owned()
 }
 
 /// Facts, conditions, templates and evidence of a rule over facts (docs/rules.md).
@@ -628,7 +665,7 @@ fn check_fact_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
             if !kind.params.contains(&param) {
                 problems.push(Problem::at(
                     fact.name.span(),
-                    format!("fact {name:?}: a {} fact takes no {param}", kind.name),
+                    format!("fact {name:?}: fact type {} takes no {param}", kind.name),
                 ));
             }
         }
@@ -636,7 +673,7 @@ fn check_fact_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
             if !fact.given().contains(param) {
                 problems.push(Problem::at(
                     fact.name.span(),
-                    format!("fact {name:?}: a {} fact needs {param}", kind.name),
+                    format!("fact {name:?}: fact type {} needs {param}", kind.name),
                 ));
             }
         }
