@@ -283,10 +283,15 @@ pub fn extract<'h>(
                             && after.is_none_or(|a| t > a)
                     })
             };
+            let events = EventMatch {
+                source: spec.source.clone(),
+                event_id: spec.event_id.clone(),
+                text: spec.text.clone(),
+            };
             let records = host
                 .entries
                 .iter()
-                .filter(|e| within(e.time) && entry_matches(kind, spec, e))
+                .filter(|e| within(e.time) && entry_matches(kind, spec, &events, e))
                 .filter_map(TimelineEntry::record)
                 .collect();
             FactValue::Records(RecordList {
@@ -299,7 +304,7 @@ pub fn extract<'h>(
 
 /// Whether a timeline entry is one a record-list fact collects (each record once: the
 /// derived level changes repeat their boots).
-fn entry_matches(kind: &str, spec: &FactSpec, entry: &TimelineEntry) -> bool {
+fn entry_matches(kind: &str, spec: &FactSpec, events: &EventMatch, entry: &TimelineEntry) -> bool {
     let names_service = |service: &str| {
         let service = service.to_lowercase();
         spec.service
@@ -311,12 +316,7 @@ fn entry_matches(kind: &str, spec: &FactSpec, entry: &TimelineEntry) -> bool {
         ("service_failed", Fact::ServiceFailed { service, .. }) => names_service(service),
         ("service_running", Fact::ServiceRunning { service }) => names_service(service),
         ("events", _) => entry.record().is_some_and(|record| {
-            let events = EventMatch {
-                source: spec.source.clone(),
-                event_id: spec.event_id.clone(),
-                text: spec.text.clone(),
-            };
-            record_matches(&events, record)
+            record_matches(events, record)
                 && spec.names_file.as_deref().is_none_or(|want| {
                     named_file(record).is_some_and(|f| file_name(&f).eq_ignore_ascii_case(want))
                 })

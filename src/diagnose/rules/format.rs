@@ -3,7 +3,7 @@
 //! of every mistake.
 
 use super::expr::{placeholders, Condition, SyntaxError};
-use super::facts::{fact_type, field_kind, FactSpec, Kind};
+use super::facts::{fact_type, field_kind, FactSpec, FactType, Kind, FACT_TYPES};
 use crate::diagnose::Remedy;
 use serde::Deserialize;
 use std::ops::Range;
@@ -487,6 +487,7 @@ fn check_trigger_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
 }
 
 /// What the paths of a rule over facts may name.
+#[derive(Clone)]
 struct Names<'a> {
     /// The facts declared so far, with their types.
     facts: Vec<(&'a str, &'static FactType)>,
@@ -496,10 +497,8 @@ struct Names<'a> {
     locals: &'static [&'static str],
 }
 
-use super::facts::FactType;
-
 /// Names a template may use alone in `lowered`.
-pub const LOWERED_LOCALS: &[&str] = &["verdict", "hypothesis", "reason"];
+const LOWERED_LOCALS: &[&str] = &["verdict", "hypothesis", "reason"];
 
 impl Names<'_> {
     /// The kind of value `path` names, or why it names none.
@@ -650,7 +649,7 @@ fn check_fact_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
             ));
         }
         let Some(kind) = fact_type(fact.kind.get_ref()) else {
-            let known: Vec<&str> = super::facts::FACT_TYPES.iter().map(|t| t.name).collect();
+            let known: Vec<&str> = FACT_TYPES.iter().map(|t| t.name).collect();
             problems.push(Problem::at(
                 fact.kind.span(),
                 format!(
@@ -768,7 +767,7 @@ fn check_fact_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
         if let Some(lowered) = &differential.lowered {
             let local = Names {
                 locals: LOWERED_LOCALS,
-                ..names.borrowed()
+                ..names.clone()
             };
             local.template(lowered, problems);
         }
@@ -792,17 +791,6 @@ fn check_fact_rule(spec: &RuleSpec, problems: &mut Vec<Problem>) {
             problems.push(Problem::at(fix_if.span(), "fix_if without a fix"));
         }
         names.condition(fix_if, problems);
-    }
-}
-
-impl<'a> Names<'a> {
-    fn borrowed(&self) -> Names<'a> {
-        Names {
-            facts: self.facts.clone(),
-            differentials: self.differentials.clone(),
-            phrases: self.phrases.clone(),
-            locals: self.locals,
-        }
     }
 }
 
