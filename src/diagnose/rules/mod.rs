@@ -2,6 +2,7 @@
 //! from `--rules DIR`, and what `evtdoctor rules` shows of them. `docs/rules.md` describes the
 //! format; [`eval`] runs a rule over one computer's timeline.
 
+mod checks;
 pub mod eval;
 pub mod expr;
 pub mod facts;
