@@ -193,6 +193,30 @@ fn a_mistake_is_reported_where_the_document_says() {
 }
 
 #[test]
+fn mistakes_in_a_rule_over_facts_are_reported_where_the_document_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = include_str!("../rules/kms-5085-after-windows-2000-sp4.toml");
+    // The first one is in the weigh of the failure's placement.
+    let misspelt = "is {failure.first_after}\"";
+    let broken = shipped.replacen(misspelt, "is {failure.frist}\"", 1)
+        + "\n[[fact]]\nname = \"boots\"\ntype = \"boot_records\"\n";
+    std::fs::write(dir.path().join("kms.toml"), broken).unwrap();
+    let out = run_in(dir.path(), &["rules", "check", "kms.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("kms.toml:385:8: unknown fact type \"boot_records\""));
+    assert!(lines[1].starts_with("kms.toml:158:52: placeholder {failure.frist}: "));
+    for line in lines {
+        assert!(
+            DOC.contains(line),
+            "docs/rules.md shows another error: {line}"
+        );
+    }
+}
+
+#[test]
 fn rules_list_and_show_include_a_directory_rule() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("q224991.toml"), example_rule()).unwrap();

@@ -40,6 +40,7 @@ mod hostile_inputs;
 mod parallel_cli;
 mod rule_pack;
 mod rules_docs;
+mod rules_over_facts;
 mod samples;
 mod samples_analyze;
 mod text_damage;

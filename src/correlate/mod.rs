@@ -3,11 +3,12 @@
 //! prove it.
 
 mod dedup;
+pub mod derived;
 mod facts;
 mod observed;
 mod offset;
 
-pub use facts::{is_kms_service, Fact, WatchedEvents, INDEX_CLEANUP_EVENTS, PAGE_CHECKSUM_EVENT};
+pub use facts::{Fact, WatchedEvents};
 pub use observed::{observe_batch, Clock, Observed};
 pub use offset::{report_export_offsets, ExportOffset};
 

@@ -1,12 +1,9 @@
 //! Diagnosis: rules read a computer's timeline and yield findings with their evidence, the
 //! alternatives considered and what to do; or say why they did not fire.
 
-mod kms;
 pub mod rules;
 
-pub use kms::RULE as KMS_RULE;
-
-use crate::correlate::{Correlation, DatabaseHeaderRef, Evidence, Fact, HostTimeline};
+use crate::correlate::{Correlation, DatabaseHeaderRef, Evidence, Fact};
 use crate::input::InputBytes;
 use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
@@ -256,14 +253,6 @@ pub struct Note {
     pub evidence: Vec<Evidence>,
 }
 
-/// The names of a rule whose assessment is built in (its rule file repeats them).
-#[derive(Debug, Clone, Copy)]
-pub struct BuiltinRule {
-    pub id: &'static str,
-    pub title: &'static str,
-    pub kb: &'static str,
-}
-
 /// A rule as the report lists it among what was examined.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleInfo {
@@ -355,7 +344,7 @@ pub fn diagnose_with(
         let evaluated: Vec<(&rules::Rule, rules::eval::Evaluated)> = pack
             .rules
             .iter()
-            .map(|rule| (rule, evaluate(rule, host, context)))
+            .map(|rule| (rule, rules::eval::evaluate(&rule.spec, host, context)))
             .collect();
         let found = |id: &str| {
             evaluated
@@ -404,15 +393,4 @@ pub fn diagnose_with(
         })
         .collect();
     diagnosis
-}
-
-/// One rule on one computer: its built-in assessment, or the evaluator over its data.
-fn evaluate(rule: &rules::Rule, host: &HostTimeline, context: &Context) -> rules::eval::Evaluated {
-    match rule.spec.builtin.as_ref().map(|b| b.get_ref().as_str()) {
-        Some("kb818952") => rules::eval::Evaluated {
-            outcome: kms::check(host, context),
-            file: None,
-        },
-        _ => rules::eval::evaluate(&rule.spec, host, context),
-    }
 }

@@ -2,7 +2,7 @@
 //! the events again), gives a finding, a note, or nothing.
 
 use super::format::{
-    Anchor, ConfirmSpec, DifferentialSpec, EventMatch, RuleSpec, VerdictSpec, When,
+    Anchor, ConfirmSpec, DifferentialSpec, EventMatch, RuleSpec, StepSpec, VerdictSpec, When,
 };
 use crate::correlate::{Evidence, Fact, HostTimeline, RecordRef, TimelineEntry};
 use crate::diagnose::{
@@ -10,9 +10,6 @@ use crate::diagnose::{
     Verdict,
 };
 use chrono::{DateTime, Utc};
-
-/// Assessments built into the program, which a rule file can name with `builtin`.
-pub const BUILTINS: &[&str] = &["kb818952"];
 
 /// At most this many trigger records are cited (the count is in the summary).
 const CITED_TRIGGERS: usize = 5;
@@ -79,7 +76,13 @@ pub(crate) fn evaluate(spec: &RuleSpec, host: &HostTimeline, context: &Context) 
         file: None,
     };
     let Some(trigger) = &spec.trigger else {
-        return nothing;
+        return match spec.applies {
+            Some(_) => Evaluated {
+                outcome: super::over_facts::evaluate(spec, host, context),
+                file: None,
+            },
+            None => nothing,
+        };
     };
     let events = trigger.events();
     let since = trigger.after.and_then(|anchor| latest_anchor(host, anchor));
@@ -169,20 +172,7 @@ pub(crate) fn evaluate(spec: &RuleSpec, host: &HostTimeline, context: &Context) 
     let remediation = spec
         .steps
         .iter()
-        .filter_map(|step| {
-            let open = |reference: &Option<toml::Spanned<String>>| {
-                reference
-                    .as_ref()
-                    .map(|r| verdict_of(r.get_ref()).is_some_and(|v| v != Verdict::Rejected))
-            };
-            if open(&step.only_if) == Some(false) {
-                return None;
-            }
-            if open(&step.unless) == Some(true) {
-                return step.instead.as_deref().map(|t| values.render(t, None));
-            }
-            Some(values.render(&step.text, None))
-        })
+        .filter_map(|step| step_text(step, verdict_of).map(|t| values.render(t, None)))
         .collect();
     Evaluated {
         outcome: Outcome::Finding(Box::new(Finding {
@@ -192,7 +182,10 @@ pub(crate) fn evaluate(spec: &RuleSpec, host: &HostTimeline, context: &Context) 
             computer: host.computer.clone(),
             status: Status::Active,
             confidence,
-            summary: values.render(&spec.summary, None),
+            summary: values.render(
+                spec.summary.as_ref().map_or("", |s| s.get_ref().as_str()),
+                None,
+            ),
             evidence,
             differentials,
             remediation,
@@ -204,6 +197,26 @@ pub(crate) fn evaluate(spec: &RuleSpec, host: &HostTimeline, context: &Context) 
         })),
         file,
     }
+}
+
+/// The text a step gives, given the differentials' verdicts: none when its `only_if`
+/// alternative is rejected; its `instead` (or none) when its `unless` alternative is not.
+pub(super) fn step_text(
+    step: &StepSpec,
+    verdict_of: impl Fn(&str) -> Option<Verdict>,
+) -> Option<&str> {
+    let open = |reference: &Option<toml::Spanned<String>>| {
+        reference
+            .as_ref()
+            .map(|r| verdict_of(r.get_ref()).is_some_and(|v| v != Verdict::Rejected))
+    };
+    if open(&step.only_if) == Some(false) {
+        return None;
+    }
+    if open(&step.unless) == Some(true) {
+        return step.instead.as_deref();
+    }
+    Some(step.text.get_ref())
 }
 
 /// What `{placeholders}` in a rule's texts stand for.
@@ -318,19 +331,22 @@ fn differential(
     context: &Context,
     values: &Values,
 ) -> Differential {
-    let verdict = |v: VerdictSpec| match v {
-        VerdictSpec::Rejected => Verdict::Rejected,
-        VerdictSpec::NotExcluded => Verdict::NotExcluded,
-        VerdictSpec::Supported => Verdict::Supported,
-    };
+    // `rules check` makes sure a differential of a rule with a trigger has all four.
     let decided = |found: bool, shown: Option<&str>, evidence: Vec<Evidence>| Differential {
         hypothesis: spec.hypothesis.clone(),
-        verdict: verdict(if found {
+        verdict: if found {
             spec.if_found
         } else {
             spec.if_missing
-        }),
-        reason: values.render(if found { &spec.found } else { &spec.missing }, shown),
+        }
+        .unwrap_or(VerdictSpec::NotExcluded)
+        .verdict(),
+        reason: values.render(
+            if found { &spec.found } else { &spec.missing }
+                .as_deref()
+                .unwrap_or_default(),
+            shown,
+        ),
         evidence,
     };
     if !spec.header_state.is_empty() {

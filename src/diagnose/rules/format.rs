@@ -2,6 +2,7 @@
 //! the spans of the fields other fields refer to, so `evtdoctor rules check` can name the line
 //! of every mistake.
 
+use super::facts::FactSpec;
 use crate::diagnose::Remedy;
 use serde::Deserialize;
 use std::ops::Range;
@@ -19,14 +20,32 @@ pub struct RuleSpec {
     /// Where the rule's facts come from.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceSpec>,
-    /// The assessment built into the program, for a rule whose reasoning is Rust code
-    /// (`kb818952`); such a rule has no trigger, differentials or steps here.
-    pub builtin: Option<Spanned<String>>,
     /// The remedy the rule hands to, by name (`defrag-kms-database`).
     pub fix: Option<Spanned<String>>,
+    /// A rule over facts: the remedy is offered only when this condition holds.
+    pub fix_if: Option<Spanned<String>>,
     /// One paragraph for the finding; `{placeholders}` are described in `docs/rules.md`.
+    pub summary: Option<Spanned<String>>,
+    /// A rule over facts: the named facts it reads, extracted in this order.
+    #[serde(default, rename = "fact")]
+    pub facts: Vec<FactSpec>,
+    /// A rule over facts: named texts chosen by condition, for templates.
+    #[serde(default, rename = "phrase")]
+    pub phrases: Vec<PhraseSpec>,
+    /// A rule over facts: conditions under which it says why it does not apply (the first
+    /// that holds).
+    #[serde(default, rename = "rule_out")]
+    pub rule_outs: Vec<RuleOutSpec>,
+    /// A rule over facts: the condition for a finding (instead of a `[trigger]`).
+    pub applies: Option<Spanned<String>>,
+    /// A rule over facts: what raises or lowers the confidence, in order.
+    #[serde(default, rename = "weigh")]
+    pub weighs: Vec<WeighSpec>,
+    /// A rule over facts: the values the finding cites, in order.
     #[serde(default)]
-    pub summary: String,
+    pub evidence: Vec<Spanned<String>>,
+    /// A rule over facts: what shows the failure fixed.
+    pub resolution: Option<ResolutionSpec>,
     /// Listed before these rules' findings on the same computer.
     #[serde(default)]
     pub outranks: Vec<OutranksSpec>,
@@ -42,6 +61,75 @@ pub struct RuleSpec {
     pub differentials: Vec<DifferentialSpec>,
     #[serde(default, rename = "step")]
     pub steps: Vec<StepSpec>,
+}
+
+/// A named text: the first case whose condition holds (a case without `if` always does).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhraseSpec {
+    pub name: Spanned<String>,
+    #[serde(rename = "case")]
+    pub cases: Vec<TextCase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextCase {
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    pub text: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOutSpec {
+    #[serde(rename = "if")]
+    pub condition: Spanned<String>,
+    pub reason: Spanned<String>,
+    #[serde(default)]
+    pub evidence: Vec<Spanned<String>>,
+}
+
+/// One consideration of the confidence: the first case that holds adds its reasons.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeighSpec {
+    #[serde(rename = "case")]
+    pub cases: Vec<WeighCase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeighCase {
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    /// A reason that keeps the level.
+    pub support: Option<Spanned<String>>,
+    /// Reasons that each lower the level by one.
+    #[serde(default)]
+    pub lower: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolutionSpec {
+    #[serde(rename = "if")]
+    pub condition: Spanned<String>,
+    pub text: Spanned<String>,
+    #[serde(default)]
+    pub evidence: Vec<Spanned<String>>,
+}
+
+/// A differential decided by conditions over facts: the first case that holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DifferentialCase {
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    pub verdict: VerdictSpec,
+    pub reason: Spanned<String>,
+    #[serde(default)]
+    pub evidence: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +240,17 @@ pub enum VerdictSpec {
     Supported,
 }
 
+impl VerdictSpec {
+    pub fn verdict(self) -> crate::diagnose::Verdict {
+        use crate::diagnose::Verdict;
+        match self {
+            VerdictSpec::Rejected => Verdict::Rejected,
+            VerdictSpec::NotExcluded => Verdict::NotExcluded,
+            VerdictSpec::Supported => Verdict::Supported,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DifferentialSpec {
@@ -165,17 +264,27 @@ pub struct DifferentialSpec {
     #[serde(default)]
     pub header_state: Vec<String>,
     /// The verdict and reason when the records (or header state) are found.
-    pub if_found: VerdictSpec,
-    pub found: String,
+    pub if_found: Option<VerdictSpec>,
+    pub found: Option<String>,
     /// The verdict and reason when they are not.
-    pub if_missing: VerdictSpec,
-    pub missing: String,
+    pub if_missing: Option<VerdictSpec>,
+    pub missing: Option<String>,
+    /// In a rule over facts: the cases that decide it, instead of the keys above.
+    #[serde(default, rename = "case")]
+    pub cases: Vec<DifferentialCase>,
+    /// The verdicts that lower the finding's confidence (default: not-excluded, supported).
+    pub lowers: Option<Vec<VerdictSpec>>,
+    /// The reason given when it lowers it (default `{verdict}: {hypothesis}`).
+    pub lowered: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
-    pub text: String,
+    pub text: Spanned<String>,
+    /// In a rule over facts: kept only when this condition holds.
+    #[serde(rename = "if")]
+    pub condition: Option<Spanned<String>>,
     /// Only when this differential is not rejected.
     pub only_if: Option<Spanned<String>>,
     /// Left out when this differential is not rejected (`instead` says why, in the step's
@@ -189,14 +298,40 @@ pub struct StepSpec {
 pub struct Problem {
     pub message: String,
     pub span: Option<Range<usize>>,
+    /// The text the mistake is about, to be found inside `span` (a placeholder in a string).
+    needle: Option<String>,
 }
 
 impl Problem {
-    fn at(span: Range<usize>, message: impl Into<String>) -> Problem {
+    pub(super) fn at(span: Range<usize>, message: impl Into<String>) -> Problem {
         Problem {
             message: message.into(),
             span: Some(span),
+            needle: None,
         }
+    }
+
+    /// A mistake about `needle`, written somewhere inside `span`.
+    pub(super) fn within(
+        span: Range<usize>,
+        needle: String,
+        message: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            needle: Some(needle),
+            ..Problem::at(span, message)
+        }
+    }
+
+    /// Narrows the span to where the needle is written in `text`.
+    fn placed(mut self, text: &str) -> Problem {
+        if let (Some(span), Some(needle)) = (&mut self.span, self.needle.take()) {
+            if let Some(at) = text.get(span.clone()).and_then(|t| t.find(&needle)) {
+                span.start += at;
+                span.end = span.start + needle.len();
+            }
+        }
+        self
     }
 }
 
@@ -206,9 +341,13 @@ pub fn parse(text: &str) -> Result<RuleSpec, Vec<Problem>> {
         vec![Problem {
             message: e.message().to_owned(),
             span: e.span(),
+            needle: None,
         }]
     })?;
-    let problems = check_meaning(&spec);
+    let problems: Vec<Problem> = check_meaning(&spec)
+        .into_iter()
+        .map(|p| p.placed(text))
+        .collect();
     if problems.is_empty() {
         Ok(spec)
     } else {
@@ -245,22 +384,17 @@ fn check_meaning(spec: &RuleSpec) -> Vec<Problem> {
             ),
         ));
     }
-    match (&spec.builtin, &spec.trigger) {
-        (Some(builtin), _) if !super::eval::BUILTINS.contains(&builtin.get_ref().as_str()) => {
-            problems.push(Problem::at(
-                builtin.span(),
-                format!(
-                    "builtin: unknown assessment {:?} (known: {})",
-                    builtin.get_ref(),
-                    super::eval::BUILTINS.join(", ")
-                ),
-            ))
-        }
+    match (&spec.trigger, &spec.applies) {
         (None, None) => problems.push(Problem::at(
             spec.id.span(),
             "a rule needs a [trigger] table (the events it is about)",
         )),
-        _ => {}
+        (Some(_), Some(applies)) => problems.push(Problem::at(
+            applies.span(),
+            "give a [trigger] or applies (a rule over facts), not both",
+        )),
+        (Some(_), None) => super::checks::trigger_rule(spec, &mut problems),
+        (None, Some(_)) => super::checks::fact_rule(spec, &mut problems),
     }
     if let Some(trigger) = &spec.trigger {
         check_events(&trigger.events(), spec.id.span(), "trigger", &mut problems);
@@ -291,6 +425,19 @@ fn check_meaning(spec: &RuleSpec) -> Vec<Problem> {
             ));
         }
         ids.push(id);
+        if spec.applies.is_some() {
+            continue;
+        }
+        let decided = differential.if_found.is_some()
+            && differential.found.is_some()
+            && differential.if_missing.is_some()
+            && differential.missing.is_some();
+        if !decided {
+            problems.push(Problem::at(
+                differential.id.span(),
+                "differential: give if_found, found, if_missing and missing",
+            ));
+        }
         match &differential.events {
             Some(events) => check_events(
                 events,

@@ -2,11 +2,15 @@
 //! from `--rules DIR`, and what `evtdoctor rules` shows of them. `docs/rules.md` describes the
 //! format; [`eval`] runs a rule over one computer's timeline.
 
+mod checks;
 pub mod eval;
+pub mod expr;
+pub mod facts;
 pub mod format;
+mod over_facts;
 
 use crate::correlate::WatchedEvents;
-use format::{line_col, Problem, RuleSpec};
+use format::{line_col, EventMatch, Problem, RuleSpec};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -81,7 +85,7 @@ pub fn check_text(file: &str, text: &str) -> Result<RuleSpec, Vec<FileProblem>> 
     format::parse(text).map_err(|problems| {
         problems
             .into_iter()
-            .map(|Problem { message, span }| FileProblem {
+            .map(|Problem { message, span, .. }| FileProblem {
                 file: file.to_owned(),
                 line: span.map(|s| line_col(text, s.start)),
                 message,
@@ -157,7 +161,12 @@ impl Pack {
                 .iter()
                 .map(|t| t.events())
                 .chain(spec.confirms.iter().filter_map(|c| c.events.clone()))
-                .chain(spec.differentials.iter().filter_map(|d| d.events.clone()));
+                .chain(spec.differentials.iter().filter_map(|d| d.events.clone()))
+                .chain(spec.facts.iter().map(|f| EventMatch {
+                    source: f.source.clone(),
+                    event_id: f.event_id.clone(),
+                    text: Vec::new(),
+                }));
             for m in matches {
                 for source in &m.source {
                     for &id in &m.event_id {
@@ -210,9 +219,8 @@ mod tests {
         for rule in &pack.rules {
             assert!(!rule.spec.sources.is_empty(), "{} has no source", rule.id());
         }
-        assert_eq!(pack.rules[0].id(), crate::diagnose::KMS_RULE.id);
-        assert_eq!(pack.rules[0].spec.title, crate::diagnose::KMS_RULE.title);
-        assert_eq!(pack.rules[0].spec.kb, crate::diagnose::KMS_RULE.kb);
+        assert_eq!(pack.rules[0].id(), "kms-5085-after-windows-2000-sp4");
+        assert_eq!(pack.rules[0].spec.kb, "KB 818952");
         assert_eq!(
             pack.rules[0]
                 .spec
@@ -238,6 +246,81 @@ mod tests {
                 "x.toml:1:6: id: use lower-case letters, digits and dashes",
                 "x.toml:1:6: a rule needs a [trigger] table (the events it is about)",
                 "x.toml:7:11: no differential \"nope\" in this rule",
+            ]
+        );
+    }
+
+    /// A small rule over facts, with `extra` appended.
+    fn fact_rule(extra: &str) -> String {
+        format!(
+            "id = \"x\"\ntitle = \"t\"\nkb = \"KB 1\"\napplies = \"failure.first\"\n\
+             summary = \"seen {{failure.count}} time(s)\"\n\n\
+             [[fact]]\nname = \"failure\"\ntype = \"events\"\nsource = [\"A\"]\nevent_id = [1]\n{extra}"
+        )
+    }
+
+    fn shown(text: &str) -> Vec<String> {
+        match check_text("x.toml", text) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_rule_over_facts_checks_clean() {
+        assert_eq!(shown(&fact_rule("")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_unknown_fact_type_is_named_with_its_line() {
+        let text = fact_rule("\n[[fact]]\nname = \"boots\"\ntype = \"boot_records\"\n");
+        assert_eq!(
+            shown(&text),
+            [
+                "x.toml:15:8: unknown fact type \"boot_records\" (known: events, service_failed, \
+              service_running, service_pack_change, exchange_build, database_file, last_shutdown)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_placeholder_is_named_where_it_is_written() {
+        let text = fact_rule(
+            "\n[[step]]\ntext = \"Check it.\"\n\n[[step]]\ntext = \"Seen at {failure.frist.time} and {nothing}.\"\n",
+        );
+        assert_eq!(
+            shown(&text),
+            [
+                "x.toml:17:17: placeholder {failure.frist.time}: fact type events has no field \
+                 \"frist.time\" (fields: first, last, all, count, latest, first_after, \
+                 first_before, first_not_before; a record's: time, file, source, event_id)",
+                "x.toml:17:42: placeholder {nothing}: \"nothing\" is not a phrase (a fact's value \
+                 is written fact.field)",
+            ]
+        );
+        let text =
+            fact_rule("\n[[step]]\nif = \"failure.count >> 2\"\ntext = \"x {failure.first\"\n");
+        assert_eq!(
+            shown(&text),
+            [
+                "x.toml:14:7: condition: unknown operator \">>\" (==, !=, <, <=, >, >=)",
+                "x.toml:15:11: template: a placeholder is not closed with }",
+            ]
+        );
+    }
+
+    #[test]
+    fn facts_name_only_the_facts_above_them_and_fit_their_type() {
+        let text = fact_rule(
+            "\n[[fact]]\nname = \"build\"\ntype = \"exchange_build\"\nof = \"failure.count\"\n\
+             \n[[fact]]\nname = \"late\"\ntype = \"events\"\nsource = [\"B\"]\nevent_id = [2]\nafter = \"later.first\"\nrelease = \"5.0.2195\"\n",
+        );
+        assert_eq!(
+            shown(&text),
+            [
+                "x.toml:16:6: fact \"build\": failure.count is not a record",
+                "x.toml:19:8: fact \"late\": fact type events takes no release",
+                "x.toml:23:9: fact \"late\": later.first: no fact \"later\" declared before this point",
             ]
         );
     }
