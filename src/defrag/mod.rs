@@ -198,8 +198,21 @@ fn write_at(file: &File, mut offset: u64, mut bytes: &[u8]) -> std::io::Result<(
 /// disk cannot fill, gives a read error, never a fault (SIGBUS).
 pub fn open(path: &Path) -> Result<Database<File>> {
     let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    advise_sequential(&file);
     Database::open(file).map_err(|p| anyhow::anyhow!("{}: {p}", path.display()))
 }
+
+/// Tells the kernel the file is read mostly front to back (the trees are laid out in order),
+/// so its read-ahead of a file not yet cached runs further. Only a hint: failure changes nothing.
+#[cfg(target_os = "linux")]
+fn advise_sequential(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for the whole call; the hint reads no memory of ours.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_sequential(_file: &File) {}
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,8 @@
 """Independent oracle for the defrag tests: reads a database with PyPI libesedb-python
 (`pyesedb`) and prints every row of every table as JSON lines, values as stored (hex), long
-values read in full. The catalog's root-page column is left out: the rebuild moves roots.
+values read in full. The catalog's root-page column is left out: the rebuild moves roots. A
+record pyesedb cannot read is printed as a line with its error, so two files compare equal only
+when pyesedb fails on the same records in the same way.
 
 usage: ese_pyesedb.py FILE
 """
@@ -27,7 +29,11 @@ def main():
     for t in range(database.number_of_tables):
         table = database.get_table(t)
         for r in range(table.number_of_records):
-            record = table.get_record(r)
+            try:
+                record = table.get_record(r)
+            except OSError as error:
+                print(json.dumps({"table": table.name, "unreadable": r, "error": str(error)}))
+                continue
             row = {}
             for c in range(record.number_of_values):
                 name = record.get_column_name(c)

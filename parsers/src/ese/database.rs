@@ -226,6 +226,11 @@ impl<S: PageSource> Database<S> {
         }
     }
 
+    /// Whether page `number`'s checksum was found right by an earlier read.
+    pub fn checksum_known_right(&self, number: u32) -> bool {
+        self.verified.contains(number)
+    }
+
     /// How page `number`'s stored checksum compares with `bytes` (the page as read); a page
     /// found right once is taken as right from then on.
     pub fn checksum_status(&self, number: u32, bytes: &[u8]) -> ChecksumStatus {

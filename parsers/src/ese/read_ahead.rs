@@ -6,8 +6,9 @@
 use super::PageSource;
 use std::sync::Mutex;
 
-/// Bytes read in one go (and held, per stream).
-const RUN_BYTES: usize = 1 << 20;
+/// Bytes read in one go (and held, per stream): small enough that a run is still in the CPU's
+/// cache when its pages are copied out (1 MiB runs cost about 8% more CPU time in a defrag).
+const RUN_BYTES: usize = 256 << 10;
 /// A read this many pages past where a stream stopped still counts as going forward: a
 /// rebuilt tree's branch pages sit between its leaves.
 const FORWARD_GAP: u32 = 8;

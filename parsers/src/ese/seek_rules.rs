@@ -13,7 +13,8 @@
 //! equal to its parent's key for it, a leaf's last key below its parent's key (and such a leaf
 //! linked on to a next one).
 
-use super::page::{Page, FLAG_LEAF};
+use super::page::{Node, Page, FLAG_LEAF};
+use std::cmp::Ordering;
 
 /// The keys a page's entries must lie between, from the lines that lead to it.
 #[derive(Debug, Clone, Default)]
@@ -96,17 +97,11 @@ fn leaf_problem(page: &Page, range: &KeyRange, non_unique: bool) -> Option<Strin
     let lines = page.tag_count().saturating_sub(1);
     let mut unreachable = 0usize;
     let mut first: Option<(usize, &'static str)> = None;
-    let mut last_key = Vec::new();
     for index in 1..=lines {
-        let node = page.node(index).ok()?;
-        let mut sought = node.key(prefix);
-        last_key.clone_from(&sought);
-        if non_unique {
-            sought.extend_from_slice(node.data);
-        }
-        let side = if range.lower.as_ref().is_some_and(|l| sought < *l) {
+        let sought = Sought::of(&page.node(index).ok()?, prefix, non_unique);
+        let side = if range.lower.as_ref().is_some_and(|l| sought.cmp(l).is_lt()) {
             "before the key that leads to its page"
-        } else if range.upper.as_ref().is_some_and(|u| sought >= *u) {
+        } else if range.upper.as_ref().is_some_and(|u| sought.cmp(u).is_ge()) {
             "at or after the key that leads past its page"
         } else {
             continue;
@@ -120,15 +115,52 @@ fn leaf_problem(page: &Page, range: &KeyRange, non_unique: bool) -> Option<Strin
         ));
     }
     let parent = range.parent_key.as_ref()?;
-    if lines > 0 && last_key >= *parent {
-        return Some(format!(
-            "last key {} does not sort before the parent's key {} for this page",
-            hex(&last_key),
-            hex(parent)
-        ));
+    if lines > 0 {
+        let last = page.node(lines).ok()?;
+        if Sought::of(&last, prefix, false).cmp(parent).is_ge() {
+            return Some(format!(
+                "last key {} does not sort before the parent's key {} for this page",
+                hex(&last.key(prefix)),
+                hex(parent)
+            ));
+        }
     }
     (page.header.next == 0)
         .then(|| "the parent names this leaf by a key, but it links on to no next leaf".into())
+}
+
+/// What a seek for a leaf entry looks for, in the pieces the page stores it in (the prefix
+/// shared with tag 0, the key's own suffix, and the data in a non-unique tree): compared
+/// piece by piece, so checking every entry of a tree copies no key.
+struct Sought<'a>([&'a [u8]; 3]);
+
+impl<'a> Sought<'a> {
+    fn of(node: &Node<'a>, page_prefix: &'a [u8], non_unique: bool) -> Sought<'a> {
+        let prefix = page_prefix.get(..node.prefix_len).unwrap_or(page_prefix);
+        let data: &[u8] = if non_unique { node.data } else { &[] };
+        Sought([prefix, node.suffix, data])
+    }
+
+    /// The pieces joined, compared byte-wise with `bound`.
+    fn cmp(&self, bound: &[u8]) -> Ordering {
+        let mut rest = bound;
+        for piece in self.0 {
+            let shared = piece.len().min(rest.len());
+            let order = piece[..shared].cmp(&rest[..shared]);
+            if order.is_ne() {
+                return order;
+            }
+            if shared < piece.len() {
+                return Ordering::Greater;
+            }
+            rest = &rest[shared..];
+        }
+        if rest.is_empty() {
+            Ordering::Equal
+        } else {
+            Ordering::Less
+        }
+    }
 }
 
 /// Keys in messages: hexadecimal, the first 32 bytes.
@@ -265,6 +297,25 @@ mod tests {
             page_problem(&fixed, &range(None, Some(b"k2"), Some(b"k2")), true),
             None
         );
+    }
+
+    #[test]
+    fn an_entry_in_pieces_compares_as_its_joined_bytes() {
+        let joined: &[&[u8]] = &[b"", b"a", b"ab", b"abc", b"abcd", b"abd", b"b"];
+        for pieces in [
+            [&b"a"[..], b"b", b"c"],
+            [b"", b"abc", b""],
+            [b"ab", b"", b"c"],
+        ] {
+            let sought = Sought(pieces);
+            for bound in joined {
+                assert_eq!(
+                    sought.cmp(bound),
+                    b"abc"[..].cmp(bound),
+                    "{pieces:?} {bound:?}"
+                );
+            }
+        }
     }
 
     #[test]

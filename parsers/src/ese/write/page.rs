@@ -121,19 +121,22 @@ impl PageBuilder {
         let format = &self.format;
         let size = format.page_size;
         let header_size = format.header_size();
-        let mut page = vec![0u8; size];
+        // Written front to back, so only the header and the free gap are zeroed: the values
+        // from the data area's start, then the tag array, which ends the page with tag 0.
+        let mut page = Vec::with_capacity(size);
+        page.resize(header_size, 0);
         let tag_count = self.nodes.len() + 1;
-        let mut offset = 0usize;
-        for (index, value) in std::iter::once(tag0)
-            .chain(self.nodes.iter().map(Vec::as_slice))
-            .enumerate()
-        {
-            let start = header_size + offset;
-            page[start..start + value.len()].copy_from_slice(value);
-            let at = size - (index + 1) * TAG_SIZE;
-            page[at..at + 2].copy_from_slice(&(value.len() as u16).to_le_bytes());
-            page[at + 2..at + 4].copy_from_slice(&(offset as u16).to_le_bytes());
-            offset += value.len();
+        let values = std::iter::once(tag0).chain(self.nodes.iter().map(Vec::as_slice));
+        for value in values.clone() {
+            page.extend_from_slice(value);
+        }
+        let offset = page.len() - header_size;
+        page.resize(size - tag_count * TAG_SIZE, 0);
+        let mut end = offset;
+        for value in values.rev() {
+            end -= value.len();
+            page.extend_from_slice(&(value.len() as u16).to_le_bytes());
+            page.extend_from_slice(&(end as u16).to_le_bytes());
         }
         let free = size - header_size - offset - tag_count * TAG_SIZE;
         let mut flags = role.flags | format.common_flags;
