@@ -307,6 +307,11 @@ pub struct DbHeaderArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +321,11 @@ pub struct DbCheckArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +339,11 @@ pub struct DbDumpArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -481,6 +496,11 @@ pub struct DbDefragArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 /// "5.0.2195 SP 4" (or "5.0.2195"): major.minor.build and service pack.

@@ -11,6 +11,7 @@ mod analyze_rules;
 mod cli_manual;
 mod cli_verbosity;
 mod cut_logs;
+mod db_check_judgement;
 mod decode_command;
 mod ese_damage;
 mod ese_defrag;
