@@ -275,8 +275,8 @@ fn two_fixes_at_once_one_runs_the_other_is_refused_naming_it() {
     assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
     assert_eq!(
         stderr(&second)
-            .replace(file.to_str().unwrap(), "FILE")
-            .replace(lock.to_str().unwrap(), "LOCK"),
+            .replace(lock.to_str().unwrap(), "LOCK")
+            .replace(file.to_str().unwrap(), "FILE"),
         format!(
             "evtdoctor: FILE: refused: another evtdoctor run (process {pid}) is working on this \
              database (lock file LOCK); the database is untouched\n"

@@ -156,7 +156,6 @@ fn check(args: &DbCheckArgs) -> Result<ExitCode> {
         "No problems found.",
         &totals,
     )?;
-    drop(opened);
     destination.finish()?;
     report_check(&args.file, header_state(&totals), &summary, count);
     Ok(if count == 0 {
