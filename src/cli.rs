@@ -320,6 +320,11 @@ pub struct DbHeaderArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +334,11 @@ pub struct DbCheckArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -342,6 +352,11 @@ pub struct DbDumpArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -499,6 +514,11 @@ pub struct DbDefragArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Write to this file instead of standard output (the format from its extension: .json,
+    /// .jsonl/.ndjson, .csv, .md; any other needs --format). Never the database.
+    #[arg(long = "output", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 /// A `--target-os` value in no known form.

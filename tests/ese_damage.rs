@@ -280,7 +280,7 @@ fn damaged_primary_header_falls_back_to_the_shadow() {
     assert_eq!(out.status.code(), Some(0));
     let header: Json = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        header["eseutil"]["State"], "Clean Shutdown",
+        header["state_name"], "Clean Shutdown",
         "read from the shadow"
     );
 

@@ -54,6 +54,13 @@ fn header_fields(file: &Path) -> Json {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// eseutil's field `name` in `db header --json`.
+fn eseutil_field(header: &Json, name: &str) -> String {
+    let fields = header["eseutil"].as_array().unwrap();
+    let field = fields.iter().find(|f| f["field"] == name).unwrap();
+    field["value"].as_str().unwrap().to_owned()
+}
+
 /// `Key:\tvalue` lines of esedbinfo's first section.
 fn esedbinfo(file: &Path) -> BTreeMap<String, String> {
     let out = oracle("esedbinfo", &[file.to_str().unwrap()]);
@@ -80,8 +87,7 @@ fn header_matches_esedbinfo_and_dissect() {
     let mut compared = 0;
     for file in ese_files() {
         let ours = header_fields(&file);
-        let fields = &ours["eseutil"];
-        let field = |k: &str| fields[k].as_str().unwrap().to_owned();
+        let field = |k: &str| eseutil_field(&ours, k);
         // esedbinfo reads the 32 KiB file's header and catalog; only its table export fails.
         if name(&file) != "bits_qmgr_win11_dirty_16k.db" {
             let theirs = esedbinfo(&file);
@@ -127,10 +133,10 @@ fn header_matches_esedbinfo_and_dissect() {
         .find(|f| name(f) == "bits_qmgr_win11_dirty_16k.db")
         .unwrap();
     let ours = header_fields(&bits);
-    assert_eq!(ours["eseutil"]["State"], "Dirty Shutdown");
-    assert_eq!(ours["eseutil"]["Format ulVersion"], "0x620,300");
-    assert_eq!(ours["eseutil"]["cbDbPage"], "16384");
-    assert_eq!(ours["eseutil"]["OS Version"], "(10.0.26100 SP 0)");
+    assert_eq!(eseutil_field(&ours, "State"), "Dirty Shutdown");
+    assert_eq!(eseutil_field(&ours, "Format ulVersion"), "0x620,300");
+    assert_eq!(eseutil_field(&ours, "cbDbPage"), "16384");
+    assert_eq!(eseutil_field(&ours, "OS Version"), "(10.0.26100 SP 0)");
 }
 
 #[test]

@@ -238,7 +238,7 @@ fn fix_crashing_at(file: &Path, at: u64) -> Output {
 }
 
 /// The database holds the new file when `db check` passes on it and it carries the target OS.
-fn holds_verified_new_file(file: &Path) -> bool {
+pub(crate) fn holds_verified_new_file(file: &Path) -> bool {
     let check = evtdoctor(&["db", "check", file.to_str().unwrap(), "--jsonl"]);
     let header =
         String::from_utf8(evtdoctor(&["db", "header", file.to_str().unwrap()]).stdout).unwrap();

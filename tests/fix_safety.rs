@@ -5,7 +5,7 @@
 use crate::common;
 use common::Need;
 
-use super::fix_cli::{fix, kms_copy, sha256, stderr, Mount, TARGET_OS};
+use super::fix_cli::{fix, holds_verified_new_file, kms_copy, sha256, stderr, Mount, TARGET_OS};
 use common::evtdoctor;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -236,6 +236,58 @@ fn a_second_run_is_refused_naming_the_holder_and_a_stale_lock_is_taken_over() {
         stderr(&out)
     );
     assert!(!lock.exists());
+}
+
+/// Two real `fix` processes on one database: the second, started while the first holds the
+/// run lock, is refused naming the first's PID; the first replaces the database with the
+/// verified new file, and its rollback restores the original.
+#[test]
+fn two_fixes_at_once_one_runs_the_other_is_refused_naming_it() {
+    common::needs!(Need::Corpus);
+    let dir = tempfile::tempdir().unwrap();
+    // The largest corpus database: its fix lasts long enough for the second to start.
+    let file = kms_copy(dir.path(), "dissect_large_32k.edb");
+    let original = sha256(&file);
+    let lock = dir.path().join("kmsmdb.edb.evtdoctor.lock");
+    let spawn_fix = || {
+        Command::new(env!("CARGO_BIN_EXE_evtdoctor"))
+            .args(["fix", "--db", file.to_str().unwrap()])
+            .args(["--target-os", TARGET_OS, "--yes"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn_fix();
+    let pid = first.id().to_string();
+    // The first holds the lock once its PID is in the lock file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_to_string(&lock).map_or(true, |held| held.trim() != pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first fix never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = spawn_fix().wait_with_output().unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert_eq!(
+        stderr(&second)
+            .replace(lock.to_str().unwrap(), "LOCK")
+            .replace(file.to_str().unwrap(), "FILE"),
+        format!(
+            "evtdoctor: FILE: refused: another evtdoctor run (process {pid}) is working on this \
+             database (lock file LOCK); the database is untouched\n"
+        )
+    );
+    assert!(second.stdout.is_empty());
+    assert!(holds_verified_new_file(&file));
+    assert!(!lock.exists());
+    let rollback = fix(&file, &["--rollback", "--yes"]);
+    assert_eq!(rollback.status.code(), Some(0), "{}", stderr(&rollback));
+    assert_eq!(sha256(&file), original);
 }
 
 #[test]

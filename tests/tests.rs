@@ -12,6 +12,7 @@ mod cli_manual;
 mod cli_output;
 mod cli_verbosity;
 mod cut_logs;
+mod db_check_judgement;
 mod decode_command;
 mod ese_damage;
 mod ese_defrag;

@@ -1,24 +1,31 @@
-//! `evtdoctor db header|check|dump`: read, verify and dump ESE databases. Pages are read with
-//! positioned reads (no mmap), so memory stays flat whatever the database size.
+//! `evtdoctor db header|check|dump|defrag`: read, verify, dump and defragment ESE databases.
+//! Pages are read with positioned reads (no mmap), so memory stays flat whatever the database
+//! size. Each writes one document, to stdout or to the file of `-o` (never the database).
 
-use crate::cli::{DbCheckArgs, DbCommand, DbDefragArgs, DbDumpArgs, DbHeaderArgs, Format};
+use crate::cli::{
+    DbCheckArgs, DbCommand, DbDefragArgs, DbDumpArgs, DbHeaderArgs, Format, OutputArgs,
+};
 use crate::defrag::engine::{self, Plan};
 use crate::defrag::replace::beside;
-use crate::output::db::{finding_row, print_header, print_table_list, RowJson, Sink};
-use crate::output::defrag::{print_refusal, print_report};
+use crate::output::db::{
+    finding_row, write_header, write_table_list, CheckTotals, DumpTotals, ProblemJson, RowJson,
+    Sink, TableCount,
+};
+use crate::output::defrag::{print_refusal, write_report};
+use crate::output::destination::{resolve_format, Destination};
 use crate::output::print_problem_list;
 use crate::progress::Progress;
 use crate::ExitCode;
 use anyhow::{Context, Result};
 use evtdoctor_parsers::ese::catalog::TableReader;
-use evtdoctor_parsers::ese::check;
-use evtdoctor_parsers::ese::header::DbState;
-use evtdoctor_parsers::ese::{Catalog, Database, TableDef, Value};
+use evtdoctor_parsers::ese::check::{self, CheckSummary, Finding};
+use evtdoctor_parsers::ese::database::OpenError;
+use evtdoctor_parsers::ese::{Catalog, Database, FileHeader, TableDef, Value};
 use evtdoctor_parsers::Problem;
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn run(command: &DbCommand) -> Result<ExitCode> {
     let outcome = match command {
@@ -39,85 +46,154 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
-/// Opens a database, or explains on stderr why it is not one (exit code 2).
-fn open(path: &Path) -> Result<std::result::Result<Database<File>, ExitCode>> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) => {
-            eprintln!("evtdoctor: {}: {e}", path.display());
-            return Ok(Err(ExitCode::Usage));
+/// Where a command's document goes, in which format: `-o`'s file (never the database) or
+/// stdout.
+fn destination(
+    output: &OutputArgs,
+    file: Option<&PathBuf>,
+    database: &Path,
+) -> Result<(Format, Destination)> {
+    let format = resolve_format(output.given(), file.map(PathBuf::as_path))?;
+    let destination = Destination::open(file.map(PathBuf::as_path), &[database.to_path_buf()])?;
+    Ok((format, destination))
+}
+
+/// A database that could not be opened.
+enum Unopened {
+    /// Not an ESE database (or not readable): said on stderr; exit 2.
+    Unreadable,
+    /// An ESE header whose page size ESE refuses: damage, no page readable.
+    Damaged {
+        header: Box<FileHeader>,
+        problem: Problem,
+    },
+}
+
+/// Opens a database, or explains on stderr why it is not one.
+fn open(path: &Path) -> std::result::Result<Database<File>, Unopened> {
+    let file = File::open(path).map_err(|e| {
+        eprintln!("evtdoctor: {}: {e}", path.display());
+        Unopened::Unreadable
+    })?;
+    Database::open(file).map_err(|error| {
+        eprintln!("evtdoctor: {}: {error}", path.display());
+        match error {
+            OpenError::NotEse(_) => Unopened::Unreadable,
+            OpenError::Damaged { ref header, .. } => Unopened::Damaged {
+                header: header.clone(),
+                problem: error.problem(),
+            },
         }
-    };
-    match Database::open(file) {
-        Ok(db) => Ok(Ok(db)),
-        Err(problem) => {
-            eprintln!("evtdoctor: {}: {problem}", path.display());
-            Ok(Err(ExitCode::Usage))
-        }
-    }
+    })
 }
 
 fn header(args: &DbHeaderArgs) -> Result<ExitCode> {
-    let db = match open(&args.file)? {
-        Ok(db) => db,
-        Err(code) => return Ok(code),
+    let (format, mut destination) =
+        destination(&args.output, args.output_file.as_ref(), &args.file)?;
+    let (header, problems, code) = match open(&args.file) {
+        Ok(db) => {
+            for problem in &db.header_problems {
+                eprintln!("evtdoctor: {}: {problem}", args.file.display());
+            }
+            (Box::new(db.header), db.header_problems, ExitCode::Clean)
+        }
+        Err(Unopened::Unreadable) => return Ok(ExitCode::Usage),
+        Err(Unopened::Damaged { header, problem }) => (header, vec![problem], ExitCode::Found),
     };
-    for problem in &db.header_problems {
-        eprintln!("evtdoctor: {}: {problem}", args.file.display());
-    }
-    print_header(
+    write_header(
+        &mut BufWriter::new(destination.writer()),
         &args.file,
-        &db.header,
-        &db.header_problems,
-        args.output.resolved(),
+        &header,
+        &problems,
+        format,
     )?;
-    Ok(ExitCode::Clean)
+    destination.finish()?;
+    Ok(code)
 }
 
 fn check(args: &DbCheckArgs) -> Result<ExitCode> {
-    let db = match open(&args.file)? {
-        Ok(db) => db,
-        Err(code) => return Ok(code),
+    let (format, mut destination) =
+        destination(&args.output, args.output_file.as_ref(), &args.file)?;
+    let opened = match open(&args.file) {
+        Ok(db) => Ok(db),
+        Err(Unopened::Unreadable) => return Ok(ExitCode::Usage),
+        Err(Unopened::Damaged { header, problem }) => Err((header, problem)),
     };
-    let format = args.output.resolved();
-    let mut sink = Sink::new(format, BufWriter::new(io::stdout().lock()))?;
+    let mut sink = Sink::new(
+        format,
+        BufWriter::new(destination.writer()),
+        &args.file,
+        "problems",
+    )?;
     if format == Format::Csv {
         sink.header(&["page", "kind", "offset", "problem"])?;
     }
-    let progress = Progress::for_bytes(db.file_size(), false);
-    let page_size = db.page_size() as u64;
-    let mut done = 0u32;
     let mut count = 0usize;
     let mut write_error = None;
-    let summary = check::check(
-        &db,
-        |finding| {
-            count += 1;
-            if let Err(e) = sink.push(&finding, finding_row(&finding)) {
-                write_error.get_or_insert(e);
-            }
-        },
-        |pages| {
-            progress.advance(u64::from(pages.saturating_sub(done)) * page_size);
-            done = pages;
-        },
-    );
-    progress.finish();
+    let mut push = |finding: Finding| {
+        count += 1;
+        if let Err(e) = sink.push(&ProblemJson::of(&finding), finding_row(&finding)) {
+            write_error.get_or_insert(e);
+        }
+    };
+    let (header, page_size, summary) = match &opened {
+        Ok(db) => (&db.header, db.page_size(), run_check(db, &mut push)),
+        Err((header, problem)) => {
+            push(Finding {
+                page: None,
+                kind: "header",
+                problem: problem.clone(),
+            });
+            (&**header, 0, CheckSummary::default())
+        }
+    };
     if let Some(e) = write_error {
         return Err(e).context("writing output");
     }
-    sink.finish(&["Page", "Kind", "Offset", "Problem"], "No problems found.")?;
-    if db.header.state != DbState::CLEAN_SHUTDOWN {
+    let totals = CheckTotals::of(header, page_size, &summary, count);
+    sink.finish(
+        &["Page", "Kind", "Offset", "Problem"],
+        "No problems found.",
+        &totals,
+    )?;
+    destination.finish()?;
+    report_check(&args.file, header_state(&totals), &summary, count);
+    Ok(if count == 0 {
+        ExitCode::Clean
+    } else {
+        ExitCode::Found
+    })
+}
+
+fn header_state(totals: &CheckTotals<'_>) -> Option<String> {
+    totals.needs_recovery.then(|| totals.state_name.clone())
+}
+
+/// `db check` of an opened database, with progress on stderr.
+fn run_check(db: &Database<File>, report: &mut impl FnMut(Finding)) -> CheckSummary {
+    let progress = Progress::for_bytes(db.file_size(), false);
+    let page_size = db.page_size() as u64;
+    let mut done = 0u32;
+    let summary = check::check(db, report, |pages| {
+        progress.advance(u64::from(pages.saturating_sub(done)) * page_size);
+        done = pages;
+    });
+    progress.finish();
+    summary
+}
+
+/// The notes after a check: a state that needs recovery, the counts, tables awaiting cleanup.
+fn report_check(file: &Path, needs_recovery: Option<String>, summary: &CheckSummary, count: usize) {
+    if let Some(state) = needs_recovery {
         eprintln!(
-            "evtdoctor: {}: state is {}: the database needs its log files (recovery) before \
+            "evtdoctor: {}: state is {state}: the database needs its log files (recovery) before \
              ESE will attach it; that is not page damage",
-            args.file.display(),
-            db.header.state.name()
+            file.display(),
         );
     }
     crate::note!(
         "evtdoctor: {}: {} pages ({} in use, {} past the database's space), {} trees, {} records checked; {count} problem(s)",
-        args.file.display(),
+        file.display(),
         summary.pages,
         summary.pages_in_use,
         summary.pages_not_owned,
@@ -127,28 +203,30 @@ fn check(args: &DbCheckArgs) -> Result<ExitCode> {
     for table in &summary.awaiting_cleanup {
         eprintln!(
             "evtdoctor: {}: note: table {} (object {}, root page {}) is deleted in the catalog and its pages await ESE's cleanup; that is not damage, and db defrag leaves it out",
-            args.file.display(),
+            file.display(),
             table.name,
             table.object_id,
             table.root_page
         );
     }
-    Ok(if count == 0 {
-        ExitCode::Clean
-    } else {
-        ExitCode::Found
-    })
 }
 
 fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
-    let db = match open(&args.file)? {
+    let (format, mut destination) =
+        destination(&args.output, args.output_file.as_ref(), &args.file)?;
+    let db = match open(&args.file) {
         Ok(db) => db,
-        Err(code) => return Ok(code),
+        Err(Unopened::Unreadable) => return Ok(ExitCode::Usage),
+        Err(Unopened::Damaged { .. }) => return Ok(ExitCode::Found),
     };
     let path = args.file.display().to_string();
     let (catalog, catalog_problems) = Catalog::read(&db);
-    let mut problems: Vec<Problem> = db.header_problems.clone();
-    problems.extend(catalog_problems);
+    let mut problems: Vec<(&str, Problem)> = db
+        .header_problems
+        .iter()
+        .map(|p| ("header", p.clone()))
+        .collect();
+    problems.extend(catalog_problems.into_iter().map(|p| ("catalog", p)));
     let tables: Vec<&TableDef> = match &args.table {
         Some(name) => match catalog.table(name) {
             Some(table) => vec![table],
@@ -163,19 +241,27 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
         },
         None => catalog.tables.iter().collect(),
     };
-    let format = args.output.resolved();
     if tables.len() > 1 {
         match format {
             Format::Csv => {
                 eprintln!("evtdoctor: --format csv needs --table (tables differ in columns)");
                 return Ok(ExitCode::Usage);
             }
-            Format::Table | Format::Markdown => return list_tables(&db, &tables, format),
+            Format::Table | Format::Markdown => {
+                let code = list_tables(&mut destination.writer(), &db, &tables, format)?;
+                destination.finish()?;
+                return Ok(code);
+            }
             Format::Json | Format::Jsonl => {}
         }
     }
-    let mut sink = Sink::new(format, BufWriter::new(io::stdout().lock()))?;
-    let mut records = 0u64;
+    let mut sink = Sink::new(
+        format,
+        BufWriter::new(destination.writer()),
+        &args.file,
+        "records",
+    )?;
+    let mut counts = Vec::with_capacity(tables.len());
     // Pages read, in bytes: roughly the file once (long values add a little).
     let progress = Progress::for_bytes(db.file_size(), false);
     let mut shown = 0u64;
@@ -184,12 +270,13 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
         if format == Format::Csv {
             sink.header(&names)?;
         }
+        let mut records = 0u64;
         let mut write_error = None;
         TableReader::new(&db, table).for_each(|row| {
             let values = match row {
                 Ok(values) => values,
                 Err(problem) => {
-                    problems.push(problem);
+                    problems.push(("record", problem));
                     return ControlFlow::Continue(());
                 }
             };
@@ -215,13 +302,27 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
         if let Some(e) = write_error {
             return Err(e).context("writing output");
         }
+        counts.push(TableCount {
+            name: &table.name,
+            records,
+        });
     }
     let headers: Vec<&str> = tables
         .first()
         .map(|t| t.columns.iter().map(|c| c.name.as_str()).collect())
         .unwrap_or_default();
     progress.finish();
-    sink.finish(&headers, "No records.")?;
+    let records: u64 = counts.iter().map(|c| c.records).sum();
+    let totals = DumpTotals {
+        tables: counts,
+        problems: problems
+            .iter()
+            .map(|(kind, problem)| ProblemJson::kind(kind, problem))
+            .collect(),
+    };
+    sink.finish(&headers, "No records.", &totals)?;
+    destination.finish()?;
+    let problems: Vec<Problem> = problems.into_iter().map(|(_, p)| p).collect();
     print_problem_list(&path, &problems, 20);
     crate::note!(
         "evtdoctor: {path}: {records} records from {} table(s); {} problem(s)",
@@ -238,6 +339,8 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
 /// `db defrag`: rebuild, verify, back the original up (never overwriting a file), then rename
 /// the new file over it.
 fn defrag(args: &DbDefragArgs) -> Result<ExitCode> {
+    let (format, mut destination) =
+        destination(&args.output, args.output_file.as_ref(), &args.file)?;
     let (file, _lock) = match engine::claim(&args.file, args.force, args.backup_dir.as_deref()) {
         Ok(claimed) => claimed,
         Err(error) => return print_refusal(&args.file, error),
@@ -255,7 +358,8 @@ fn defrag(args: &DbDefragArgs) -> Result<ExitCode> {
     };
     match engine::execute(&plan) {
         Ok(report) => {
-            print_report(&report, args.output.resolved())?;
+            write_report(&mut destination.writer(), &report, format)?;
+            destination.finish()?;
             Ok(ExitCode::Clean)
         }
         Err(error) => print_refusal(&args.file, error),
@@ -263,7 +367,12 @@ fn defrag(args: &DbDefragArgs) -> Result<ExitCode> {
 }
 
 /// `db dump` of several tables in a table format: each table with its record count.
-fn list_tables(db: &Database<File>, tables: &[&TableDef], format: Format) -> Result<ExitCode> {
+fn list_tables(
+    out: &mut dyn Write,
+    db: &Database<File>,
+    tables: &[&TableDef],
+    format: Format,
+) -> Result<ExitCode> {
     let mut problems = 0usize;
     let counted: Vec<(&TableDef, u64)> = tables
         .iter()
@@ -279,7 +388,7 @@ fn list_tables(db: &Database<File>, tables: &[&TableDef], format: Format) -> Res
             (*table, records)
         })
         .collect();
-    print_table_list(&counted, format);
+    write_table_list(out, &counted, format)?;
     eprintln!("evtdoctor: pick a table with --table NAME; {problems} problem(s)");
     Ok(if problems == 0 {
         ExitCode::Clean

@@ -3,6 +3,7 @@
 //! Until the rename, the original is untouched; the rename itself is atomic.
 
 use super::files::{self, RunLock};
+use super::preflight;
 use super::rebuild::{self, RebuildOptions, RebuildSummary};
 use super::replace::{self, beside, Backup};
 use super::unicode_keys::{self, UnicodeIndex};
@@ -63,7 +64,7 @@ pub fn claim(
 /// Rebuild, verify, back up, replace: until the rename the database is untouched, and the
 /// rename is atomic.
 pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
-    let source = super::open(&plan.file).map_err(|e| DefragError::Unreadable(format!("{e:#}")))?;
+    let source = preflight::open_for_repair(&plan.file)?;
     if source.header.state != DbState::CLEAN_SHUTDOWN {
         return Err(DefragError::Refused(format!(
             "the database is in state {:?}, not clean shutdown; it needs log recovery \
@@ -71,6 +72,7 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
             source.header.state.name()
         )));
     }
+    preflight::refuse_damaged(&source)?;
     let temp = plan
         .temp
         .clone()

@@ -44,7 +44,7 @@ pub fn fix(plan: &FixPlan, confirm: &mut Confirm<'_>) -> Result<Report, DefragEr
         ));
     };
     let (path, _lock) = engine::claim(&plan.db, plan.force, plan.backup_dir.as_deref())?;
-    let db = super::open(&path).map_err(|e| DefragError::Unreadable(format!("{e:#}")))?;
+    let db = preflight::open_for_repair(&path)?;
     let dir = beside(&path);
     if db.header.state != DbState::CLEAN_SHUTDOWN {
         return Err(refused(recovery_advice(&db.header, &dir)));

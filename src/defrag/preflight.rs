@@ -1,12 +1,49 @@
-//! Checks before a fix touches anything: transaction logs beside a database that needs
-//! recovery, free space, and other processes holding the file open.
+//! Checks before a fix or a defrag touches anything: `db check`'s judgement of the database,
+//! transaction logs beside a database that needs recovery, free space, and other processes
+//! holding the file open.
 
+use super::engine::DefragError;
+use evtdoctor_parsers::ese::check;
+use evtdoctor_parsers::ese::database::OpenError;
 use evtdoctor_parsers::ese::header::{FileHeader, HEADER_CHECKSUM_SPAN};
 use evtdoctor_parsers::ese::logfile::{
     read_recovery_header, CheckpointHeader, LogHeader, RecoveryFile,
 };
+use evtdoctor_parsers::ese::Database;
+use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// Opens the database a repair is asked for: a file that is no ESE database is unreadable
+/// (exit 2); header values ESE refuses (`db check`'s header findings, the first reasons it
+/// gives) are refused before anything else is looked at.
+pub fn open_for_repair(path: &Path) -> Result<Database<File>, DefragError> {
+    let file = File::open(path)
+        .map_err(|e| DefragError::Unreadable(format!("{}: cannot open: {e}", path.display())))?;
+    let db = Database::open(file).map_err(|error| match error {
+        OpenError::NotEse(_) => DefragError::Unreadable(format!("{}: {error}", path.display())),
+        OpenError::Damaged { .. } => damaged(&error.to_string()),
+    })?;
+    match db.header.faults().first() {
+        Some(fault) => Err(damaged(&fault.problem().to_string())),
+        None => Ok(db),
+    }
+}
+
+/// Refuses a database `db check` calls damaged (header values ESE refuses, page, tree and
+/// record damage): the same judgement, so a defrag never carries damage into a file that
+/// then looks verified, nor fails half-way on it.
+pub fn refuse_damaged(db: &Database<File>) -> Result<(), DefragError> {
+    check::verdict(db)
+        .map(drop)
+        .map_err(|damage| damaged(&damage.to_string()))
+}
+
+fn damaged(what: &str) -> DefragError {
+    DefragError::Refused(format!(
+        "db check finds the database damaged ({what}); the database is untouched"
+    ))
+}
 
 /// A transaction log or checkpoint file found beside the database.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,6 @@ use evtdoctor_parsers::ese::btree::TreeCursor;
 use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, SHADOW_OBJECT_ID};
 use evtdoctor_parsers::ese::check;
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
-use evtdoctor_parsers::Problem;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
@@ -107,22 +106,9 @@ pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
 
 /// `db check` of the new file finds nothing.
 pub fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), String> {
-    let mut count = 0usize;
-    let mut first: Option<Problem> = None;
-    check::check(
-        db,
-        |finding| {
-            count += 1;
-            first.get_or_insert(finding.problem);
-        },
-        |_| {},
-    );
-    match first {
-        Some(problem) => Err(format!(
-            "the new file fails db check ({count} findings; first: {problem})"
-        )),
-        None => Ok(()),
-    }
+    check::verdict(db)
+        .map(drop)
+        .map_err(|damage| format!("the new file fails db check ({damage})"))
 }
 
 /// The catalogs describe the same objects, and every tree the old one names holds the same

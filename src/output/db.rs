@@ -3,25 +3,29 @@
 
 use super::{write_aligned_fields, write_csv_row, write_fields_csv, write_json, JsonArrayWriter};
 use crate::cli::Format;
-use evtdoctor_parsers::ese::check::Finding;
+use evtdoctor_parsers::ese::check::{CheckSummary, Finding};
+use evtdoctor_parsers::ese::cleanup::DeletedTable;
+use evtdoctor_parsers::ese::header::DbState;
 use evtdoctor_parsers::ese::{FileHeader, TableDef, Value};
 use evtdoctor_parsers::Problem;
-use std::io::{self, BufWriter, Write};
+use serde::Serialize;
+use std::io::{self, Write};
 use std::path::Path;
 
-/// `db header`: eseutil's fields, in `format`.
-pub fn print_header(
+/// `db header`: eseutil's fields, in `format`; in JSON the typed header, eseutil's fields
+/// and the problems.
+pub fn write_header<W: Write>(
+    out: &mut W,
     file: &Path,
     header: &FileHeader,
     problems: &[Problem],
     format: Format,
 ) -> io::Result<()> {
     let fields = header.eseutil_fields();
-    let mut out = BufWriter::new(io::stdout().lock());
     match format {
         Format::Table => {
             writeln!(out, "Database: {}\n", file.display())?;
-            write_aligned_fields(&mut out, &fields)?;
+            write_aligned_fields(out, &fields)?;
         }
         Format::Markdown => {
             writeln!(out, "| Field | Value |\n|---|---|")?;
@@ -30,24 +34,135 @@ pub fn print_header(
             }
         }
         Format::Csv => {
-            write_fields_csv(&mut out, &fields)?;
+            write_fields_csv(out, &fields)?;
         }
         Format::Json | Format::Jsonl => {
-            let eseutil: serde_json::Map<String, serde_json::Value> = fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
-                .collect();
-            let value = serde_json::json!({
-                "file": file.display().to_string(),
-                "eseutil": eseutil,
-                "header": header,
-                "header_problems": problems,
-            });
-            write_json(&mut out, &value, format == Format::Json)?;
+            let document = HeaderJson {
+                file: file.display().to_string(),
+                state_name: header.state.name(),
+                header,
+                eseutil: fields
+                    .iter()
+                    .map(|(field, value)| EseutilField { field, value })
+                    .collect(),
+                problems: problems.iter().map(ProblemJson::header).collect(),
+            };
+            write_json(out, &document, format == Format::Json)?;
         }
     }
-    out.flush()?;
-    Ok(())
+    out.flush()
+}
+
+/// `db header --json` (docs/schemas/db-header.schema.json).
+#[derive(Serialize)]
+struct HeaderJson<'a> {
+    file: String,
+    state_name: String,
+    header: &'a FileHeader,
+    /// eseutil /mh's fields as it prints them, in its order.
+    eseutil: Vec<EseutilField<'a>>,
+    problems: Vec<ProblemJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct EseutilField<'a> {
+    field: &'a str,
+    value: &'a String,
+}
+
+/// A problem in the `db` commands' JSON: the page it is on, its kind, the byte offset.
+#[derive(Serialize)]
+pub struct ProblemJson<'a> {
+    pub page: Option<u32>,
+    pub kind: &'a str,
+    pub offset: Option<u64>,
+    pub message: &'a str,
+}
+
+impl<'a> ProblemJson<'a> {
+    pub fn of(finding: &'a Finding) -> Self {
+        ProblemJson {
+            page: finding.page,
+            kind: finding.kind,
+            offset: finding.problem.offset,
+            message: &finding.problem.message,
+        }
+    }
+
+    /// A problem of the file header (no page).
+    pub fn header(problem: &'a Problem) -> Self {
+        Self::kind("header", problem)
+    }
+
+    /// A problem `db dump` met reading records.
+    pub fn kind(kind: &'a str, problem: &'a Problem) -> Self {
+        ProblemJson {
+            page: None,
+            kind,
+            offset: problem.offset,
+            message: &problem.message,
+        }
+    }
+}
+
+/// What `db check --json` says after the problems (docs/schemas/db-check.schema.json).
+#[derive(Serialize)]
+pub struct CheckTotals<'a> {
+    pub damaged: bool,
+    pub state: u32,
+    pub state_name: String,
+    /// Whether ESE needs the transaction logs (recovery) before it attaches the database:
+    /// a state, not damage.
+    pub needs_recovery: bool,
+    pub page_size: usize,
+    pub pages: u32,
+    pub pages_in_use: u32,
+    pub pages_not_owned: u32,
+    pub ecc_correctable: u32,
+    pub trees: u32,
+    pub entries: u64,
+    pub tables: u32,
+    pub records: u64,
+    pub awaiting_cleanup: &'a [DeletedTable],
+}
+
+impl<'a> CheckTotals<'a> {
+    pub fn of(
+        header: &FileHeader,
+        page_size: usize,
+        summary: &'a CheckSummary,
+        problems: usize,
+    ) -> Self {
+        CheckTotals {
+            damaged: problems > 0,
+            state: header.state.0,
+            state_name: header.state.name(),
+            needs_recovery: header.state != DbState::CLEAN_SHUTDOWN,
+            page_size,
+            pages: summary.pages,
+            pages_in_use: summary.pages_in_use,
+            pages_not_owned: summary.pages_not_owned,
+            ecc_correctable: summary.ecc_correctable,
+            trees: summary.trees,
+            entries: summary.records,
+            tables: summary.tables,
+            records: summary.table_records,
+            awaiting_cleanup: &summary.awaiting_cleanup,
+        }
+    }
+}
+
+/// What `db dump --json` says after the records (docs/schemas/db-dump.schema.json).
+#[derive(Serialize)]
+pub struct DumpTotals<'a> {
+    pub tables: Vec<TableCount<'a>>,
+    pub problems: Vec<ProblemJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct TableCount<'a> {
+    pub name: &'a str,
+    pub records: u64,
 }
 
 /// One `db check` finding as a row.
@@ -62,7 +177,11 @@ pub fn finding_row(f: &Finding) -> Vec<String> {
 
 /// The table overview `db dump` prints when no single table is asked for in a table format:
 /// each table with its record count.
-pub fn print_table_list(tables: &[(&TableDef, u64)], format: Format) {
+pub fn write_table_list(
+    out: &mut dyn Write,
+    tables: &[(&TableDef, u64)],
+    format: Format,
+) -> io::Result<()> {
     let mut rendered = super::table(&["Table", "Object id", "Root page", "Columns", "Records"]);
     if format == Format::Markdown {
         rendered.load_preset(comfy_table::presets::ASCII_MARKDOWN);
@@ -76,7 +195,7 @@ pub fn print_table_list(tables: &[(&TableDef, u64)], format: Format) {
             records.to_string(),
         ]);
     }
-    println!("{rendered}");
+    writeln!(out, "{rendered}")
 }
 
 /// One record as JSON: the table name and the columns in catalog order.
@@ -108,7 +227,8 @@ impl serde::Serialize for RowJson<'_> {
     }
 }
 
-/// Where rows go: JSON and JSON lines and CSV stream; tables collect rows first.
+/// Where rows go: JSON and JSON lines and CSV stream; tables collect rows first. In JSON the
+/// rows are one array member of a single object, the other members written at the end.
 pub enum Sink<W: Write> {
     Json(JsonArrayWriter<W>),
     Jsonl(W),
@@ -117,9 +237,14 @@ pub enum Sink<W: Write> {
 }
 
 impl<W: Write> Sink<W> {
-    pub fn new(format: Format, out: W) -> io::Result<Self> {
+    /// `file` and `member` (the rows' array) open the JSON object.
+    pub fn new(format: Format, mut out: W, file: &Path, member: &str) -> io::Result<Self> {
         Ok(match format {
-            Format::Json => Sink::Json(JsonArrayWriter::new(out)?),
+            Format::Json => {
+                let file = serde_json::to_string(&file.display().to_string())?;
+                write!(out, "{{\n\"file\": {file},\n\"{member}\": ")?;
+                Sink::Json(JsonArrayWriter::new(out)?)
+            }
             Format::Jsonl => Sink::Jsonl(out),
             Format::Csv => Sink::Csv(out),
             Format::Table => Sink::Table(out, Vec::new(), false),
@@ -149,9 +274,20 @@ impl<W: Write> Sink<W> {
         }
     }
 
-    pub fn finish(self, headers: &[&str], empty: &str) -> io::Result<()> {
+    /// Ends the document; `totals` (an object) gives JSON's remaining members.
+    pub fn finish<T: Serialize>(self, headers: &[&str], empty: &str, totals: &T) -> io::Result<()> {
         match self {
-            Sink::Json(writer) => writer.finish()?.flush(),
+            Sink::Json(writer) => {
+                let mut out = writer.finish()?;
+                let serde_json::Value::Object(members) = serde_json::to_value(totals)? else {
+                    return Err(io::Error::other("JSON totals are not an object"));
+                };
+                for (key, value) in &members {
+                    write!(out, ",\n{}: {}", serde_json::to_string(key)?, value)?;
+                }
+                writeln!(out, "\n}}")?;
+                out.flush()
+            }
             Sink::Jsonl(mut out) | Sink::Csv(mut out) => out.flush(),
             Sink::Table(mut out, rows, markdown) => {
                 if rows.is_empty() {

@@ -149,11 +149,11 @@ impl FixResult {
     }
 }
 
-/// Prints a finished defrag in `format`.
-pub fn print_report(report: &Report, format: Format) -> Result<()> {
+/// Writes a finished defrag in `format`.
+pub fn write_report(out: &mut dyn Write, report: &Report, format: Format) -> Result<()> {
     let result = DefragResult::of(report);
     let fields = fields(&result);
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = BufWriter::new(out);
     match format {
         Format::Table | Format::Markdown => {
             write_aligned_fields(&mut out, &fields)?;

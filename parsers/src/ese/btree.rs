@@ -187,7 +187,7 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
             let number = frame.page.number;
             let node = match frame.page.node(index) {
                 Ok(node) => node,
-                Err(message) => return Some(Step::Problem(self.problem(number, message))),
+                Err(error) => return Some(Step::Problem(self.problem(number, error.to_string()))),
             };
             if frame.page.header.is(FLAG_LEAF) {
                 let deleted = node.is_deleted();

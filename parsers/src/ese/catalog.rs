@@ -226,17 +226,31 @@ pub fn msysobjects() -> TableDef {
 pub struct TableReader<'a, S> {
     db: &'a Database<S>,
     table: &'a TableDef,
+    layout: record::Layout,
+    format: record::RecordFormat,
+}
+
+/// Where a record is: its page, and its number in the table (from 1, in key order), which
+/// problems name.
+#[derive(Debug, Clone, Copy)]
+struct RowAt {
+    page: u32,
+    record: u64,
 }
 
 impl<'a, S: PageSource> TableReader<'a, S> {
     pub fn new(db: &'a Database<S>, table: &'a TableDef) -> Self {
-        TableReader { db, table }
+        TableReader {
+            db,
+            table,
+            layout: record::Layout::new(table),
+            format: record::RecordFormat::of(&db.header),
+        }
     }
 
     /// Calls `visit` with each row (or the problem that cost a record or a page).
     pub fn for_each(&self, mut visit: impl FnMut(Result<Vec<Value>, Problem>) -> ControlFlow<()>) {
-        let format = record::RecordFormat::of(&self.db.header);
-        let layout = record::Layout::new(self.table);
+        let mut record = 0u64;
         btree::walk(self.db, self.table.root_page, |event| match event {
             TreeEvent::Entry {
                 page, data, flags, ..
@@ -244,29 +258,36 @@ impl<'a, S: PageSource> TableReader<'a, S> {
                 if flags & NODE_DELETED != 0 {
                     return ControlFlow::Continue(());
                 }
-                let offset = self.db.page_offset(page.number);
-                let row = record::decode(data, self.table, &layout, format)
-                    .map_err(|m| {
-                        Problem::at_offset(
-                            offset,
-                            format!("page {}: table {}: {m}", page.number, self.table.name),
-                        )
-                    })
-                    .and_then(|stored| self.typed_row(stored));
-                visit(row)
+                record += 1;
+                visit(self.row(page.number, record, data))
             }
             TreeEvent::Problem(problem) => visit(Err(problem)),
             TreeEvent::Page { .. } => ControlFlow::Continue(()),
         });
     }
 
-    fn typed_row(&self, stored: Vec<Stored<'_>>) -> Result<Vec<Value>, Problem> {
+    /// Decodes the live record `data` found on `page`, the `record`th of the table (from 1),
+    /// long values and compression resolved; a problem names the table, page and record.
+    pub fn row(&self, page: u32, record: u64, data: &[u8]) -> Result<Vec<Value>, Problem> {
+        let at = RowAt { page, record };
+        let stored = record::decode(data, self.table, &self.layout, self.format)
+            .map_err(|e| self.problem(at, e.to_string()))?;
         let mut long_value_bytes = 0;
         stored
             .into_iter()
             .zip(&self.table.columns)
-            .map(|(s, column)| self.typed(s, column, &mut long_value_bytes))
+            .map(|(s, column)| self.typed(s, column, at, &mut long_value_bytes))
             .collect()
+    }
+
+    fn problem(&self, at: RowAt, message: String) -> Problem {
+        Problem::at_offset(
+            self.db.page_offset(at.page),
+            format!(
+                "page {}: table {}, record {}: {message}",
+                at.page, self.table.name, at.record
+            ),
+        )
     }
 
     /// `long_value_bytes` counts the long-value bytes the row has read so far: a damaged
@@ -275,6 +296,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
         &self,
         stored: Stored<'_>,
         column: &ColumnDef,
+        at: RowAt,
         long_value_bytes: &mut usize,
     ) -> Result<Value, Problem> {
         let decode = |bytes: &[u8]| Value::decode(column.kind, column.codepage, bytes);
@@ -285,51 +307,48 @@ impl<'a, S: PageSource> TableReader<'a, S> {
                 None => Value::Null,
             },
             Stored::Bytes(bytes) => decode(bytes),
-            Stored::Compressed(bytes) => decode(&self.decompress(bytes, column)?),
+            Stored::Compressed(bytes) => decode(&self.decompress(bytes, column, at)?),
             Stored::LongValue(id) => {
-                let value = self.long_value(id, column)?;
+                let value = self.long_value(id, column, at)?;
                 *long_value_bytes += value.len();
                 if *long_value_bytes > longvalue::MAX_LONG_VALUE {
                     let message = "the row's long values exceed the size limit".to_owned();
-                    return Err(self.column_problem(column, message));
+                    return Err(self.column_problem(column, at, message));
                 }
                 decode(&value)
             }
             Stored::Multi(values) => Value::Multi(
                 values
                     .into_iter()
-                    .map(|v| self.typed(v, column, long_value_bytes))
+                    .map(|v| self.typed(v, column, at, long_value_bytes))
                     .collect::<Result<_, _>>()?,
             ),
         })
     }
 
-    fn column_problem(&self, column: &ColumnDef, message: String) -> Problem {
-        Problem::at_offset(
-            self.db.page_offset(self.table.root_page),
-            format!(
-                "table {}, column {}: {message}",
-                self.table.name, column.name
-            ),
-        )
+    fn column_problem(&self, column: &ColumnDef, at: RowAt, message: String) -> Problem {
+        self.problem(at, format!("column {}: {message}", column.name))
     }
 
-    fn decompress(&self, bytes: &[u8], column: &ColumnDef) -> Result<Vec<u8>, Problem> {
-        compression::decompress(bytes).map_err(|m| self.column_problem(column, m))
+    fn decompress(&self, bytes: &[u8], column: &ColumnDef, at: RowAt) -> Result<Vec<u8>, Problem> {
+        compression::decompress(bytes).map_err(|e| self.column_problem(column, at, e.to_string()))
     }
 
-    fn long_value(&self, id: &[u8], column: &ColumnDef) -> Result<Vec<u8>, Problem> {
+    fn long_value(&self, id: &[u8], column: &ColumnDef, at: RowAt) -> Result<Vec<u8>, Problem> {
         let root = self.table.long_values.map(|t| t.root_page).ok_or_else(|| {
-            self.column_problem(column, "long value but no long-value tree".into())
+            self.column_problem(column, at, "long value but no long-value tree".into())
         })?;
         let key = record::long_value_key(id).ok_or_else(|| {
-            self.column_problem(column, format!("long-value id of {} bytes", id.len()))
+            self.column_problem(column, at, format!("long-value id of {} bytes", id.len()))
         })?;
-        longvalue::read(self.db, root, &key).map_err(|m| {
+        longvalue::read(self.db, root, &key).map_err(|e| {
             longvalue::problem(
                 self.db,
                 root,
-                format!("{} (table {}, column {})", m, self.table.name, column.name),
+                format!(
+                    "{e} (table {}, record {}, column {})",
+                    self.table.name, at.record, column.name
+                ),
             )
         })
     }

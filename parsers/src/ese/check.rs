@@ -1,12 +1,14 @@
 //! Verification, like `eseutil /k` (every page checksum) and part of `eseutil /g` (every tree
-//! of the catalog reachable, owned by its object, in key order, leaves linked and level).
+//! of the catalog reachable, owned by its object, in key order, leaves linked and level), plus
+//! the header values ESE refuses and every record of every table decoded as `db dump` does.
 
 use super::btree::{self, PageSet, TreeEvent};
-use super::catalog::{Catalog, CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT};
+use super::catalog::{Catalog, TableReader, CATALOG_OBJECT_ID, CATALOG_ROOT, DATABASE_ROOT};
 use super::checksum::ChecksumStatus;
 use super::cleanup::{self, DeletedTable};
 use super::database::{describe_checksum, Database};
-use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT};
+use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT, NODE_DELETED};
+use super::schema::TableDef;
 use super::space::{self, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
@@ -32,9 +34,41 @@ pub struct CheckSummary {
     pub pages_not_owned: u32,
     pub ecc_correctable: u32,
     pub trees: u32,
+    /// Leaf entries of every tree walked (records, index entries, long-value chunks).
     pub records: u64,
+    /// Tables whose records were decoded (the catalog's own are decoded reading it).
+    pub tables: u32,
+    /// Live records of those tables, each decoded.
+    pub table_records: u64,
     /// Tables deleted in the catalog whose pages await ESE's cleanup: a note, not damage.
     pub awaiting_cleanup: Vec<DeletedTable>,
+}
+
+/// What makes a database damaged in `db check`'s judgement: how many findings, the first.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{count} problem(s); first: {}", .first.problem)]
+pub struct Damage {
+    pub count: usize,
+    pub first: Finding,
+}
+
+/// `db check`'s judgement in one call: what it covered, or the damage it found (the
+/// judgement `db defrag` and `fix` refuse by, and prove their new file by).
+pub fn verdict<S: PageSource>(db: &Database<S>) -> Result<CheckSummary, Damage> {
+    let mut count = 0usize;
+    let mut first = None;
+    let summary = check(
+        db,
+        |finding| {
+            count += 1;
+            first.get_or_insert(finding);
+        },
+        |_| {},
+    );
+    match first {
+        Some(first) => Err(Damage { count, first }),
+        None => Ok(summary),
+    }
 }
 
 /// Runs every check, calling `report` for each finding; `progress` gets pages done.
@@ -345,9 +379,11 @@ fn check_trees<S: PageSource>(
         });
     }
     let mut walked = HashSet::from([CATALOG_ROOT]);
-    let mut check_tree = |name: &str, object_id: u32, root: u32| {
+    let mut check_tree = |name: &str, object_id: u32, root: u32, table: Option<&TableDef>| {
         if walked.insert(root) {
-            TreeCheck::new(db, db_space, name, object_id, root).run(report, summary, accounted);
+            let mut tree = TreeCheck::new(db, db_space, name, object_id, root);
+            tree.records = table.map(|table| TableReader::new(db, table));
+            tree.run(report, summary, accounted);
         } else {
             let message = format!("page {root} ({name}): root of another tree too");
             let problem = Problem::at_offset(db.page_offset(root), message);
@@ -357,17 +393,17 @@ fn check_trees<S: PageSource>(
     for table in &catalog.tables {
         // The catalog's own tree was walked above; its indexes and long values still are.
         if table.object_id != CATALOG_OBJECT_ID {
-            check_tree(&table.name, table.object_id, table.root_page);
+            check_tree(&table.name, table.object_id, table.root_page, Some(table));
         }
         for index in &table.indexes {
             if index.root_page != table.root_page {
                 let name = format!("{} index {}", table.name, index.name);
-                check_tree(&name, index.object_id, index.root_page);
+                check_tree(&name, index.object_id, index.root_page, None);
             }
         }
         if let Some(tree) = table.long_values {
             let name = format!("{} long values", table.name);
-            check_tree(&name, tree.object_id, tree.root_page);
+            check_tree(&name, tree.object_id, tree.root_page, None);
         }
     }
 }
@@ -379,6 +415,8 @@ struct TreeCheck<'a, S> {
     name: &'a str,
     object_id: u32,
     root: u32,
+    /// For a table's own tree: its records, each decoded.
+    records: Option<TableReader<'a, S>>,
 }
 
 /// What the walk of one tree remembers between pages: constant size, whatever the tree.
@@ -406,6 +444,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
             name,
             object_id,
             root,
+            records: None,
         }
     }
 
@@ -428,6 +467,8 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
             account_space(accounted, self.db.page_count(), self.root, tree_space);
         }
         let mut state = WalkState::default();
+        summary.tables += u32::from(self.records.is_some());
+        let mut live = 0u64;
         btree::walk_checking_seeks(self.db, self.root, |event| {
             match event {
                 TreeEvent::Page { page, depth } => {
@@ -440,8 +481,22 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                         self.check_page_space(page.number, tree_space, report);
                     }
                 }
-                TreeEvent::Entry { page, key, .. } => {
+                TreeEvent::Entry {
+                    page,
+                    key,
+                    data,
+                    flags,
+                } => {
                     summary.records += 1;
+                    if let Some(reader) =
+                        self.records.as_ref().filter(|_| flags & NODE_DELETED == 0)
+                    {
+                        live += 1;
+                        summary.table_records += 1;
+                        if let Err(problem) = reader.row(page.number, live, data) {
+                            report(finding(page.number, "record", problem));
+                        }
+                    }
                     let out_of_order = match &state.previous_key {
                         Some(p) if key < *p => Some("key smaller than the key before it"),
                         Some(p) if key == *p && !state.non_unique => Some(

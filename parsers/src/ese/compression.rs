@@ -5,16 +5,37 @@
 /// Uncompressed sizes above this are treated as damage (ESE values are far smaller).
 const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 
-pub fn decompress(data: &[u8]) -> Result<Vec<u8>, String> {
-    let header = *data.first().ok_or("empty compressed value")?;
+/// Why compressed bytes cannot be decompressed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompressionError {
+    #[error("empty compressed value")]
+    Empty,
+    #[error("xpress header too short")]
+    XpressHeader,
+    #[error("compression scheme {0} not supported")]
+    Unsupported(u8),
+    #[error("xpress data ends inside a match")]
+    EndsInMatch,
+    #[error("xpress data ends inside a flag word")]
+    EndsInFlagWord,
+    #[error("xpress length cut")]
+    LengthCut,
+    #[error("xpress length too small")]
+    LengthTooSmall,
+    #[error("xpress match reaches before the start")]
+    MatchBeforeStart,
+}
+
+pub fn decompress(data: &[u8]) -> Result<Vec<u8>, CompressionError> {
+    let header = *data.first().ok_or(CompressionError::Empty)?;
     match header >> 3 {
         1 => Ok(seven_bit(data, false)),
         2 => Ok(seven_bit(data, true)),
         3 => {
-            let size = super::le_u16(data, 1).ok_or("xpress header too short")?;
+            let size = super::le_u16(data, 1).ok_or(CompressionError::XpressHeader)?;
             lz77_plain(&data[3..], usize::from(size))
         }
-        scheme => Err(format!("compression scheme {scheme} not supported")),
+        scheme => Err(CompressionError::Unsupported(scheme)),
     }
 }
 
@@ -42,22 +63,17 @@ fn seven_bit(data: &[u8], unicode: bool) -> Vec<u8> {
 /// MS-XCA "plain LZ77": 32-bit flag words; a clear bit is a literal, a set bit a 16-bit match
 /// (offset in the top 13 bits, length in the low 3, longer lengths in shared nibbles and
 /// extra bytes).
-fn lz77_plain(input: &[u8], expected: usize) -> Result<Vec<u8>, String> {
+fn lz77_plain(input: &[u8], expected: usize) -> Result<Vec<u8>, CompressionError> {
     let expected = expected.min(MAX_OUTPUT);
     let mut out: Vec<u8> = Vec::with_capacity(expected);
     let mut at = 0usize;
     let mut flags = 0u32;
     let mut flag_bits = 0u32;
     let mut nibble_at: Option<usize> = None;
-    let byte = |i: usize| {
-        input
-            .get(i)
-            .copied()
-            .ok_or("xpress data ends inside a match")
-    };
+    let byte = |i: usize| input.get(i).copied().ok_or(CompressionError::EndsInMatch);
     while out.len() < expected {
         if flag_bits == 0 {
-            flags = super::le_u32(input, at).ok_or("xpress data ends inside a flag word")?;
+            flags = super::le_u32(input, at).ok_or(CompressionError::EndsInFlagWord)?;
             at += 4;
             flag_bits = 32;
         }
@@ -67,7 +83,7 @@ fn lz77_plain(input: &[u8], expected: usize) -> Result<Vec<u8>, String> {
             at += 1;
             continue;
         }
-        let token = super::le_u16(input, at).ok_or("xpress data ends inside a match")?;
+        let token = super::le_u16(input, at).ok_or(CompressionError::EndsInMatch)?;
         at += 2;
         let offset = usize::from(token >> 3) + 1;
         let mut length = usize::from(token & 7);
@@ -84,15 +100,17 @@ fn lz77_plain(input: &[u8], expected: usize) -> Result<Vec<u8>, String> {
                 length = usize::from(byte(at)?);
                 at += 1;
                 if length == 255 {
-                    length = usize::from(super::le_u16(input, at).ok_or("xpress length cut")?);
+                    length =
+                        usize::from(super::le_u16(input, at).ok_or(CompressionError::LengthCut)?);
                     at += 2;
                     if length == 0 {
-                        length = super::le_u32(input, at).ok_or("xpress length cut")? as usize;
+                        length =
+                            super::le_u32(input, at).ok_or(CompressionError::LengthCut)? as usize;
                         at += 4;
                     }
                     length = length
                         .checked_sub(15 + 7)
-                        .ok_or("xpress length too small")?;
+                        .ok_or(CompressionError::LengthTooSmall)?;
                 }
                 length += 15;
             }
@@ -102,7 +120,7 @@ fn lz77_plain(input: &[u8], expected: usize) -> Result<Vec<u8>, String> {
         let start = out
             .len()
             .checked_sub(offset)
-            .ok_or("xpress match reaches before the start")?;
+            .ok_or(CompressionError::MatchBeforeStart)?;
         for i in 0..length.min(expected - out.len()) {
             let b = out[start + i];
             out.push(b);
@@ -143,6 +161,9 @@ mod tests {
         data.extend_from_slice(&token.to_le_bytes());
         assert_eq!(decompress(&data).unwrap(), b"abababab");
         assert!(decompress(&data[..5]).is_err());
-        assert!(decompress(&[7 << 3]).unwrap_err().contains("not supported"));
+        assert_eq!(
+            decompress(&[7 << 3]).unwrap_err(),
+            CompressionError::Unsupported(7)
+        );
     }
 }

@@ -2,15 +2,63 @@
 //! and verified page reads through a [`PageSource`].
 
 use super::checksum::{self, ChecksumStatus};
-use super::header::{FileHeader, HEADER_CHECKSUM_SPAN};
+use super::header::{FileHeader, HeaderError, HeaderFault, HEADER_CHECKSUM_SPAN};
 use super::page::Page;
 use super::read_ahead::{PageSpot, ReadAhead};
 use super::PageSource;
 use crate::Problem;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Page sizes ESE has used; anything else in a header is damage.
-pub const PAGE_SIZES: [u32; 5] = [2048, 4096, 8192, 16384, 32768];
+pub use super::header::PAGE_SIZES;
+
+/// Why a header copy cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderReadError {
+    #[error("read failed: {0}")]
+    Read(#[from] std::io::Error),
+    #[error(transparent)]
+    NotAHeader(#[from] HeaderError),
+    #[error("header checksum mismatch: stored 0x{stored:08x}, computed 0x{computed:08x}")]
+    Checksum { stored: u32, computed: u32 },
+    /// An ESE header, checksum right, whose page size is none ESE uses: no page of the file
+    /// can be found with it.
+    #[error("invalid page size {}", .0.page_size)]
+    PageSize(Box<FileHeader>),
+}
+
+/// Why a file cannot be opened as a database.
+#[derive(Debug)]
+pub enum OpenError {
+    /// No header copy is an ESE header one can read: not a database (or not one any more).
+    /// Holds why the primary copy is not.
+    NotEse(HeaderReadError),
+    /// Its headers are ESE headers, but with a value ESE refuses that leaves the pages
+    /// unreadable (the page size): damage, with the header for those who show it.
+    Damaged {
+        header: Box<FileHeader>,
+        fault: HeaderFault,
+    },
+}
+
+impl OpenError {
+    /// The error as a problem at the offset it concerns.
+    pub fn problem(&self) -> Problem {
+        match self {
+            OpenError::NotEse(e) => {
+                Problem::at_offset(0, format!("not a readable ESE database: {e}"))
+            }
+            OpenError::Damaged { fault, .. } => fault.problem(),
+        }
+    }
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.problem().fmt(f)
+    }
+}
+
+impl std::error::Error for OpenError {}
 
 pub struct Database<S> {
     source: S,
@@ -61,7 +109,9 @@ pub struct PageRead {
 
 impl<S: PageSource> Database<S> {
     /// Reads the header, falling back to the shadow copy when the primary is unreadable.
-    pub fn open(source: S) -> Result<Database<S>, Problem> {
+    /// Header values ESE refuses (format, state, file type) are among the header problems;
+    /// a page size none ESE uses, in every copy, is an error: no page can be read with it.
+    pub fn open(source: S) -> Result<Database<S>, OpenError> {
         let mut header_problems = Vec::new();
         let primary = read_header(&source, 0);
         let header = match primary {
@@ -80,19 +130,29 @@ impl<S: PageSource> Database<S> {
                 }
                 header
             }
-            Err(message) => {
+            Err(error) => {
                 header_problems.push(Problem::at_offset(
                     0,
-                    format!("primary header damaged: {message}"),
+                    format!("primary header damaged: {error}"),
                 ));
-                PAGE_SIZES
+                match PAGE_SIZES
                     .iter()
                     .find_map(|&size| read_header(&source, u64::from(size)).ok())
-                    .ok_or_else(|| {
-                        Problem::at_offset(0, format!("not a readable ESE database: {message}"))
-                    })?
+                {
+                    Some(shadow) => shadow,
+                    None => {
+                        return Err(match error {
+                            HeaderReadError::PageSize(header) => OpenError::Damaged {
+                                fault: HeaderFault::PageSize(header.page_size),
+                                header,
+                            },
+                            other => OpenError::NotEse(other),
+                        })
+                    }
+                }
             }
         };
+        header_problems.extend(header.faults().into_iter().map(|fault| fault.problem()));
         let size = source.size();
         Ok(Database::with_header(source, header, header_problems, size))
     }
@@ -320,21 +380,19 @@ pub fn describe_checksum(status: &ChecksumStatus) -> String {
 }
 
 /// Reads and checks the header page at `offset`.
-fn read_header<S: PageSource>(source: &S, offset: u64) -> Result<FileHeader, String> {
+fn read_header<S: PageSource>(source: &S, offset: u64) -> Result<FileHeader, HeaderReadError> {
     let mut first = vec![0u8; HEADER_CHECKSUM_SPAN];
-    let n = source
-        .read_at(offset, &mut first)
-        .map_err(|e| format!("read failed: {e}"))?;
+    let n = source.read_at(offset, &mut first)?;
     first.truncate(n);
     let header = FileHeader::parse(&first)?;
     if !header.checksum_ok() {
-        return Err(format!(
-            "header checksum mismatch: stored 0x{:08x}, computed 0x{:08x}",
-            header.checksum, header.computed_checksum
-        ));
+        return Err(HeaderReadError::Checksum {
+            stored: header.checksum,
+            computed: header.computed_checksum,
+        });
     }
     if !PAGE_SIZES.contains(&header.page_size) {
-        return Err(format!("invalid page size {}", header.page_size));
+        return Err(HeaderReadError::PageSize(Box::new(header)));
     }
     Ok(header)
 }

@@ -13,6 +13,72 @@ pub const MAGIC: u32 = 0x89ab_cdef;
 pub const HEADER_CHECKSUM_SPAN: usize = 4096;
 /// The smallest header the fields below fit in.
 pub const MIN_HEADER_SIZE: usize = 668;
+/// The only format version ESE reads (ESE97 and every engine since; 0x620 = 1568).
+pub const FORMAT_VERSION: u32 = 0x620;
+/// The newest format revision accepted: far above any engine shipped (the published engine
+/// knows up to 290, Windows 11 writes 300; revisions grow by about ten a year), so a value
+/// above it is damage, not a newer database.
+pub const MAX_FORMAT_REVISION: u32 = 1000;
+/// From this revision, 16 and 32 KiB pages use the long-value chunk size ESE reads; a
+/// large-page database of an older revision is one ESE refuses.
+pub const LARGE_PAGE_REVISION: u32 = 0x11;
+/// Page sizes ESE uses (a stored 0 means 4096).
+pub const PAGE_SIZES: [u32; 5] = [2048, 4096, 8192, 16384, 32768];
+/// Database states ESE defines (JET_dbstateJustCreated ..= JET_dbstateRevertInProgress).
+pub const KNOWN_STATES: std::ops::RangeInclusive<u32> = 1..=8;
+/// JET_filetype values a database header may hold: unknown (older engines), database,
+/// temporary database.
+pub const DATABASE_FILE_TYPES: [u32; 3] = [0, 1, 5];
+
+/// Why header bytes are not an ESE database header at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("file header too short: {0} bytes, need {MIN_HEADER_SIZE}")]
+    TooShort(usize),
+    #[error("no ESE signature: 0x{0:08x} at offset 4, expected 0x{MAGIC:08x}")]
+    NoSignature(u32),
+}
+
+/// A header value ESE refuses on attach: the header is an ESE header, but the database is
+/// damaged (or not one ESE can use). [`HeaderFault::offset`] gives the field's offset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderFault {
+    #[error("format version 0x{0:x}: ESE reads only 0x{FORMAT_VERSION:x}")]
+    FormatVersion(u32),
+    #[error("format revision {0} (0x{0:x}): above {MAX_FORMAT_REVISION}, newer than any engine")]
+    FormatRevision(u32),
+    #[error("page size {0}: ESE uses 0 (4 KiB), 2048, 4096, 8192, 16384 or 32768")]
+    PageSize(u32),
+    #[error(
+        "page size {page_size} needs format revision 0x{LARGE_PAGE_REVISION:x} or later (the long-value chunk size of large pages); revision 0x{revision:x}"
+    )]
+    LargePagesTooOld { page_size: u32, revision: u32 },
+    #[error("database state {0}: none of ESE's states (1-8)")]
+    State(u32),
+    #[error("attribute {0}: a database has 0")]
+    Attribute(u32),
+    #[error("file type {0}: not a database (0, 1 or 5)")]
+    FileType(u32),
+}
+
+impl HeaderFault {
+    /// The fault as a problem at its field's offset.
+    pub fn problem(&self) -> crate::Problem {
+        crate::Problem::at_offset(self.offset(), self.to_string())
+    }
+
+    /// Offset of the field in the header page.
+    pub fn offset(&self) -> u64 {
+        match self {
+            HeaderFault::FormatVersion(_) => 8,
+            HeaderFault::FormatRevision(_) | HeaderFault::LargePagesTooOld { .. } => 232,
+            HeaderFault::PageSize(_) => 236,
+            HeaderFault::State(_) => 52,
+            HeaderFault::Attribute(_) => 12,
+            HeaderFault::FileType(_) => 667,
+        }
+    }
+}
 
 /// A LOGTIME: a calendar time stamp of 8 bytes (year since 1900, month 1-12).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -198,7 +264,7 @@ pub struct FileHeader {
     pub format_version: u32,
     /// Format revision ("update"): 0x0b and up have ECC page checksums, 0x11 and up large pages.
     pub format_revision: u32,
-    /// 0 = database, 1 = streaming file.
+    /// The attribute (le_attrib): 0 = database, 1 = streaming file (obsolete).
     pub file_type: u32,
     pub db_time: u64,
     pub db_signature: Signature,
@@ -228,24 +294,21 @@ pub struct FileHeader {
     pub created_format_version: u32,
     pub created_format_revision: u32,
     pub old_repair_count: u32,
+    /// JET_filetype (offset 667; 0 in headers of older engines).
+    pub jet_file_type: u32,
 }
 
 impl FileHeader {
     /// Decodes a header page. Fails only when the bytes are too short or lack the signature;
     /// a wrong checksum is reported by [`FileHeader::checksum_ok`], not here.
-    pub fn parse(page: &[u8]) -> Result<FileHeader, String> {
+    pub fn parse(page: &[u8]) -> Result<FileHeader, HeaderError> {
         if page.len() < MIN_HEADER_SIZE {
-            return Err(format!(
-                "file header too short: {} bytes, need {MIN_HEADER_SIZE}",
-                page.len()
-            ));
+            return Err(HeaderError::TooShort(page.len()));
         }
         let u32_at = |at| le_u32(page, at).unwrap_or(0);
         let magic = u32_at(4);
         if magic != MAGIC {
-            return Err(format!(
-                "no ESE signature: 0x{magic:08x} at offset 4, expected 0x{MAGIC:08x}"
-            ));
+            return Err(HeaderError::NoSignature(magic));
         }
         let time_at = |at: usize| LogTime::parse(&page[at..]).unwrap_or(ZERO_TIME);
         let pos_at = |at: usize| LogPosition::parse(&page[at..]).unwrap_or(ZERO_POSITION);
@@ -309,7 +372,38 @@ impl FileHeader {
             created_format_version: u32_at(340),
             created_format_revision: u32_at(344),
             old_repair_count: u32_at(364),
+            jet_file_type: u32_at(667),
         })
+    }
+
+    /// The values ESE refuses on attach (db.cxx, ErrDBReadHeaderCheckConsistency), in field
+    /// order; the magic and the checksum are checked on parsing and reading.
+    pub fn faults(&self) -> Vec<HeaderFault> {
+        let mut faults = Vec::new();
+        if self.format_version != FORMAT_VERSION {
+            faults.push(HeaderFault::FormatVersion(self.format_version));
+        }
+        if self.format_revision > MAX_FORMAT_REVISION {
+            faults.push(HeaderFault::FormatRevision(self.format_revision));
+        }
+        if !PAGE_SIZES.contains(&self.page_size) {
+            faults.push(HeaderFault::PageSize(self.page_size));
+        } else if self.large_pages() && self.format_revision < LARGE_PAGE_REVISION {
+            faults.push(HeaderFault::LargePagesTooOld {
+                page_size: self.page_size,
+                revision: self.format_revision,
+            });
+        }
+        if !KNOWN_STATES.contains(&self.state.0) {
+            faults.push(HeaderFault::State(self.state.0));
+        }
+        if self.file_type != 0 {
+            faults.push(HeaderFault::Attribute(self.file_type));
+        }
+        if !DATABASE_FILE_TYPES.contains(&self.jet_file_type) {
+            faults.push(HeaderFault::FileType(self.jet_file_type));
+        }
+        faults
     }
 
     pub fn checksum_ok(&self) -> bool {
@@ -469,8 +563,36 @@ mod tests {
     fn rejects_missing_signature_and_short_input() {
         let mut page = header_page();
         page[4] = 0;
-        assert!(FileHeader::parse(&page).unwrap_err().contains("offset 4"));
+        assert!(FileHeader::parse(&page)
+            .unwrap_err()
+            .to_string()
+            .contains("offset 4"));
         assert!(FileHeader::parse(&page[..100]).is_err());
+    }
+
+    #[test]
+    fn values_ese_refuses_are_faults_naming_their_offset() {
+        assert_eq!(FileHeader::parse(&header_page()).unwrap().faults(), []);
+        let mut page = header_page();
+        for (at, value) in [(8, 0xffffu32), (52, 9), (236, 3000), (667, 3)] {
+            page[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        let faults = FileHeader::parse(&page).unwrap().faults();
+        let offsets: Vec<u64> = faults.iter().map(HeaderFault::offset).collect();
+        assert_eq!(offsets, [8, 236, 52, 667]);
+        assert_eq!(
+            faults[0].to_string(),
+            "format version 0xffff: ESE reads only 0x620"
+        );
+        let mut page = header_page();
+        page[236..240].copy_from_slice(&16384u32.to_le_bytes());
+        assert_eq!(
+            FileHeader::parse(&page).unwrap().faults(),
+            [HeaderFault::LargePagesTooOld {
+                page_size: 16384,
+                revision: 9
+            }]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! segment shorter or longer than the span its offsets give is compressed on its own.
 
 use super::btree;
-use super::compression;
+use super::compression::{self, CompressionError};
 use super::database::Database;
 use super::le_u32;
 use super::PageSource;
@@ -15,8 +15,40 @@ use std::ops::ControlFlow;
 /// would not fit in memory).
 pub const MAX_LONG_VALUE: usize = 256 * 1024 * 1024;
 
+/// Why a long value cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LongValueError {
+    /// The tree could not be searched (its message).
+    #[error("{0}")]
+    Tree(String),
+    #[error("long value has no root node")]
+    NoRootNode,
+    #[error("long value root node is damaged")]
+    RootNodeDamaged,
+    #[error("long value segment key of {0} bytes")]
+    SegmentKey(usize),
+    #[error("long value larger than the limit")]
+    TooLarge,
+    #[error("long value not found")]
+    NotFound,
+    #[error("long value segment at offset {offset}, expected {expected}")]
+    SegmentOffset { offset: usize, expected: usize },
+    #[error("long value segments out of order")]
+    OutOfOrder,
+    #[error(transparent)]
+    Compression(#[from] CompressionError),
+    #[error("long value runs past the {0} bytes its root says")]
+    RunsPast(usize),
+    #[error("long value has {found} bytes, its root says {total}")]
+    SizeDiffers { found: usize, total: usize },
+}
+
 /// Reassembles the long value whose tree key is `key` from the tree at `root`.
-pub fn read<S: PageSource>(db: &Database<S>, root: u32, key: &[u8]) -> Result<Vec<u8>, String> {
+pub fn read<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+    key: &[u8],
+) -> Result<Vec<u8>, LongValueError> {
     let mut size: Option<usize> = None;
     let mut segments: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut stored = 0usize;
@@ -27,13 +59,13 @@ pub fn read<S: PageSource>(db: &Database<S>, root: u32, key: &[u8]) -> Result<Ve
         }
         if size.is_none() {
             if node_key.len() != key.len() {
-                error = Some("long value has no root node".to_owned());
+                error = Some(LongValueError::NoRootNode);
                 return ControlFlow::Break(());
             }
             match le_u32(node_data, 4).map(|s| s as usize) {
                 Some(total) if total <= MAX_LONG_VALUE => size = Some(total),
                 _ => {
-                    error = Some("long value root node is damaged".to_owned());
+                    error = Some(LongValueError::RootNodeDamaged);
                     return ControlFlow::Break(());
                 }
             }
@@ -44,44 +76,39 @@ pub fn read<S: PageSource>(db: &Database<S>, root: u32, key: &[u8]) -> Result<Ve
             .and_then(|o| <[u8; 4]>::try_from(o).ok())
             .map(|o| u32::from_be_bytes(o) as usize);
         let Some(offset) = offset else {
-            error = Some(format!(
-                "long value segment key of {} bytes",
-                node_key.len()
-            ));
+            error = Some(LongValueError::SegmentKey(node_key.len()));
             return ControlFlow::Break(());
         };
         stored += node_data.len();
         if stored > MAX_LONG_VALUE {
-            error = Some("long value larger than the limit".to_owned());
+            error = Some(LongValueError::TooLarge);
             return ControlFlow::Break(());
         }
         segments.push((offset, node_data.to_vec()));
         ControlFlow::Continue(())
     });
     if let Err(problem) = result {
-        return Err(problem.message);
+        return Err(LongValueError::Tree(problem.message));
     }
     if let Some(error) = error {
         return Err(error);
     }
-    let total = size.ok_or("long value not found")?;
+    let total = size.ok_or(LongValueError::NotFound)?;
     assemble(&segments, total)
 }
 
 /// Joins the segments, decompressing those whose stored size differs from their span.
-fn assemble(segments: &[(usize, Vec<u8>)], total: usize) -> Result<Vec<u8>, String> {
+fn assemble(segments: &[(usize, Vec<u8>)], total: usize) -> Result<Vec<u8>, LongValueError> {
     let mut value = Vec::with_capacity(total.min(1 << 20));
     for (i, (offset, chunk)) in segments.iter().enumerate() {
         if *offset != value.len() {
-            return Err(format!(
-                "long value segment at offset {offset}, expected {}",
-                value.len()
-            ));
+            return Err(LongValueError::SegmentOffset {
+                offset: *offset,
+                expected: value.len(),
+            });
         }
         let end = segments.get(i + 1).map_or(total, |(next, _)| *next);
-        let span = end
-            .checked_sub(*offset)
-            .ok_or("long value segments out of order")?;
+        let span = end.checked_sub(*offset).ok_or(LongValueError::OutOfOrder)?;
         if chunk.len() == span {
             value.extend_from_slice(chunk);
         } else {
@@ -90,16 +117,14 @@ fn assemble(segments: &[(usize, Vec<u8>)], total: usize) -> Result<Vec<u8>, Stri
         // Checked as it grows: segment keys may run far past the size the root gives, and a
         // few compressed bytes can stand for 64 KiB.
         if value.len() > total {
-            return Err(format!(
-                "long value runs past the {total} bytes its root says"
-            ));
+            return Err(LongValueError::RunsPast(total));
         }
     }
     if value.len() != total {
-        return Err(format!(
-            "long value has {} bytes, its root says {total}",
-            value.len()
-        ));
+        return Err(LongValueError::SizeDiffers {
+            found: value.len(),
+            total,
+        });
     }
     Ok(value)
 }
@@ -141,7 +166,7 @@ mod tests {
             (0..1000).map(|i| (i * 60000, zeros(60000))).collect();
         assert_eq!(
             assemble(&segments, 100).unwrap_err(),
-            "long value runs past the 100 bytes its root says"
+            LongValueError::RunsPast(100)
         );
     }
 }

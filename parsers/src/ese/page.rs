@@ -141,10 +141,33 @@ impl Node<'_> {
     }
 }
 
+/// Why a page or one of its nodes cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("page shorter than its header")]
+    ShorterThanHeader,
+    #[error("tag count {0} does not fit in the page")]
+    TagCount(u16),
+    #[error("tag {index} beyond the tag count {count}")]
+    TagBeyondCount { index: usize, count: usize },
+    #[error("tag {index} (offset {offset}, size {size}) runs past the data area")]
+    TagRunsPast {
+        index: usize,
+        offset: u16,
+        size: u16,
+    },
+    #[error("tag {0} too short")]
+    TagTooShort(usize),
+    #[error("tag {0}: no key size")]
+    NoKeySize(usize),
+    #[error("tag {index}: key size {key_len} exceeds the node")]
+    KeyExceedsNode { index: usize, key_len: u16 },
+}
+
 impl Page {
     /// Wraps a page's bytes; fails when the header or tag array does not fit in the page.
-    pub fn parse(number: u32, bytes: Vec<u8>) -> Result<Page, String> {
-        let header = PageHeader::parse(&bytes).ok_or("page shorter than its header")?;
+    pub fn parse(number: u32, bytes: Vec<u8>) -> Result<Page, PageError> {
+        let header = PageHeader::parse(&bytes).ok_or(PageError::ShorterThanHeader)?;
         let page = Page {
             number,
             header,
@@ -156,10 +179,7 @@ impl Page {
             .checked_sub(page.tag_count() * 4)
             .is_some_and(|tags_start| tags_start >= page.header_size());
         if !fits {
-            return Err(format!(
-                "tag count {} does not fit in the page",
-                page.header.tag_count
-            ));
+            return Err(PageError::TagCount(page.header.tag_count));
         }
         Ok(page)
     }
@@ -186,12 +206,12 @@ impl Page {
 
     /// The raw value of tag `index` and its tag flags (small pages only; large pages keep
     /// them in the value, see [`Page::node`]).
-    pub fn tag(&self, index: usize) -> Result<(&[u8], u8), String> {
+    pub fn tag(&self, index: usize) -> Result<(&[u8], u8), PageError> {
         if index >= self.tag_count() {
-            return Err(format!(
-                "tag {index} beyond the tag count {}",
-                self.tag_count()
-            ));
+            return Err(PageError::TagBeyondCount {
+                index,
+                count: self.tag_count(),
+            });
         }
         let at = self.bytes.len() - (index + 1) * 4;
         let size_word = le_u16(&self.bytes, at).unwrap_or(0);
@@ -209,9 +229,11 @@ impl Page {
         let end = start + usize::from(size);
         let limit = self.bytes.len() - self.tag_count() * 4;
         if end > limit {
-            return Err(format!(
-                "tag {index} (offset {offset}, size {size}) runs past the data area"
-            ));
+            return Err(PageError::TagRunsPast {
+                index,
+                offset,
+                size,
+            });
         }
         Ok((&self.bytes[start..end], flags))
     }
@@ -223,9 +245,9 @@ impl Page {
     }
 
     /// The node of tag `index` (1-based: tag 0 is the external header).
-    pub fn node(&self, index: usize) -> Result<Node<'_>, String> {
+    pub fn node(&self, index: usize) -> Result<Node<'_>, PageError> {
         let (value, tag_flags) = self.tag(index)?;
-        let first_word = le_u16(value, 0).ok_or_else(|| format!("tag {index} too short"))?;
+        let first_word = le_u16(value, 0).ok_or(PageError::TagTooShort(index))?;
         let (flags, first_word) = if self.large() {
             ((first_word >> 13) as u8, first_word & 0x1fff)
         } else {
@@ -241,11 +263,11 @@ impl Page {
         } else {
             Some(first_word)
         }
-        .ok_or_else(|| format!("tag {index}: no key size"))?;
+        .ok_or(PageError::NoKeySize(index))?;
         let key_end = 2 + usize::from(key_len);
         let suffix = rest
             .get(2..key_end)
-            .ok_or_else(|| format!("tag {index}: key size {key_len} exceeds the node"))?;
+            .ok_or(PageError::KeyExceedsNode { index, key_len })?;
         Ok(Node {
             flags,
             prefix_len,
@@ -309,7 +331,10 @@ mod tests {
         let mut bytes = page_with_one_node();
         bytes[4096 - 8..4096 - 6].copy_from_slice(&0x1fffu16.to_le_bytes());
         let page = Page::parse(5, bytes).unwrap();
-        assert!(page.node(1).unwrap_err().contains("past the data area"));
+        assert!(matches!(
+            page.node(1).unwrap_err(),
+            PageError::TagRunsPast { index: 1, .. }
+        ));
         assert!(page.node(7).is_err());
         let mut bytes = page_with_one_node();
         bytes[34..36].copy_from_slice(&2000u16.to_le_bytes());

@@ -19,6 +19,51 @@ const TAG_MULTI: u8 = 0x08;
 const TAG_TWO_VALUES: u8 = 0x10;
 const TAG_NULL: u8 = 0x20;
 
+/// Why a record cannot be decoded (the byte positions are within the record).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("empty record")]
+    Empty,
+    #[error("record too short")]
+    TooShort,
+    #[error("variable-column offset {at} beyond the record ({len} bytes)")]
+    VariableOffsetsBeyond { at: usize, len: usize },
+    #[error("variable-column offsets run past the record")]
+    VariableOffsetsRunPast,
+    #[error("variable column {column} has a bad offset {end}")]
+    VariableOffset { column: usize, end: usize },
+    #[error("fixed-column NULL bitmap before the record start")]
+    NullBitmapBeforeStart,
+    #[error("record has fixed column {0}, the catalog does not")]
+    UnknownFixedColumn(u32),
+    #[error("fixed column {0} runs past the fixed data")]
+    FixedColumnRunsPast(u32),
+    #[error("tagged-column index cut short")]
+    TaggedIndexCutShort,
+    #[error("tagged-column index of {0} bytes is invalid")]
+    TaggedIndexInvalid(usize),
+    #[error("tagged column {id}: bad offsets {start}..{end}")]
+    TaggedOffsets { id: u32, start: usize, end: usize },
+    #[error("tagged column entry cut short at byte {0}")]
+    TaggedEntryCutShort(usize),
+    #[error("tagged column {id}: {size} bytes run past the record")]
+    TaggedRunsPast { id: u16, size: usize },
+    #[error("two-value column empty")]
+    TwoValuesEmpty,
+    #[error("two-value column cut short")]
+    TwoValuesCutShort,
+    #[error("multi-value index cut short")]
+    MultiIndexCutShort,
+    #[error("multi-value index of {0} bytes is invalid")]
+    MultiIndexInvalid(usize),
+    #[error("multi-value {index}: bad offsets {start}..{end}")]
+    MultiOffsets {
+        index: usize,
+        start: usize,
+        end: usize,
+    },
+}
+
 /// What a record holds for one column, before long values are fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored<'a> {
@@ -81,21 +126,21 @@ pub fn decode<'a>(
     table: &TableDef,
     layout: &Layout,
     format: RecordFormat,
-) -> Result<Vec<Stored<'a>>, String> {
-    let last_fixed = u32::from(*record.first().ok_or("empty record")?);
-    let last_variable = u32::from(*record.get(1).ok_or("record too short")?);
-    let variable_offsets_at = usize::from(le_u16(record, 2).ok_or("record too short")?);
+) -> Result<Vec<Stored<'a>>, RecordError> {
+    let last_fixed = u32::from(*record.first().ok_or(RecordError::Empty)?);
+    let last_variable = u32::from(*record.get(1).ok_or(RecordError::TooShort)?);
+    let variable_offsets_at = usize::from(le_u16(record, 2).ok_or(RecordError::TooShort)?);
     if variable_offsets_at > record.len() {
-        return Err(format!(
-            "variable-column offset {variable_offsets_at} beyond the record ({} bytes)",
-            record.len()
-        ));
+        return Err(RecordError::VariableOffsetsBeyond {
+            at: variable_offsets_at,
+            len: record.len(),
+        });
     }
     let fixed = fixed_values(record, layout, last_fixed, variable_offsets_at)?;
     let variable_count = last_variable.saturating_sub(127) as usize;
     let variable_data_at = variable_offsets_at + variable_count * 2;
     if variable_data_at > record.len() {
-        return Err("variable-column offsets run past the record".into());
+        return Err(RecordError::VariableOffsetsRunPast);
     }
     let mut variable = Vec::with_capacity(variable_count);
     let mut previous_end = 0usize;
@@ -108,7 +153,10 @@ pub fn decode<'a>(
         }
         let value = record
             .get(variable_data_at + previous_end..variable_data_at + end)
-            .ok_or_else(|| format!("variable column {} has a bad offset {end}", 128 + i))?;
+            .ok_or(RecordError::VariableOffset {
+                column: 128 + i,
+                end,
+            })?;
         variable.push(Stored::Bytes(value));
         previous_end = end;
     }
@@ -159,11 +207,11 @@ fn fixed_values<'a>(
     layout: &Layout,
     last_fixed: u32,
     variable_offsets_at: usize,
-) -> Result<Vec<Option<Stored<'a>>>, String> {
+) -> Result<Vec<Option<Stored<'a>>>, RecordError> {
     let bitmap_len = last_fixed.div_ceil(8) as usize;
     let bitmap_at = variable_offsets_at
         .checked_sub(bitmap_len)
-        .ok_or("fixed-column NULL bitmap before the record start")?;
+        .ok_or(RecordError::NullBitmapBeforeStart)?;
     let mut values = Vec::with_capacity(last_fixed as usize);
     let mut at = 4usize;
     for id in 1..=last_fixed {
@@ -171,16 +219,14 @@ fn fixed_values<'a>(
             // A column the schema does not know (MSysObjects of a newer engine): harmless
             // unless a known column comes after it, whose offset would then be unknown.
             if (id + 1..=last_fixed).any(|later| layout.fixed_size(later).is_some()) {
-                return Err(format!(
-                    "record has fixed column {id}, the catalog does not"
-                ));
+                return Err(RecordError::UnknownFixedColumn(id));
             }
             break;
         };
         let end = at.checked_add(size).filter(|&end| end <= bitmap_at);
         let bytes = end
             .and_then(|end| record.get(at..end))
-            .ok_or_else(|| format!("fixed column {id} runs past the fixed data"))?;
+            .ok_or(RecordError::FixedColumnRunsPast(id))?;
         let bit = (id - 1) as usize;
         let is_null = record
             .get(bitmap_at + bit / 8)
@@ -206,17 +252,15 @@ struct Tagged<'a> {
 const TAG_DERIVED: u16 = 0x8000;
 
 /// The tagged columns of the indexed format: (id, offset) pairs, then the values.
-fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<Tagged<'_>>, String> {
+fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<Tagged<'_>>, RecordError> {
     if area.is_empty() {
         return Ok(Vec::new());
     }
     let offset_mask: u16 = if large_pages { 0x7fff } else { 0x1fff };
-    let first = le_u16(area, 2).ok_or("tagged-column index cut short")?;
+    let first = le_u16(area, 2).ok_or(RecordError::TaggedIndexCutShort)?;
     let index_len = usize::from(first & offset_mask);
     if index_len == 0 || index_len % 4 != 0 || index_len > area.len() {
-        return Err(format!(
-            "tagged-column index of {index_len} bytes is invalid"
-        ));
+        return Err(RecordError::TaggedIndexInvalid(index_len));
     }
     let count = index_len / 4;
     let mut values = Vec::with_capacity(count);
@@ -231,7 +275,7 @@ fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<Tagged<'_>>, Stri
         };
         let bytes = area
             .get(start..end)
-            .ok_or_else(|| format!("tagged column {id}: bad offsets {start}..{end}"))?;
+            .ok_or(RecordError::TaggedOffsets { id, start, end })?;
         let has_flags = large_pages || word & 0x4000 != 0;
         let null_small = !large_pages && word & 0x2000 != 0;
         values.push(Tagged {
@@ -245,18 +289,18 @@ fn tagged_values(area: &[u8], large_pages: bool) -> Result<Vec<Tagged<'_>>, Stri
 
 /// The tagged columns of the linear format: id, size word (0x8000 = the value starts with a
 /// flags byte), value; repeated.
-fn linear_tagged_values(area: &[u8]) -> Result<Vec<Tagged<'_>>, String> {
+fn linear_tagged_values(area: &[u8]) -> Result<Vec<Tagged<'_>>, RecordError> {
     let mut values = Vec::new();
     let mut at = 0usize;
     while at < area.len() {
         let (Some(id), Some(word)) = (le_u16(area, at), le_u16(area, at + 2)) else {
-            return Err(format!("tagged column entry cut short at byte {at}"));
+            return Err(RecordError::TaggedEntryCutShort(at));
         };
         at += 4;
         let size = usize::from(word & 0x5fff);
         let bytes = area
             .get(at..at + size)
-            .ok_or_else(|| format!("tagged column {id}: {size} bytes run past the record"))?;
+            .ok_or(RecordError::TaggedRunsPast { id, size })?;
         values.push(Tagged {
             id: u32::from(id),
             derived: false,
@@ -267,7 +311,11 @@ fn linear_tagged_values(area: &[u8]) -> Result<Vec<Tagged<'_>>, String> {
     Ok(values)
 }
 
-fn tagged_value(bytes: &[u8], has_flags: bool, null_small: bool) -> Result<Stored<'_>, String> {
+fn tagged_value(
+    bytes: &[u8],
+    has_flags: bool,
+    null_small: bool,
+) -> Result<Stored<'_>, RecordError> {
     if null_small {
         return Ok(Stored::Null);
     }
@@ -280,19 +328,20 @@ fn tagged_value(bytes: &[u8], has_flags: bool, null_small: bool) -> Result<Store
         return Ok(Stored::Null);
     }
     if flags & TAG_TWO_VALUES != 0 {
-        let (&first_len, rest) = data.split_first().ok_or("two-value column empty")?;
+        let (&first_len, rest) = data.split_first().ok_or(RecordError::TwoValuesEmpty)?;
         let first_len = usize::from(first_len);
         let (a, b) = (
-            rest.get(..first_len).ok_or("two-value column cut short")?,
+            rest.get(..first_len)
+                .ok_or(RecordError::TwoValuesCutShort)?,
             &rest[first_len.min(rest.len())..],
         );
         return Ok(Stored::Multi(vec![Stored::Bytes(a), Stored::Bytes(b)]));
     }
     if flags & TAG_MULTI != 0 {
-        let first = le_u16(data, 0).ok_or("multi-value index cut short")?;
+        let first = le_u16(data, 0).ok_or(RecordError::MultiIndexCutShort)?;
         let index_len = usize::from(first & 0x7fff);
         if index_len == 0 || index_len % 2 != 0 || index_len > data.len() {
-            return Err(format!("multi-value index of {index_len} bytes is invalid"));
+            return Err(RecordError::MultiIndexInvalid(index_len));
         }
         let count = index_len / 2;
         let mut values = Vec::with_capacity(count);
@@ -304,9 +353,11 @@ fn tagged_value(bytes: &[u8], has_flags: bool, null_small: bool) -> Result<Store
             } else {
                 data.len()
             };
-            let value = data
-                .get(start..end)
-                .ok_or_else(|| format!("multi-value {i}: bad offsets {start}..{end}"))?;
+            let value = data.get(start..end).ok_or(RecordError::MultiOffsets {
+                index: i,
+                start,
+                end,
+            })?;
             values.push(if word & 0x8000 != 0 {
                 Stored::LongValue(value)
             } else if flags & TAG_COMPRESSED != 0 && i == 0 {
@@ -442,9 +493,10 @@ mod tests {
         assert_eq!(values[0], Stored::Bytes(b"ab"));
         assert_eq!(values[1], Stored::LongValue(&0x1234u32.to_le_bytes()));
         r.truncate(r.len() - 2);
-        assert!(decode(&r, &t, &Layout::new(&t), format)
-            .unwrap_err()
-            .contains("run past"));
+        assert_eq!(
+            decode(&r, &t, &Layout::new(&t), format).unwrap_err(),
+            RecordError::TaggedRunsPast { id: 300, size: 5 }
+        );
     }
 
     #[test]
