@@ -44,7 +44,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         }
     };
     let watched = pack.watched();
-    let (files, path_errors) = input::discover(&args.paths);
+    let (files, path_errors) = input::discover(&args.paths)?;
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }

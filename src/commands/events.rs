@@ -26,7 +26,7 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
         hash: false,
     };
     parallel::init_threads(args.read.threads);
-    let (files, path_errors) = input::discover(&args.paths);
+    let (files, path_errors) = input::discover(&args.paths)?;
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }

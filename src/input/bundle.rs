@@ -1,0 +1,257 @@
+//! .zip and .gz bundles of logs, as customers send them, read in place: each log member is an
+//! input of its own, named `BUNDLE!MEMBER` (`logs.zip!Logs/System.evtx`; a .gz holds one
+//! member, named after the bundle without `.gz`: `System.evtx.gz!System.evtx`).
+
+use super::DETECT_HEAD;
+use crate::verbosity::{self, Verbosity};
+use evtdoctor_parsers::{detect_format, InputFormat};
+use flate2::read::MultiGzDecoder;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use zip::ZipArchive;
+
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+const EMPTY_ZIP_MAGIC: &[u8] = b"PK\x05\x06";
+const GZIP_MAGIC: &[u8] = b"\x1f\x8b";
+
+/// Between a bundle's name and its member's in an input's name.
+const SEPARATOR: &str = "!";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Zip,
+    Gzip,
+}
+
+/// A .zip or .gz file holding logs.
+pub struct Bundle<'a> {
+    path: &'a Path,
+    kind: Kind,
+}
+
+/// `BUNDLE!MEMBER` split at the first `!` that ends the name of a bundle.
+pub fn split_member_name(path: &Path) -> Option<(Bundle<'_>, &str)> {
+    let name = path.to_str()?;
+    name.match_indices(SEPARATOR).find_map(|(at, _)| {
+        let bundle = Bundle::of(Path::new(&name[..at]))?;
+        Some((bundle, &name[at + SEPARATOR.len()..]))
+    })
+}
+
+/// True for the start of gzip-compressed bytes.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(GZIP_MAGIC)
+}
+
+/// Decompresses gzip bytes, refusing more than `cap` bytes of output.
+pub fn gunzip(compressed: &[u8], cap: u64) -> io::Result<Vec<u8>> {
+    let declared = compressed.len().checked_sub(4).map_or(0, |at| {
+        gzip_declared_size(compressed[at..].try_into().unwrap_or_default())
+    });
+    read_declared(MultiGzDecoder::new(compressed), declared, cap)
+}
+
+impl<'a> Bundle<'a> {
+    /// The bundle at `path`, when it is a regular file named `.zip`/`.gz` or starting like one.
+    pub fn of(path: &'a Path) -> Option<Bundle<'a>> {
+        if !std::fs::metadata(path).ok()?.is_file() {
+            return None;
+        }
+        let extension = path.extension().map(|e| e.to_ascii_lowercase());
+        let kind = match extension.as_ref().and_then(|e| e.to_str()) {
+            Some("zip") => Kind::Zip,
+            Some("gz") => Kind::Gzip,
+            _ => {
+                let head = super::source::file_head(path, 4).ok()?;
+                if head.starts_with(ZIP_MAGIC) || head.starts_with(EMPTY_ZIP_MAGIC) {
+                    Kind::Zip
+                } else if is_gzip(&head) {
+                    Kind::Gzip
+                } else {
+                    return None;
+                }
+            }
+        };
+        Some(Bundle { path, kind })
+    }
+
+    /// The input name of one of its members.
+    pub fn member_name(&self, member: &str) -> PathBuf {
+        let mut name = OsString::from(self.path.as_os_str());
+        name.push(SEPARATOR);
+        name.push(member);
+        PathBuf::from(name)
+    }
+
+    /// The members holding logs, in name order; or why the bundle cannot be read.
+    pub fn members(&self) -> Result<Vec<String>, String> {
+        let members = match self.kind {
+            Kind::Gzip => vec![self.gzip_member()],
+            Kind::Zip => self.zip_members()?,
+        };
+        if members.is_empty() {
+            return Err("the archive holds no logs".into());
+        }
+        Ok(members)
+    }
+
+    /// Everything `member` holds, refused when it expands beyond `cap` or beyond the size the
+    /// bundle declares for it (a damaged bundle, or a decompression bomb).
+    pub fn read_member(&self, member: &str, cap: u64) -> io::Result<Vec<u8>> {
+        match self.kind {
+            Kind::Gzip => {
+                self.check_gzip_member(member)?;
+                let mut file = File::open(self.path)?;
+                let declared = gzip_trailer_size(&mut file)?;
+                read_declared(MultiGzDecoder::new(BufReader::new(file)), declared, cap)
+            }
+            Kind::Zip => {
+                let mut archive = open_zip(self.path)?;
+                let entry = archive.by_name(member).map_err(zip_error)?;
+                let declared = entry.size();
+                read_declared(entry, declared, cap)
+            }
+        }
+    }
+
+    /// The size the bundle declares for `member`.
+    pub fn member_size(&self, member: &str) -> io::Result<u64> {
+        match self.kind {
+            Kind::Gzip => {
+                self.check_gzip_member(member)?;
+                gzip_trailer_size(&mut File::open(self.path)?)
+            }
+            Kind::Zip => {
+                let mut archive = open_zip(self.path)?;
+                let index = archive
+                    .index_for_name(member)
+                    .ok_or_else(|| zip_error(zip::result::ZipError::FileNotFound))?;
+                let size = archive.by_index_raw(index).map_err(zip_error)?.size();
+                Ok(size)
+            }
+        }
+    }
+
+    /// A .gz's one member: its name without `.gz`.
+    fn gzip_member(&self) -> String {
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let lower = name.to_ascii_lowercase();
+        match lower.strip_suffix(".gz") {
+            Some(stem) if !stem.is_empty() => name[..stem.len()].to_owned(),
+            _ => name.into_owned(),
+        }
+    }
+
+    fn check_gzip_member(&self, member: &str) -> io::Result<()> {
+        if member == self.gzip_member() {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("a .gz holds one member, {}", self.gzip_member()),
+        ))
+    }
+
+    /// The members whose first bytes are those of a log; directories walk like directories
+    /// (hidden entries skipped), other members are skipped with a note.
+    fn zip_members(&self) -> Result<Vec<String>, String> {
+        let mut archive = open_zip(self.path).map_err(|e| e.to_string())?;
+        let mut members = Vec::new();
+        for index in 0..archive.len() {
+            let Some(Ok(name)) = archive
+                .name_for_index(index)
+                .map(|n| n.map(|n| n.into_owned()))
+            else {
+                continue;
+            };
+            let mut entry = match archive.by_index(index) {
+                Ok(entry) => entry,
+                Err(e) => {
+                    self.note_skipped(&name, &format!("cannot be read: {e}"), Verbosity::Normal);
+                    continue;
+                }
+            };
+            if entry.is_dir() || name.split(['/', '\\']).any(|part| part.starts_with('.')) {
+                continue;
+            }
+            let mut head = Vec::with_capacity(DETECT_HEAD);
+            if let Err(e) = (&mut entry).take(DETECT_HEAD as u64).read_to_end(&mut head) {
+                self.note_skipped(&name, &format!("cannot be read: {e}"), Verbosity::Normal);
+                continue;
+            }
+            match detect_format(&head) {
+                Some(
+                    InputFormat::Evtx | InputFormat::Evt | InputFormat::Text | InputFormat::Xml,
+                ) => members.push(name),
+                _ => self.note_skipped(&name, "not an event log", Verbosity::Verbose),
+            }
+        }
+        members.sort();
+        Ok(members)
+    }
+
+    fn note_skipped(&self, member: &str, why: &str, from: Verbosity) {
+        if verbosity::get() >= from {
+            eprintln!(
+                "evtdoctor: {}: skipped: {why}",
+                self.member_name(member).display()
+            );
+        }
+    }
+}
+
+fn open_zip(path: &Path) -> io::Result<ZipArchive<BufReader<File>>> {
+    ZipArchive::new(BufReader::new(File::open(path)?)).map_err(zip_error)
+}
+
+fn zip_error(error: zip::result::ZipError) -> io::Error {
+    match error {
+        zip::result::ZipError::Io(e) => e,
+        zip::result::ZipError::FileNotFound => {
+            io::Error::new(io::ErrorKind::NotFound, "no such member in the archive")
+        }
+        other => io::Error::other(format!("not a readable zip archive: {other}")),
+    }
+}
+
+/// The uncompressed size in a gzip trailer (modulo 4 GiB, like the format).
+fn gzip_trailer_size(file: &mut File) -> io::Result<u64> {
+    let mut trailer = [0u8; 4];
+    file.seek(SeekFrom::End(-4))
+        .and_then(|_| file.read_exact(&mut trailer))
+        .map_err(|_| io::Error::other("not a readable gzip file: too short"))?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(gzip_declared_size(trailer))
+}
+
+fn gzip_declared_size(trailer: [u8; 4]) -> u64 {
+    u64::from(u32::from_le_bytes(trailer))
+}
+
+/// What `reader` decompresses to, which must be the `declared` size, at most `cap`: memory
+/// stays bounded by the declared size whatever the compressed data expands to.
+fn read_declared(reader: impl Read, declared: u64, cap: u64) -> io::Result<Vec<u8>> {
+    if declared > cap {
+        return Err(io::Error::other(format!(
+            "expands to {declared} bytes, over the {cap} bytes read from one member: refused"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(declared as usize);
+    reader.take(declared + 1).read_to_end(&mut bytes)?;
+    let read = bytes.len() as u64;
+    if read > declared {
+        return Err(io::Error::other(format!(
+            "expands beyond the {declared} bytes the archive declares for it: a damaged archive \
+             or a decompression bomb; refused"
+        )));
+    }
+    if read < declared {
+        return Err(io::Error::other(format!(
+            "ends after {read} of the {declared} bytes the archive declares for it: a damaged \
+             archive"
+        )));
+    }
+    Ok(bytes)
+}
