@@ -34,6 +34,7 @@ mod evtx_writer;
 mod fix_cli;
 mod fix_safety;
 mod hostile_inputs;
+mod input_sources;
 mod parallel_cli;
 mod rule_pack;
 mod rules_docs;
