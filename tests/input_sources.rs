@@ -157,6 +157,15 @@ fn a_gz_of_a_log_and_standard_input_give_the_records_of_the_file() {
             from_file
         );
     }
+    let zipped = dir.path().join("logs.zip");
+    write_zip(&zipped, &[("System.evtx".into(), bytes.clone())]);
+    let out = evtdoctor_fed(&["events", "-"], &std::fs::read(&zipped).unwrap());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(
+        "evtdoctor: -: cannot read: a zip archive on standard input: save it to a file and name \
+         the file"
+    ));
+
     let out = evtdoctor_fed(&["analyze", "--json", "-"], &bytes);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("\"path\": \"-\""));

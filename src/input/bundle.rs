@@ -40,6 +40,11 @@ pub fn split_member_name(path: &Path) -> Option<(Bundle<'_>, &str)> {
     })
 }
 
+/// True for the start of a zip archive.
+pub fn is_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(EMPTY_ZIP_MAGIC)
+}
+
 /// True for the start of gzip-compressed bytes.
 pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(GZIP_MAGIC)
@@ -65,7 +70,7 @@ impl<'a> Bundle<'a> {
             Some("gz") => Kind::Gzip,
             _ => {
                 let head = super::source::file_head(path, 4).ok()?;
-                if head.starts_with(ZIP_MAGIC) || head.starts_with(EMPTY_ZIP_MAGIC) {
+                if is_zip(&head) {
                     Kind::Zip
                 } else if is_gzip(&head) {
                     Kind::Gzip
@@ -254,4 +259,141 @@ fn read_declared(reader: impl Read, declared: u64, cap: u64) -> io::Result<Vec<u
         )));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const EVTX_HEAD: &[u8] = b"ElfFile\0";
+
+    fn zip_of(path: &Path, members: &[(&str, &[u8])]) {
+        let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+        for (name, bytes) in members {
+            if let Some(folder) = name.strip_suffix('/') {
+                zip.add_directory(folder, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                continue;
+            }
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn zip_members_are_the_logs_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.zip");
+        zip_of(
+            &path,
+            &[
+                ("Logs/", b""),
+                ("Logs/System.evtx", EVTX_HEAD),
+                ("Application.evtx", EVTX_HEAD),
+                ("Logs/.hidden.evtx", EVTX_HEAD),
+                (".git/x.evtx", EVTX_HEAD),
+                ("Logs/export.txt", b"Event Type: Error\r\n"),
+                ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF"),
+                ("empty.evtx", b""),
+            ],
+        );
+        let bundle = Bundle::of(&path).unwrap();
+        assert_eq!(
+            bundle.members().unwrap(),
+            ["Application.evtx", "Logs/System.evtx", "Logs/export.txt"]
+        );
+        assert_eq!(
+            bundle.read_member("Logs/System.evtx", 100).unwrap(),
+            EVTX_HEAD
+        );
+        assert_eq!(bundle.member_size("Logs/export.txt").unwrap(), 19);
+        let missing = bundle.read_member("None.evtx", 100).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+
+        zip_of(&path, &[("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF")]);
+        let bundle = Bundle::of(&path).unwrap();
+        assert_eq!(bundle.members().unwrap_err(), "the archive holds no logs");
+    }
+
+    #[test]
+    fn members_over_the_cap_are_refused_before_they_are_decompressed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.zip");
+        zip_of(&path, &[("System.evtx", &[0u8; 5000])]);
+        let bundle = Bundle::of(&path).unwrap();
+        assert_eq!(bundle.read_member("System.evtx", 5000).unwrap().len(), 5000);
+        assert_eq!(
+            bundle
+                .read_member("System.evtx", 4999)
+                .unwrap_err()
+                .to_string(),
+            "expands to 5000 bytes, over the 4999 bytes read from one member: refused"
+        );
+    }
+
+    #[test]
+    fn a_gz_is_one_member_named_without_gz_held_to_its_trailer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[b'x'; 3000]).unwrap();
+        let compressed = gz.finish().unwrap();
+        for (name, member) in [
+            ("System.evtx.gz", "System.evtx"),
+            ("LOGS.GZ", "LOGS"),
+            ("sent-by-mail", "sent-by-mail"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &compressed).unwrap();
+            let bundle = Bundle::of(&path).unwrap();
+            assert_eq!(bundle.members().unwrap(), [member]);
+            assert_eq!(bundle.member_size(member).unwrap(), 3000);
+            assert_eq!(bundle.read_member(member, 3000).unwrap(), [b'x'; 3000]);
+            assert!(bundle.read_member(member, 2999).is_err());
+            assert_eq!(
+                bundle.read_member("other", 3000).unwrap_err().kind(),
+                io::ErrorKind::NotFound
+            );
+        }
+        assert_eq!(gunzip(&compressed, 3000).unwrap(), [b'x'; 3000]);
+
+        // A trailer declaring less than the data expands to.
+        let mut short = compressed.clone();
+        let at = short.len() - 4;
+        short[at..].copy_from_slice(&1000u32.to_le_bytes());
+        assert_eq!(
+            gunzip(&short, 3000).unwrap_err().to_string(),
+            "expands beyond the 1000 bytes the archive declares for it: a damaged archive or a \
+             decompression bomb; refused"
+        );
+        // One declaring more fails gzip's own check of the size.
+        short[at..].copy_from_slice(&4000u32.to_le_bytes());
+        assert_eq!(
+            gunzip(&short, 5000).unwrap_err().to_string(),
+            "corrupt gzip stream does not have a matching checksum"
+        );
+        assert_eq!(
+            read_declared(&b"abc"[..], 4, 10).unwrap_err().to_string(),
+            "ends after 3 of the 4 bytes the archive declares for it: a damaged archive"
+        );
+    }
+
+    #[test]
+    fn only_regular_files_named_or_starting_like_bundles_are_bundles() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("System.evtx");
+        std::fs::write(&log, EVTX_HEAD).unwrap();
+        assert!(Bundle::of(&log).is_none());
+        let folder = dir.path().join("logs.zip");
+        std::fs::create_dir(&folder).unwrap();
+        assert!(Bundle::of(&folder).is_none());
+        let named = dir.path().join("broken.ZIP");
+        std::fs::write(&named, b"junk").unwrap();
+        assert_eq!(Bundle::of(&named).unwrap().kind, Kind::Zip);
+        let sniffed = dir.path().join("attachment");
+        std::fs::write(&sniffed, b"PK\x03\x04").unwrap();
+        assert_eq!(Bundle::of(&sniffed).unwrap().kind, Kind::Zip);
+    }
 }

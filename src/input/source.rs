@@ -74,11 +74,17 @@ pub fn size_hint(path: &Path) -> u64 {
     Source::of(path).size_hint()
 }
 
-/// Standard input up to [`MAX_STREAM`]; gzip-compressed input is decompressed.
+/// Standard input up to [`MAX_STREAM`]; gzip-compressed input is decompressed (a zip's
+/// members cannot be listed before it is read, as discovery needs).
 fn read_stdin() -> io::Result<Vec<u8>> {
     let bytes = read_capped(io::stdin().lock())?;
     if bundle::is_gzip(&bytes) {
-        return bundle::gunzip(&bytes[..], MAX_STREAM);
+        return bundle::gunzip(&bytes, MAX_STREAM);
+    }
+    if bundle::is_zip(&bytes) {
+        return Err(io::Error::other(
+            "a zip archive on standard input: save it to a file and name the file",
+        ));
     }
     Ok(bytes)
 }
@@ -203,8 +209,9 @@ mod tests {
             _ => panic!("not a member"),
         }
         // A file of that very name wins.
-        std::fs::write(&member, b"x").unwrap();
-        assert!(matches!(Source::of(&member), Source::File(_)));
+        let named_like_a_member = dir.path().join("logs.zip!System.evtx");
+        std::fs::write(&named_like_a_member, b"x").unwrap();
+        assert!(matches!(Source::of(&named_like_a_member), Source::File(_)));
         let absent = dir.path().join("none.zip!System.evtx");
         assert!(matches!(Source::of(&absent), Source::File(_)));
     }
