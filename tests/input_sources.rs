@@ -257,6 +257,23 @@ fn a_corrupt_zip_is_listed_beside_the_readable_inputs() {
     assert_eq!(alone.status.code(), Some(2));
     assert_eq!(stdout(&alone), "");
 
+    // A zip under another name is read as a file, and said to be a zip.
+    let unnamed = dir.path().join("attachment");
+    write_zip(
+        &unnamed,
+        &[("System.evtx".into(), std::fs::read(&log).unwrap())],
+    );
+    let out = evtdoctor(&["events", unnamed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}: offset 0 (0x0): a zip archive: name it .zip to read the logs in it",
+            unnamed.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+
     // In analyze's report it is an input that could not be read.
     let out = evtdoctor(&[
         "analyze",

@@ -40,6 +40,17 @@ pub fn split_member_name(path: &Path) -> Option<(Bundle<'_>, &str)> {
     })
 }
 
+/// What to do with an input that is a bundle under another name.
+pub fn misnamed(bytes: &[u8]) -> Option<&'static str> {
+    if is_zip(bytes) {
+        Some("a zip archive: name it .zip to read the logs in it")
+    } else if is_gzip(bytes) {
+        Some("gzip-compressed: name it .gz to read the log in it")
+    } else {
+        None
+    }
+}
+
 /// True for the start of a zip archive.
 pub fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(EMPTY_ZIP_MAGIC)
@@ -59,27 +70,19 @@ pub fn gunzip(compressed: &[u8], cap: u64) -> io::Result<Vec<u8>> {
 }
 
 impl<'a> Bundle<'a> {
-    /// The bundle at `path`, when it is a regular file named `.zip`/`.gz` or starting like one.
+    /// The bundle at `path`, when it is a regular file named `.zip` or `.gz` (by name: telling
+    /// by content would open every file a directory walk meets; [`misnamed`] gives the hint).
     pub fn of(path: &'a Path) -> Option<Bundle<'a>> {
-        if !std::fs::metadata(path).ok()?.is_file() {
-            return None;
-        }
-        let extension = path.extension().map(|e| e.to_ascii_lowercase());
-        let kind = match extension.as_ref().and_then(|e| e.to_str()) {
-            Some("zip") => Kind::Zip,
-            Some("gz") => Kind::Gzip,
-            _ => {
-                let head = super::source::file_head(path, 4).ok()?;
-                if is_zip(&head) {
-                    Kind::Zip
-                } else if is_gzip(&head) {
-                    Kind::Gzip
-                } else {
-                    return None;
-                }
-            }
+        let extension = path.extension()?.to_ascii_lowercase();
+        let kind = match extension.to_str()? {
+            "zip" => Kind::Zip,
+            "gz" => Kind::Gzip,
+            _ => return None,
         };
-        Some(Bundle { path, kind })
+        std::fs::metadata(path)
+            .ok()?
+            .is_file()
+            .then_some(Bundle { path, kind })
     }
 
     /// The input name of one of its members.
@@ -141,12 +144,8 @@ impl<'a> Bundle<'a> {
 
     /// A .gz's one member: its name without `.gz`.
     fn gzip_member(&self) -> String {
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let lower = name.to_ascii_lowercase();
-        match lower.strip_suffix(".gz") {
-            Some(stem) if !stem.is_empty() => name[..stem.len()].to_owned(),
-            _ => name.into_owned(),
-        }
+        let stem = self.path.file_stem().unwrap_or_default();
+        stem.to_string_lossy().into_owned()
     }
 
     fn check_gzip_member(&self, member: &str) -> io::Result<()> {
@@ -340,11 +339,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&[b'x'; 3000]).unwrap();
         let compressed = gz.finish().unwrap();
-        for (name, member) in [
-            ("System.evtx.gz", "System.evtx"),
-            ("LOGS.GZ", "LOGS"),
-            ("sent-by-mail", "sent-by-mail"),
-        ] {
+        for (name, member) in [("System.evtx.gz", "System.evtx"), ("LOGS.GZ", "LOGS")] {
             let path = dir.path().join(name);
             std::fs::write(&path, &compressed).unwrap();
             let bundle = Bundle::of(&path).unwrap();
@@ -381,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn only_regular_files_named_or_starting_like_bundles_are_bundles() {
+    fn only_regular_files_named_zip_or_gz_are_bundles() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("System.evtx");
         std::fs::write(&log, EVTX_HEAD).unwrap();
@@ -392,8 +387,17 @@ mod tests {
         let named = dir.path().join("broken.ZIP");
         std::fs::write(&named, b"junk").unwrap();
         assert_eq!(Bundle::of(&named).unwrap().kind, Kind::Zip);
-        let sniffed = dir.path().join("attachment");
-        std::fs::write(&sniffed, b"PK\x03\x04").unwrap();
-        assert_eq!(Bundle::of(&sniffed).unwrap().kind, Kind::Zip);
+        let unnamed = dir.path().join("attachment");
+        std::fs::write(&unnamed, b"PK\x03\x04").unwrap();
+        assert!(Bundle::of(&unnamed).is_none());
+        assert_eq!(
+            misnamed(b"PK\x03\x04"),
+            Some("a zip archive: name it .zip to read the logs in it")
+        );
+        assert_eq!(
+            misnamed(b"\x1f\x8b\x08"),
+            Some("gzip-compressed: name it .gz to read the log in it")
+        );
+        assert_eq!(misnamed(EVTX_HEAD), None);
     }
 }

@@ -241,7 +241,10 @@ fn read_unhashed<R: Send>(
             "an ESE database, not an event log (use `evtdoctor db`)",
         )),
         (_, None) if bytes.is_empty() => Err(Problem::at_offset(0, "empty file")),
-        _ => Err(Problem::at_offset(0, "not a recognised event log format")),
+        _ => Err(Problem::at_offset(
+            0,
+            bundle::misnamed(bytes).unwrap_or("not a recognised event log format"),
+        )),
     };
     if !pending.is_empty() {
         deliver(batch(pending, basis, &per_batch));

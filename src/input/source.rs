@@ -37,7 +37,8 @@ impl<'a> Source<'a> {
         if path == Path::new(STDIN) {
             return Source::Stdin;
         }
-        if std::fs::symlink_metadata(path).is_err() {
+        let may_be_member = path.to_str().is_some_and(|name| name.contains('!'));
+        if may_be_member && std::fs::symlink_metadata(path).is_err() {
             if let Some((bundle, member)) = bundle::split_member_name(path) {
                 return Source::Member { bundle, member };
             }
