@@ -114,6 +114,15 @@ fn a_zip_of_the_kms_sample_gives_the_folders_report() {
         "{conclusion}"
     );
 
+    // A report never replaces the bundle its inputs come from.
+    let zip_bytes = std::fs::read(&zip).unwrap();
+    for command in ["events", "analyze"] {
+        let out = evtdoctor(&[command, zip.to_str().unwrap(), "-o", zip.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("kms.zip"), "{}", stderr(&out));
+        assert_eq!(std::fs::read(&zip).unwrap(), zip_bytes);
+    }
+
     // The member that is no log is skipped, said only with --verbose.
     let quiet = evtdoctor(&["events", "--jsonl", zip.to_str().unwrap()]);
     assert!(!stderr(&quiet).contains("notes.pdf"), "{}", stderr(&quiet));

@@ -50,7 +50,10 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     }
     if let Some(output) = &args.output {
         let inputs = files.iter().chain(&args.fix_db);
-        if let Some(input) = inputs.into_iter().find(|i| same_file(i, output)) {
+        if let Some(input) = inputs
+            .into_iter()
+            .find(|i| same_file(input::file_of(i), output))
+        {
             eprintln!(
                 "evtdoctor: {}: refused: the report would overwrite the input {}",
                 output.display(),

@@ -85,6 +85,10 @@ impl<'a> Bundle<'a> {
             .then_some(Bundle { path, kind })
     }
 
+    pub fn path(&self) -> &'a Path {
+        self.path
+    }
+
     /// The input name of one of its members.
     pub fn member_name(&self, member: &str) -> PathBuf {
         let mut name = OsString::from(self.path.as_os_str());
@@ -183,6 +187,11 @@ impl<'a> Bundle<'a> {
             let mut head = Vec::with_capacity(DETECT_HEAD);
             if let Err(e) = (&mut entry).take(DETECT_HEAD as u64).read_to_end(&mut head) {
                 self.note_skipped(&name, &format!("cannot be read: {e}"), Verbosity::Normal);
+                continue;
+            }
+            if misnamed(&head).is_some() {
+                let why = "a bundle inside a bundle: unpack the outer one to read it";
+                self.note_skipped(&name, why, Verbosity::Normal);
                 continue;
             }
             match detect_format(&head) {

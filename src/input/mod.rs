@@ -14,7 +14,7 @@ mod discover;
 mod source;
 
 pub use discover::{discover, PathError};
-pub use source::{file_head, read_capped, read_input, size_hint, MAX_FILE, MAX_STREAM};
+pub use source::{file_head, file_of, read_capped, read_input, size_hint, MAX_FILE, MAX_STREAM};
 
 /// How many bytes detection looks at.
 const DETECT_HEAD: usize = 8192;

@@ -65,6 +65,15 @@ impl<'a> Source<'a> {
     }
 }
 
+/// The file an input's bytes come from: its bundle for a member, else the input itself (what
+/// an output must never replace).
+pub fn file_of(path: &Path) -> &Path {
+    match Source::of(path) {
+        Source::Member { bundle, .. } => bundle.path(),
+        _ => path,
+    }
+}
+
 /// Reads an input named by discovery (see [`Source::of`]).
 pub fn read_input(path: &Path) -> io::Result<Vec<u8>> {
     Source::of(path).read()
