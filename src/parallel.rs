@@ -6,7 +6,7 @@
 //! input sizes. Results are handed on in input order, so output does not depend on the thread
 //! count.
 
-use crate::input::ReadOptions;
+use crate::input::{self, ReadOptions};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ pub fn read_in_order<T: Send, E>(
         threads: 1,
         ..options
     };
-    let sizes: Vec<u64> = files.iter().map(|f| file_size(f)).collect();
+    let sizes: Vec<u64> = files.iter().map(|f| input::size_hint(f)).collect();
     let mut at = 0;
     while at < files.len() {
         let end = batch_end(&sizes, at);
@@ -75,11 +75,6 @@ fn batch_end(sizes: &[u64], start: usize) -> usize {
         end += 1;
     }
     end
-}
-
-/// The size of a file, 0 when it cannot be read (reading it then reports why).
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 #[cfg(test)]

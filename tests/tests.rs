@@ -38,6 +38,7 @@ mod export_offset;
 mod fix_cli;
 mod fix_safety;
 mod hostile_inputs;
+mod input_sources;
 mod parallel_cli;
 mod rule_pack;
 mod rules_docs;

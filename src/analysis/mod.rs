@@ -55,6 +55,9 @@ pub enum AnalysisError {
     Rules(Vec<FileProblem>),
     #[error("{}: refused: the report would overwrite the input {}", output.display(), input.display())]
     OverwritesInput { output: PathBuf, input: PathBuf },
+    /// The paths cannot be used as given (standard input named twice).
+    #[error(transparent)]
+    Inputs(anyhow::Error),
     #[error("no readable input")]
     NoReadableInput,
     /// Fixing the database failed after it had started (not a refusal).
@@ -66,14 +69,14 @@ pub enum AnalysisError {
 /// go to stderr as it runs.
 pub fn analyze(request: AnalysisRequest<'_>) -> Result<Analysis, AnalysisError> {
     let pack = Pack::with_dirs(request.rule_dirs).map_err(AnalysisError::Rules)?;
-    let (files, path_errors) = input::discover(request.paths);
+    let (files, path_errors) = input::discover(request.paths).map_err(AnalysisError::Inputs)?;
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }
     let fix_db = request.fix.as_ref().map(|fix| fix.db);
     if let Some(output) = request.report_file {
         let mut inputs = files.iter().map(PathBuf::as_path).chain(fix_db);
-        if let Some(input) = inputs.find(|i| same_file(i, output)) {
+        if let Some(input) = inputs.find(|i| same_file(input::file_of(i), output)) {
             return Err(AnalysisError::OverwritesInput {
                 output: output.to_path_buf(),
                 input: input.to_path_buf(),

@@ -33,7 +33,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
     };
     let analysis = match analyze(request) {
         Ok(analysis) => analysis,
-        Err(AnalysisError::FixFailed(error)) => return Err(error),
+        Err(AnalysisError::FixFailed(error) | AnalysisError::Inputs(error)) => return Err(error),
         Err(AnalysisError::Rules(problems)) => {
             problems.iter().for_each(|p| eprintln!("evtdoctor: {p}"));
             return Ok(ExitCode::Usage);

@@ -13,7 +13,7 @@ use std::io::{self, BufWriter};
 pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
     let format = destination::resolve_format(args.output.given(), args.file.path.as_deref())?;
-    let (files, path_errors) = input::discover(&args.paths);
+    let (files, path_errors) = input::discover(&args.paths)?;
     for error in &path_errors {
         eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
     }

@@ -4,7 +4,6 @@
 pub mod rules;
 
 use crate::correlate::{Correlation, DatabaseHeaderRef, Evidence, Fact};
-use crate::input::InputBytes;
 use evtdoctor_parsers::detect::ESE_SIGNATURE;
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::ese::Database;
@@ -47,9 +46,9 @@ fn state_name<S: serde::Serializer>(state: &DbState, s: S) -> Result<S::Ok, S::E
 impl DatabaseFile {
     /// Whether the file is there, is ESE, and what its header says.
     pub fn inspect(path: &Path) -> DatabaseFile {
-        let head = InputBytes::open(path)
+        let head = crate::input::file_head(path, 8)
             .ok()
-            .map(|input| input.bytes().get(4..8).map(<[u8]>::to_vec));
+            .map(|head| head.get(4..8).map(<[u8]>::to_vec));
         let ese_signature = matches!(head, Some(Some(sig)) if sig == ESE_SIGNATURE);
         let header = ese_signature
             .then(|| std::fs::File::open(path).ok())

@@ -110,7 +110,10 @@ impl Destination {
         let Some(path) = path else {
             return Ok(Destination::Stdout);
         };
-        if let Some(input) = inputs.iter().find(|input| same_file(input, path)) {
+        if let Some(input) = inputs
+            .iter()
+            .find(|input| same_file(crate::input::file_of(input), path))
+        {
             bail!(
                 "{}: is the input {}; refusing to overwrite it",
                 path.display(),

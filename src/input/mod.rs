@@ -9,6 +9,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+mod bundle;
+mod discover;
+mod source;
+
+pub use discover::{discover, PathError};
+pub use source::{file_head, file_of, read_capped, read_input, size_hint, MAX_FILE, MAX_STREAM};
+
 /// How many bytes detection looks at.
 const DETECT_HEAD: usize = 8192;
 
@@ -63,144 +70,6 @@ impl InputReport {
     }
 }
 
-/// A path the user named that cannot be used as an input.
-#[derive(Debug, Clone)]
-pub struct PathError {
-    pub path: PathBuf,
-    pub message: String,
-}
-
-/// Expands the given paths: files as they are, directories walked recursively (sorted, so runs
-/// are deterministic). Hidden entries inside directories are skipped.
-pub fn discover(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    for path in paths {
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => {
-                let before = files.len();
-                walk(path, &mut files, &mut errors);
-                if files.len() == before {
-                    errors.push(PathError {
-                        path: path.clone(),
-                        message: "the directory holds no logs (no files in it or below it)".into(),
-                    });
-                }
-            }
-            Ok(_) => files.push(path.clone()),
-            Err(e) => errors.push(PathError {
-                path: path.clone(),
-                message: e.to_string(),
-            }),
-        }
-    }
-    (files, errors)
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<PathError>) {
-    let mut stack = vec![dir.to_path_buf()];
-    let mut found = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) => {
-                errors.push(PathError {
-                    path: dir,
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = entry.path();
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(path),
-                Ok(t) if t.is_file() => found.push(path),
-                // Symlinks: follow to files, not into directories (no cycles).
-                Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
-                    Ok(target) if target.is_file() => found.push(path),
-                    Ok(target) if !target.is_dir() => skip_special(&path),
-                    _ => {}
-                },
-                Ok(_) => skip_special(&path),
-                Err(_) => {}
-            }
-        }
-    }
-    found.sort();
-    files.extend(found);
-}
-
-/// FIFOs, devices and sockets met while walking a directory are not read (one could block or
-/// never end); named on the command line they are, up to [`STREAM_CAP`].
-fn skip_special(path: &Path) {
-    eprintln!(
-        "evtdoctor: {}: skipped: not a regular file (FIFO, device or socket); name it on the \
-         command line to read it",
-        path.display()
-    );
-}
-
-/// At most this much is read from an input that is not a regular file (a FIFO, a device,
-/// standard input), whose size is not known beforehand.
-pub const STREAM_CAP: u64 = 256 * 1024 * 1024;
-
-/// Everything `reader` gives up to its end, or an error once it gives more than [`STREAM_CAP`].
-pub fn read_capped(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut reader.take(STREAM_CAP + 1), &mut bytes)?;
-    if bytes.len() as u64 > STREAM_CAP {
-        return Err(std::io::Error::other(format!(
-            "not a regular file and longer than the {} MiB read from such inputs: copy it to \
-             a file to read it",
-            STREAM_CAP >> 20
-        )));
-    }
-    Ok(bytes)
-}
-
-/// The bytes of an input file: large ones memory-mapped so they are not copied, small ones
-/// read into memory (mapping and unmapping takes a process-wide lock that serialises threads
-/// reading many small files).
-pub enum InputBytes {
-    Mapped(memmap2::Mmap),
-    Read(Vec<u8>),
-}
-
-/// From this size on an input is memory-mapped.
-const MAP_FROM: u64 = 8 * 1024 * 1024;
-
-impl InputBytes {
-    pub fn open(path: &Path) -> std::io::Result<InputBytes> {
-        let mut file = std::fs::File::open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return read_capped(file).map(InputBytes::Read);
-        }
-        let len = meta.len();
-        if len < MAP_FROM {
-            let mut bytes = Vec::with_capacity(len as usize);
-            std::io::Read::read_to_end(&mut file, &mut bytes)?;
-            return Ok(InputBytes::Read(bytes));
-        }
-        // SAFETY: the map is read-only and private to this process. Another process truncating
-        // the file while it is read could fault; inputs are exported logs at rest, and the
-        // alternative (reading whole multi-GiB files into memory) is worse.
-        let map = unsafe { memmap2::Mmap::map(&file)? };
-        Ok(InputBytes::Mapped(map))
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        match self {
-            InputBytes::Mapped(map) => map,
-            InputBytes::Read(bytes) => bytes,
-        }
-    }
-}
-
 /// Reads one input and hands every event to `sink`, in input order.
 /// Never fails: what went wrong is in the returned report.
 pub fn read_events(path: &Path, options: ReadOptions, mut sink: impl FnMut(Event)) -> InputReport {
@@ -229,8 +98,8 @@ pub fn read_batches<R: Send>(
     per_batch: impl Fn(Vec<Event>, TimeBasis) -> R + Sync,
     sink: impl FnMut(R),
 ) -> InputReport {
-    match InputBytes::open(path) {
-        Ok(input) => read_bytes_batches(path, input.bytes(), options, per_batch, sink),
+    match read_input(path) {
+        Ok(bytes) => read_bytes_batches(path, &bytes, options, per_batch, sink),
         Err(e) => {
             let mut report = InputReport::new(path);
             report.fatal = Some(format!("cannot read: {e}"));
@@ -239,8 +108,7 @@ pub fn read_batches<R: Send>(
     }
 }
 
-/// Reads an input already in memory (standard input, or a mapped file); `name` labels it in
-/// the report.
+/// Reads an input already in memory; `name` labels it in the report.
 pub fn read_bytes(
     name: &Path,
     bytes: &[u8],
@@ -373,7 +241,10 @@ fn read_unhashed<R: Send>(
             "an ESE database, not an event log (use `evtdoctor db`)",
         )),
         (_, None) if bytes.is_empty() => Err(Problem::at_offset(0, "empty file")),
-        _ => Err(Problem::at_offset(0, "not a recognised event log format")),
+        _ => Err(Problem::at_offset(
+            0,
+            bundle::misnamed(bytes).unwrap_or("not a recognised event log format"),
+        )),
     };
     if !pending.is_empty() {
         deliver(batch(pending, basis, &per_batch));
