@@ -8,7 +8,7 @@ pub mod destination;
 pub mod event_json;
 pub mod events;
 
-use crate::input::InputReport;
+use crate::input::{InputReport, PathError};
 use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use evtdoctor_parsers::text::TimeBasis;
@@ -58,6 +58,13 @@ pub fn time_text(time: Option<DateTime<Utc>>, basis: TimeBasis) -> String {
         ""
     };
     format!("{}{mark}", time.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// The paths named that cannot be read, one error line each.
+pub fn print_path_errors(errors: &[PathError]) {
+    for error in errors {
+        crate::error!("{}: {}", error.path.display(), error.message);
+    }
 }
 
 /// An input's problems on stderr, one line each, naming file and offset; a flood is capped.

@@ -10,6 +10,7 @@ use crate::defrag::fix::Confirm;
 use crate::diagnose::rules::{FileProblem, Pack};
 use crate::diagnose::{diagnose_with, Context, DatabaseFile};
 use crate::input::{self, ReadOptions};
+use crate::output::print_path_errors;
 use crate::report::{InputSummary, Report, ReportOptions, TimeZone};
 use std::path::{Path, PathBuf};
 
@@ -70,9 +71,7 @@ pub enum AnalysisError {
 pub fn analyze(request: AnalysisRequest<'_>) -> Result<Analysis, AnalysisError> {
     let pack = Pack::with_dirs(request.rule_dirs).map_err(AnalysisError::Rules)?;
     let (files, path_errors) = input::discover(request.paths).map_err(AnalysisError::Inputs)?;
-    for error in &path_errors {
-        eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
-    }
+    print_path_errors(&path_errors);
     let fix_db = request.fix.as_ref().map(|fix| fix.db);
     if let Some(output) = request.report_file {
         let mut inputs = files.iter().map(PathBuf::as_path).chain(fix_db);

@@ -35,11 +35,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<ExitCode> {
         Ok(analysis) => analysis,
         Err(AnalysisError::FixFailed(error) | AnalysisError::Inputs(error)) => return Err(error),
         Err(AnalysisError::Rules(problems)) => {
-            problems.iter().for_each(|p| eprintln!("evtdoctor: {p}"));
+            problems.iter().for_each(|p| crate::error!("{p}"));
             return Ok(ExitCode::Usage);
         }
         Err(refusal) => {
-            eprintln!("evtdoctor: {refusal}");
+            crate::error!("{refusal}");
             return Ok(ExitCode::Usage);
         }
     };

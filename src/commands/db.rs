@@ -72,11 +72,11 @@ enum Unopened {
 /// Opens a database, or explains on stderr why it is not one.
 fn open(path: &Path) -> std::result::Result<Database<File>, Unopened> {
     let file = File::open(path).map_err(|e| {
-        eprintln!("evtdoctor: {}: {e}", path.display());
+        crate::error!("{}: {e}", path.display());
         Unopened::Unreadable
     })?;
     Database::open(file).map_err(|error| {
-        eprintln!("evtdoctor: {}: {error}", path.display());
+        crate::error!("{}: {error}", path.display());
         match error {
             OpenError::NotEse(_) => Unopened::Unreadable,
             OpenError::Damaged { ref header, .. } => Unopened::Damaged {
@@ -93,7 +93,7 @@ fn header(args: &DbHeaderArgs) -> Result<ExitCode> {
     let (header, problems, code) = match open(&args.file) {
         Ok(db) => {
             for problem in &db.header_problems {
-                eprintln!("evtdoctor: {}: {problem}", args.file.display());
+                crate::error!("{}: {problem}", args.file.display());
             }
             (Box::new(db.header), db.header_problems, ExitCode::Clean)
         }
@@ -244,7 +244,7 @@ fn dump(args: &DbDumpArgs) -> Result<ExitCode> {
     if tables.len() > 1 {
         match format {
             Format::Csv => {
-                eprintln!("evtdoctor: --format csv needs --table (tables differ in columns)");
+                crate::error!("--format csv needs --table (tables differ in columns)");
                 return Ok(ExitCode::Usage);
             }
             Format::Table | Format::Markdown => {
@@ -389,7 +389,7 @@ fn list_tables(
         })
         .collect();
     write_table_list(out, &counted, format)?;
-    eprintln!("evtdoctor: pick a table with --table NAME; {problems} problem(s)");
+    crate::error!("pick a table with --table NAME; {problems} problem(s)");
     Ok(if problems == 0 {
         ExitCode::Clean
     } else {

@@ -6,6 +6,7 @@ use crate::input;
 use crate::listing::stream_matching;
 use crate::output::destination::{self, Destination};
 use crate::output::events::Sink;
+use crate::output::print_path_errors;
 use crate::ExitCode;
 use anyhow::{Context, Result};
 use std::io::{self, BufWriter};
@@ -14,13 +15,11 @@ pub fn run(args: &EventsArgs) -> Result<ExitCode> {
     let filter = EventFilter::from_args(&args.filter)?;
     let format = destination::resolve_format(args.output.given(), args.file.path.as_deref())?;
     let (files, path_errors) = input::discover(&args.paths)?;
-    for error in &path_errors {
-        eprintln!("evtdoctor: {}: {}", error.path.display(), error.message);
-    }
+    print_path_errors(&path_errors);
 
     if files.is_empty() {
         // Nothing to list: stdout stays empty rather than saying no record matched.
-        eprintln!("evtdoctor: no readable input");
+        crate::error!("no readable input");
         return Ok(ExitCode::Usage);
     }
 

@@ -16,7 +16,7 @@ pub fn run(command: &RulesCommand) -> Result<ExitCode> {
 /// The pack with `--rules`, or the problems printed.
 fn pack(args: &RulesPackArgs) -> Result<Pack, ExitCode> {
     Pack::with_dirs(&args.rules).map_err(|problems| {
-        problems.iter().for_each(|p| eprintln!("evtdoctor: {p}"));
+        problems.iter().for_each(|p| crate::error!("{p}"));
         ExitCode::Usage
     })
 }
