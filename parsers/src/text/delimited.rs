@@ -115,107 +115,169 @@ pub struct Record {
 }
 
 /// Splits `lines` into records. A field that starts with `"` is quoted: it may hold the
-/// delimiter, doubled quotes and line breaks.
-pub fn records(lines: &[&str], delimiter: char) -> Vec<Result<Record, Problem>> {
+/// delimiter (ASCII), doubled quotes and line breaks.
+pub fn records(lines: &[&str], delimiter: u8) -> Vec<Result<Record, Problem>> {
+    let mut tokenizer = Tokenizer::new(delimiter);
     let mut out = Vec::new();
     let mut index = 0;
     while let Some(first) = lines.get(index) {
         let line = index as u64 + 1;
-        let mut splitter = Splitter::new(delimiter);
-        splitter.feed(first.trim_end_matches('\r'));
+        let text = first.trim_end_matches('\r');
+        if text.is_empty() {
+            // csv-core passes over empty lines without a record, which would look like an
+            // open quote here.
+            index += 1;
+            continue;
+        }
+        let mut closed = tokenizer.feed_line(text);
         let mut used = 1;
         let mut last = first;
-        while splitter.quoted {
+        let mut damaged = false;
+        while !closed {
             // Damage (NUL bytes, marked U+FFFD) may have taken the closing quote: the field
             // ends with the damaged line, so that the damage stays in this record.
             if last.contains(char::REPLACEMENT_CHARACTER) {
-                splitter.quoted = false;
+                damaged = true;
                 break;
             }
             match lines.get(index + used) {
                 Some(next) if used < MAX_RECORD_LINES => {
-                    splitter.feed("\n");
-                    splitter.feed(next.trim_end_matches('\r'));
+                    closed = tokenizer.feed_line(next.trim_end_matches('\r'));
                     used += 1;
                     last = next;
                 }
                 _ => break,
             }
         }
-        if splitter.quoted {
-            out.push(Err(Problem::at_line(line, "unterminated quoted field")));
-            used = 1; // go on with the next line
-        } else if used > 1 || !first.trim().is_empty() {
-            out.push(Ok(Record {
-                line,
-                fields: splitter.finish(),
-            }));
+        let fields = if closed {
+            Some(tokenizer.take_fields())
+        } else if damaged {
+            Some(tokenizer.finish_open())
+        } else {
+            tokenizer.restart();
+            None
+        };
+        match fields {
+            None => {
+                out.push(Err(Problem::at_line(line, "unterminated quoted field")));
+                used = 1; // go on with the next line
+            }
+            Some(fields) if used > 1 || !first.trim().is_empty() => {
+                out.push(Ok(Record { line, fields }));
+            }
+            Some(_) => {}
         }
         index += used;
     }
     out
 }
 
-/// Splits one record as its lines arrive.
-struct Splitter {
-    delimiter: char,
-    fields: Vec<String>,
-    field: String,
-    at_start: bool,
-    quoted: bool,
-    /// A quote inside a quoted field: either the end of the field or the first of a pair.
-    quote_pending: bool,
+/// csv-core's reader, fed one line (and its line break) at a time, so that the caller
+/// decides how far a quoted field may run.
+struct Tokenizer {
+    reader: csv_core::Reader,
+    /// The unquoted bytes of the record being read, and where each of its fields ends.
+    output: Vec<u8>,
+    ends: Vec<usize>,
+    output_len: usize,
+    ends_len: usize,
 }
 
-impl Splitter {
-    fn new(delimiter: char) -> Splitter {
-        Splitter {
-            delimiter,
-            fields: Vec::new(),
-            field: String::new(),
-            at_start: true,
-            quoted: false,
-            quote_pending: false,
+impl Tokenizer {
+    fn new(delimiter: u8) -> Tokenizer {
+        let reader = csv_core::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .terminator(csv_core::Terminator::Any(b'\n'))
+            .quote(b'"')
+            .double_quote(true)
+            .escape(None)
+            .comment(None)
+            .quoting(true)
+            .build();
+        let mut tokenizer = Tokenizer {
+            reader,
+            output: vec![0; 1024],
+            ends: vec![0; 32],
+            output_len: 0,
+            ends_len: 0,
+        };
+        tokenizer.restart();
+        tokenizer
+    }
+
+    /// Forgets the record being read.
+    fn restart(&mut self) {
+        self.reader.reset();
+        self.output_len = 0;
+        self.ends_len = 0;
+        // A fresh reader drops a UTF-8 BOM at the start of its input; these lines are
+        // decoded text, where U+FEFF is a character. A blank line gets it past that check.
+        self.feed(b"\n");
+    }
+
+    /// Feeds one line and its line break; `true` when that completed the record.
+    fn feed_line(&mut self, line: &str) -> bool {
+        // Empty input would mean the end of the input.
+        if !line.is_empty() {
+            self.feed(line.as_bytes());
+        }
+        self.feed(b"\n")
+    }
+
+    /// Feeds `input` (empty: the end of the input); `true` when that completed the record.
+    fn feed(&mut self, mut input: &[u8]) -> bool {
+        loop {
+            let (result, read, written, ended) = self.reader.read_record(
+                input,
+                &mut self.output[self.output_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            input = &input[read..];
+            self.output_len += written;
+            self.ends_len += ended;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => return false,
+                csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => {
+                    return true
+                }
+                csv_core::ReadRecordResult::OutputFull => {
+                    self.output.resize(self.output.len() * 2, 0)
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    self.ends.resize(self.ends.len() * 2, 0)
+                }
+            }
         }
     }
 
-    fn feed(&mut self, text: &str) {
-        for c in text.chars() {
-            if self.quote_pending {
-                self.quote_pending = false;
-                if c == '"' {
-                    self.field.push('"');
-                    continue;
-                }
-                self.quoted = false;
-            }
-            if self.quoted {
-                if c == '"' {
-                    self.quote_pending = true;
-                } else {
-                    self.field.push(c);
-                }
-            } else if c == self.delimiter {
-                self.fields.push(std::mem::take(&mut self.field));
-                self.at_start = true;
-                continue;
-            } else if c == '"' && self.at_start {
-                self.quoted = true;
-            } else {
-                self.field.push(c);
-            }
-            self.at_start = false;
-        }
-        // A quote at the very end of a line closes the field (a pair never spans lines).
-        if self.quote_pending {
-            self.quote_pending = false;
-            self.quoted = false;
-        }
+    /// The fields of the record just completed.
+    fn take_fields(&mut self) -> Vec<String> {
+        let mut start = 0;
+        let fields = self.ends[..self.ends_len]
+            .iter()
+            .map(|&end| {
+                let bytes = self.output.get(start..end).unwrap_or_default();
+                start = end;
+                String::from_utf8_lossy(bytes).into_owned()
+            })
+            .collect();
+        self.output_len = 0;
+        self.ends_len = 0;
+        fields
     }
 
-    fn finish(mut self) -> Vec<String> {
-        self.fields.push(self.field);
-        self.fields
+    /// Ends the record inside its open quoted field, which closes with the last line fed
+    /// (without the line break fed after it).
+    fn finish_open(&mut self) -> Vec<String> {
+        self.feed(b"");
+        let mut fields = self.take_fields();
+        if let Some(last) = fields.last_mut() {
+            if last.ends_with('\n') {
+                last.pop();
+            }
+        }
+        self.restart();
+        fields
     }
 }
 
@@ -253,7 +315,7 @@ pub fn read_delimited(
     records: Vec<Result<Record, Problem>>,
     columns: &[Column],
     has_header: bool,
-    delimiter: char,
+    delimiter: u8,
     clock: &mut Clock,
     sink: &mut dyn FnMut(Item),
 ) {
@@ -268,7 +330,7 @@ pub fn read_delimited(
 fn read_row(
     record: &Record,
     columns: &[Column],
-    delimiter: char,
+    delimiter: u8,
     clock: &mut Clock,
     sink: &mut dyn FnMut(Item),
 ) {
@@ -277,7 +339,7 @@ fn read_row(
     // An unquoted description that holds the delimiter spills into extra fields.
     let spilled;
     if values.len() > columns.len() && columns.last() == Some(&Column::Description) {
-        spilled = values[columns.len() - 1..].join(&delimiter.to_string());
+        spilled = values[columns.len() - 1..].join(&char::from(delimiter).to_string());
         values.truncate(columns.len() - 1);
         values.push(&spilled);
     }
@@ -381,7 +443,7 @@ fn strings(value: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn read(text: &str, delimiter: char) -> Vec<Item> {
+    fn read(text: &str, delimiter: u8) -> Vec<Item> {
         let lines: Vec<&str> = text.lines().collect();
         let records = records(&lines, delimiter);
         let first = records[0].as_ref().unwrap().fields.clone();
@@ -394,10 +456,90 @@ mod tests {
         items
     }
 
+    fn fields(text: &str) -> Vec<Result<(u64, Vec<String>), u64>> {
+        let lines: Vec<&str> = text.lines().collect();
+        records(&lines, b',')
+            .into_iter()
+            .map(|r| match r {
+                Ok(record) => Ok((record.line, record.fields)),
+                Err(problem) => Err(problem.line.unwrap()),
+            })
+            .collect()
+    }
+
+    fn ok(line: u64, fields: &[&str]) -> Result<(u64, Vec<String>), u64> {
+        Ok((line, fields.iter().map(|f| f.to_string()).collect()))
+    }
+
+    #[test]
+    fn quotes_doubled_literal_and_after_closing() {
+        assert_eq!(
+            fields("\"a \"\"b\"\"\",x\"y\"z,\"q\"tail,\"\"\r\n\n  \n"),
+            [ok(1, &["a \"b\"", "x\"y\"z", "qtail", ""])]
+        );
+    }
+
+    #[test]
+    fn quoted_field_spans_lines_keeping_blank_ones() {
+        assert_eq!(
+            fields("a,\"one, \r\n\ntwo\"\"\",b\nc,d\n"),
+            [ok(1, &["a", "one, \n\ntwo\"", "b"]), ok(4, &["c", "d"])]
+        );
+    }
+
+    #[test]
+    fn damaged_line_ends_an_open_quoted_field() {
+        assert_eq!(
+            fields("a,\"one\nt\u{fffd}o\nb,c\n"),
+            [ok(1, &["a", "one\nt\u{fffd}o"]), ok(3, &["b", "c"])]
+        );
+    }
+
+    #[test]
+    fn unterminated_quote_is_reported_at_its_line() {
+        let mut text = String::from("a,b\nc,\"open\n");
+        text.push_str(&"d,e\n".repeat(MAX_RECORD_LINES));
+        let got = fields(&text);
+        assert_eq!(got.len(), MAX_RECORD_LINES + 2);
+        assert_eq!(got[..3], [ok(1, &["a", "b"]), Err(2), ok(3, &["d", "e"])]);
+        assert_eq!(
+            got[MAX_RECORD_LINES + 1],
+            ok(MAX_RECORD_LINES as u64 + 2, &["d", "e"])
+        );
+        // Within the cap the quote closes on a later line.
+        let mut text = String::from("c,\"open\n");
+        text.push_str(&"x\n".repeat(MAX_RECORD_LINES - 2));
+        text.push_str("end\",f\n");
+        let got = fields(&text);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().unwrap().1.len(), 3);
+        // At the last line it does not.
+        assert_eq!(
+            fields("a\n\"open\nmore"),
+            [ok(1, &["a"]), Err(2), ok(3, &["more"])]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_inside_the_text_stays() {
+        assert_eq!(
+            fields("\"x\nunclosed\n\u{feff}a,b\n"),
+            [Err(1), ok(2, &["unclosed"]), ok(3, &["\u{feff}a", "b"])]
+        );
+    }
+
+    #[test]
+    fn many_long_fields_grow_the_buffers() {
+        let long = "y".repeat(5000);
+        let line = vec![long.as_str(); 100].join(",");
+        let got = fields(&line);
+        assert_eq!(got, [Ok((1, vec![long.clone(); 100]))]);
+    }
+
     #[test]
     fn headerless_classic_tab_export() {
         let text = "7/1/2003\t10:00:05 AM\tMSExchangeKMS\tError\tNone\t5085\tN/A\tEXCH01\tKMS can not mount\r\n";
-        let items = read(text, '\t');
+        let items = read(text, b'\t');
         let e = items[0].as_ref().unwrap();
         assert_eq!(
             (e.source.as_str(), e.event_id, e.level),
@@ -418,7 +560,7 @@ mod tests {
         let text = "Level,Date and Time,Source,Event ID,Task Category\n\
 Error,7/1/2003 10:00:05 AM,MSExchangeKMS,5085,None,\"KMS can not mount, \"\"really\"\".\nSecond line.\"\n\
 Information,7/1/2003 10:01:00 AM,EventLog,6005,None,The Event log service was started.\n";
-        let items = read(text, ',');
+        let items = read(text, b',');
         assert_eq!(items.len(), 2, "{items:?}");
         let first = items[0].as_ref().unwrap();
         assert_eq!(
@@ -433,7 +575,7 @@ Information,7/1/2003 10:01:00 AM,EventLog,6005,None,The Event log service was st
     fn powershell_get_eventlog_columns() {
         let text = "\"EventID\",\"MachineName\",\"Data\",\"Index\",\"Category\",\"CategoryNumber\",\"EntryType\",\"Message\",\"Source\",\"ReplacementStrings\",\"InstanceId\",\"TimeGenerated\",\"TimeWritten\",\"UserName\"\n\
 \"5085\",\"EXCH01\",\"System.Byte[]\",\"42\",\"(0)\",\"0\",\"Error\",\"KMS can not mount\",\"MSExchangeKMS\",\"System.String[]\",\"3221230557\",\"7/1/2003 10:00:05 AM\",\"7/1/2003 10:00:06 AM\",\"\"\n";
-        let items = read(text, ',');
+        let items = read(text, b',');
         let e = items[0].as_ref().unwrap();
         assert_eq!(
             (e.event_id, e.qualifiers, e.record_number),
@@ -453,7 +595,7 @@ Information,7/1/2003 10:01:00 AM,EventLog,6005,None,The Event log service was st
     fn powershell_get_winevent_columns() {
         let text = "\"Message\",\"Id\",\"Version\",\"Qualifiers\",\"Level\",\"Task\",\"Opcode\",\"Keywords\",\"RecordId\",\"ProviderName\",\"ProviderId\",\"LogName\",\"ProcessId\",\"ThreadId\",\"MachineName\",\"UserId\",\"TimeCreated\",\"LevelDisplayName\",\"TaskDisplayName\",\"Properties\"\n\
 \"The session setup failed.\nSecond line.\",\"5805\",\"0\",\"0\",\"2\",\"0\",\"0\",\"36028797018963968\",\"63221\",\"NETLOGON\",\"\",\"System\",\"0\",\"0\",\"dc01\",\"S-1-5-18\",\"9/15/2020 7:28:49 PM\",\"Error\",\"None\",\"System.Collections.Generic.List`1[System.Diagnostics.Eventing.Reader.EventProperty]\"\n";
-        let items = read(text, ',');
+        let items = read(text, b',');
         assert_eq!(items.len(), 1, "{items:?}");
         let e = items[0].as_ref().unwrap();
         assert_eq!(
@@ -486,7 +628,7 @@ Information,7/1/2003 10:01:00 AM,EventLog,6005,None,The Event log service was st
             "file,log,record_number,event_record_id,event_id,level,source,provider,strings\n\
 x,System,7,9,6009,Information,EventLog,Microsoft-Windows-EventLog,\"[\"\"a,b\"\",\"\"\"\"]\"\n\
 x,System,8,,6005,Information,EventLog,,old\u{1f}joined\n";
-        let items = read(text, ',');
+        let items = read(text, b',');
         let e = items[0].as_ref().unwrap();
         assert_eq!((e.record_number, e.event_record_id), (Some(7), Some(9)));
         assert_eq!(e.provider.as_deref(), Some("Microsoft-Windows-EventLog"));
@@ -499,7 +641,7 @@ x,System,8,,6005,Information,EventLog,,old\u{1f}joined\n";
     #[test]
     fn bad_rows_are_reported_and_good_ones_kept() {
         let text = "Source,Event ID,Data,Level\nA,1,4142,Error\nB,x,41,Error\nC,3,zz,Error\n\"D,4\nE,5,,Warning\n";
-        let items = read(text, ',');
+        let items = read(text, b',');
         let lines: Vec<Result<u64, u64>> = items
             .iter()
             .map(|i| match i {

@@ -238,7 +238,7 @@ fn read_delimited(
     };
     let body = lines.get(start..)?;
     let head = body.first()?;
-    let delimiter = if head.contains('\t') { '\t' } else { ',' };
+    let delimiter = if head.contains('\t') { b'\t' } else { b',' };
     let records = delimited::records(body, delimiter);
     let first_layout = match records.first()? {
         Ok(first) => delimited::layout(&first.fields),
