@@ -198,11 +198,12 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
     let proven = std::thread::scope(|scope| {
         let side = scope.spawn(|| {
             let db = super::open(work.source_path).map_err(|e| format!("{e:#}"))?;
-            let catalog = verify::read_catalog(&db)?;
-            let unicode = unicode_keys::unicode_indexes(&db, &catalog)?;
+            let catalog = verify::read_catalog(&db).map_err(|e| e.to_string())?;
+            let unicode =
+                unicode_keys::unicode_indexes(&db, &catalog).map_err(|e| e.to_string())?;
             let before = Facts::of(work.source_path, os_before, work.hashing)
                 .map_err(|e| format!("{e:#}"))?;
-            Ok((catalog, unicode, before))
+            Ok::<_, String>((catalog, unicode, before))
         });
         let growing = &growing;
         let verifier =
@@ -210,7 +211,7 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
         let mut tree_done = |tree| {
             finished
                 .send(tree)
-                .map_err(|_| "the verifier stopped".to_owned())
+                .map_err(|_| rebuild::RebuildError::VerifierStopped)
         };
         let rebuilt = super::write_rebuilt(
             source,
@@ -245,7 +246,7 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
                 .and_then(|compared| {
                     let (old_catalog, unicode, before) = helper(side.join())?;
                     let verified = verify::compare(source, &old_catalog, &new, &compared);
-                    Ok((verified.map_err(failed), unicode, before))
+                    Ok((verified.map_err(|e| failed(e.to_string())), unicode, before))
                 });
             (helper(checked.join()), compared)
         });
@@ -266,9 +267,13 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
     proven
 }
 
-/// A helper thread's outcome; a panic there (a bug) becomes an error, not a crash.
-fn helper<T>(joined: std::thread::Result<Result<T, String>>) -> Result<T, String> {
-    joined.unwrap_or_else(|_| Err("a helper thread stopped unexpectedly".into()))
+/// A helper thread's outcome, its error as the reason to refuse; a panic there (a bug)
+/// becomes an error, not a crash.
+fn helper<T, E: std::fmt::Display>(joined: std::thread::Result<Result<T, E>>) -> Result<T, String> {
+    match joined {
+        Ok(outcome) => outcome.map_err(|e| e.to_string()),
+        Err(_) => Err("a helper thread stopped unexpectedly".into()),
+    }
 }
 
 /// The new file as the verifier reads it while it is written: with the header it will get,
@@ -278,7 +283,7 @@ fn growing_new_file(
     temp: &Path,
     options: &RebuildOptions,
 ) -> Result<Database<File>> {
-    let header = rebuild::new_header(source, options).map_err(anyhow::Error::msg)?;
+    let header = rebuild::new_header(source, options)?;
     let header = FileHeader::parse(&header).map_err(anyhow::Error::msg)?;
     let reader = File::open(temp).with_context(|| format!("{}: cannot open", temp.display()))?;
     Ok(Database::being_written(reader, header, source.file_size()))
