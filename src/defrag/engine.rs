@@ -52,7 +52,8 @@ pub fn claim(
     force: bool,
     backup_dir: Option<&Path>,
 ) -> Result<(PathBuf, RunLock), DefragError> {
-    let file = files::resolve_database(path, force).map_err(DefragError::Refused)?;
+    let file =
+        files::resolve_database(path, force).map_err(|e| DefragError::Refused(e.to_string()))?;
     let lock = RunLock::take(&file)
         .map_err(|e| DefragError::Refused(format!("{e}; the database is untouched")))?;
     let backup_dir = backup_dir.map_or_else(|| beside(&file), Path::to_path_buf);
