@@ -15,7 +15,7 @@ use evtdoctor_parsers::ese::catalog::CATALOG_ROOT;
 use evtdoctor_parsers::ese::checksum::{set_page_checksums, uses_ecc};
 use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, NODE_DELETED};
 use evtdoctor_parsers::ese::write::space::space_header;
-use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder};
+use evtdoctor_parsers::ese::write::{PageFormat, TreeBuilder, WriteError};
 use evtdoctor_parsers::ese::{Catalog, Database};
 use evtdoctor_parsers::le::le_u32;
 use serde_json::Value as Json;
@@ -73,7 +73,8 @@ fn grown_database_defragments_and_verifies() {
     };
     let mut sink = |number: u32, page: Vec<u8>| {
         let offset = (u64::from(number) + 1) * page_size as u64;
-        file.write_all_at(&page, offset).map_err(|e| e.to_string())
+        file.write_all_at(&page, offset)
+            .map_err(|e| WriteError::sink(format!("writing page {number}"), e))
     };
     let mut builder = TreeBuilder::new(format, table.object_id, tree_flags, new_root);
     let target = mib << 20;

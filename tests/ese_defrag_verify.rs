@@ -48,7 +48,7 @@ fn old_and_new(name: &str, dir: &Path) -> (Vec<u8>, Vec<u8>) {
 fn verify_bytes(old: &[u8], new: &[u8]) -> Result<Verified, String> {
     let old = Database::open(old.to_vec()).unwrap();
     let new = Database::open(new.to_vec()).unwrap();
-    verify(&old, &read_catalog(&old).unwrap(), &new)
+    verify(&old, &read_catalog(&old).unwrap(), &new).map_err(|e| e.to_string())
 }
 
 /// Flips the last data byte of the `nth` entry (1-based) of the tree at `root` and puts the
@@ -186,14 +186,14 @@ fn compared_while_written(
         sender.send(tree).unwrap();
     }
     drop(sender);
-    compare_finished(&old, &growing, receiver)
+    compare_finished(&old, &growing, receiver).map_err(|e| e.to_string())
 }
 
 /// The rest of the comparison once the file is complete, taking `compared` as done.
 fn compare_rest(old: &[u8], new: &[u8], compared: &Compared) -> Result<Verified, String> {
     let old = Database::open(old.to_vec()).unwrap();
     let new = Database::open(new.to_vec()).unwrap();
-    compare(&old, &read_catalog(&old).unwrap(), &new, compared)
+    compare(&old, &read_catalog(&old).unwrap(), &new, compared).map_err(|e| e.to_string())
 }
 
 /// Every user tree of the SRUM file (which has no long values), as the rebuild announces them.

@@ -12,6 +12,18 @@ const TYPE_AT: usize = 8;
 const ID_AT: usize = 10;
 const PGNO_AT: usize = 14;
 
+/// Why a catalog record could not be given its tree's new root.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("catalog record shorter than its fixed columns")]
+    Short,
+    #[error("catalog object {id} (type {kind}) has no rebuilt tree")]
+    NoTree { id: u32, kind: i16 },
+    /// The catalog and the trees disagree.
+    #[error("catalog object {id} names root page {stored}, its tree was read at {old}")]
+    OtherRoot { id: u32, stored: u32, old: u32 },
+}
+
 /// Old and new root page of every tree, by object id.
 #[derive(Debug, Default)]
 pub struct RootMap(HashMap<u32, (u32, u32)>);
@@ -23,26 +35,24 @@ impl RootMap {
 
     /// The record with its root page replaced; other record types unchanged. Fails when the
     /// record's root is not the one the tree walk used (the catalog and trees disagree).
-    pub fn patch(&self, record: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn patch(&self, record: &[u8]) -> Result<Vec<u8>, PatchError> {
         // The Type column is a signed 16-bit value.
         let Some(kind) = le_u16(record, TYPE_AT).map(|bits| bits as i16) else {
-            return Err("catalog record shorter than its fixed columns".into());
+            return Err(PatchError::Short);
         };
         if ![TYPE_TABLE, TYPE_INDEX, TYPE_LONG_VALUE].contains(&kind) {
             return Ok(record.to_vec());
         }
         let (Some(id), Some(stored)) = (le_u32(record, ID_AT), le_u32(record, PGNO_AT)) else {
-            return Err("catalog record shorter than its fixed columns".into());
+            return Err(PatchError::Short);
         };
         let (old, new) = self
             .0
             .get(&id)
             .copied()
-            .ok_or_else(|| format!("catalog object {id} (type {kind}) has no rebuilt tree"))?;
+            .ok_or(PatchError::NoTree { id, kind })?;
         if stored != old {
-            return Err(format!(
-                "catalog object {id} names root page {stored}, its tree was read at {old}"
-            ));
+            return Err(PatchError::OtherRoot { id, stored, old });
         }
         let mut patched = record.to_vec();
         patched[PGNO_AT..PGNO_AT + 4].copy_from_slice(&new.to_le_bytes());
@@ -67,20 +77,21 @@ mod tests {
     fn roots_are_replaced_and_columns_kept() {
         let mut map = RootMap::default();
         map.insert(7, 40, 31);
-        assert_eq!(map.patch(&record(1, 7, 40)), Ok(record(1, 7, 31)));
+        assert_eq!(map.patch(&record(1, 7, 40)).unwrap(), record(1, 7, 31));
         assert_eq!(
-            map.patch(&record(2, 7, 9)),
-            Ok(record(2, 7, 9)),
+            map.patch(&record(2, 7, 9)).unwrap(),
+            record(2, 7, 9),
             "columns keep coltyp"
         );
-        assert!(map
-            .patch(&record(3, 7, 41))
-            .unwrap_err()
-            .contains("root page 41"));
-        assert!(map
-            .patch(&record(4, 8, 40))
-            .unwrap_err()
-            .contains("no rebuilt tree"));
-        assert!(map.patch(&[1, 2, 3]).is_err());
+        let other_root = map.patch(&record(3, 7, 41)).unwrap_err();
+        assert_eq!(
+            other_root.to_string(),
+            "catalog object 7 names root page 41, its tree was read at 40"
+        );
+        assert!(matches!(
+            map.patch(&record(4, 8, 40)),
+            Err(PatchError::NoTree { id: 8, kind: 4 })
+        ));
+        assert!(matches!(map.patch(&[1, 2, 3]), Err(PatchError::Short)));
     }
 }

@@ -53,7 +53,8 @@ pub fn claim(
     force: bool,
     backup_dir: Option<&Path>,
 ) -> Result<(PathBuf, RunLock), DefragError> {
-    let file = files::resolve_database(path, force).map_err(DefragError::Refused)?;
+    let file =
+        files::resolve_database(path, force).map_err(|e| DefragError::Refused(e.to_string()))?;
     let lock = RunLock::take(&file)
         .map_err(|e| DefragError::Refused(format!("{e}; the database is untouched")))?;
     let backup_dir = backup_dir.map_or_else(|| beside(&file), Path::to_path_buf);
@@ -200,11 +201,12 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
     let proven = std::thread::scope(|scope| {
         let side = scope.spawn(|| {
             let db = super::open(work.source_path).map_err(|e| format!("{e:#}"))?;
-            let catalog = verify::read_catalog(&db)?;
-            let unicode = unicode_keys::unicode_indexes(&db, &catalog)?;
+            let catalog = verify::read_catalog(&db).map_err(|e| e.to_string())?;
+            let unicode =
+                unicode_keys::unicode_indexes(&db, &catalog).map_err(|e| e.to_string())?;
             let before = Facts::of(work.source_path, os_before, work.hashing)
                 .map_err(|e| format!("{e:#}"))?;
-            Ok((catalog, unicode, before))
+            Ok::<_, String>((catalog, unicode, before))
         });
         let growing = &growing;
         let verifier =
@@ -212,7 +214,7 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
         let mut tree_done = |tree| {
             finished
                 .send(tree)
-                .map_err(|_| "the verifier stopped".to_owned())
+                .map_err(|_| rebuild::RebuildError::VerifierStopped)
         };
         let rebuilt = super::write_rebuilt(
             source,
@@ -247,7 +249,7 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
                 .and_then(|compared| {
                     let (old_catalog, unicode, before) = helper(side.join())?;
                     let verified = verify::compare(source, &old_catalog, &new, &compared);
-                    Ok((verified.map_err(failed), unicode, before))
+                    Ok((verified.map_err(|e| failed(e.to_string())), unicode, before))
                 });
             (helper(checked.join()), compared)
         });
@@ -268,9 +270,13 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
     proven
 }
 
-/// A helper thread's outcome; a panic there (a bug) becomes an error, not a crash.
-fn helper<T>(joined: std::thread::Result<Result<T, String>>) -> Result<T, String> {
-    joined.unwrap_or_else(|_| Err("a helper thread stopped unexpectedly".into()))
+/// A helper thread's outcome, its error as the reason to refuse; a panic there (a bug)
+/// becomes an error, not a crash.
+fn helper<T, E: std::fmt::Display>(joined: std::thread::Result<Result<T, E>>) -> Result<T, String> {
+    match joined {
+        Ok(outcome) => outcome.map_err(|e| e.to_string()),
+        Err(_) => Err("a helper thread stopped unexpectedly".into()),
+    }
 }
 
 /// The new file as the verifier reads it while it is written: with the header it will get,
@@ -280,7 +286,7 @@ fn growing_new_file(
     temp: &Path,
     options: &RebuildOptions,
 ) -> Result<Database<File>> {
-    let header = rebuild::new_header(source, options).map_err(anyhow::Error::msg)?;
+    let header = rebuild::new_header(source, options)?;
     let header = FileHeader::parse(&header).map_err(anyhow::Error::msg)?;
     let reader = File::open(temp).with_context(|| format!("{}: cannot open", temp.display()))?;
     Ok(Database::being_written(reader, header, source.file_size()))

@@ -107,12 +107,44 @@ fn other_links(meta: &Metadata) -> u64 {
     }
 }
 
+/// Why a run could not claim its database; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// The database or its lock file could not be inspected, opened or written.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: cannot lock: {source}", path.display())]
+    Lock { path: PathBuf, source: io::Error },
+    #[error(
+        "the file has {0} other hard link(s): replacing it would leave them on the old file \
+         (pass --force to replace this name only)"
+    )]
+    HardLinks(u64),
+    /// `holder` names the other run's process.
+    #[error(
+        "another evtdoctor run ({holder}) is working on this database (lock file {})",
+        path.display()
+    )]
+    Busy { holder: String, path: PathBuf },
+    #[error("{}: the lock file keeps changing", path.display())]
+    LockChanging { path: PathBuf },
+}
+
+impl ClaimError {
+    fn io(path: &Path) -> impl FnOnce(io::Error) -> ClaimError + '_ {
+        |source| ClaimError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// The database a run works on: a symlink's target (said in a note; the link stays), and a
 /// refusal of a file with other hard links unless `force`.
-pub fn resolve_database(path: &Path, force: bool) -> Result<PathBuf, String> {
-    let link = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn resolve_database(path: &Path, force: bool) -> Result<PathBuf, ClaimError> {
+    let link = std::fs::symlink_metadata(path).map_err(ClaimError::io(path))?;
     let file = if link.file_type().is_symlink() {
-        let target = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let target = std::fs::canonicalize(path).map_err(ClaimError::io(path))?;
         eprintln!(
             "evtdoctor: note: {} is a symbolic link: working on its target {} (the link is kept)",
             path.display(),
@@ -122,13 +154,10 @@ pub fn resolve_database(path: &Path, force: bool) -> Result<PathBuf, String> {
     } else {
         path.to_path_buf()
     };
-    let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let meta = std::fs::metadata(&file).map_err(ClaimError::io(&file))?;
     let others = other_links(&meta);
     if others > 0 && !force {
-        return Err(format!(
-            "the file has {others} other hard link(s): replacing it would leave them on the \
-             old file (pass --force to replace this name only)"
-        ));
+        return Err(ClaimError::HardLinks(others));
     }
     Ok(file)
 }
@@ -165,24 +194,20 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    pub fn take(database: &Path) -> Result<RunLock, String> {
+    pub fn take(database: &Path) -> Result<RunLock, ClaimError> {
         let path = sibling(database, "evtdoctor.lock");
         // Another run may remove the file between our open and our lock: try again then.
         for _ in 0..10 {
-            let file = open_lock_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let file = open_lock_file(&path).map_err(ClaimError::io(&path))?;
             match fs4::FileExt::try_lock(&file) {
                 Ok(()) => {}
                 Err(fs4::TryLockError::WouldBlock) => {
                     let holder = read_pid(&file)
                         .map_or_else(|| "another process".to_owned(), |p| format!("process {p}"));
-                    return Err(format!(
-                        "another evtdoctor run ({holder}) is working on this database (lock \
-                         file {})",
-                        path.display()
-                    ));
+                    return Err(ClaimError::Busy { holder, path });
                 }
-                Err(fs4::TryLockError::Error(e)) => {
-                    return Err(format!("{}: cannot lock: {e}", path.display()))
+                Err(fs4::TryLockError::Error(source)) => {
+                    return Err(ClaimError::Lock { path, source })
                 }
             }
             let still_there = match (std::fs::symlink_metadata(&path), file.metadata()) {
@@ -200,11 +225,10 @@ impl RunLock {
                 );
             }
             let mut lock = RunLock { path, file };
-            lock.write_pid()
-                .map_err(|e| format!("{}: {e}", lock.path.display()))?;
+            lock.write_pid().map_err(ClaimError::io(&lock.path))?;
             return Ok(lock);
         }
-        Err(format!("{}: the lock file keeps changing", path.display()))
+        Err(ClaimError::LockChanging { path })
     }
 
     fn write_pid(&mut self) -> io::Result<()> {
@@ -262,9 +286,13 @@ mod tests {
         let db = dir.path().join("k.edb");
         let held = RunLock::take(&db).unwrap();
         let refusal = RunLock::take(&db).err().unwrap();
-        assert!(
-            refusal.contains(&format!("(process {})", std::process::id())),
-            "{refusal}"
+        assert_eq!(
+            refusal.to_string(),
+            format!(
+                "another evtdoctor run (process {}) is working on this database (lock file {})",
+                std::process::id(),
+                dir.path().join("k.edb.evtdoctor.lock").display()
+            )
         );
         drop(held);
         assert!(!dir.path().join("k.edb.evtdoctor.lock").exists());

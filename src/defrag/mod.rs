@@ -16,8 +16,9 @@ pub mod verify;
 
 use anyhow::{Context, Result};
 use evtdoctor_parsers::ese::write::tree::Sink;
+use evtdoctor_parsers::ese::write::WriteError;
 use evtdoctor_parsers::ese::{Database, PageSource};
-use rebuild::{RebuildOptions, RebuildSummary};
+use rebuild::{Finished, RebuildError, RebuildOptions, RebuildSummary};
 use std::cell::RefCell;
 use std::fs::File;
 use std::path::Path;
@@ -32,7 +33,7 @@ pub fn write_rebuilt<S: PageSource>(
     target: &Path,
     options: &RebuildOptions,
     progress: &mut dyn FnMut(u64),
-    finished: &mut dyn FnMut(FinishedTree) -> Result<(), String>,
+    finished: &mut Finished<'_>,
 ) -> Result<RebuildSummary> {
     let mut summary = RebuildSummary::default();
     write_pages(file, target, source.page_size(), &mut |sink, write_out| {
@@ -52,7 +53,7 @@ pub fn write_rebuilt<S: PageSource>(
 pub type Built = (u32, Vec<u8>);
 
 /// Writes the pages gathered so far to the file.
-pub type WriteOut<'a> = dyn FnMut() -> Result<(), String> + 'a;
+pub type WriteOut<'a> = dyn FnMut() -> Result<(), WriteError> + 'a;
 
 /// Creates `target`, which must not exist yet, for writing.
 pub fn create(target: &Path) -> Result<File> {
@@ -73,35 +74,35 @@ fn write_pages(
     file: &File,
     target: &Path,
     page_size: usize,
-    build: &mut dyn FnMut(&mut Sink<'_>, &mut WriteOut<'_>) -> Result<Built, String>,
+    build: &mut dyn FnMut(&mut Sink<'_>, &mut WriteOut<'_>) -> Result<Built, RebuildError>,
 ) -> Result<()> {
     let pages = RefCell::new(PageRun::new(file, page_size));
-    let io_error = RefCell::new(None);
-    let failed = |what: String, e: std::io::Error| {
-        let message = format!("{what}: {e}");
-        *io_error.borrow_mut() = Some(e);
-        message
-    };
     let mut sink = |number: u32, bytes: Vec<u8>| {
         crash::point();
         let added = pages.borrow_mut().add(number, &bytes);
-        added.map_err(|e| failed(format!("writing page {number}"), e))
+        added.map_err(|e| WriteError::sink(format!("writing page {number}"), e))
     };
     let mut write_out = || {
         let flushed = pages.borrow_mut().flush();
-        flushed.map_err(|e| failed("writing pages".into(), e))
+        flushed.map_err(|e| WriteError::sink("writing pages", e))
     };
     let built = build(&mut sink, &mut write_out);
-    let (page_count, headers) = match (built, io_error.into_inner()) {
-        (Ok(built), _) => pages
+    let (page_count, headers) = match built {
+        Ok(built) => pages
             .into_inner()
             .flush()
             .map(|()| built)
             .with_context(|| format!("{}: writing", target.display()))?,
-        (Err(message), Some(e)) => {
-            return Err(anyhow::Error::new(e).context(format!("{}: {message}", target.display())))
+        Err(error) => {
+            // The file's I/O error stays the cause, so a full disk is known by its kind.
+            let message = error.to_string();
+            return Err(match error.into_io() {
+                Some(e) => {
+                    anyhow::Error::new(e).context(format!("{}: {message}", target.display()))
+                }
+                None => anyhow::anyhow!(message),
+            });
         }
-        (Err(message), None) => anyhow::bail!("{message}"),
     };
     let length = (u64::from(page_count) + 2) * page_size as u64;
     crash::point();
@@ -236,5 +237,31 @@ mod tests {
             .flat_map(|&n| [n; 4])
             .collect();
         assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_its_io_error_through_the_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new");
+        let file = File::create(&path).unwrap();
+        let error = write_pages(&file, &path, 4, &mut |sink, _| {
+            sink(1, vec![0; 4])?;
+            let twice = sink(1, vec![0; 4]).unwrap_err();
+            let cause = Box::new(RebuildError::from(twice));
+            Err(RebuildError::Tree { page: 9, cause })
+        })
+        .unwrap_err();
+        let io = error.root_cause().downcast_ref::<std::io::Error>();
+        assert_eq!(
+            io.map(std::io::Error::kind),
+            Some(std::io::ErrorKind::Other)
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: tree at page 9: writing page 1: page 1 written twice (a bug)",
+                path.display()
+            )
+        );
     }
 }

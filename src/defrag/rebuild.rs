@@ -4,7 +4,7 @@
 //! records pointing at the new roots. Deleted entries are dropped; keys and data are copied as
 //! stored. Pages stream out through the sink, so memory holds one page per tree level.
 
-use super::catalog_rows::RootMap;
+use super::catalog_rows::{PatchError, RootMap};
 use super::verify::{tree_label, FinishedTree, TreeRole};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::catalog::IndexDef;
@@ -21,7 +21,7 @@ use evtdoctor_parsers::ese::write::layout::{
     write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
 };
 use evtdoctor_parsers::ese::write::tree::Sink;
-use evtdoctor_parsers::ese::write::PageFormat;
+use evtdoctor_parsers::ese::write::{PageFormat, WriteError};
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use std::ops::ControlFlow;
 
@@ -53,8 +53,40 @@ pub struct RebuildSummary {
     pub deleted_tables: Vec<String>,
 }
 
+/// Why the rebuild stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The source cannot be copied as it is: a damaged catalog, an unreadable page, a tree
+    /// ESE itself could not search.
+    #[error("{0}")]
+    Source(String),
+    /// The catalog and the trees disagree on a root page.
+    #[error(transparent)]
+    Catalog(#[from] PatchError),
+    /// The writer, or the file it writes to, failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// Copying the tree at `page` of the source failed.
+    #[error("tree at page {page}: {cause}")]
+    Tree { page: u32, cause: Box<RebuildError> },
+    /// The verifier, told of each tree as it is written, stopped listening.
+    #[error("the verifier stopped")]
+    VerifierStopped,
+}
+
+impl RebuildError {
+    /// The I/O error of the file being written, if that is what stopped the rebuild.
+    pub fn into_io(self) -> Option<std::io::Error> {
+        match self {
+            RebuildError::Write(error) => error.into_io(),
+            RebuildError::Tree { cause, .. } => cause.into_io(),
+            _ => None,
+        }
+    }
+}
+
 /// Told of each tree written in full.
-pub type Finished<'a> = dyn FnMut(FinishedTree) -> Result<(), String> + 'a;
+pub type Finished<'a> = dyn FnMut(FinishedTree) -> Result<(), RebuildError> + 'a;
 
 /// One tree to copy: where it is, where it goes.
 struct TreePlan {
@@ -99,12 +131,16 @@ pub fn rebuild<S: PageSource>(
     sink: &mut Sink<'_>,
     progress: &mut dyn FnMut(u64),
     finished: &mut Finished<'_>,
-) -> Result<Rebuilt, String> {
+) -> Result<Rebuilt, RebuildError> {
     let (catalog, problems) = Catalog::read(db);
     if let Some(problem) = problems.first() {
-        return Err(format!("the catalog is damaged: {problem}"));
+        return Err(RebuildError::Source(format!(
+            "the catalog is damaged: {problem}"
+        )));
     }
-    let first_page = db.read_raw(DATABASE_ROOT).map_err(|p| p.to_string())?;
+    let first_page = db
+        .read_raw(DATABASE_ROOT)
+        .map_err(|p| RebuildError::Source(p.to_string()))?;
     let format = PageFormat {
         page_size: db.page_size(),
         ecc: uses_ecc(&first_page),
@@ -116,9 +152,9 @@ pub fn rebuild<S: PageSource>(
         .iter()
         .any(|t| t.object_id == CATALOG_OBJECT_ID && t.root_page == CATALOG_ROOT)
     {
-        return Err(format!(
+        return Err(RebuildError::Source(format!(
             "the catalog does not describe itself at page {CATALOG_ROOT}"
-        ));
+        )));
     }
     let mut fixed_pages = vec![DATABASE_ROOT, 2, 3];
     for table in &fixed_tables {
@@ -164,8 +200,10 @@ pub fn rebuild<S: PageSource>(
 pub fn new_header<S: PageSource>(
     db: &Database<S>,
     options: &RebuildOptions,
-) -> Result<Vec<u8>, String> {
-    let header_page = db.read_raw(0).map_err(|p| p.to_string())?;
+) -> Result<Vec<u8>, RebuildError> {
+    let header_page = db
+        .read_raw(0)
+        .map_err(|p| RebuildError::Source(p.to_string()))?;
     let fresh = FreshHeader {
         db_time: db.header.db_time,
         random: options.random,
@@ -173,7 +211,7 @@ pub fn new_header<S: PageSource>(
         last_object_id: db.header.last_object_id,
         os_version: options.os_version,
     };
-    fresh_header(&header_page, db.page_size(), &fresh)
+    Ok(fresh_header(&header_page, db.page_size(), &fresh)?)
 }
 
 fn is_catalog(table: &TableDef) -> bool {
@@ -196,7 +234,7 @@ fn page_flags(page: &[u8]) -> u32 {
 
 impl<S: PageSource> Rebuild<'_, S> {
     /// Chooses the new roots of a table's trees and records them for the catalog.
-    fn plan(&mut self, table: &TableDef, fixed: bool) -> Result<FamilyPlan, String> {
+    fn plan(&mut self, table: &TableDef, fixed: bool) -> Result<FamilyPlan, RebuildError> {
         let table_root = if fixed {
             table.root_page
         } else {
@@ -240,12 +278,12 @@ impl<S: PageSource> Rebuild<'_, S> {
     }
 
     /// The object id and the kind flags (index, long value, non-unique) of the tree at `root`.
-    fn object_and_kind(&self, root: u32) -> Result<(u32, u32), String> {
+    fn object_and_kind(&self, root: u32) -> Result<(u32, u32), RebuildError> {
         let page = self.db.read_page(root);
         match (page.page, page.problem) {
             (Some(page), None) => Ok((page.header.object_id, page.header.flags & TREE_KIND_FLAGS)),
-            (_, Some(problem)) => Err(problem.to_string()),
-            (None, None) => Err(format!("page {root}: unreadable")),
+            (_, Some(problem)) => Err(RebuildError::Source(problem.to_string())),
+            (None, None) => Err(RebuildError::Source(format!("page {root}: unreadable"))),
         }
     }
 
@@ -256,7 +294,7 @@ impl<S: PageSource> Rebuild<'_, S> {
         plan: &FamilyPlan,
         sink: &mut Sink<'_>,
         finished: &mut Finished<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RebuildError> {
         let mut family = Runs::default();
         let mut table_runs = self.copy_tree(&plan.table, plan.fixed, sink)?;
         self.announce(&plan.table, finished)?;
@@ -270,7 +308,7 @@ impl<S: PageSource> Rebuild<'_, S> {
         self.write_space(&plan.table, &table_runs, sink)
     }
 
-    fn announce(&self, plan: &TreePlan, finished: &mut Finished<'_>) -> Result<(), String> {
+    fn announce(&self, plan: &TreePlan, finished: &mut Finished<'_>) -> Result<(), RebuildError> {
         finished(FinishedTree {
             label: plan.label.clone(),
             old_root: plan.old_root,
@@ -285,17 +323,17 @@ impl<S: PageSource> Rebuild<'_, S> {
         plan: &TreePlan,
         use_holes: bool,
         sink: &mut Sink<'_>,
-    ) -> Result<Runs, String> {
+    ) -> Result<Runs, RebuildError> {
         let source_root = self.db.read_page(plan.old_root);
-        let root_page = source_root
-            .page
-            .ok_or_else(|| format!("page {}: unreadable tree root", plan.old_root))?;
+        let root_page = source_root.page.ok_or_else(|| {
+            RebuildError::Source(format!("page {}: unreadable tree root", plan.old_root))
+        })?;
         let space = SpaceHeader::parse(root_page.external_header());
         if space.is_some_and(|s| s.non_unique() != root_page.header.is(FLAG_NON_UNIQUE)) {
-            return Err(format!(
+            return Err(RebuildError::Source(format!(
                 "page {}: the space header and the tree's pages disagree on the non-unique flag",
                 plan.old_root
-            ));
+            )));
         }
         let mut tree = TreeWriter::new(
             self.format,
@@ -326,32 +364,41 @@ impl<S: PageSource> Rebuild<'_, S> {
                     } else {
                         Ok(std::borrow::Cow::Borrowed(data))
                     };
+                    let data = data.map_err(RebuildError::from);
                     summary.entries += 1;
                     if summary.entries.is_multiple_of(4096) {
                         progress(summary.entries);
                     }
-                    data.and_then(|data| tree.add(&key, &data, pages, sink))
+                    data.and_then(|data| Ok(tree.add(&key, &data, pages, sink)?))
                 }
                 TreeEvent::Page { .. } => Ok(()),
-                TreeEvent::Problem(problem) => Err(problem.to_string()),
+                TreeEvent::Problem(problem) => Err(RebuildError::Source(problem.to_string())),
             };
             match outcome {
                 Ok(()) => ControlFlow::Continue(()),
-                Err(message) => {
-                    failure = Some(message);
+                Err(error) => {
+                    failure = Some(error);
                     ControlFlow::Break(())
                 }
             }
         });
-        if let Some(message) = failure {
-            return Err(format!("tree at page {}: {message}", plan.old_root));
+        if let Some(error) = failure {
+            return Err(RebuildError::Tree {
+                page: plan.old_root,
+                cause: Box::new(error),
+            });
         }
         self.summary.trees += 1;
-        tree.finish(&mut self.pages, sink)
+        Ok(tree.finish(&mut self.pages, sink)?)
     }
 
     /// The owned-extent page lists `runs`; the available-extent page is empty (no free page).
-    fn write_space(&self, plan: &TreePlan, runs: &Runs, sink: &mut Sink<'_>) -> Result<(), String> {
+    fn write_space(
+        &self,
+        plan: &TreePlan,
+        runs: &Runs,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), RebuildError> {
         let (object_id, tree_flags) = self.object_and_kind(plan.old_root)?;
         let place = TreePlace {
             object_id,
@@ -360,6 +407,6 @@ impl<S: PageSource> Rebuild<'_, S> {
             parent_root: plan.parent_root,
             use_holes: false,
         };
-        write_space(self.format, &place, runs, &[], sink)
+        Ok(write_space(self.format, &place, runs, &[], sink)?)
     }
 }

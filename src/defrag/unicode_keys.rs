@@ -9,6 +9,7 @@
 use evtdoctor_parsers::ese::catalog::{msysobjects, TableReader};
 use evtdoctor_parsers::ese::value::{ColumnType, CODEPAGE_UNICODE};
 use evtdoctor_parsers::ese::{Catalog, ColumnDef, Database, PageSource, TableDef, Value};
+use evtdoctor_parsers::Problem;
 use serde::Serialize;
 use std::ops::ControlFlow;
 
@@ -27,11 +28,21 @@ pub struct UnicodeIndex {
     pub non_ascii: u64,
 }
 
+/// Why the Unicode indexes could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnicodeKeysError {
+    #[error("catalog layout without index key columns")]
+    NoKeyColumns,
+    /// A row of the catalog or of a table could not be read.
+    #[error("{0}")]
+    Unreadable(Problem),
+}
+
 /// Every index (primary ones included) with a Unicode text column in its key.
 pub fn unicode_indexes<S: PageSource>(
     db: &Database<S>,
     catalog: &Catalog,
-) -> Result<Vec<UnicodeIndex>, String> {
+) -> Result<Vec<UnicodeIndex>, UnicodeKeysError> {
     let mut found = Vec::new();
     for (table_id, index, column_ids) in index_keys(db)? {
         let Some(table) = catalog.tables.iter().find(|t| t.object_id == table_id) else {
@@ -63,7 +74,9 @@ fn is_unicode_text(column: &ColumnDef) -> bool {
 }
 
 /// (owning table's object id, index name, key column ids) of every index in the catalog.
-fn index_keys<S: PageSource>(db: &Database<S>) -> Result<Vec<(u32, String, Vec<u32>)>, String> {
+fn index_keys<S: PageSource>(
+    db: &Database<S>,
+) -> Result<Vec<(u32, String, Vec<u32>)>, UnicodeKeysError> {
     let schema = msysobjects();
     let column = |name: &str| schema.columns.iter().position(|c| c.name == name);
     let (Some(owner), Some(kind), Some(flags), Some(name), Some(keys)) = (
@@ -73,7 +86,7 @@ fn index_keys<S: PageSource>(db: &Database<S>) -> Result<Vec<(u32, String, Vec<u
         column("Name"),
         column("KeyFldIDs"),
     ) else {
-        return Err("catalog layout without index key columns".into());
+        return Err(UnicodeKeysError::NoKeyColumns);
     };
     let mut indexes = Vec::new();
     let mut failure = None;
@@ -81,7 +94,7 @@ fn index_keys<S: PageSource>(db: &Database<S>) -> Result<Vec<(u32, String, Vec<u
         let row = match row {
             Ok(row) => row,
             Err(problem) => {
-                failure = Some(problem.to_string());
+                failure = Some(problem);
                 return ControlFlow::Break(());
             }
         };
@@ -104,7 +117,7 @@ fn index_keys<S: PageSource>(db: &Database<S>) -> Result<Vec<(u32, String, Vec<u
         ControlFlow::Continue(())
     });
     match failure {
-        Some(message) => Err(message),
+        Some(problem) => Err(UnicodeKeysError::Unreadable(problem)),
         None => Ok(indexes),
     }
 }
@@ -130,7 +143,7 @@ fn count_values<S: PageSource>(
     db: &Database<S>,
     table: &TableDef,
     columns: &[&ColumnDef],
-) -> Result<(u64, u64), String> {
+) -> Result<(u64, u64), UnicodeKeysError> {
     let positions: Vec<usize> = columns
         .iter()
         .filter_map(|c| table.columns.iter().position(|t| t.id == c.id))
@@ -141,7 +154,7 @@ fn count_values<S: PageSource>(
         let row = match row {
             Ok(row) => row,
             Err(problem) => {
-                failure = Some(problem.to_string());
+                failure = Some(problem);
                 return ControlFlow::Break(());
             }
         };
@@ -165,7 +178,7 @@ fn count_values<S: PageSource>(
         ControlFlow::Continue(())
     });
     match failure {
-        Some(message) => Err(message),
+        Some(problem) => Err(UnicodeKeysError::Unreadable(problem)),
         None => Ok((values, non_ascii)),
     }
 }

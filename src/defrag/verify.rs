@@ -15,17 +15,64 @@
 //! compared is what the file holds. The check and the rest of the comparison run on two
 //! threads; each holds one page per tree level.
 
-use super::catalog_rows::RootMap;
+use super::catalog_rows::{PatchError, RootMap};
 use evtdoctor_parsers::ese::btree::TreeCursor;
 use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, SHADOW_OBJECT_ID};
 use evtdoctor_parsers::ese::check;
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
+use evtdoctor_parsers::Problem;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 
 /// Key bytes shown when entries differ.
 const KEY_SHOWN: usize = 32;
+
+/// Why the new file is not proven to hold what the source held.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the new file fails db check ({0})")]
+    CheckFails(check::Damage),
+    #[error("db check of the new file stopped unexpectedly")]
+    CheckStopped,
+    #[error("catalog: {0}")]
+    Catalog(Problem),
+    #[error("the new catalog describes other objects than the old one")]
+    OtherObjects,
+    /// The tree `label` names differs between the files.
+    #[error("{label}: {difference}")]
+    Tree {
+        label: String,
+        difference: TreeDifference,
+    },
+}
+
+/// How one tree of the new file differs from the source's.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeDifference {
+    #[error("old file: {0}")]
+    OldUnreadable(Problem),
+    #[error("new file: {0}")]
+    NewUnreadable(Problem),
+    #[error("the new tree ends after {0} entries")]
+    Shorter(u64),
+    #[error("the new tree has more than the old {0} entries")]
+    Longer(u64),
+    /// Entry `number` (counted from 1), shown by the start of its key in hex.
+    #[error("entry {number} (key {key}) differs")]
+    Entry { number: u64, key: String },
+    #[error(transparent)]
+    Catalog(#[from] PatchError),
+}
+
+impl TreeDifference {
+    fn of(self, label: String) -> VerifyError {
+        VerifyError::Tree {
+            label,
+            difference: self,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
@@ -74,14 +121,14 @@ pub fn compare_finished<A: PageSource, B: PageSource>(
     old: &Database<A>,
     new: &Database<B>,
     finished: Receiver<FinishedTree>,
-) -> Result<Compared, String> {
+) -> Result<Compared, VerifyError> {
     let trees = Trees { old, new };
     let mut compared = Compared::default();
     for tree in finished {
         new.grow_to(tree.written);
         let count = trees
             .same_entries(tree.old_root, tree.new_root, None)
-            .map_err(|m| format!("{}: {m}", tree.label))?;
+            .map_err(|d| d.of(tree.label))?;
         compared.0.insert((tree.old_root, tree.new_root), count);
     }
     Ok(compared)
@@ -93,22 +140,20 @@ pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
     old: &Database<A>,
     old_catalog: &Catalog,
     new: &Database<B>,
-) -> Result<Verified, String> {
+) -> Result<Verified, VerifyError> {
     std::thread::scope(|scope| {
         let checked = scope.spawn(|| check_clean(new));
         let compared = compare(old, old_catalog, new, &Compared::default());
-        checked
-            .join()
-            .map_err(|_| "db check of the new file stopped unexpectedly".to_owned())??;
+        checked.join().map_err(|_| VerifyError::CheckStopped)??;
         compared
     })
 }
 
 /// `db check` of the new file finds nothing.
-pub fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), String> {
+pub fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), VerifyError> {
     check::verdict(db)
         .map(drop)
-        .map_err(|damage| format!("the new file fails db check ({damage})"))
+        .map_err(VerifyError::CheckFails)
 }
 
 /// The catalogs describe the same objects, and every tree the old one names holds the same
@@ -118,10 +163,10 @@ pub fn compare<A: PageSource, B: PageSource>(
     old_catalog: &Catalog,
     new: &Database<B>,
     compared: &Compared,
-) -> Result<Verified, String> {
+) -> Result<Verified, VerifyError> {
     let new_catalog = read_catalog(new)?;
     if without_roots(old_catalog) != without_roots(&new_catalog) {
-        return Err("the new catalog describes other objects than the old one".into());
+        return Err(VerifyError::OtherObjects);
     }
     let roots = root_map(old_catalog, &new_catalog);
     let mut verified = Verified::default();
@@ -133,11 +178,11 @@ pub fn compare<A: PageSource, B: PageSource>(
         let records = (old_table.root_page, new_table.root_page);
         verified.records += trees
             .compared_or_now(records, patch, compared)
-            .map_err(|m| format!("{}: {m}", tree_label(name, TreeRole::Records)))?;
+            .map_err(|d| d.of(tree_label(name, TreeRole::Records)))?;
         if let (Some(old_lv), Some(new_lv)) = (old_table.long_values, new_table.long_values) {
             verified.long_value_chunks += trees
                 .compared_or_now((old_lv.root_page, new_lv.root_page), None, compared)
-                .map_err(|m| format!("{}: {m}", tree_label(name, TreeRole::LongValues)))?;
+                .map_err(|d| d.of(tree_label(name, TreeRole::LongValues)))?;
         }
         let index_pairs = old_table.indexes.iter().zip(&new_table.indexes);
         for (old_index, new_index) in
@@ -146,7 +191,7 @@ pub fn compare<A: PageSource, B: PageSource>(
             let role = TreeRole::Index(&old_index.name);
             verified.index_entries += trees
                 .compared_or_now((old_index.root_page, new_index.root_page), None, compared)
-                .map_err(|m| format!("{}: {m}", tree_label(name, role)))?;
+                .map_err(|d| d.of(tree_label(name, role)))?;
         }
     }
     Ok(verified)
@@ -158,10 +203,10 @@ fn is_catalog(table: &TableDef) -> bool {
 }
 
 /// The catalog, or its first problem.
-pub fn read_catalog<S: PageSource>(db: &Database<S>) -> Result<Catalog, String> {
+pub fn read_catalog<S: PageSource>(db: &Database<S>) -> Result<Catalog, VerifyError> {
     let (catalog, problems) = Catalog::read(db);
     match problems.first() {
-        Some(problem) => Err(format!("catalog: {problem}")),
+        Some(problem) => Err(VerifyError::Catalog(problem.clone())),
         None => Ok(catalog),
     }
 }
@@ -217,7 +262,7 @@ impl<A: PageSource, B: PageSource> Trees<'_, A, B> {
         (old_root, new_root): (u32, u32),
         roots: Option<&RootMap>,
         compared: &Compared,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, TreeDifference> {
         match compared.0.get(&(old_root, new_root)) {
             Some(&count) if roots.is_none() => Ok(count),
             _ => self.same_entries(old_root, new_root, roots),
@@ -231,7 +276,7 @@ impl<A: PageSource, B: PageSource> Trees<'_, A, B> {
         old_root: u32,
         new_root: u32,
         roots: Option<&RootMap>,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, TreeDifference> {
         let mut old_tree = TreeCursor::new(self.old, old_root);
         let mut new_tree = TreeCursor::new(self.new, new_root);
         let mut count = 0u64;
@@ -239,20 +284,16 @@ impl<A: PageSource, B: PageSource> Trees<'_, A, B> {
             let old_entry = old_tree
                 .next_live_entry()
                 .transpose()
-                .map_err(|p| format!("old file: {p}"))?;
+                .map_err(TreeDifference::OldUnreadable)?;
             let new_entry = new_tree
                 .next_live_entry()
                 .transpose()
-                .map_err(|p| format!("new file: {p}"))?;
+                .map_err(TreeDifference::NewUnreadable)?;
             let (old_entry, new_entry) = match (old_entry, new_entry) {
                 (None, None) => return Ok(count),
                 (Some(old), Some(new)) => (old, new),
-                (Some(_), None) => return Err(format!("the new tree ends after {count} entries")),
-                (None, Some(_)) => {
-                    return Err(format!(
-                        "the new tree has more than the old {count} entries"
-                    ))
-                }
+                (Some(_), None) => return Err(TreeDifference::Shorter(count)),
+                (None, Some(_)) => return Err(TreeDifference::Longer(count)),
             };
             let expected = match roots {
                 Some(roots) => Cow::Owned(roots.patch(old_entry.data)?),
@@ -261,11 +302,10 @@ impl<A: PageSource, B: PageSource> Trees<'_, A, B> {
             if old_entry.key != new_entry.key || *expected != *new_entry.data {
                 let key = &old_entry.key;
                 let shown = &key[..key.len().min(KEY_SHOWN)];
-                return Err(format!(
-                    "entry {} (key {}) differs",
-                    count + 1,
-                    hex::encode(shown)
-                ));
+                return Err(TreeDifference::Entry {
+                    number: count + 1,
+                    key: hex::encode(shown),
+                });
             }
             count += 1;
         }

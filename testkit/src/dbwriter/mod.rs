@@ -26,7 +26,7 @@ use evtdoctor_parsers::ese::write::layout::{
     write_database_space, write_space, PageAllocator, Runs, TreePlace, TreeWriter,
 };
 use evtdoctor_parsers::ese::write::tree::Sink;
-use evtdoctor_parsers::ese::write::{keys, record, PageFormat};
+use evtdoctor_parsers::ese::write::{keys, record, PageFormat, WriteError};
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -78,7 +78,7 @@ pub fn write_file(path: &Path, spec: &FileSpec, tables: &[Table<'_>]) -> anyhow:
                 .and_then(|_| out.write_all(&bytes))
         };
         at = offset + bytes.len() as u64;
-        result.map_err(|e| format!("writing page {number}: {e}"))
+        result.map_err(|e| WriteError::sink(format!("writing page {number}"), e))
     };
     let (written, headers) = write_database(spec, tables, &mut sink)
         .map_err(|message| anyhow::anyhow!("{}: {message}", path.display()))?;
@@ -289,7 +289,7 @@ impl Run {
             }
             previous = Some(key);
         }
-        tree.finish(&mut self.pages, sink)
+        Ok(tree.finish(&mut self.pages, sink)?)
     }
 
     /// Each separated value: a root node (reference count, size), then its segments keyed by
@@ -327,7 +327,7 @@ impl Run {
                 self.written.long_values += 1;
             }
         }
-        tree.finish(&mut self.pages, sink)
+        Ok(tree.finish(&mut self.pages, sink)?)
     }
 
     /// A unique secondary index: key = the column's normalised value, data = the primary key.
@@ -371,7 +371,7 @@ impl Run {
                 let (key, primary, deleted) = entry?;
                 self.add(&mut tree, &key, &primary, deleted, sink)?;
             }
-            return tree.finish(&mut self.pages, sink);
+            return Ok(tree.finish(&mut self.pages, sink)?);
         }
         let mut sorted = entries().collect::<Result<Vec<_>, _>>()?;
         sorted.sort();
@@ -385,7 +385,7 @@ impl Run {
         for (key, primary, deleted) in sorted {
             self.add(&mut tree, &key, &primary, deleted, sink)?;
         }
-        tree.finish(&mut self.pages, sink)
+        Ok(tree.finish(&mut self.pages, sink)?)
     }
 
     fn add(
@@ -397,9 +397,9 @@ impl Run {
         sink: &mut Sink<'_>,
     ) -> Result<(), String> {
         if deleted {
-            tree.add_deleted(key, data, &mut self.pages, sink)
+            Ok(tree.add_deleted(key, data, &mut self.pages, sink)?)
         } else {
-            tree.add(key, data, &mut self.pages, sink)
+            Ok(tree.add(key, data, &mut self.pages, sink)?)
         }
     }
 
@@ -467,7 +467,7 @@ impl Run {
             records.iter().map(|r| (r.key.clone(), r.record.clone())),
             sink,
         )?;
-        write_space(self.format, &shadow, &runs, &[], sink)
+        Ok(write_space(self.format, &shadow, &runs, &[], sink)?)
     }
 
     fn write_tree(
@@ -480,7 +480,7 @@ impl Run {
         for (key, data) in entries {
             tree.add(&key, &data, &mut self.pages, sink)?;
         }
-        tree.finish(&mut self.pages, sink)
+        Ok(tree.finish(&mut self.pages, sink)?)
     }
 }
 

@@ -5,6 +5,7 @@
 //! (KeyFldIDs) use the format's original 2-byte column ids.
 
 use super::columns::{place_columns, Column, PlacedColumn};
+use super::error::WriteError;
 use super::keys;
 use super::record::encode;
 use crate::ese::value::{ColumnType, Value};
@@ -117,7 +118,7 @@ struct Fields<'a> {
 }
 
 /// Every catalog record, in key order.
-pub fn records(tables: &[TableObjects<'_>]) -> Result<Vec<CatalogRecord>, String> {
+pub fn records(tables: &[TableObjects<'_>]) -> Result<Vec<CatalogRecord>, WriteError> {
     let schema = place_columns(&catalog_columns())?;
     let mut all = Vec::new();
     for (owner, root, name, pages, indexes) in [
@@ -273,7 +274,7 @@ fn key_columns(ids: &[u32]) -> Vec<u8> {
         .collect()
 }
 
-fn catalog_record(schema: &[PlacedColumn], f: &Fields<'_>) -> Result<CatalogRecord, String> {
+fn catalog_record(schema: &[PlacedColumn], f: &Fields<'_>) -> Result<CatalogRecord, WriteError> {
     let long = |v: i32| Value::Int(i64::from(v));
     let optional = |v: Option<Value>| v.unwrap_or(Value::Null);
     let mut values = vec![

@@ -1,6 +1,7 @@
 //! The columns of a table being written: the types the writer stores, and the id and record
 //! place each column gets.
 
+use super::error::WriteError;
 use crate::ese::value::ColumnType;
 
 /// Where a record keeps a column.
@@ -52,17 +53,17 @@ pub struct PlacedColumn {
 }
 
 /// Column ids: fixed columns from 1, variable from 128, tagged from 256, each in schema order.
-pub fn place_columns(columns: &[Column]) -> Result<Vec<PlacedColumn>, String> {
+pub fn place_columns(columns: &[Column]) -> Result<Vec<PlacedColumn>, WriteError> {
     let mut next = [1u32, 128, 256];
     let mut offset = 4u32;
     let mut placed = Vec::with_capacity(columns.len());
     for column in columns {
         let storage = Storage::of(column.kind).ok_or_else(|| {
-            format!(
+            WriteError::encode(format!(
                 "column {}: the writer does not store {} columns",
                 column.name,
                 column.kind.name()
-            )
+            ))
         })?;
         let size = match storage {
             Storage::Fixed => column.kind.fixed_size().map_or(0, |n| n as u32),
@@ -73,10 +74,15 @@ pub fn place_columns(columns: &[Column]) -> Result<Vec<PlacedColumn>, String> {
         let id = *slot;
         *slot += 1;
         if (storage == Storage::Fixed && id > 127) || (storage == Storage::Variable && id > 255) {
-            return Err(format!("too many columns of {}'s kind", column.name));
+            return Err(WriteError::encode(format!(
+                "too many columns of {}'s kind",
+                column.name
+            )));
         }
         let record_offset = (storage == Storage::Fixed)
-            .then(|| u16::try_from(offset).map_err(|_| "fixed columns too wide".to_owned()))
+            .then(|| {
+                u16::try_from(offset).map_err(|_| WriteError::encode("fixed columns too wide"))
+            })
             .transpose()?;
         if storage == Storage::Fixed {
             offset += size;

@@ -4,6 +4,7 @@
 //! [`header_pages`]: signature, format 0x620 and the chosen revision, file type, page size,
 //! database id and creating version, completed by the same fresh-header encoder.
 
+use super::error::WriteError;
 use crate::ese::header::{
     set_header_checksum, OsVersion, HEADER_CHECKSUM_SPAN, MAGIC, MIN_HEADER_SIZE,
 };
@@ -51,12 +52,12 @@ pub fn fresh_header(
     source: &[u8],
     page_size: usize,
     fresh: &FreshHeader,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, WriteError> {
     let span = HEADER_CHECKSUM_SPAN.min(page_size);
     let mut page = source
         .get(..span)
         .filter(|s| s.len() >= MIN_HEADER_SIZE)
-        .ok_or("source header is too short")?
+        .ok_or_else(|| WriteError::encode("source header is too short"))?
         .to_vec();
     page.resize(page_size, 0);
     for range in [
@@ -125,9 +126,10 @@ pub struct HeaderSpec {
 }
 
 /// Both header pages (primary and shadow).
-pub fn header_pages(spec: &HeaderSpec, last_object_id: u32) -> Result<Vec<u8>, String> {
+pub fn header_pages(spec: &HeaderSpec, last_object_id: u32) -> Result<Vec<u8>, WriteError> {
     let mut base = vec![0u8; MIN_HEADER_SIZE.max(4096)];
-    let page_size = u32::try_from(spec.page_size).map_err(|_| "page size too large")?;
+    let page_size =
+        u32::try_from(spec.page_size).map_err(|_| WriteError::encode("page size too large"))?;
     for (at, value) in [
         (4, MAGIC),
         (8, FORMAT_VERSION),

@@ -7,6 +7,7 @@
 //! long values and indexes after another, so each tree owns one or two runs of pages. The
 //! catalog fills the holes between its fixed roots first.
 
+use super::error::WriteError;
 use crate::ese::catalog::{DATABASE_OBJECT_ID, DATABASE_ROOT};
 use crate::ese::checksum::set_page_checksums;
 use crate::ese::page::{PageHeader, FLAG_LEAF, NODE_DELETED};
@@ -35,17 +36,17 @@ impl PageAllocator {
     }
 
     /// The next page at the end of the file.
-    pub fn next_page(&mut self) -> Result<u32, String> {
+    pub fn next_page(&mut self) -> Result<u32, WriteError> {
         let page = self.next;
         self.next = self
             .next
             .checked_add(1)
-            .ok_or("the database needs more than 2^32 pages")?;
+            .ok_or_else(|| WriteError::layout("the database needs more than 2^32 pages"))?;
         Ok(page)
     }
 
     /// Three consecutive pages at the end (a root and its two space trees); the first.
-    pub fn next_three(&mut self) -> Result<u32, String> {
+    pub fn next_three(&mut self) -> Result<u32, WriteError> {
         let first = self.next_page()?;
         self.next_page()?;
         self.next_page()?;
@@ -53,7 +54,7 @@ impl PageAllocator {
     }
 
     /// A hole if one is left, else the next page at the end.
-    pub fn hole_or_next(&mut self) -> Result<u32, String> {
+    pub fn hole_or_next(&mut self) -> Result<u32, WriteError> {
         if self.holes.is_empty() {
             self.next_page()
         } else {
@@ -158,7 +159,7 @@ impl TreeWriter {
         data: &[u8],
         pages: &mut PageAllocator,
         sink: &mut Sink<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         let (runs, use_holes) = (&mut self.runs, self.place.use_holes);
         let mut allocate = || take_page(pages, runs, use_holes);
         if self.deleted.is_empty() {
@@ -177,13 +178,17 @@ impl TreeWriter {
         data: &[u8],
         pages: &mut PageAllocator,
         sink: &mut Sink<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         self.deleted.insert(key.to_vec());
         self.add(key, data, pages, sink)
     }
 
     /// Writes the pages still open; returns every page the tree took (space pages included).
-    pub fn finish(self, pages: &mut PageAllocator, sink: &mut Sink<'_>) -> Result<Runs, String> {
+    pub fn finish(
+        self,
+        pages: &mut PageAllocator,
+        sink: &mut Sink<'_>,
+    ) -> Result<Runs, WriteError> {
         let TreeWriter {
             place,
             builder,
@@ -201,7 +206,11 @@ impl TreeWriter {
     }
 }
 
-fn take_page(pages: &mut PageAllocator, runs: &mut Runs, use_holes: bool) -> Result<u32, String> {
+fn take_page(
+    pages: &mut PageAllocator,
+    runs: &mut Runs,
+    use_holes: bool,
+) -> Result<u32, WriteError> {
     let page = if use_holes {
         pages.hole_or_next()
     } else {
@@ -218,8 +227,9 @@ fn mark_deleted(
     number: u32,
     mut page: Vec<u8>,
     deleted: &mut BTreeSet<Vec<u8>>,
-) -> Result<Vec<u8>, String> {
-    let header = PageHeader::parse(&page).ok_or("page shorter than its header")?;
+) -> Result<Vec<u8>, WriteError> {
+    let header = PageHeader::parse(&page)
+        .ok_or_else(|| WriteError::layout("page shorter than its header"))?;
     if deleted.is_empty() || header.flags & FLAG_LEAF == 0 {
         return Ok(page);
     }
@@ -229,17 +239,20 @@ fn mark_deleted(
     let mut changed = false;
     let mut last_key = Vec::new();
     for tag in 1..usize::from(header.tag_count) {
-        let at = page
-            .len()
-            .checked_sub((tag + 1) * 4)
-            .ok_or_else(|| format!("page {number}: tag {tag} outside the page"))?;
+        let at = page.len().checked_sub((tag + 1) * 4).ok_or_else(|| {
+            WriteError::layout(format!("page {number}: tag {tag} outside the page"))
+        })?;
         let (Some(size), Some(offset)) = (word(&page, at), word(&page, at + 2)) else {
-            return Err(format!("page {number}: tag {tag} outside the page"));
+            return Err(WriteError::layout(format!(
+                "page {number}: tag {tag} outside the page"
+            )));
         };
         let start = header_size + usize::from(offset & mask);
         let node = page
             .get(start..start + usize::from(size & mask))
-            .ok_or_else(|| format!("page {number}: tag {tag} outside the page"))?;
+            .ok_or_else(|| {
+                WriteError::layout(format!("page {number}: tag {tag} outside the page"))
+            })?;
         let key_len = usize::from(word(node, 0).unwrap_or(0) & 0x1fff);
         let key = node.get(2..2 + key_len).unwrap_or(&[]);
         last_key = key.to_vec();
@@ -267,7 +280,7 @@ pub fn write_space(
     owned: &Runs,
     free: &[Extent],
     sink: &mut Sink<'_>,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let (object_id, flags, root) = (place.object_id, place.tree_flags, place.root);
     sink(
         root + 1,
@@ -285,13 +298,13 @@ pub fn write_database_space(
     pages: &PageAllocator,
     free: &[Extent],
     sink: &mut Sink<'_>,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let last = pages.last_page();
     let header = space_header(last, 0, DATABASE_ROOT + 1, 0);
     let root = TreeBuilder::new(format, DATABASE_OBJECT_ID, 0, DATABASE_ROOT);
     root.finish(
         &header,
-        &mut || Err("the database root needs no page".into()),
+        &mut || Err(WriteError::layout("the database root needs no page")),
         sink,
     )?;
     let everything = [Extent {
@@ -331,8 +344,8 @@ mod tests {
     #[test]
     fn holes_go_first_and_runs_merge() {
         let mut pages = PageAllocator::new(&[1, 2, 3, 4, 5, 6, 9]);
-        assert_eq!(pages.hole_or_next(), Ok(7));
-        assert_eq!(pages.next_three(), Ok(10));
+        assert_eq!(pages.hole_or_next().unwrap(), 7);
+        assert_eq!(pages.next_three().unwrap(), 10);
         assert_eq!(pages.unused_holes(), vec![Extent { first: 8, last: 8 }]);
         assert_eq!(pages.last_page(), 12);
         let mut runs = Runs::default();

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod columns;
+pub mod error;
 pub mod header;
 pub mod keys;
 pub mod layout;
@@ -14,5 +15,6 @@ pub mod record;
 pub mod space;
 pub mod tree;
 
+pub use error::WriteError;
 pub use page::PageFormat;
 pub use tree::TreeBuilder;

@@ -2,6 +2,7 @@
 //! of the data area and the tag array growing down from the end, then the checksum the
 //! format requires. Keys are stored whole (no prefix sharing), exactly as given.
 
+use super::error::WriteError;
 use crate::ese::checksum::set_page_checksums;
 use crate::ese::page::{PageHeader, FLAG_NEW_CHECKSUM};
 
@@ -43,21 +44,26 @@ impl PageFormat {
     }
 
     /// A node as stored: key size, key, data (no prefix, no node flags).
-    pub fn encode_node(&self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn encode_node(&self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, WriteError> {
         let key_len = u16::try_from(key.len())
             .ok()
             .filter(|&n| n < 0x2000)
-            .ok_or_else(|| format!("key of {} bytes is longer than a page key", key.len()))?;
+            .ok_or_else(|| {
+                WriteError::encode(format!(
+                    "key of {} bytes is longer than a page key",
+                    key.len()
+                ))
+            })?;
         let mut node = Vec::with_capacity(2 + key.len() + data.len());
         node.extend_from_slice(&key_len.to_le_bytes());
         node.extend_from_slice(key);
         node.extend_from_slice(data);
         if node.len() > self.max_node() {
-            return Err(format!(
+            return Err(WriteError::encode(format!(
                 "node of {} bytes does not fit a {}-byte page",
                 node.len(),
                 self.page_size
-            ));
+            )));
         }
         Ok(node)
     }

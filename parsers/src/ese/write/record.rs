@@ -5,6 +5,7 @@
 //! the record) or 0x05 (separated into the long-value tree, followed by its 4-byte id).
 
 use super::columns::{PlacedColumn, Storage};
+use super::error::WriteError;
 use crate::ese::value::{ColumnType, Value};
 
 /// Long values above this go to the long-value tree; smaller ones stay in the record.
@@ -24,8 +25,9 @@ pub fn is_separated(column: &PlacedColumn, value: &Value) -> bool {
 /// The bytes a column stores for `value` (little-endian numbers). Bit takes `Bool`; Short,
 /// Long and Currency take `Int` in their range; DateTime an OLE date; Binary, Text and their
 /// Long forms take `Binary` (text as its code page 1252 bytes).
-pub fn column_bytes(column: &PlacedColumn, value: &Value) -> Result<Option<Vec<u8>>, String> {
-    let out_of_range = || format!("column {}: {value:?} is out of range", column.name);
+pub fn column_bytes(column: &PlacedColumn, value: &Value) -> Result<Option<Vec<u8>>, WriteError> {
+    let out_of_range =
+        || WriteError::encode(format!("column {}: {value:?} is out of range", column.name));
     let bytes = match (column.kind, value) {
         (_, Value::Null) => return Ok(None),
         (ColumnType::BIT, Value::Bool(v)) => vec![if *v { 0xff } else { 0 }],
@@ -41,20 +43,20 @@ pub fn column_bytes(column: &PlacedColumn, value: &Value) -> Result<Option<Vec<u
         (ColumnType::DATE_TIME, Value::DateTime(v)) => v.to_le_bytes().to_vec(),
         (_, Value::Binary(b)) if column.storage != Storage::Fixed => b.clone(),
         (kind, value) => {
-            return Err(format!(
+            return Err(WriteError::encode(format!(
                 "column {}: {value:?} is not a {}",
                 column.name,
                 kind.name()
-            ))
+            )))
         }
     };
     if column.storage == Storage::Variable && bytes.len() > column.size as usize {
-        return Err(format!(
+        return Err(WriteError::encode(format!(
             "column {}: {} bytes, more than {}",
             column.name,
             bytes.len(),
             column.size
-        ));
+        )));
     }
     Ok(Some(bytes))
 }
@@ -65,13 +67,13 @@ pub fn encode(
     columns: &[PlacedColumn],
     values: &[Value],
     next_long_value: &mut dyn FnMut() -> u32,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, WriteError> {
     if values.len() != columns.len() {
-        return Err(format!(
+        return Err(WriteError::encode(format!(
             "{} values for {} columns",
             values.len(),
             columns.len()
-        ));
+        )));
     }
     let mut fixed = Vec::new();
     let mut variable = Vec::new();
@@ -113,7 +115,8 @@ pub fn encode(
         }
     }
     record.extend_from_slice(&bitmap);
-    let offsets_at = u16::try_from(record.len()).map_err(|_| "fixed part too long")?;
+    let offsets_at =
+        u16::try_from(record.len()).map_err(|_| WriteError::encode("fixed part too long"))?;
     record[2..4].copy_from_slice(&offsets_at.to_le_bytes());
     let mut data = Vec::new();
     for (_, bytes) in &variable {
@@ -132,7 +135,8 @@ pub fn encode(
         let at = u16::try_from(offset)
             .ok()
             .filter(|&o| usize::from(o) <= OFFSET_MASK);
-        let at = at.ok_or("tagged columns longer than a record can index")?;
+        let at =
+            at.ok_or_else(|| WriteError::encode("tagged columns longer than a record can index"))?;
         record.extend_from_slice(&(*id as u16).to_le_bytes());
         record.extend_from_slice(&(at | HAS_HEADER).to_le_bytes());
         offset += stored.len();
@@ -143,11 +147,11 @@ pub fn encode(
     Ok(record)
 }
 
-fn end_offset(len: usize) -> Result<u16, String> {
+fn end_offset(len: usize) -> Result<u16, WriteError> {
     u16::try_from(len)
         .ok()
         .filter(|&n| n < 0x8000)
-        .ok_or_else(|| "variable columns longer than a record".to_owned())
+        .ok_or_else(|| WriteError::encode("variable columns longer than a record"))
 }
 
 #[cfg(test)]

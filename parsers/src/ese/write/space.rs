@@ -2,6 +2,7 @@
 //! and the owned-extent (OE) and available-extent (AE) trees of a tree with several extents.
 //! The new file has no free pages, so every AE tree is empty.
 
+use super::error::WriteError;
 use super::page::{PageBuilder, PageFormat, PageRole, SPACE_HEADER_SIZE};
 use crate::ese::page::{FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT, FLAG_SPACE_TREE};
 use crate::ese::space::{Extent, SPACE_NON_UNIQUE};
@@ -37,20 +38,25 @@ pub fn space_tree_page(
     tree_flags: u32,
     number: u32,
     extents: &[Extent],
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, WriteError> {
     let mut builder = PageBuilder::new(format);
     for extent in extents {
         let count = extent
             .last
             .checked_sub(extent.first)
             .map(|n| n + 1)
-            .ok_or_else(|| format!("extent {}-{} is reversed", extent.first, extent.last))?;
+            .ok_or_else(|| {
+                WriteError::layout(format!(
+                    "extent {}-{} is reversed",
+                    extent.first, extent.last
+                ))
+            })?;
         let node = format.encode_node(&extent.last.to_be_bytes(), &count.to_le_bytes())?;
         if !builder.fits(node.len()) {
-            return Err(format!(
+            return Err(WriteError::layout(format!(
                 "page {number}: {} extents do not fit one space tree page",
                 extents.len()
-            ));
+            )));
         }
         builder.push(node);
     }

@@ -8,13 +8,14 @@
 //! first; above a branch page that page's own last key, unchanged; the last page of each level
 //! is reached through an empty key, which only ever ends a page.
 
+use super::error::WriteError;
 use super::page::{PageBuilder, PageFormat, PageRole, SPACE_HEADER_SIZE};
 use crate::ese::page::{FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_PARENT, FLAG_ROOT};
 
 /// Where finished pages go: `(page number, page bytes)`.
-pub type Sink<'a> = dyn FnMut(u32, Vec<u8>) -> Result<(), String> + 'a;
+pub type Sink<'a> = dyn FnMut(u32, Vec<u8>) -> Result<(), WriteError> + 'a;
 /// Hands out the page numbers for pages that are not the root.
-pub type Allocator<'a> = dyn FnMut() -> Result<u32, String> + 'a;
+pub type Allocator<'a> = dyn FnMut() -> Result<u32, WriteError> + 'a;
 
 /// One level of the tree under construction (0 = leaves).
 struct Level {
@@ -85,7 +86,7 @@ impl TreeBuilder {
         data: &[u8],
         allocate: &mut Allocator<'_>,
         sink: &mut Sink<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         let node = self.format.encode_node(key, data)?;
         self.entries += 1;
         self.add_node(0, key, data, node, allocate, sink)
@@ -99,7 +100,7 @@ impl TreeBuilder {
         node: Vec<u8>,
         allocate: &mut Allocator<'_>,
         sink: &mut Sink<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         if self.levels.len() == depth {
             self.levels.push(Level {
                 page: PageBuilder::with_root_header(self.format, self.root_header),
@@ -114,11 +115,11 @@ impl TreeBuilder {
         let level = &mut self.levels[depth];
         if !level.page.fits(node.len()) {
             if level.page.is_empty() {
-                return Err(format!(
+                return Err(WriteError::layout(format!(
                     "node of {} bytes does not fit a page beside a {}-byte root header",
                     node.len(),
                     self.root_header
-                ));
+                )));
             }
             let left = level.number.map_or_else(&mut *allocate, Ok)?;
             let right = allocate()?;
@@ -154,7 +155,7 @@ impl TreeBuilder {
         number: u32,
         next: u32,
         sink: &mut Sink<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         let level = &self.levels[depth];
         let is_leaf = depth == 0;
         let links = if is_leaf {
@@ -180,13 +181,13 @@ impl TreeBuilder {
         root_header: &[u8],
         allocate: &mut Allocator<'_>,
         sink: &mut Sink<'_>,
-    ) -> Result<BuiltTree, String> {
+    ) -> Result<BuiltTree, WriteError> {
         if root_header.len() > self.root_header {
-            return Err(format!(
+            return Err(WriteError::layout(format!(
                 "root header of {} bytes, {} kept free",
                 root_header.len(),
                 self.root_header
-            ));
+            )));
         }
         let mut depth = 0;
         loop {
