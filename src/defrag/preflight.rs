@@ -10,6 +10,7 @@ use evtdoctor_parsers::ese::logfile::{
     read_recovery_header, CheckpointHeader, LogHeader, RecoveryFile,
 };
 use evtdoctor_parsers::ese::Database;
+use evtdoctor_parsers::Problem;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,29 @@ pub struct LogFile {
     /// (`E00.log`, `edb.log`) and checkpoint files (`*.chk`) have none in their name.
     pub named_generation: Option<u32>,
     /// What its header says, or why it could not be read.
-    pub header: Result<RecoveryFile, String>,
+    pub header: Result<RecoveryFile, RecoveryHeaderError>,
+}
+
+/// Why a recovery file's header could not be read (the I/O error as its kind and text, so
+/// that a listing of logs can be compared and copied).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecoveryHeaderError {
+    #[error("{message}")]
+    Io {
+        kind: std::io::ErrorKind,
+        message: String,
+    },
+    #[error("{0}")]
+    Header(Problem),
+}
+
+impl From<std::io::Error> for RecoveryHeaderError {
+    fn from(error: std::io::Error) -> Self {
+        RecoveryHeaderError::Io {
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
 }
 
 impl LogFile {
@@ -137,12 +160,11 @@ pub fn transaction_logs(dir: &Path) -> Vec<LogFile> {
     logs
 }
 
-fn read_header(path: &Path, is_checkpoint: bool) -> Result<RecoveryFile, String> {
+fn read_header(path: &Path, is_checkpoint: bool) -> Result<RecoveryFile, RecoveryHeaderError> {
     let mut first = Vec::with_capacity(HEADER_CHECKSUM_SPAN);
     std::fs::File::open(path)
-        .and_then(|f| f.take(HEADER_CHECKSUM_SPAN as u64).read_to_end(&mut first))
-        .map_err(|e| e.to_string())?;
-    read_recovery_header(&first, is_checkpoint).map_err(|p| p.to_string())
+        .and_then(|f| f.take(HEADER_CHECKSUM_SPAN as u64).read_to_end(&mut first))?;
+    read_recovery_header(&first, is_checkpoint).map_err(RecoveryHeaderError::Header)
 }
 
 /// Which of the generations the header requires are present as logs of its own stream.

@@ -98,13 +98,13 @@ impl<'a> Bundle<'a> {
     }
 
     /// The members holding logs, in name order; or why the bundle cannot be read.
-    pub fn members(&self) -> Result<Vec<String>, String> {
+    pub fn members(&self) -> Result<Vec<String>, BundleError> {
         let members = match self.kind {
             Kind::Gzip => vec![self.gzip_member()],
             Kind::Zip => self.zip_members()?,
         };
         if members.is_empty() {
-            return Err("the archive holds no logs".into());
+            return Err(BundleError::NoLogs);
         }
         Ok(members)
     }
@@ -164,8 +164,8 @@ impl<'a> Bundle<'a> {
 
     /// The members whose first bytes are those of a log; directories walk like directories
     /// (hidden entries skipped), other members are skipped with a note.
-    fn zip_members(&self) -> Result<Vec<String>, String> {
-        let mut archive = open_zip(self.path).map_err(|e| e.to_string())?;
+    fn zip_members(&self) -> Result<Vec<String>, BundleError> {
+        let mut archive = open_zip(self.path)?;
         let mut members = Vec::new();
         for index in 0..archive.len() {
             let Some(Ok(name)) = archive
@@ -213,6 +213,15 @@ impl<'a> Bundle<'a> {
             );
         }
     }
+}
+
+/// Why a bundle gives no inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error(transparent)]
+    Unreadable(#[from] io::Error),
+    #[error("the archive holds no logs")]
+    NoLogs,
 }
 
 fn open_zip(path: &Path) -> io::Result<ZipArchive<BufReader<File>>> {
@@ -323,7 +332,10 @@ mod tests {
 
         zip_of(&path, &[("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF")]);
         let bundle = Bundle::of(&path).unwrap();
-        assert_eq!(bundle.members().unwrap_err(), "the archive holds no logs");
+        assert_eq!(
+            bundle.members().unwrap_err().to_string(),
+            "the archive holds no logs"
+        );
     }
 
     #[test]

@@ -61,9 +61,9 @@ fn expand(file: PathBuf, files: &mut Vec<PathBuf>, errors: &mut Vec<PathError>) 
     };
     match bundle.members() {
         Ok(members) => files.extend(members.iter().map(|m| bundle.member_name(m))),
-        Err(message) => errors.push(PathError {
+        Err(error) => errors.push(PathError {
             path: file.clone(),
-            message,
+            message: error.to_string(),
         }),
     }
 }
