@@ -3,8 +3,9 @@
 
 use crate::common;
 
+use crate::common::correlate_shipped;
 use common::assert_valid_report;
-use evtdoctor::correlate::{correlate, SourcedEvent};
+use evtdoctor::correlate::SourcedEvent;
 use evtdoctor::diagnose::{diagnose, Context};
 use evtdoctor::report::{render_markdown, render_table, Report, ReportOptions, TimeZone};
 use evtdoctor_parsers::{Event, Level};
@@ -100,7 +101,7 @@ fn random_events_never_panic_and_reports_stay_valid() {
                 event: random_event(&mut rng),
             })
             .collect();
-        let correlation = correlate(events);
+        let correlation = correlate_shipped(events);
         let diagnosis = diagnose(&correlation, &Context::default());
         findings += diagnosis.findings.len();
         ruled_out += diagnosis.ruled_out.len();

@@ -4,8 +4,9 @@
 
 use crate::common;
 
+use crate::common::correlate_shipped;
 use common::{assert_valid_report, sourced};
-use evtdoctor::correlate::{correlate, Evidence};
+use evtdoctor::correlate::Evidence;
 use evtdoctor::diagnose::{
     diagnose, ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, NoRemedy,
     Remedy, Status, Verdict,
@@ -19,7 +20,7 @@ const RULE: &str = "kms-5085-after-windows-2000-sp4";
 
 /// The diagnosis of `events` (with `context`), after its report validated against the schema.
 pub(crate) fn run_with(events: Vec<Event>, context: Context) -> Diagnosis {
-    let correlation = correlate(sourced(events));
+    let correlation = correlate_shipped(sourced(events));
     let diagnosis = diagnose(&correlation, &context);
     let report = Report::new(
         Vec::<InputSummary>::new(),
@@ -410,7 +411,7 @@ fn the_same_records_in_two_inputs_count_once() {
             copy.event.data = None;
         }
         events.extend(copies);
-        correlate(events)
+        correlate_shipped(events)
     };
     assert_eq!(correlation.events_read, 10);
     assert_eq!(correlation.duplicates_merged, 5);
@@ -426,7 +427,7 @@ fn only_the_failing_computer_gets_the_finding() {
     let mut other = boot(7, "2003-07-01T08:00:00Z", "Service Pack 4");
     other.computer = Some("DC01".into());
     events.push(other);
-    let correlation = correlate(sourced(events));
+    let correlation = correlate_shipped(sourced(events));
     assert_eq!(correlation.hosts.len(), 2);
     let diagnosis = diagnose(&correlation, &Context::default());
     assert_eq!(only_finding(&diagnosis).computer, COMPUTER);
@@ -609,7 +610,7 @@ fn an_sp4_header_weakens_the_index_rebuild_explanation() {
 #[test]
 fn only_an_active_kms_finding_calls_for_a_defrag_stamped_with_the_running_os() {
     let defrag_of = |events| {
-        let correlation = correlate(sourced(events));
+        let correlation = correlate_shipped(sourced(events));
         let diagnosis = diagnose(&correlation, &Context::default());
         assert_eq!(diagnosis.findings[0].remedy, Some(Remedy::DefragDatabase));
         diagnosis.database_defrag(&correlation)

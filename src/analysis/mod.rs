@@ -3,6 +3,7 @@
 //! caller's.
 
 mod database_fix;
+mod export_offsets;
 mod read;
 
 use crate::defrag::files::same_file;

@@ -1,8 +1,6 @@
 //! Reading every input and correlating its events as they arrive.
 
-use crate::correlate::{
-    observe_batch, report_export_offsets, Correlation, Correlator, Observed, WatchedEvents,
-};
+use crate::correlate::{observe_batch, Correlation, Correlator, Observed, WatchedEvents};
 use crate::input::{self, ReadOptions};
 use crate::output::print_problems;
 use crate::parallel;
@@ -66,6 +64,10 @@ pub fn correlate(
     let Ok(()) = delivered;
     progress.finish();
     let correlation = correlator.into_inner().finish();
-    report_export_offsets(&correlation.export_offsets, options.tz, &mut summaries);
+    super::export_offsets::report_export_offsets(
+        &correlation.export_offsets,
+        options.tz,
+        &mut summaries,
+    );
     (summaries, correlation)
 }

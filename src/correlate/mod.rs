@@ -10,7 +10,7 @@ mod offset;
 
 pub use facts::{Fact, WatchedEvents};
 pub use observed::{observe_batch, Clock, Observed};
-pub use offset::{report_export_offsets, ExportOffset};
+pub use offset::ExportOffset;
 
 use crate::knowledge::catalog;
 use chrono::{DateTime, Utc};
@@ -208,12 +208,7 @@ pub struct Correlation {
 pub const UNKNOWN_COMPUTER: &str = "(unknown computer)";
 
 /// Merges duplicates, groups by computer and derives each computer's timeline, keeping the
-/// events the shipped rules read.
-pub fn correlate(events: Vec<SourcedEvent>) -> Correlation {
-    correlate_watching(events, crate::diagnose::rules::Pack::builtin().watched())
-}
-
-/// [`correlate`], keeping the events `watched` names (those of a pack with extra rules).
+/// events `watched` names (those a rule pack reads: `Pack::watched`).
 pub fn correlate_watching(events: Vec<SourcedEvent>, watched: WatchedEvents) -> Correlation {
     let observed = observed::observe_all(events, &watched);
     let mut correlator = Correlator::watching(watched);

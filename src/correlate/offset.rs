@@ -6,9 +6,7 @@
 //! is a whole number of quarter hours within ±14 hours, so a chance pair rarely fits one.
 
 use super::observed::Observed;
-use crate::report::InputSummary;
 use chrono::{FixedOffset, TimeDelta};
-use evtdoctor_parsers::text::TimeBasis;
 use foldhash::HashMap;
 use std::sync::Arc;
 
@@ -32,37 +30,6 @@ impl ExportOffset {
         let given = given.map_or(0, |g| g.local_minus_utc());
         let off_by = i32::try_from(self.off_by.num_seconds()).ok()?;
         FixedOffset::east_opt(given - off_by)
-    }
-}
-
-/// Says on stderr what the shared events told of each export's offset, and marks the
-/// inputs whose times were read at the inferred one; a `--tz` (`given`) they contradict
-/// gets a warning.
-pub fn report_export_offsets(
-    found: &[ExportOffset],
-    given: Option<FixedOffset>,
-    inputs: &mut [InputSummary],
-) {
-    for export in found {
-        let Some(offset) = export.offset(given.filter(|_| !export.applied)) else {
-            continue;
-        };
-        let (file, matches) = (&export.file, export.matches);
-        if !export.applied {
-            let given = given.map(|g| g.to_string()).unwrap_or_default();
-            eprintln!(
-                "evtdoctor: warning: {file}: --tz {given} kept, but the {matches} event(s) it \
-                 shares with binary logs put its times at {offset}"
-            );
-            continue;
-        }
-        crate::note!(
-            "evtdoctor: {file}: times without a zone read at {offset}, the offset the \
-             {matches} event(s) it shares with binary logs give"
-        );
-        if let Some(input) = inputs.iter_mut().find(|i| i.path == *file) {
-            input.time_basis = TimeBasis::Inferred(offset);
-        }
     }
 }
 

@@ -325,3 +325,11 @@ pub fn sourced(events: Vec<Event>) -> Vec<SourcedEvent> {
         })
         .collect()
 }
+
+/// Correlates `events`, keeping those the shipped rules read.
+pub fn correlate_shipped(
+    events: Vec<evtdoctor::correlate::SourcedEvent>,
+) -> evtdoctor::correlate::Correlation {
+    let watched = evtdoctor::diagnose::rules::Pack::builtin().watched();
+    evtdoctor::correlate::correlate_watching(events, watched)
+}
