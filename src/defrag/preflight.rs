@@ -35,7 +35,7 @@ pub fn open_for_repair(path: &Path) -> Result<Database<File>, DefragError> {
 /// record damage): the same judgement, so a defrag never carries damage into a file that
 /// then looks verified, nor fails half-way on it.
 pub fn refuse_damaged(db: &Database<File>) -> Result<(), DefragError> {
-    check::verdict(db)
+    check::verdict(db, check::Depth::Records)
         .map(drop)
         .map_err(|damage| damaged(&damage.to_string()))
 }

@@ -52,13 +52,23 @@ pub struct Damage {
     pub first: Finding,
 }
 
+/// How deep a check goes: every record decoded (what `db check` does), or only the file's
+/// structure (pages, space, trees, seek rules), for a file whose every record was compared
+/// with those of a database already checked to the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Records,
+    Structure,
+}
+
 /// `db check`'s judgement in one call: what it covered, or the damage it found (the
-/// judgement `db defrag` and `fix` refuse by, and prove their new file by).
-pub fn verdict<S: PageSource>(db: &Database<S>) -> Result<CheckSummary, Damage> {
+/// judgement `db defrag` and `fix` refuse by, and prove their new file by, at `depth`).
+pub fn verdict<S: PageSource>(db: &Database<S>, depth: Depth) -> Result<CheckSummary, Damage> {
     let mut count = 0usize;
     let mut first = None;
-    let summary = check(
+    let summary = check_to(
         db,
+        depth,
         |finding| {
             count += 1;
             first.get_or_insert(finding);
@@ -74,6 +84,15 @@ pub fn verdict<S: PageSource>(db: &Database<S>) -> Result<CheckSummary, Damage> 
 /// Runs every check, calling `report` for each finding; `progress` gets pages done.
 pub fn check<S: PageSource>(
     db: &Database<S>,
+    report: impl FnMut(Finding),
+    progress: impl FnMut(u32),
+) -> CheckSummary {
+    check_to(db, Depth::Records, report, progress)
+}
+
+fn check_to<S: PageSource>(
+    db: &Database<S>,
+    depth: Depth,
     mut report: impl FnMut(Finding),
     mut progress: impl FnMut(u32),
 ) -> CheckSummary {
@@ -122,7 +141,14 @@ pub fn check<S: PageSource>(
     check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
     // Every page the database owns is used by a tree, or free, or leaked.
     let mut accounted = PageSet::new(db.page_count());
-    check_trees(db, &db_space, &mut report, &mut summary, &mut accounted);
+    check_trees(
+        db,
+        depth,
+        &db_space,
+        &mut report,
+        &mut summary,
+        &mut accounted,
+    );
     summary.awaiting_cleanup = cleanup::deleted_tables(db);
     for table in &summary.awaiting_cleanup {
         account_deleted(db, table, &mut accounted);
@@ -363,6 +389,7 @@ fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {
 /// thousands of walks of the same tree.
 fn check_trees<S: PageSource>(
     db: &Database<S>,
+    depth: Depth,
     db_space: &Option<space::TreeSpace>,
     report: &mut impl FnMut(Finding),
     summary: &mut CheckSummary,
@@ -382,7 +409,9 @@ fn check_trees<S: PageSource>(
     let mut check_tree = |name: &str, object_id: u32, root: u32, table: Option<&TableDef>| {
         if walked.insert(root) {
             let mut tree = TreeCheck::new(db, db_space, name, object_id, root);
-            tree.records = table.map(|table| TableReader::new(db, table));
+            if depth == Depth::Records {
+                tree.records = table.map(|table| TableReader::new(db, table));
+            }
             tree.run(report, summary, accounted);
         } else {
             let message = format!("page {root} ({name}): root of another tree too");
