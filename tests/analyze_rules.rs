@@ -522,11 +522,16 @@ fn a_pasted_failure_without_a_computer_joins_the_only_server() {
     assert_eq!(f.confidence.level, ConfidenceLevel::High);
 }
 
-/// A `--db` file whose header was read.
+/// A `--db` kmsmdb.edb whose header was read.
 fn database_with(state: DbState, service_pack: u32) -> Context {
+    database_file("kmsmdb.edb", state, service_pack)
+}
+
+/// A `--db` file at `path` whose header was read (Windows 2000, `service_pack`).
+pub(crate) fn database_file(path: &str, state: DbState, service_pack: u32) -> Context {
     Context {
         database: Some(DatabaseFile {
-            path: "kmsmdb.edb".into(),
+            path: path.into(),
             exists: true,
             ese_signature: true,
             header: Some(DatabaseHeader {

@@ -2,11 +2,9 @@
 //! it must, and yields to or outranks its neighbour as its file says. Every report validates
 //! against the JSON Schema.
 
-use super::analyze_rules::{run, run_with};
-use evtdoctor::diagnose::{
-    ConfidenceLevel, Context, DatabaseFile, DatabaseHeader, Diagnosis, Finding, Verdict,
-};
-use evtdoctor_parsers::ese::header::{DbState, OsVersion};
+use super::analyze_rules::{database_file, run, run_with};
+use evtdoctor::diagnose::{ConfidenceLevel, Context, Diagnosis, Finding, Verdict};
+use evtdoctor_parsers::ese::header::DbState;
 use evtdoctor_parsers::Event;
 use evtdoctor_testkit::events::*;
 
@@ -40,24 +38,7 @@ fn verdict(finding: &Finding, hypothesis_start: &str) -> Verdict {
 }
 
 fn database(state: DbState) -> Context {
-    Context {
-        database: Some(DatabaseFile {
-            path: "priv1.edb".into(),
-            exists: true,
-            ese_signature: true,
-            header: Some(DatabaseHeader {
-                state,
-                os_version: OsVersion {
-                    major: 5,
-                    minor: 0,
-                    build: 2195,
-                    service_pack: 4,
-                },
-                format_version: 0x620,
-                format_revision: 9,
-            }),
-        }),
-    }
+    database_file("priv1.edb", state, 4)
 }
 
 #[test]
