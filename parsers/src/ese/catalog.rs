@@ -4,7 +4,8 @@
 use super::btree::{self, TreeEvent};
 use super::compression;
 use super::database::Database;
-use super::longvalue;
+use super::longvalue::{self, LongValueError};
+use super::longvalue_index::LongValueIndex;
 use super::page::NODE_DELETED;
 use super::record::{self, Stored};
 pub use super::schema::{ColumnDef, IndexDef, LongValueTree, TableDef};
@@ -228,6 +229,9 @@ pub struct TableReader<'a, S> {
     table: &'a TableDef,
     layout: record::Layout,
     format: record::RecordFormat,
+    /// The table's long values, checked by a walk of their tree: references found there are
+    /// not sought again (see [`check_row`](Self::check_row)).
+    long_values: Option<&'a LongValueIndex>,
 }
 
 /// Where a record is: its page, and its number in the table (from 1, in key order), which
@@ -245,7 +249,14 @@ impl<'a, S: PageSource> TableReader<'a, S> {
             table,
             layout: record::Layout::new(table),
             format: record::RecordFormat::of(&db.header),
+            long_values: None,
         }
+    }
+
+    /// The reader for a check, which looks long values up in `long_values` first.
+    pub fn checking(mut self, long_values: Option<&'a LongValueIndex>) -> Self {
+        self.long_values = long_values;
+        self
     }
 
     /// Calls `visit` with each row (or the problem that cost a record or a page).
@@ -310,11 +321,7 @@ impl<'a, S: PageSource> TableReader<'a, S> {
             Stored::Compressed(bytes) => decode(&self.decompress(bytes, column, at)?),
             Stored::LongValue(id) => {
                 let value = self.long_value(id, column, at)?;
-                *long_value_bytes += value.len();
-                if *long_value_bytes > longvalue::MAX_LONG_VALUE {
-                    let message = "the row's long values exceed the size limit".to_owned();
-                    return Err(self.column_problem(column, at, message));
-                }
+                self.count_long_value(value.len(), column, at, long_value_bytes)?;
                 decode(&value)
             }
             Stored::Multi(values) => Value::Multi(
@@ -334,22 +341,102 @@ impl<'a, S: PageSource> TableReader<'a, S> {
         compression::decompress(bytes).map_err(|e| self.column_problem(column, at, e.to_string()))
     }
 
-    fn long_value(&self, id: &[u8], column: &ColumnDef, at: RowAt) -> Result<Vec<u8>, Problem> {
+    /// Checks the live record `data` as [`row`](Self::row) decodes it, without building its
+    /// values (decoding a stored value cannot fail): the same problem, or none. A long value
+    /// the walk of its tree checked is looked up, not sought and read again.
+    pub fn check_row(&self, page: u32, record: u64, data: &[u8]) -> Result<(), Problem> {
+        let at = RowAt { page, record };
+        let stored = record::decode(data, self.table, &self.layout, self.format)
+            .map_err(|e| self.problem(at, e.to_string()))?;
+        let mut long_value_bytes = 0;
+        for (stored, column) in stored.into_iter().zip(&self.table.columns) {
+            self.check_stored(stored, column, at, &mut long_value_bytes)?;
+        }
+        Ok(())
+    }
+
+    fn check_stored(
+        &self,
+        stored: Stored<'_>,
+        column: &ColumnDef,
+        at: RowAt,
+        long_value_bytes: &mut usize,
+    ) -> Result<(), Problem> {
+        match stored {
+            Stored::Null | Stored::Absent | Stored::Bytes(_) => {}
+            Stored::Compressed(bytes) => {
+                self.decompress(bytes, column, at)?;
+            }
+            Stored::LongValue(id) => {
+                let (root, key) = self.long_value_key(id, column, at)?;
+                let size = match self.long_values.and_then(|index| index.size(&key)) {
+                    Some(size) => size,
+                    None => longvalue::read(self.db, root, &key).map(|value| value.len()),
+                };
+                let size = size.map_err(|e| self.long_value_problem(root, e, column, at))?;
+                self.count_long_value(size, column, at, long_value_bytes)?;
+            }
+            Stored::Multi(values) => {
+                for value in values {
+                    self.check_stored(value, column, at, long_value_bytes)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a long value's `size` to the row's total, refused past the limit.
+    fn count_long_value(
+        &self,
+        size: usize,
+        column: &ColumnDef,
+        at: RowAt,
+        long_value_bytes: &mut usize,
+    ) -> Result<(), Problem> {
+        *long_value_bytes += size;
+        if *long_value_bytes > longvalue::MAX_LONG_VALUE {
+            let message = "the row's long values exceed the size limit".to_owned();
+            return Err(self.column_problem(column, at, message));
+        }
+        Ok(())
+    }
+
+    /// The long-value tree's root and the tree key of the value whose id is `id`.
+    fn long_value_key(
+        &self,
+        id: &[u8],
+        column: &ColumnDef,
+        at: RowAt,
+    ) -> Result<(u32, Vec<u8>), Problem> {
         let root = self.table.long_values.map(|t| t.root_page).ok_or_else(|| {
             self.column_problem(column, at, "long value but no long-value tree".into())
         })?;
         let key = record::long_value_key(id).ok_or_else(|| {
             self.column_problem(column, at, format!("long-value id of {} bytes", id.len()))
         })?;
-        longvalue::read(self.db, root, &key).map_err(|e| {
-            longvalue::problem(
-                self.db,
-                root,
-                format!(
-                    "{e} (table {}, record {}, column {})",
-                    self.table.name, at.record, column.name
-                ),
-            )
-        })
+        Ok((root, key))
+    }
+
+    fn long_value(&self, id: &[u8], column: &ColumnDef, at: RowAt) -> Result<Vec<u8>, Problem> {
+        let (root, key) = self.long_value_key(id, column, at)?;
+        longvalue::read(self.db, root, &key)
+            .map_err(|e| self.long_value_problem(root, e, column, at))
+    }
+
+    fn long_value_problem(
+        &self,
+        root: u32,
+        error: LongValueError,
+        column: &ColumnDef,
+        at: RowAt,
+    ) -> Problem {
+        longvalue::problem(
+            self.db,
+            root,
+            format!(
+                "{error} (table {}, record {}, column {})",
+                self.table.name, at.record, column.name
+            ),
+        )
     }
 }

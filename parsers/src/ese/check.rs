@@ -7,6 +7,7 @@ use super::catalog::{Catalog, TableReader, CATALOG_OBJECT_ID, CATALOG_ROOT, DATA
 use super::checksum::ChecksumStatus;
 use super::cleanup::{self, DeletedTable};
 use super::database::{describe_checksum, Database};
+use super::longvalue_index::LongValueIndex;
 use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT, NODE_DELETED};
 use super::schema::TableDef;
 use super::space::{self, SpaceHeader};
@@ -396,7 +397,7 @@ fn check_trees<S: PageSource>(
     accounted: &mut PageSet,
 ) {
     TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT)
-        .run(report, summary, accounted);
+        .run(report, summary, accounted, None);
     let (catalog, problems) = Catalog::read(db);
     for problem in problems {
         report(Finding {
@@ -406,35 +407,61 @@ fn check_trees<S: PageSource>(
         });
     }
     let mut walked = HashSet::from([CATALOG_ROOT]);
-    let mut check_tree = |name: &str, object_id: u32, root: u32, table: Option<&TableDef>| {
-        if walked.insert(root) {
-            let mut tree = TreeCheck::new(db, db_space, name, object_id, root);
-            if depth == Depth::Records {
-                tree.records = table.map(|table| TableReader::new(db, table));
-            }
-            tree.run(report, summary, accounted);
-        } else {
+    let mut check_tree = |name: &str, object_id: u32, root: u32, kind: TreeKind<'_>| {
+        if !walked.insert(root) {
             let message = format!("page {root} ({name}): root of another tree too");
             let problem = Problem::at_offset(db.page_offset(root), message);
             report(finding(root, "tree", problem));
+            return None;
         }
+        let mut tree = TreeCheck::new(db, db_space, name, object_id, root);
+        let mut long_values = None;
+        match kind {
+            TreeKind::Table(table, checked) if depth == Depth::Records => {
+                tree.records = Some(TableReader::new(db, table).checking(checked));
+            }
+            TreeKind::LongValues if depth == Depth::Records => {
+                long_values = Some(LongValueIndex::default());
+            }
+            _ => {}
+        }
+        let mut clean = true;
+        let mut report_tree = |found: Finding| {
+            clean = false;
+            report(found);
+        };
+        tree.run(&mut report_tree, summary, accounted, long_values.as_mut());
+        // Values of a tree with any fault are sought as before: the index holds what a
+        // seek finds only where the tree is sound.
+        long_values.filter(|_| clean).map(LongValueIndex::finish)
     };
     for table in &catalog.tables {
+        // Long values first: the one walk of their tree checks each value, and the records
+        // that name them look them up instead of seeking each in the tree.
+        let long_values = table.long_values.and_then(|tree| {
+            let name = format!("{} long values", table.name);
+            check_tree(&name, tree.object_id, tree.root_page, TreeKind::LongValues)
+        });
         // The catalog's own tree was walked above; its indexes and long values still are.
         if table.object_id != CATALOG_OBJECT_ID {
-            check_tree(&table.name, table.object_id, table.root_page, Some(table));
+            let kind = TreeKind::Table(table, long_values.as_ref());
+            check_tree(&table.name, table.object_id, table.root_page, kind);
         }
         for index in &table.indexes {
             if index.root_page != table.root_page {
                 let name = format!("{} index {}", table.name, index.name);
-                check_tree(&name, index.object_id, index.root_page, None);
+                check_tree(&name, index.object_id, index.root_page, TreeKind::Index);
             }
         }
-        if let Some(tree) = table.long_values {
-            let name = format!("{} long values", table.name);
-            check_tree(&name, tree.object_id, tree.root_page, None);
-        }
     }
+}
+
+/// What a tree holds, for what its walk checks beyond the structure.
+enum TreeKind<'a> {
+    /// A table's records, and its long values as their walk checked them.
+    Table(&'a TableDef, Option<&'a LongValueIndex>),
+    Index,
+    LongValues,
 }
 
 /// The structural checks of one tree.
@@ -484,11 +511,14 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         )
     }
 
+    /// Walks the tree, reporting what breaks a rule; a long-value tree's live entries also go
+    /// to `long_values`.
     fn run(
         &self,
         report: &mut impl FnMut(Finding),
         summary: &mut CheckSummary,
         accounted: &mut PageSet,
+        mut long_values: Option<&mut LongValueIndex>,
     ) {
         summary.trees += 1;
         let tree_space = self.tree_space(report);
@@ -517,14 +547,16 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                     flags,
                 } => {
                     summary.records += 1;
-                    if let Some(reader) =
-                        self.records.as_ref().filter(|_| flags & NODE_DELETED == 0)
-                    {
+                    let is_live = flags & NODE_DELETED == 0;
+                    if let Some(reader) = self.records.as_ref().filter(|_| is_live) {
                         live += 1;
                         summary.table_records += 1;
-                        if let Err(problem) = reader.row(page.number, live, data) {
+                        if let Err(problem) = reader.check_row(page.number, live, data) {
                             report(finding(page.number, "record", problem));
                         }
+                    }
+                    if let Some(index) = long_values.as_mut().filter(|_| is_live) {
+                        index.entry(&key, data);
                     }
                     let out_of_order = match &state.previous_key {
                         Some(p) if key < *p => Some("key smaller than the key before it"),

@@ -49,84 +49,150 @@ pub fn read<S: PageSource>(
     root: u32,
     key: &[u8],
 ) -> Result<Vec<u8>, LongValueError> {
-    let mut size: Option<usize> = None;
-    let mut segments: Vec<(usize, Vec<u8>)> = Vec::new();
-    let mut stored = 0usize;
-    let mut error = None;
+    let mut assembly: Option<Result<Assembly, LongValueError>> = None;
     let result = btree::seek(db, root, key, |node_key, node_data| {
         if !node_key.starts_with(key) {
             return ControlFlow::Break(());
         }
-        if size.is_none() {
-            if node_key.len() != key.len() {
-                error = Some(LongValueError::NoRootNode);
-                return ControlFlow::Break(());
+        match &mut assembly {
+            None if node_key.len() != key.len() => {
+                assembly = Some(Err(LongValueError::NoRootNode));
+                ControlFlow::Break(())
             }
-            match le_u32(node_data, 4).map(|s| s as usize) {
-                Some(total) if total <= MAX_LONG_VALUE => size = Some(total),
-                _ => {
-                    error = Some(LongValueError::RootNodeDamaged);
-                    return ControlFlow::Break(());
+            None => {
+                assembly = Some(Assembly::start(key, node_data, Keep::Bytes));
+                ControlFlow::Continue(())
+            }
+            Some(Ok(value)) => match value.segment(node_key, node_data) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(error) => {
+                    assembly = Some(Err(error));
+                    ControlFlow::Break(())
                 }
-            }
-            return ControlFlow::Continue(());
+            },
+            Some(Err(_)) => ControlFlow::Break(()),
         }
-        let offset = node_key
-            .get(key.len()..)
-            .and_then(|o| <[u8; 4]>::try_from(o).ok())
-            .map(|o| u32::from_be_bytes(o) as usize);
-        let Some(offset) = offset else {
-            error = Some(LongValueError::SegmentKey(node_key.len()));
-            return ControlFlow::Break(());
-        };
-        stored += node_data.len();
-        if stored > MAX_LONG_VALUE {
-            error = Some(LongValueError::TooLarge);
-            return ControlFlow::Break(());
-        }
-        segments.push((offset, node_data.to_vec()));
-        ControlFlow::Continue(())
     });
     if let Err(problem) = result {
         return Err(LongValueError::Tree(problem.message));
     }
-    if let Some(error) = error {
-        return Err(error);
-    }
-    let total = size.ok_or(LongValueError::NotFound)?;
-    assemble(&segments, total)
+    let value = assembly.ok_or(LongValueError::NotFound)??.finish()?;
+    Ok(value.bytes)
 }
 
-/// Joins the segments, decompressing those whose stored size differs from their span.
-fn assemble(segments: &[(usize, Vec<u8>)], total: usize) -> Result<Vec<u8>, LongValueError> {
-    let mut value = Vec::with_capacity(total.min(1 << 20));
-    for (i, (offset, chunk)) in segments.iter().enumerate() {
-        if *offset != value.len() {
-            return Err(LongValueError::SegmentOffset {
-                offset: *offset,
-                expected: value.len(),
+/// What an [`Assembly`] keeps of the value: its bytes, or only its size (a check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Bytes,
+    Size,
+}
+
+/// A long value built from its tree's entries as they come in key order: the root node
+/// (data: reference count, total size), then each segment (key: the value's key + its
+/// big-endian offset). A segment is joined once the next one's offset gives its span.
+#[derive(Debug)]
+pub struct Assembly {
+    key_len: usize,
+    total: usize,
+    keep: Keep,
+    /// Stored bytes of the segments so far (compressed ones count as stored).
+    stored: usize,
+    /// The latest segment: its offset and stored bytes, waiting for its span.
+    pending: Option<(usize, Vec<u8>)>,
+    /// Bytes joined so far, and the bytes themselves when kept.
+    size: usize,
+    bytes: Vec<u8>,
+}
+
+/// A finished long value: its size, and its bytes when they were kept.
+#[derive(Debug)]
+pub struct Assembled {
+    pub size: usize,
+    pub bytes: Vec<u8>,
+}
+
+impl Assembly {
+    /// Starts the value whose root node has key `key` and data `root_data`.
+    pub fn start(key: &[u8], root_data: &[u8], keep: Keep) -> Result<Assembly, LongValueError> {
+        let total = le_u32(root_data, 4)
+            .map(|s| s as usize)
+            .filter(|&total| total <= MAX_LONG_VALUE)
+            .ok_or(LongValueError::RootNodeDamaged)?;
+        Ok(Assembly {
+            key_len: key.len(),
+            total,
+            keep,
+            stored: 0,
+            pending: None,
+            size: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Adds the segment with tree key `key` (the value's key + its offset) and data `data`.
+    pub fn segment(&mut self, key: &[u8], data: &[u8]) -> Result<(), LongValueError> {
+        let offset = key
+            .get(self.key_len..)
+            .and_then(|o| <[u8; 4]>::try_from(o).ok())
+            .map(|o| u32::from_be_bytes(o) as usize)
+            .ok_or(LongValueError::SegmentKey(key.len()))?;
+        self.stored += data.len();
+        if self.stored > MAX_LONG_VALUE {
+            return Err(LongValueError::TooLarge);
+        }
+        if let Some((previous, chunk)) = self.pending.take() {
+            self.join(previous, &chunk, offset)?;
+        }
+        self.pending = Some((offset, data.to_vec()));
+        Ok(())
+    }
+
+    /// Joins the last segment and checks the size against the root's.
+    pub fn finish(mut self) -> Result<Assembled, LongValueError> {
+        if let Some((offset, chunk)) = self.pending.take() {
+            self.join(offset, &chunk, self.total)?;
+        }
+        if self.size != self.total {
+            return Err(LongValueError::SizeDiffers {
+                found: self.size,
+                total: self.total,
             });
         }
-        let end = segments.get(i + 1).map_or(total, |(next, _)| *next);
-        let span = end.checked_sub(*offset).ok_or(LongValueError::OutOfOrder)?;
+        Ok(Assembled {
+            size: self.size,
+            bytes: self.bytes,
+        })
+    }
+
+    /// Joins the segment at `offset`, which spans up to `end`: decompressed when its stored
+    /// size differs from its span.
+    fn join(&mut self, offset: usize, chunk: &[u8], end: usize) -> Result<(), LongValueError> {
+        if offset != self.size {
+            return Err(LongValueError::SegmentOffset {
+                offset,
+                expected: self.size,
+            });
+        }
+        let span = end.checked_sub(offset).ok_or(LongValueError::OutOfOrder)?;
         if chunk.len() == span {
-            value.extend_from_slice(chunk);
+            self.size += chunk.len();
+            if self.keep == Keep::Bytes {
+                self.bytes.extend_from_slice(chunk);
+            }
         } else {
-            value.extend_from_slice(&compression::decompress(chunk)?);
+            let plain = compression::decompress(chunk)?;
+            self.size += plain.len();
+            if self.keep == Keep::Bytes {
+                self.bytes.extend_from_slice(&plain);
+            }
         }
         // Checked as it grows: segment keys may run far past the size the root gives, and a
         // few compressed bytes can stand for 64 KiB.
-        if value.len() > total {
-            return Err(LongValueError::RunsPast(total));
+        if self.size > self.total {
+            return Err(LongValueError::RunsPast(self.total));
         }
+        Ok(())
     }
-    if value.len() != total {
-        return Err(LongValueError::SizeDiffers {
-            found: value.len(),
-            total,
-        });
-    }
-    Ok(value)
 }
 
 /// Adds the page offset of `root` to a long-value error.
@@ -154,6 +220,29 @@ mod tests {
         data
     }
 
+    const KEY: [u8; 4] = [0, 0, 0, 7];
+
+    fn root(total: u32) -> Vec<u8> {
+        [1u32.to_le_bytes(), total.to_le_bytes()].concat()
+    }
+
+    fn segment_key(offset: u32) -> Vec<u8> {
+        [&KEY[..], &offset.to_be_bytes()].concat()
+    }
+
+    /// The value built from `segments` (offset, stored bytes) under a root saying `total`.
+    fn assemble(
+        total: u32,
+        segments: &[(u32, Vec<u8>)],
+        keep: Keep,
+    ) -> Result<Assembled, LongValueError> {
+        let mut value = Assembly::start(&KEY, &root(total), keep)?;
+        for (offset, data) in segments {
+            value.segment(&segment_key(*offset), data)?;
+        }
+        value.finish()
+    }
+
     #[test]
     fn segments_past_the_root_size_stop_at_once() {
         assert_eq!(
@@ -162,11 +251,48 @@ mod tests {
         );
         // A root saying 100 bytes, then compressed segments each standing for 60000: the
         // first already passes the size; before, every segment was expanded.
-        let segments: Vec<(usize, Vec<u8>)> =
-            (0..1000).map(|i| (i * 60000, zeros(60000))).collect();
+        let segments: Vec<(u32, Vec<u8>)> = (0..1000).map(|i| (i * 60000, zeros(60000))).collect();
         assert_eq!(
-            assemble(&segments, 100).unwrap_err(),
+            assemble(100, &segments, Keep::Bytes).unwrap_err(),
             LongValueError::RunsPast(100)
+        );
+    }
+
+    #[test]
+    fn plain_and_compressed_segments_join_in_order_or_size_only() {
+        let segments = [
+            (0, b"abc".to_vec()),
+            (3, zeros(1000)),
+            (1003, b"z".to_vec()),
+        ];
+        let whole = assemble(1004, &segments, Keep::Bytes).unwrap();
+        assert_eq!(whole.bytes, [&b"abc"[..], &[0; 1000], b"z"].concat());
+        let sized = assemble(1004, &segments, Keep::Size).unwrap();
+        assert_eq!((sized.size, sized.bytes.len()), (1004, 0));
+    }
+
+    #[test]
+    fn gaps_overlaps_bad_keys_and_wrong_sizes_are_named() {
+        let gap = [(1, b"ab".to_vec())];
+        assert_eq!(
+            assemble(3, &gap, Keep::Size).unwrap_err(),
+            LongValueError::SegmentOffset {
+                offset: 1,
+                expected: 0
+            }
+        );
+        assert_eq!(
+            assemble(5, &[], Keep::Size).unwrap_err(),
+            LongValueError::SizeDiffers { found: 0, total: 5 }
+        );
+        let mut value = Assembly::start(&KEY, &root(2), Keep::Size).unwrap();
+        assert_eq!(
+            value.segment(&KEY, b"ab").unwrap_err(),
+            LongValueError::SegmentKey(4)
+        );
+        assert_eq!(
+            Assembly::start(&KEY, &[1, 0, 0], Keep::Size).unwrap_err(),
+            LongValueError::RootNodeDamaged
         );
     }
 }

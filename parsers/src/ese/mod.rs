@@ -15,6 +15,7 @@ pub mod database;
 pub mod header;
 pub mod logfile;
 pub mod longvalue;
+pub mod longvalue_index;
 pub mod page;
 pub mod read_ahead;
 pub mod record;
