@@ -26,6 +26,10 @@ pub struct Finding {
     pub problem: Problem,
 }
 
+/// Tree findings held back until the page pass is done (about 2 MiB); past it, the trees are
+/// walked again instead.
+const MAX_HELD_FINDINGS: usize = 10_000;
+
 /// What a full check covered.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CheckSummary {
@@ -97,6 +101,14 @@ fn check_to<S: PageSource>(
     mut report: impl FnMut(Finding),
     mut progress: impl FnMut(u32),
 ) -> CheckSummary {
+    // Pages done only ever grows: the tree pass counts pages read, the page pass numbers.
+    let mut shown = 0;
+    let mut progress = |pages: u32| {
+        if pages > shown {
+            shown = pages;
+            progress(pages);
+        }
+    };
     let mut summary = CheckSummary {
         pages: db.page_count(),
         ..CheckSummary::default()
@@ -139,17 +151,41 @@ fn check_to<S: PageSource>(
         report(finding);
     };
     let db_space = database_space(db, &mut report);
-    check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
-    // Every page the database owns is used by a tree, or free, or leaked.
+    // Trees first: their walk checksums every page it reads, so the page pass after it reads
+    // only the pages no tree holds (one read of the file, not two). Findings still come in
+    // the order page pass, then trees: the trees' are held and given after the page pass's,
+    // as if found then (a tree finding on a page the page pass found damaged is dropped).
     let mut accounted = PageSet::new(db.page_count());
+    let mut trees = CheckSummary::default();
+    let (mut held, mut overflow) = (Vec::new(), false);
+    let mut hold = |finding| match held.len() < MAX_HELD_FINDINGS {
+        true => held.push(finding),
+        false => overflow = true,
+    };
     check_trees(
         db,
         depth,
         &db_space,
-        &mut report,
-        &mut summary,
+        &mut hold,
+        &mut trees,
         &mut accounted,
+        &mut progress,
     );
+    check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
+    if overflow {
+        // Too many to hold: the trees are walked again, after the page pass.
+        drop(held);
+        (trees, accounted) = (CheckSummary::default(), PageSet::new(db.page_count()));
+        let mut quiet = |_| {};
+        let (report, pages) = (&mut report, &mut accounted);
+        check_trees(db, depth, &db_space, report, &mut trees, pages, &mut quiet);
+    } else {
+        held.into_iter().for_each(&mut report);
+    }
+    summary.trees = trees.trees;
+    summary.records = trees.records;
+    summary.tables = trees.tables;
+    summary.table_records = trees.table_records;
     summary.awaiting_cleanup = cleanup::deleted_tables(db);
     for table in &summary.awaiting_cleanup {
         account_deleted(db, table, &mut accounted);
@@ -395,9 +431,10 @@ fn check_trees<S: PageSource>(
     report: &mut impl FnMut(Finding),
     summary: &mut CheckSummary,
     accounted: &mut PageSet,
+    progress: &mut impl FnMut(u32),
 ) {
     TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT)
-        .run(report, summary, accounted, None);
+        .run(report, summary, accounted, progress, None);
     let (catalog, problems) = Catalog::read(db);
     for problem in problems {
         report(Finding {
@@ -430,7 +467,8 @@ fn check_trees<S: PageSource>(
             clean = false;
             report(found);
         };
-        tree.run(&mut report_tree, summary, accounted, long_values.as_mut());
+        let index = long_values.as_mut();
+        tree.run(&mut report_tree, summary, accounted, progress, index);
         // Values of a tree with any fault are sought as before: the index holds what a
         // seek finds only where the tree is sound.
         long_values.filter(|_| clean).map(LongValueIndex::finish)
@@ -518,6 +556,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         report: &mut impl FnMut(Finding),
         summary: &mut CheckSummary,
         accounted: &mut PageSet,
+        progress: &mut impl FnMut(u32),
         mut long_values: Option<&mut LongValueIndex>,
     ) {
         summary.trees += 1;
@@ -535,6 +574,10 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                         state.non_unique = page.header.is(FLAG_NON_UNIQUE);
                     }
                     accounted.insert(page.number);
+                    if page.number % 256 == 0 {
+                        let read = u32::try_from(self.db.pages_read()).unwrap_or(u32::MAX);
+                        progress(read.min(self.db.page_count()));
+                    }
                     self.check_page(page, depth, &mut state, report);
                     if let Some(tree_space) = &tree_space {
                         self.check_page_space(page.number, tree_space, report);
