@@ -73,7 +73,6 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
             source.header.state.name()
         )));
     }
-    preflight::refuse_damaged(&source)?;
     let temp = plan
         .temp
         .clone()
@@ -101,12 +100,14 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
             }
         }
     }
-    let refuse = |message: String| {
-        if !plan.keep_temp {
+    let refuse = |unproven: Unproven| {
+        // A new file is kept for a look only when it was built from a sound database.
+        if !plan.keep_temp || matches!(unproven, Unproven::SourceDamaged(_)) {
             let _ = std::fs::remove_file(&temp);
         }
         Err(DefragError::Refused(format!(
-            "{message}; the database is untouched"
+            "{}; the database is untouched",
+            unproven.reason()
         )))
     };
     let work = Work {
@@ -138,7 +139,7 @@ pub fn execute(plan: &Plan) -> Result<Report, DefragError> {
     } else {
         match back_up_and_replace(plan, &temp, &before, &after, files::mode_of(&original)) {
             Ok(backup) => backup,
-            Err(e) => return refuse(format!("{e:#}")),
+            Err(e) => return refuse(Unproven::Failed(format!("{e:#}"))),
         }
     };
     Ok(Report {
@@ -178,12 +179,39 @@ struct Proven {
     after: Facts,
 }
 
+/// Why a new file is not put in place: `db check` finds the source damaged (which comes
+/// first, whatever else failed), or the rebuild or its proof failed.
+enum Unproven {
+    SourceDamaged(String),
+    Failed(String),
+}
+
+impl Unproven {
+    fn reason(&self) -> &str {
+        match self {
+            Unproven::SourceDamaged(reason) | Unproven::Failed(reason) => reason,
+        }
+    }
+}
+
+/// `db check`'s judgement of the source beside [`rebuild_and_prove_sound`]: on two cores
+/// the check costs little more wall time than the rebuild alone, and its refusal wins over
+/// whatever the rebuild of a damaged database ran into.
+fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, Unproven> {
+    std::thread::scope(|scope| {
+        let judged = scope.spawn(|| preflight::judge(work.source_path));
+        let proven = rebuild_and_prove_sound(work);
+        helper(judged.join()).map_err(Unproven::SourceDamaged)?;
+        proven.map_err(Unproven::Failed)
+    })
+}
+
 /// Rebuilds the source into the new file and proves it, on two cores: while the rebuild
 /// runs, each tree is compared as soon as it is written, and what needs only the source
 /// (its catalog and Unicode indexes, its hash) is worked out beside it; then `db check` of
 /// the complete file runs while the last trees are compared and the file is flushed (and
 /// hashed). The error is the reason to refuse.
-fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, String> {
+fn rebuild_and_prove_sound(work: &Work<'_>) -> Result<Proven, String> {
     let source = work.source;
     let os_before = source.header.os_version;
     let growing =

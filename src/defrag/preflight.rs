@@ -31,18 +31,25 @@ pub fn open_for_repair(path: &Path) -> Result<Database<File>, DefragError> {
     }
 }
 
-/// Refuses a database `db check` calls damaged (header values ESE refuses, page, tree and
-/// record damage): the same judgement, so a defrag never carries damage into a file that
-/// then looks verified, nor fails half-way on it.
-pub fn refuse_damaged(db: &Database<File>) -> Result<(), DefragError> {
-    check::verdict(db, check::Depth::Records)
+/// `db check`'s judgement of the database at `path`, read on its own (a rebuild runs beside
+/// it into a file of its own): the reason to refuse a database it calls damaged (header
+/// values ESE refuses, page, tree and record damage). The same judgement as `db check`, so a
+/// defrag never replaces a database with a file that carries damage yet looks verified.
+pub fn judge(path: &Path) -> Result<(), String> {
+    let db = super::open(path).map_err(|e| format!("{e:#}"))?;
+    check::verdict(&db, check::Depth::Records)
         .map(drop)
-        .map_err(|damage| damaged(&damage.to_string()))
+        .map_err(|damage| damage_reason(&damage.to_string()))
+}
+
+fn damage_reason(what: &str) -> String {
+    format!("db check finds the database damaged ({what})")
 }
 
 fn damaged(what: &str) -> DefragError {
     DefragError::Refused(format!(
-        "db check finds the database damaged ({what}); the database is untouched"
+        "{}; the database is untouched",
+        damage_reason(what)
     ))
 }
 
