@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Times `evtdoctor db defrag` (rebuild and verification) against `cp --reflink=never` of the
 # same database, alternating the two $BENCH_RUNS times (default 3), and prints for each run the
-# wall time, the CPU time (user + system), the peak resident memory and the peak anonymous
-# memory (resident memory counts the pages of the files `db defrag` maps, which are the page
-# cache; anonymous memory is the process's own).
+# wall time, the CPU time (user + system) and the peak resident memory.
 # Not part of CI. Usage: scripts/bench-defrag.sh [DATABASE [EVTDOCTOR_BINARY]]
 # (default binary: target/release/evtdoctor, built here when missing). Without a database (or
 # with "-"), the project's own ESE writer first writes one of $BENCH_MB MiB (default 1024) in
@@ -30,33 +28,28 @@ if [ "$db" = "-" ]; then
     target/release/examples/bench_logs ese "$db" "${BENCH_MB:-1024}"
 fi
 
-# "wall cpu peak_kib peak_anon_kib" of a command: GNU time, and RssAnon polled from /proc.
+# "wall cpu peak_kib" of a command, by GNU time. Nothing is memory-mapped (files are read
+# with read()), so the peak resident memory is the process's own memory plus its code: an
+# upper bound of its anonymous memory. (No poller runs beside it: one would take CPU time
+# from the two threads of the defrag, not from the one of cp.)
 measure() {
-  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >/dev/null &
-  local timer=$! child="" anon=0 now
-  while kill -0 "$timer" 2>/dev/null; do
-    [ -n "$child" ] || child=$(pgrep -P "$timer" | head -n 1 || true)
-    now=$(awk '/^RssAnon/ { print $2 }' "/proc/${child:-0}/status" 2>/dev/null || true)
-    if [ -n "$now" ] && [ "$now" -gt "$anon" ]; then anon=$now; fi
-    sleep 0.005
-  done
-  wait "$timer"
-  awk -v anon="$anon" '{ printf "%s %.2f %s %s\n", $1, $2 + $3, $4, anon }' "$work/time"
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >/dev/null
+  awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$work/time"
 }
 
 echo "database: $db ($(stat -c %s "$db") bytes); load: $(uptime | sed 's/.*load/load/')"
-printf '%-10s %8s %8s %12s %12s\n' run wall_s cpu_s peak_KiB anon_KiB
+printf '%-10s %8s %8s %12s\n' run wall_s cpu_s peak_KiB
 for run in $(seq 1 "$runs"); do
   rm -f "$work/copy" "$work/defragmented"
   sync
-  read -r wall cpu peak anon < <(measure cp --reflink=never "$db" "$work/copy")
-  printf '%-10s %8s %8s %12s %12s\n' "cp" "$wall" "$cpu" "$peak" "$anon"
+  read -r wall cpu peak < <(measure cp --reflink=never "$db" "$work/copy")
+  printf '%-10s %8s %8s %12s\n' "cp" "$wall" "$cpu" "$peak"
   cp_wall=$wall
   rm -f "$work/copy"
   sync
-  read -r wall cpu peak anon < <(measure "$bin" db defrag "$db" \
+  read -r wall cpu peak < <(measure "$bin" db defrag "$db" \
     --temp "$work/defragmented" --preserve-temp --no-backup)
-  printf '%-10s %8s %8s %12s %12s' "db defrag" "$wall" "$cpu" "$peak" "$anon"
+  printf '%-10s %8s %8s %12s' "db defrag" "$wall" "$cpu" "$peak"
   awk -v d="$wall" -v c="$cp_wall" 'BEGIN { if (c > 0) printf "   %.1fx cp (target <= 3x)", d / c }'
   echo
 done

@@ -199,7 +199,7 @@ impl Unproven {
 /// whatever the rebuild of a damaged database ran into.
 fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, Unproven> {
     std::thread::scope(|scope| {
-        let judged = scope.spawn(|| preflight::judge(work.source_path));
+        let judged = scope.spawn(|| preflight::judge(work.source_path, work.source));
         let proven = rebuild_and_prove_sound(work);
         helper(judged.join()).map_err(Unproven::SourceDamaged)?;
         proven.map_err(Unproven::Failed)

@@ -31,12 +31,14 @@ pub fn open_for_repair(path: &Path) -> Result<Database<File>, DefragError> {
     }
 }
 
-/// `db check`'s judgement of the database at `path`, read on its own (a rebuild runs beside
-/// it into a file of its own): the reason to refuse a database it calls damaged (header
-/// values ESE refuses, page, tree and record damage). The same judgement as `db check`, so a
-/// defrag never replaces a database with a file that carries damage yet looks verified.
-pub fn judge(path: &Path) -> Result<(), String> {
-    let db = super::open(path).map_err(|e| format!("{e:#}"))?;
+/// `db check`'s judgement of `source`, the database at `path`, read by a reader of its own
+/// (a rebuild reads `source` beside it; pages either finds right are not checksummed again):
+/// the reason to refuse a database it calls damaged (header values ESE refuses, page, tree
+/// and record damage). The same judgement as `db check`, so a defrag never replaces a
+/// database with a file that carries damage yet looks verified.
+pub fn judge(path: &Path, source: &Database<File>) -> Result<(), String> {
+    let mut db = super::open(path).map_err(|e| format!("{e:#}"))?;
+    db.share_checksums_with(source);
     check::verdict(&db, check::Depth::Records)
         .map(drop)
         .map_err(|damage| damage_reason(&damage.to_string()))

@@ -17,7 +17,15 @@ const EXTRA_CHECKSUM_OFFSETS: [usize; 3] = [40, 48, 56];
 
 /// The old-format checksum: XOR of the 32-bit words from offset 4 on, seeded with 0x89abcdef.
 pub fn xor_checksum(bytes: &[u8]) -> u32 {
-    words(bytes).skip(1).fold(SEED, |acc, w| acc ^ w)
+    // XOR taken 64 bits at a time (which the compiler vectorizes) folds to the same 32-bit
+    // XOR; the first word is then taken out again, as XOR undoes itself.
+    let mut pairs = bytes.chunks_exact(8);
+    let wide = pairs.by_ref().fold(0u64, |acc, pair| {
+        acc ^ u64::from_le_bytes(pair.try_into().unwrap_or_default())
+    });
+    let tail = words(pairs.remainder()).fold(0, |acc, w| acc ^ w);
+    let first = words(bytes).next().unwrap_or(0);
+    SEED ^ wide as u32 ^ (wide >> 32) as u32 ^ tail ^ first
 }
 
 fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
@@ -206,6 +214,15 @@ pub fn correctable_bit(block_len: usize, stored: u64, computed: u64) -> Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_xor_checksum_is_the_word_by_word_xor_after_the_first_word() {
+        let bytes: Vec<u8> = (0..4100u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for len in [0, 4, 8, 12, 4092, 4096, 4100] {
+            let slow = words(&bytes[..len]).skip(1).fold(SEED, |acc, w| acc ^ w);
+            assert_eq!(xor_checksum(&bytes[..len]), slow, "{len} bytes");
+        }
+    }
 
     /// A hand-built page with some content, as an ESE98 (Exchange 2000) page: old format.
     fn old_format_page(page_number: u32) -> Vec<u8> {

@@ -8,6 +8,7 @@ use super::read_ahead::{PageSpot, ReadAhead};
 use super::PageSource;
 use crate::Problem;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub use super::header::PAGE_SIZES;
 
@@ -74,7 +75,7 @@ pub struct Database<S> {
     read_ahead: ReadAhead,
     /// Pages whose checksum was found right: read again (by the check's tree pass, another
     /// walk, the defrag's comparison), they are not checksummed again.
-    verified: VerifiedPages,
+    verified: Arc<VerifiedPages>,
 }
 
 /// One bit per page, settable from several threads.
@@ -166,7 +167,7 @@ impl<S: PageSource> Database<S> {
         let page_size = header.page_size as usize;
         Database {
             size: AtomicU64::new(size),
-            verified: VerifiedPages::new(size / page_size as u64),
+            verified: Arc::new(VerifiedPages::new(size / page_size as u64)),
             header,
             header_problems,
             page_size,
@@ -283,6 +284,15 @@ impl<S: PageSource> Database<S> {
     pub fn trust_checksums_of<T>(&self, other: &Database<T>) {
         for (mine, theirs) in self.verified.0.iter().zip(&other.verified.0) {
             mine.fetch_or(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    /// Shares one record of pages found right with `other`, a reader of the same file (two
+    /// threads reading it each with their own read-ahead): a page either checksums is not
+    /// checksummed again by the other.
+    pub fn share_checksums_with<T>(&mut self, other: &Database<T>) {
+        if self.verified.0.len() == other.verified.0.len() {
+            self.verified = Arc::clone(&other.verified);
         }
     }
 
