@@ -339,7 +339,7 @@ fn first_long_value(bytes: &[u8]) -> (String, usize, Vec<u8>) {
             {
                 if flags & NODE_DELETED == 0 && key.len() == 4 {
                     let at = data.as_ptr() as usize - page.bytes().as_ptr() as usize;
-                    found = Some(((page.number as usize + 1) * PAGE + at, key));
+                    found = Some(((page.number as usize + 1) * PAGE + at, key.into_owned()));
                     return ControlFlow::Break(());
                 }
             }

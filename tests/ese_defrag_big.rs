@@ -50,7 +50,7 @@ fn grown_database_defragments_and_verifies() {
             }
             TreeEvent::Entry {
                 key, data, flags, ..
-            } if flags & NODE_DELETED == 0 => records.push((key, data.to_vec())),
+            } if flags & NODE_DELETED == 0 => records.push((key.into_owned(), data.to_vec())),
             _ => {}
         }
         ControlFlow::Continue(())

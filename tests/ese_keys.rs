@@ -92,7 +92,7 @@ fn entries(db: &Database<File>, root: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
         match event {
             TreeEvent::Entry {
                 key, data, flags, ..
-            } if flags & NODE_DELETED == 0 => out.push((key, data.to_vec())),
+            } if flags & NODE_DELETED == 0 => out.push((key.into_owned(), data.to_vec())),
             TreeEvent::Problem(p) => panic!("{p}"),
             _ => {}
         }

@@ -105,7 +105,7 @@ fn unreachable(file: &Path) -> (u64, u64) {
             } = event
             {
                 if flags & evtdoctor_parsers::ese::page::NODE_DELETED == 0 {
-                    let mut sought = key;
+                    let mut sought = key.into_owned();
                     if non_unique {
                         sought.extend_from_slice(data);
                     }

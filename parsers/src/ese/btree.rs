@@ -11,6 +11,7 @@ use super::page::{Node, Page, FLAG_LEAF, FLAG_NON_UNIQUE};
 use super::seek_rules::{self, KeyRange};
 use super::PageSource;
 use crate::Problem;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
@@ -24,7 +25,7 @@ pub enum TreeEvent<'a> {
     /// A leaf node (deleted nodes included: check `flags`).
     Entry {
         page: &'a Page,
-        key: Vec<u8>,
+        key: Cow<'a, [u8]>,
         data: &'a [u8],
         flags: u8,
     },
@@ -77,7 +78,7 @@ pub struct TreeCursor<'db, S> {
 
 /// A leaf entry that is not deleted.
 pub struct LiveEntry<'a> {
-    pub key: Vec<u8>,
+    pub key: Cow<'a, [u8]>,
     pub data: &'a [u8],
 }
 
@@ -158,10 +159,10 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
     }
 
     /// The current leaf page, and the key and node of its tag `index`.
-    fn entry(&self, index: usize) -> Option<(&Page, Vec<u8>, Node<'_>)> {
+    fn entry(&self, index: usize) -> Option<(&Page, Cow<'_, [u8]>, Node<'_>)> {
         let page = &self.path.last()?.page;
         let node = page.node(index).ok()?;
-        Some((page, node.key(page.external_header()), node))
+        Some((page, node.full_key(page.external_header()), node))
     }
 
     /// Moves on by one page, entry or problem (branch nodes are followed, not reported).

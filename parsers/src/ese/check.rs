@@ -602,8 +602,8 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                         index.entry(&key, data);
                     }
                     let out_of_order = match &state.previous_key {
-                        Some(p) if key < *p => Some("key smaller than the key before it"),
-                        Some(p) if key == *p && !state.non_unique => Some(
+                        Some(p) if *key < **p => Some("key smaller than the key before it"),
+                        Some(p) if *key == **p && !state.non_unique => Some(
                             "key equal to the key before it, in a tree without the non-unique flag",
                         ),
                         _ => None,
@@ -615,7 +615,10 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                             self.problem(page.number, message),
                         ));
                     }
-                    state.previous_key = Some(key);
+                    // The buffer is reused: most keys are borrowed from their page.
+                    let previous = state.previous_key.get_or_insert_with(Vec::new);
+                    previous.clear();
+                    previous.extend_from_slice(&key);
                 }
                 TreeEvent::Problem(problem) => report(Finding {
                     page: page_of(self.db, &problem),

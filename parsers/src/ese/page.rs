@@ -3,6 +3,7 @@
 
 use super::{le_u16, le_u32, le_u64};
 use serde::Serialize;
+use std::borrow::Cow;
 
 pub const FLAG_ROOT: u32 = 0x0001;
 pub const FLAG_LEAF: u32 = 0x0002;
@@ -126,9 +127,18 @@ pub struct Node<'a> {
     pub data: &'a [u8],
 }
 
-impl Node<'_> {
+impl<'a> Node<'a> {
     pub fn is_deleted(&self) -> bool {
         self.flags & NODE_DELETED != 0
+    }
+
+    /// The full key, given the page's shared prefix: borrowed from the page when the node
+    /// shares none of it (every key of a file without prefix compression), else joined.
+    pub fn full_key(&self, page_prefix: &'a [u8]) -> Cow<'a, [u8]> {
+        match self.prefix_len {
+            0 => Cow::Borrowed(self.suffix),
+            _ => Cow::Owned(self.key(page_prefix)),
+        }
     }
 
     /// The full key, given the page's shared prefix.

@@ -318,7 +318,7 @@ mod tests {
         let mut depth = 0;
         btree::walk_checking_seeks(&db, built.root, |event| {
             match event {
-                TreeEvent::Entry { key, data, .. } => read.push((key, data.to_vec())),
+                TreeEvent::Entry { key, data, .. } => read.push((key.into_owned(), data.to_vec())),
                 TreeEvent::Page { depth: d, .. } => depth = depth.max(d as u32),
                 TreeEvent::Problem(p) => panic!("{} entries: {p:?}", entries.len()),
             }
