@@ -190,7 +190,7 @@ fn compared_while_written(
 }
 
 /// The rest of the comparison once the file is complete, taking `compared` as done.
-fn compare_rest(old: &[u8], new: &[u8], compared: &Compared) -> Result<Verified, String> {
+fn compare_rest(old: &[u8], new: &[u8], compared: &mut Compared) -> Result<Verified, String> {
     let old = Database::open(old.to_vec()).unwrap();
     let new = Database::open(new.to_vec()).unwrap();
     compare(&old, &read_catalog(&old).unwrap(), &new, compared).map_err(|e| e.to_string())
@@ -240,8 +240,8 @@ fn trees_compared_while_written_count_the_same_and_catch_a_changed_byte() {
     );
     // 12 user tables and their 18 secondary indexes.
     assert_eq!(trees.len(), 12 + 18);
-    let compared = compared_while_written(&old, &new, trees.clone()).unwrap();
-    let verified = compare_rest(&old, &new, &compared).unwrap();
+    let mut compared = compared_while_written(&old, &new, trees.clone()).unwrap();
+    let verified = compare_rest(&old, &new, &mut compared).unwrap();
     assert_eq!(verified, verify_bytes(&old, &new).unwrap());
     assert_eq!((verified.records, verified.index_entries), (7807, 13682));
 
@@ -254,7 +254,7 @@ fn trees_compared_while_written_count_the_same_and_catch_a_changed_byte() {
     );
     // A tree compared before the change is not compared again: the rest of the comparison
     // trusts it (which is why the rebuild never writes a page twice).
-    assert_eq!(compare_rest(&old, &new, &compared).unwrap(), verified);
+    assert_eq!(compare_rest(&old, &new, &mut compared).unwrap(), verified);
 }
 
 /// A tree announced before its pages are written (here: the file said to be written up to
@@ -280,7 +280,8 @@ fn a_tree_read_before_it_is_written_fails() {
 }
 
 /// A branch key that hides entries from ESE's seek (the compared entries all still match, and
-/// every page's checksum is right): the verification fails on `db check`'s seek rules.
+/// every page's checksum is right): the verification fails on `db check`'s seek rules, which
+/// the comparison's walk of the new tree applies.
 #[test]
 fn a_branch_key_that_hides_entries_from_seeks_fails() {
     common::needs!(Need::Corpus);
@@ -304,9 +305,63 @@ fn a_branch_key_that_hides_entries_from_seeks_fails() {
     let start = (number as usize + 1) * 4096;
     set_page_checksums(&mut new[start..start + 4096], number);
     let error = verify_bytes(&old, &new).unwrap_err();
-    assert!(error.contains("the new file fails db check"), "{error}");
+    let table = format!("table {BIG_TABLE}: records: new file: offset ");
+    assert!(error.starts_with(&table), "{error}");
     assert!(
         error.contains("unreachable by a seek from the root"),
+        "{error}"
+    );
+}
+
+/// The comparison walks each new tree once for itself and for `db check` (which then does not
+/// walk it again): faults only the check sees, planted in a leaf of the new file with its
+/// checksum put right, still fail the verification, named as `db check` names them.
+#[test]
+fn faults_only_db_check_sees_fail_the_verification_through_the_comparisons_walk() {
+    common::needs!(Need::Corpus);
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = old_and_new(SRUM, dir.path());
+    assert_eq!(verify_bytes(&old, &new).map(|_| ()), Ok(()));
+    let root = catalog(&new).table(BIG_TABLE).unwrap().root_page;
+    let db = Database::open(new.clone()).unwrap();
+    let mut leaves = Vec::new();
+    btree::walk(&db, root, |event| {
+        if let TreeEvent::Page { page, .. } = event {
+            if page.header.is(evtdoctor_parsers::ese::page::FLAG_LEAF) {
+                leaves.push(page.number);
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    let leaf = leaves[1];
+    let planted = |at: usize, value: u32| {
+        let mut bytes = new.clone();
+        let start = (leaf as usize + 1) * 4096;
+        bytes[start + at..start + at + 4].copy_from_slice(&value.to_le_bytes());
+        set_page_checksums(&mut bytes[start..start + 4096], leaf);
+        verify_bytes(&old, &bytes).unwrap_err()
+    };
+    // The previous-page link (offset 16) names another page.
+    let error = planted(16, leaves[0] + 100_000);
+    assert!(
+        error.starts_with("the new file fails db check (1 problem(s); first: offset "),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(&format!(
+            "page {leaf} (table {BIG_TABLE}: records): leaf links broken: page {} says next is \
+             {leaf}, this page says previous is {})",
+            leaves[0],
+            leaves[0] + 100_000
+        )),
+        "{error}"
+    );
+    // The owner (offset 24) is another object.
+    let error = planted(24, 7777);
+    assert!(
+        error.contains(&format!(
+            "page {leaf} ({BIG_TABLE}): belongs to object 7777, expected "
+        )),
         "{error}"
     );
 }

@@ -266,24 +266,16 @@ fn rebuild_and_prove_sound(work: &Work<'_>) -> Result<Proven, String> {
         let flushed = scope.spawn(|| super::flush(work.file, work.temp));
         let new_facts = scope.spawn(|| Facts::of(work.temp, work.options.os_version, work.hashing));
         let new = super::open(work.temp).map_err(|e| format!("{e:#}"))?;
-        // Pages the comparison has checksummed already are not checksummed again.
-        new.trust_checksums_of(growing);
         let failed = |m: String| format!("verification failed: {m}");
-        // `db check` beside the last comparisons, then the rest of the comparison.
-        let (checked, compared) = std::thread::scope(|inner| {
-            let checked = inner.spawn(|| verify::check_clean(&new));
-            let compared = helper(verifier.join())
-                .map_err(failed)
-                .and_then(|compared| {
-                    let (old_catalog, unicode, before) = helper(side.join())?;
-                    let verified = verify::compare(source, &old_catalog, &new, &compared);
-                    Ok((verified.map_err(|e| failed(e.to_string())), unicode, before))
-                });
-            (helper(checked.join()), compared)
-        });
-        let (verified, unicode, before) = compared?;
-        let verified = verified?;
-        checked.map_err(failed)?;
+        // The rest of the comparison (the catalog), then `db check` of the new file, which
+        // does not walk again the trees the comparison walked.
+        let mut compared = helper(verifier.join()).map_err(failed)?;
+        // Pages the comparison has checksummed are not checksummed again.
+        new.trust_checksums_of(growing);
+        let (old_catalog, unicode, before) = helper(side.join())?;
+        let verified = verify::compare(source, &old_catalog, &new, &mut compared)
+            .map_err(|e| failed(e.to_string()))?;
+        verify::check_clean(&new, &compared).map_err(|e| failed(e.to_string()))?;
         helper(flushed.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
         let after = helper(new_facts.join().map(|f| f.map_err(|e| format!("{e:#}"))))?;
         Ok(Proven {

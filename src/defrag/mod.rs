@@ -6,6 +6,7 @@
 pub mod catalog_rows;
 pub mod crash;
 pub mod engine;
+mod entry_stream;
 pub mod files;
 pub mod fix;
 pub mod preflight;

@@ -16,9 +16,10 @@
 //! threads; each holds one page per tree level.
 
 use super::catalog_rows::{PatchError, RootMap};
+use super::entry_stream::EntryStream;
 use evtdoctor_parsers::ese::btree::TreeCursor;
 use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, SHADOW_OBJECT_ID};
-use evtdoctor_parsers::ese::check;
+use evtdoctor_parsers::ese::check::{self, TreeWatch};
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
 use evtdoctor_parsers::Problem;
 use std::borrow::Cow;
@@ -110,14 +111,43 @@ pub fn tree_label(table: &str, role: TreeRole<'_>) -> String {
     }
 }
 
-/// Trees compared while the rebuild went on: live entries, by old and new root.
+/// Trees compared: live entries, by old and new root; and the walk of each new tree, which
+/// made `db check`'s checks of it on the way (so that check need not walk it again).
 #[derive(Debug, Default)]
-pub struct Compared(HashMap<(u32, u32), u64>);
+pub struct Compared {
+    entries: HashMap<(u32, u32), u64>,
+    walks: Vec<TreeWatch>,
+}
+
+impl Compared {
+    /// Compares the trees at `roots` (and keeps the walk of the new one) unless compared
+    /// already: their live entries.
+    fn tree<A: PageSource + Sync, B: PageSource>(
+        &mut self,
+        trees: &Trees<'_, A, B>,
+        label: &str,
+        (old_root, new_root): (u32, u32),
+        patch: Option<&RootMap>,
+    ) -> Result<u64, VerifyError> {
+        if let Some(&count) = self.entries.get(&(old_root, new_root)) {
+            if patch.is_none() {
+                return Ok(count);
+            }
+        }
+        let mut walk = TreeWatch::new(trees.new, label.to_owned(), new_root);
+        let count = trees
+            .same_entries(old_root, new_root, patch, &mut walk)
+            .map_err(|d| d.of(label.to_owned()))?;
+        self.entries.insert((old_root, new_root), count);
+        self.walks.push(walk.finish());
+        Ok(count)
+    }
+}
 
 /// Compares each tree the rebuild reports written (on its own thread, while the rebuild goes
 /// on) with its source; `new` is the file being written, grown before each tree to the size
 /// the rebuild reports. Stops at the first difference.
-pub fn compare_finished<A: PageSource, B: PageSource>(
+pub fn compare_finished<A: PageSource + Sync, B: PageSource>(
     old: &Database<A>,
     new: &Database<B>,
     finished: Receiver<FinishedTree>,
@@ -126,10 +156,7 @@ pub fn compare_finished<A: PageSource, B: PageSource>(
     let mut compared = Compared::default();
     for tree in finished {
         new.grow_to(tree.written);
-        let count = trees
-            .same_entries(tree.old_root, tree.new_root, None)
-            .map_err(|d| d.of(tree.label))?;
-        compared.0.insert((tree.old_root, tree.new_root), count);
+        compared.tree(&trees, &tree.label, (tree.old_root, tree.new_root), None)?;
     }
     Ok(compared)
 }
@@ -141,30 +168,33 @@ pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
     old_catalog: &Catalog,
     new: &Database<B>,
 ) -> Result<Verified, VerifyError> {
-    std::thread::scope(|scope| {
-        let checked = scope.spawn(|| check_clean(new));
-        let compared = compare(old, old_catalog, new, &Compared::default());
-        checked.join().map_err(|_| VerifyError::CheckStopped)??;
-        compared
-    })
+    let mut compared = Compared::default();
+    let verified = compare(old, old_catalog, new, &mut compared)?;
+    check_clean(new, &compared)?;
+    Ok(verified)
 }
 
 /// `db check` of the new file finds nothing in its structure (pages, space, trees, ESE's seek
-/// rules). Its records are not decoded again: `verify` compares every one of them, and every
-/// long-value chunk, with the source's, which `db check` decoded before the rebuild.
-pub fn check_clean<S: PageSource>(db: &Database<S>) -> Result<(), VerifyError> {
-    check::verdict(db, check::Depth::Structure)
+/// rules); the trees the comparison walked (`compared`) it does not walk again. Its records
+/// are not decoded again: `verify` compares every one of them, and every long-value chunk,
+/// with the source's, which `db check` decoded.
+pub fn check_clean<S: PageSource>(
+    db: &Database<S>,
+    compared: &Compared,
+) -> Result<(), VerifyError> {
+    check::structure_verdict(db, &compared.walks)
         .map(drop)
         .map_err(VerifyError::CheckFails)
 }
 
 /// The catalogs describe the same objects, and every tree the old one names holds the same
-/// entries as the tree the new one names for it; `compared`: trees compared already.
-pub fn compare<A: PageSource, B: PageSource>(
+/// entries as the tree the new one names for it; `compared`: trees compared already, to
+/// which those compared now are added.
+pub fn compare<A: PageSource + Sync, B: PageSource>(
     old: &Database<A>,
     old_catalog: &Catalog,
     new: &Database<B>,
-    compared: &Compared,
+    compared: &mut Compared,
 ) -> Result<Verified, VerifyError> {
     let new_catalog = read_catalog(new)?;
     if without_roots(old_catalog) != without_roots(&new_catalog) {
@@ -178,22 +208,20 @@ pub fn compare<A: PageSource, B: PageSource>(
         let name = &old_table.name;
         let patch = is_catalog(old_table).then_some(&roots);
         let records = (old_table.root_page, new_table.root_page);
-        verified.records += trees
-            .compared_or_now(records, patch, compared)
-            .map_err(|d| d.of(tree_label(name, TreeRole::Records)))?;
+        let label = tree_label(name, TreeRole::Records);
+        verified.records += compared.tree(&trees, &label, records, patch)?;
         if let (Some(old_lv), Some(new_lv)) = (old_table.long_values, new_table.long_values) {
-            verified.long_value_chunks += trees
-                .compared_or_now((old_lv.root_page, new_lv.root_page), None, compared)
-                .map_err(|d| d.of(tree_label(name, TreeRole::LongValues)))?;
+            let label = tree_label(name, TreeRole::LongValues);
+            let roots = (old_lv.root_page, new_lv.root_page);
+            verified.long_value_chunks += compared.tree(&trees, &label, roots, None)?;
         }
         let index_pairs = old_table.indexes.iter().zip(&new_table.indexes);
         for (old_index, new_index) in
             index_pairs.filter(|(i, _)| i.root_page != old_table.root_page)
         {
-            let role = TreeRole::Index(&old_index.name);
-            verified.index_entries += trees
-                .compared_or_now((old_index.root_page, new_index.root_page), None, compared)
-                .map_err(|d| d.of(tree_label(name, role)))?;
+            let label = tree_label(name, TreeRole::Index(&old_index.name));
+            let roots = (old_index.root_page, new_index.root_page);
+            verified.index_entries += compared.tree(&trees, &label, roots, None)?;
         }
     }
     Ok(verified)
@@ -256,60 +284,50 @@ struct Trees<'a, A, B> {
     new: &'a Database<B>,
 }
 
-impl<A: PageSource, B: PageSource> Trees<'_, A, B> {
-    /// The entry count of trees compared already at these roots; other trees are compared
-    /// now.
-    fn compared_or_now(
-        &self,
-        (old_root, new_root): (u32, u32),
-        roots: Option<&RootMap>,
-        compared: &Compared,
-    ) -> Result<u64, TreeDifference> {
-        match compared.0.get(&(old_root, new_root)) {
-            Some(&count) if roots.is_none() => Ok(count),
-            _ => self.same_entries(old_root, new_root, roots),
-        }
-    }
-
+impl<A: PageSource + Sync, B: PageSource> Trees<'_, A, B> {
     /// Reads both trees' live entries in key order and compares them byte for byte, the old
-    /// record patched with `roots` first when given; returns how many there are.
+    /// record patched with `roots` first when given; returns how many there are. `walk` sees
+    /// the walk of the new tree, which checks ESE's seek rules on the way.
     fn same_entries(
         &self,
         old_root: u32,
         new_root: u32,
         roots: Option<&RootMap>,
+        walk: &mut TreeWatch,
     ) -> Result<u64, TreeDifference> {
-        let mut old_tree = TreeCursor::new(self.old, old_root);
-        let mut new_tree = TreeCursor::new(self.new, new_root);
-        let mut count = 0u64;
-        loop {
-            let old_entry = old_tree
-                .next_live_entry()
-                .transpose()
-                .map_err(TreeDifference::OldUnreadable)?;
-            let new_entry = new_tree
-                .next_live_entry()
-                .transpose()
-                .map_err(TreeDifference::NewUnreadable)?;
-            let (old_entry, new_entry) = match (old_entry, new_entry) {
-                (None, None) => return Ok(count),
-                (Some(old), Some(new)) => (old, new),
-                (Some(_), None) => return Err(TreeDifference::Shorter(count)),
-                (None, Some(_)) => return Err(TreeDifference::Longer(count)),
-            };
-            let expected = match roots {
-                Some(roots) => Cow::Owned(roots.patch(old_entry.data)?),
-                None => Cow::Borrowed(old_entry.data),
-            };
-            if old_entry.key != new_entry.key || *expected != *new_entry.data {
-                let key = &old_entry.key;
-                let shown = &key[..key.len().min(KEY_SHOWN)];
-                return Err(TreeDifference::Entry {
-                    number: count + 1,
-                    key: hex::encode(shown),
-                });
+        std::thread::scope(|scope| {
+            let mut old_tree = EntryStream::spawn(scope, self.old, old_root);
+            let mut new_tree = TreeCursor::new(self.new, new_root).checking_seeks();
+            let mut count = 0u64;
+            loop {
+                let old_entry = old_tree
+                    .next_entry()
+                    .transpose()
+                    .map_err(TreeDifference::OldUnreadable)?;
+                let new_entry = new_tree
+                    .next_live_entry_watched(&mut |event| walk.see(event))
+                    .transpose()
+                    .map_err(TreeDifference::NewUnreadable)?;
+                let (old_entry, new_entry) = match (old_entry, new_entry) {
+                    (None, None) => return Ok(count),
+                    (Some(old), Some(new)) => (old, new),
+                    (Some(_), None) => return Err(TreeDifference::Shorter(count)),
+                    (None, Some(_)) => return Err(TreeDifference::Longer(count)),
+                };
+                let expected = match roots {
+                    Some(roots) => Cow::Owned(roots.patch(old_entry.data)?),
+                    None => Cow::Borrowed(old_entry.data),
+                };
+                if old_entry.key != &*new_entry.key || *expected != *new_entry.data {
+                    let key = old_entry.key;
+                    let shown = &key[..key.len().min(KEY_SHOWN)];
+                    return Err(TreeDifference::Entry {
+                        number: count + 1,
+                        key: hex::encode(shown),
+                    });
+                }
+                count += 1;
             }
-            count += 1;
-        }
+        })
     }
 }

@@ -8,13 +8,13 @@ use super::checksum::ChecksumStatus;
 use super::cleanup::{self, DeletedTable};
 use super::database::{describe_checksum, Database};
 use super::longvalue_index::LongValueIndex;
-use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT, NODE_DELETED};
+use super::page::{Page, PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT, NODE_DELETED};
 use super::schema::TableDef;
 use super::space::{self, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 /// One problem found, with the page it is on (when it is on one) and its kind.
@@ -69,11 +69,30 @@ pub enum Depth {
 /// `db check`'s judgement in one call: what it covered, or the damage it found (the
 /// judgement `db defrag` and `fix` refuse by, and prove their new file by, at `depth`).
 pub fn verdict<S: PageSource>(db: &Database<S>, depth: Depth) -> Result<CheckSummary, Damage> {
+    judged(db, depth, &HashMap::new())
+}
+
+/// [`verdict`] at [`Depth::Structure`] of a file some of whose trees were walked already, each
+/// with a [`TreeWatch`]: those are not walked again.
+pub fn structure_verdict<S: PageSource>(
+    db: &Database<S>,
+    walked: &[TreeWatch],
+) -> Result<CheckSummary, Damage> {
+    let walked: HashMap<u32, &TreeWatch> = walked.iter().map(|w| (w.root, w)).collect();
+    judged(db, Depth::Structure, &walked)
+}
+
+fn judged<S: PageSource>(
+    db: &Database<S>,
+    depth: Depth,
+    walked: &HashMap<u32, &TreeWatch>,
+) -> Result<CheckSummary, Damage> {
     let mut count = 0usize;
     let mut first = None;
     let summary = check_to(
         db,
         depth,
+        walked,
         |finding| {
             count += 1;
             first.get_or_insert(finding);
@@ -92,12 +111,14 @@ pub fn check<S: PageSource>(
     report: impl FnMut(Finding),
     progress: impl FnMut(u32),
 ) -> CheckSummary {
-    check_to(db, Depth::Records, report, progress)
+    check_to(db, Depth::Records, &HashMap::new(), report, progress)
 }
 
+/// `walked`: trees walked already (at [`Depth::Structure`] only), by root.
 fn check_to<S: PageSource>(
     db: &Database<S>,
     depth: Depth,
+    walked: &HashMap<u32, &TreeWatch>,
     mut report: impl FnMut(Finding),
     mut progress: impl FnMut(u32),
 ) -> CheckSummary {
@@ -162,9 +183,10 @@ fn check_to<S: PageSource>(
         true => held.push(finding),
         false => overflow = true,
     };
+    let trees_of = TreesOf { depth, walked };
     check_trees(
         db,
-        depth,
+        &trees_of,
         &db_space,
         &mut hold,
         &mut trees,
@@ -178,7 +200,9 @@ fn check_to<S: PageSource>(
         (trees, accounted) = (CheckSummary::default(), PageSet::new(db.page_count()));
         let mut quiet = |_| {};
         let (report, pages) = (&mut report, &mut accounted);
-        check_trees(db, depth, &db_space, report, &mut trees, pages, &mut quiet);
+        check_trees(
+            db, &trees_of, &db_space, report, &mut trees, pages, &mut quiet,
+        );
     } else {
         held.into_iter().for_each(&mut report);
     }
@@ -426,7 +450,7 @@ fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {
 /// thousands of walks of the same tree.
 fn check_trees<S: PageSource>(
     db: &Database<S>,
-    depth: Depth,
+    trees_of: &TreesOf<'_>,
     db_space: &Option<space::TreeSpace>,
     report: &mut impl FnMut(Finding),
     summary: &mut CheckSummary,
@@ -452,6 +476,15 @@ fn check_trees<S: PageSource>(
             return None;
         }
         let mut tree = TreeCheck::new(db, db_space, name, object_id, root);
+        let depth = trees_of.depth;
+        if let Some(watch) = trees_of
+            .walked
+            .get(&root)
+            .filter(|_| depth == Depth::Structure)
+        {
+            tree.replay(watch, report, summary, accounted);
+            return None;
+        }
         let mut long_values = None;
         match kind {
             TreeKind::Table(table, checked) if depth == Depth::Records => {
@@ -494,6 +527,12 @@ fn check_trees<S: PageSource>(
     }
 }
 
+/// How deep the trees are checked, and which were walked already.
+struct TreesOf<'w> {
+    depth: Depth,
+    walked: &'w HashMap<u32, &'w TreeWatch>,
+}
+
 /// What a tree holds, for what its walk checks beyond the structure.
 enum TreeKind<'a> {
     /// A table's records, and its long values as their walk checked them.
@@ -514,7 +553,7 @@ struct TreeCheck<'a, S> {
 }
 
 /// What the walk of one tree remembers between pages: constant size, whatever the tree.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct WalkState {
     previous_key: Option<Vec<u8>>,
     /// The previous leaf and the page its `next` link names.
@@ -570,15 +609,14 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         btree::walk_checking_seeks(self.db, self.root, |event| {
             match event {
                 TreeEvent::Page { page, depth } => {
-                    if depth == 0 {
-                        state.non_unique = page.header.is(FLAG_NON_UNIQUE);
-                    }
                     accounted.insert(page.number);
                     if page.number % 256 == 0 {
                         let read = u32::try_from(self.db.pages_read()).unwrap_or(u32::MAX);
                         progress(read.min(self.db.page_count()));
                     }
-                    self.check_page(page, depth, &mut state, report);
+                    self.check_owner(page.number, page.header.object_id, report);
+                    let problem = |n: u32, m: &str| self.problem(n, m);
+                    check_shape(page, depth, &mut state, &problem, report);
                     if let Some(tree_space) = &tree_space {
                         self.check_page_space(page.number, tree_space, report);
                     }
@@ -601,24 +639,8 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                     if let Some(index) = long_values.as_mut().filter(|_| is_live) {
                         index.entry(&key, data);
                     }
-                    let out_of_order = match &state.previous_key {
-                        Some(p) if *key < **p => Some("key smaller than the key before it"),
-                        Some(p) if *key == **p && !state.non_unique => Some(
-                            "key equal to the key before it, in a tree without the non-unique flag",
-                        ),
-                        _ => None,
-                    };
-                    if let Some(message) = out_of_order {
-                        report(finding(
-                            page.number,
-                            "key-order",
-                            self.problem(page.number, message),
-                        ));
-                    }
-                    // The buffer is reused: most keys are borrowed from their page.
-                    let previous = state.previous_key.get_or_insert_with(Vec::new);
-                    previous.clear();
-                    previous.extend_from_slice(&key);
+                    let problem = |n: u32, m: &str| self.problem(n, m);
+                    check_key_order(page.number, &key, &mut state, &problem, report);
                 }
                 TreeEvent::Problem(problem) => report(Finding {
                     page: page_of(self.db, &problem),
@@ -628,59 +650,39 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
             }
             ControlFlow::Continue(())
         });
-        if let Some((last, next)) = state.previous_leaf.filter(|&(_, next)| next != 0) {
-            let message = format!("last leaf links on to page {next}");
-            report(finding(last, "sibling-link", self.problem(last, &message)));
-        }
+        check_last_leaf(&state, &|n: u32, m: &str| self.problem(n, m), report);
     }
 
-    /// Root flag, owner, leaf level and the leaf chain.
-    fn check_page(
+    /// What the walk of the tree by someone else found (see [`TreeWatch`]), and the checks
+    /// that need the catalog and the space: each page's owner and place.
+    fn replay(
         &self,
-        page: &super::page::Page,
-        depth: usize,
-        state: &mut WalkState,
+        watch: &TreeWatch,
         report: &mut impl FnMut(Finding),
+        summary: &mut CheckSummary,
+        accounted: &mut PageSet,
     ) {
-        let (number, header) = (page.number, &page.header);
-        if depth == 0 && !header.is(FLAG_ROOT) {
-            let message = "tree root without the root flag";
-            report(finding(number, "root", self.problem(number, message)));
+        summary.trees += 1;
+        summary.records += watch.entries;
+        let tree_space = self.tree_space(report);
+        if let Some(tree_space) = &tree_space {
+            account_space(accounted, self.db.page_count(), self.root, tree_space);
         }
-        if header.object_id != self.object_id {
-            let message = format!(
-                "belongs to object {}, expected {}",
-                header.object_id, self.object_id
-            );
+        for &(number, owner) in &watch.pages {
+            accounted.insert(number);
+            self.check_owner(number, owner, report);
+            if let Some(tree_space) = &tree_space {
+                self.check_page_space(number, tree_space, report);
+            }
+        }
+        watch.findings.iter().cloned().for_each(report);
+    }
+
+    fn check_owner(&self, number: u32, owner: u32, report: &mut impl FnMut(Finding)) {
+        if owner != self.object_id {
+            let message = format!("belongs to object {owner}, expected {}", self.object_id);
             report(finding(number, "owner", self.problem(number, &message)));
         }
-        if !header.is(FLAG_LEAF) {
-            return;
-        }
-        if let Some(expected) = state.leaf_depth.filter(|&d| d != depth) {
-            let message = format!("leaf at depth {depth}, others at {expected}");
-            report(finding(number, "depth", self.problem(number, &message)));
-        }
-        state.leaf_depth.get_or_insert(depth);
-        let broken_link = match state.previous_leaf {
-            Some((previous, next)) if next != number || header.previous != previous => Some(format!(
-                "leaf links broken: page {previous} says next is {next}, this page says previous is {}",
-                header.previous
-            )),
-            None if header.previous != 0 => Some(format!(
-                "first leaf has a previous link to {}",
-                header.previous
-            )),
-            _ => None,
-        };
-        if let Some(message) = broken_link {
-            report(finding(
-                number,
-                "sibling-link",
-                self.problem(number, &message),
-            ));
-        }
-        state.previous_leaf = Some((number, header.next));
     }
 
     /// The tree's owned and free extents, read before the walk (its space trees are walked,
@@ -747,5 +749,173 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         {
             complain("in use but listed as free in the database's space");
         }
+    }
+}
+
+/// Root flag, leaf level and the leaf chain of a page entered at `depth`.
+fn check_shape(
+    page: &Page,
+    depth: usize,
+    state: &mut WalkState,
+    problem: &impl Fn(u32, &str) -> Problem,
+    report: &mut impl FnMut(Finding),
+) {
+    let (number, header) = (page.number, &page.header);
+    if depth == 0 {
+        state.non_unique = header.is(FLAG_NON_UNIQUE);
+        if !header.is(FLAG_ROOT) {
+            let message = "tree root without the root flag";
+            report(finding(number, "root", problem(number, message)));
+        }
+    }
+    if !header.is(FLAG_LEAF) {
+        return;
+    }
+    if let Some(expected) = state.leaf_depth.filter(|&d| d != depth) {
+        let message = format!("leaf at depth {depth}, others at {expected}");
+        report(finding(number, "depth", problem(number, &message)));
+    }
+    state.leaf_depth.get_or_insert(depth);
+    let broken_link = match state.previous_leaf {
+        Some((previous, next)) if next != number || header.previous != previous => Some(format!(
+            "leaf links broken: page {previous} says next is {next}, this page says previous is {}",
+            header.previous
+        )),
+        None if header.previous != 0 => Some(format!(
+            "first leaf has a previous link to {}",
+            header.previous
+        )),
+        _ => None,
+    };
+    if let Some(message) = broken_link {
+        report(finding(number, "sibling-link", problem(number, &message)));
+    }
+    state.previous_leaf = Some((number, header.next));
+}
+
+/// Keys ascend (repeat only in a non-unique tree).
+fn check_key_order(
+    page: u32,
+    key: &[u8],
+    state: &mut WalkState,
+    problem: &impl Fn(u32, &str) -> Problem,
+    report: &mut impl FnMut(Finding),
+) {
+    let out_of_order = match &state.previous_key {
+        Some(p) if key < p.as_slice() => Some("key smaller than the key before it"),
+        Some(p) if key == p.as_slice() && !state.non_unique => {
+            Some("key equal to the key before it, in a tree without the non-unique flag")
+        }
+        _ => None,
+    };
+    if let Some(message) = out_of_order {
+        report(finding(page, "key-order", problem(page, message)));
+    }
+    // The buffer is reused: most keys are borrowed from their page.
+    let previous = state.previous_key.get_or_insert_with(Vec::new);
+    previous.clear();
+    previous.extend_from_slice(key);
+}
+
+/// The last leaf links on to nothing.
+fn check_last_leaf(
+    state: &WalkState,
+    problem: &impl Fn(u32, &str) -> Problem,
+    report: &mut impl FnMut(Finding),
+) {
+    if let Some((last, next)) = state.previous_leaf.filter(|&(_, next)| next != 0) {
+        let message = format!("last leaf links on to page {next}");
+        report(finding(last, "sibling-link", problem(last, &message)));
+    }
+}
+
+/// Findings a [`TreeWatch`] keeps (a new file with more fails all the same).
+const MAX_WATCH_FINDINGS: usize = 1000;
+
+/// One tree walked by a caller that reads it anyway (the defrag's comparison reads each tree
+/// of its new file), making on the way the checks of `db check`'s walk that need nothing
+/// but the tree: root flag, leaf level and links, key order, and, when the walk checks
+/// seeks (`TreeCursor::checking_seeks`), ESE's seek rules. Given to [`structure_verdict`],
+/// it spares `db check` a second walk of the tree: the owner and the place of each page it
+/// lists are checked there, against the catalog and the space.
+#[derive(Debug)]
+pub struct TreeWatch {
+    root: u32,
+    namer: Namer,
+    state: WalkState,
+    findings: Vec<Finding>,
+    /// Each page walked, with the object it says it belongs to.
+    pages: Vec<(u32, u32)>,
+    entries: u64,
+}
+
+impl TreeWatch {
+    /// Watches the walk of the tree at `root`; `name` goes into findings.
+    pub fn new<S: PageSource>(db: &Database<S>, name: String, root: u32) -> TreeWatch {
+        TreeWatch {
+            root,
+            namer: Namer {
+                name,
+                page_size: db.page_size() as u64,
+            },
+            state: WalkState::default(),
+            findings: Vec::new(),
+            pages: Vec::new(),
+            entries: 0,
+        }
+    }
+
+    /// Takes the walk's next event.
+    pub fn see(&mut self, event: &TreeEvent<'_>) {
+        let namer = &self.namer;
+        let problem = |number: u32, message: &str| namer.problem(number, message);
+        let findings = &mut self.findings;
+        let mut report = |found: Finding| {
+            if findings.len() < MAX_WATCH_FINDINGS {
+                findings.push(found);
+            }
+        };
+        match event {
+            TreeEvent::Page { page, depth } => {
+                self.pages.push((page.number, page.header.object_id));
+                check_shape(page, *depth, &mut self.state, &problem, &mut report);
+            }
+            TreeEvent::Entry { page, key, .. } => {
+                self.entries += 1;
+                check_key_order(page.number, key, &mut self.state, &problem, &mut report);
+            }
+            TreeEvent::Problem(found) => report(Finding {
+                page: found
+                    .offset
+                    .map(|o| (o / namer.page_size).saturating_sub(1) as u32),
+                kind: "tree",
+                problem: found.clone(),
+            }),
+        }
+    }
+
+    /// Ends the walk (the last leaf's link is checked).
+    pub fn finish(mut self) -> TreeWatch {
+        let namer = &self.namer;
+        let problem = |number: u32, message: &str| namer.problem(number, message);
+        let findings = &mut self.findings;
+        check_last_leaf(&self.state, &problem, &mut |found| findings.push(found));
+        self
+    }
+}
+
+/// How a watched tree's findings name it.
+#[derive(Debug)]
+struct Namer {
+    name: String,
+    page_size: u64,
+}
+
+impl Namer {
+    fn problem(&self, number: u32, message: &str) -> Problem {
+        Problem::at_offset(
+            (u64::from(number) + 1) * self.page_size,
+            format!("page {number} ({}): {message}", self.name),
+        )
     }
 }
