@@ -24,10 +24,21 @@ struct Batch {
     problem: Option<Problem>,
 }
 
+impl Batch {
+    fn emptied(mut self) -> Batch {
+        self.bytes.clear();
+        self.ends.clear();
+        self
+    }
+}
+
 /// The receiving end: the entries in key order, then `None` (or the problem that stopped the
 /// walk).
 pub struct EntryStream {
     batches: Receiver<Batch>,
+    /// Batches read go back to the sender to be filled again: no memory is freed on another
+    /// thread than the one that took it, and none is taken anew per batch.
+    used: SyncSender<Batch>,
     batch: Batch,
     next: usize,
 }
@@ -46,9 +57,11 @@ impl EntryStream {
         root: u32,
     ) -> EntryStream {
         let (sender, batches) = sync_channel(BATCHES_IN_FLIGHT);
-        scope.spawn(move || send_entries(db, root, &sender));
+        let (used, to_reuse) = sync_channel(BATCHES_IN_FLIGHT + 2);
+        scope.spawn(move || send_entries(db, root, &sender, &to_reuse));
         EntryStream {
             batches,
+            used,
             batch: Batch::default(),
             next: 0,
         }
@@ -60,7 +73,8 @@ impl EntryStream {
             if let Some(problem) = self.batch.problem.take() {
                 return Some(Err(problem));
             }
-            self.batch = self.batches.recv().ok()?;
+            let read = std::mem::replace(&mut self.batch, self.batches.recv().ok()?);
+            let _ = self.used.try_send(read);
             self.next = 0;
         }
         let start = match self.next {
@@ -79,7 +93,12 @@ impl EntryStream {
 
 /// Walks the tree, sending its live entries batch by batch; stops when the receiver is gone
 /// (the comparison found a difference).
-fn send_entries<S: PageSource>(db: &Database<S>, root: u32, sender: &SyncSender<Batch>) {
+fn send_entries<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+    sender: &SyncSender<Batch>,
+    to_reuse: &Receiver<Batch>,
+) {
     let mut cursor = TreeCursor::new(db, root);
     let mut batch = Batch::default();
     loop {
@@ -94,10 +113,11 @@ fn send_entries<S: PageSource>(db: &Database<S>, root: u32, sender: &SyncSender<
                 let key_end = batch.bytes.len();
                 batch.bytes.extend_from_slice(entry.data);
                 batch.ends.push((key_end, batch.bytes.len()));
-                if batch.bytes.len() >= BATCH_BYTES
-                    && sender.send(std::mem::take(&mut batch)).is_err()
-                {
-                    return;
+                if batch.bytes.len() >= BATCH_BYTES {
+                    let next = to_reuse.try_recv().map(Batch::emptied).unwrap_or_default();
+                    if sender.send(std::mem::replace(&mut batch, next)).is_err() {
+                        return;
+                    }
                 }
             }
         }

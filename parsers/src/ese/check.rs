@@ -668,9 +668,9 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         if let Some(tree_space) = &tree_space {
             account_space(accounted, self.db.page_count(), self.root, tree_space);
         }
-        for &(number, owner) in &watch.pages {
+        for number in watch.pages.iter().flat_map(|&(first, last)| first..=last) {
             accounted.insert(number);
-            self.check_owner(number, owner, report);
+            self.check_owner(number, watch.owner_of(number), report);
             if let Some(tree_space) = &tree_space {
                 self.check_page_space(number, tree_space, report);
             }
@@ -844,8 +844,13 @@ pub struct TreeWatch {
     namer: Namer,
     state: WalkState,
     findings: Vec<Finding>,
-    /// Each page walked, with the object it says it belongs to.
+    /// The pages walked, as runs of consecutive numbers (a tree the defrag writes lies in a
+    /// few runs: memory does not grow with the file).
     pages: Vec<(u32, u32)>,
+    /// The object the root says it belongs to, and the pages that say otherwise (a few: past
+    /// as many as findings are kept, the file fails anyway).
+    owner: u32,
+    other_owners: HashMap<u32, u32>,
     entries: u64,
 }
 
@@ -861,12 +866,17 @@ impl TreeWatch {
             state: WalkState::default(),
             findings: Vec::new(),
             pages: Vec::new(),
+            owner: 0,
+            other_owners: HashMap::new(),
             entries: 0,
         }
     }
 
     /// Takes the walk's next event.
     pub fn see(&mut self, event: &TreeEvent<'_>) {
+        if let TreeEvent::Page { page, depth } = event {
+            self.walked(page.number, page.header.object_id, *depth);
+        }
         let namer = &self.namer;
         let problem = |number: u32, message: &str| namer.problem(number, message);
         let findings = &mut self.findings;
@@ -877,7 +887,6 @@ impl TreeWatch {
         };
         match event {
             TreeEvent::Page { page, depth } => {
-                self.pages.push((page.number, page.header.object_id));
                 check_shape(page, *depth, &mut self.state, &problem, &mut report);
             }
             TreeEvent::Entry { page, key, .. } => {
@@ -892,6 +901,25 @@ impl TreeWatch {
                 problem: found.clone(),
             }),
         }
+    }
+
+    fn walked(&mut self, number: u32, owner: u32, depth: usize) {
+        match self.pages.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(number) => *last = number,
+            _ => self.pages.push((number, number)),
+        }
+        if depth == 0 {
+            self.owner = owner;
+        } else if owner != self.owner && self.other_owners.len() < MAX_WATCH_FINDINGS {
+            self.other_owners.insert(number, owner);
+        }
+    }
+
+    fn owner_of(&self, number: u32) -> u32 {
+        self.other_owners
+            .get(&number)
+            .copied()
+            .unwrap_or(self.owner)
     }
 
     /// Ends the walk (the last leaf's link is checked).
