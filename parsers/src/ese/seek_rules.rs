@@ -15,23 +15,25 @@
 
 use super::page::{Node, Page, FLAG_LEAF};
 use std::cmp::Ordering;
+use std::rc::Rc;
 
 /// The keys a page's entries must lie between, from the lines that lead to it.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRange {
-    /// Entries sort at or after this (`None`: no lower bound).
-    lower: Option<Vec<u8>>,
+    /// Entries sort at or after this (`None`: no lower bound). Bounds are shared down the path
+    /// (a child mostly inherits one from its parent), not copied.
+    lower: Option<Rc<[u8]>>,
     /// Entries sort before this (`None`: no upper bound).
-    upper: Option<Vec<u8>>,
+    upper: Option<Rc<[u8]>>,
     /// The key of the parent's line naming this page; `None` for the root or an empty key.
-    parent_key: Option<Vec<u8>>,
+    parent_key: Option<Rc<[u8]>>,
 }
 
 /// The range of the child named by branch line `index` of `page`, whose own range is `range`.
 pub fn child_range(page: &Page, index: usize, range: &KeyRange) -> KeyRange {
     let prefix = page.external_header();
-    let key_of = |i: usize| page.node(i).ok().map(|n| n.key(prefix));
-    let key = key_of(index).unwrap_or_default();
+    let key_of = |i: usize| page.node(i).ok().map(|n| n.full_key(prefix));
+    let key: Rc<[u8]> = Rc::from(key_of(index).unwrap_or_default());
     let previous = if index > 1 { key_of(index - 1) } else { None };
     let last_line = index + 1 >= page.tag_count();
     let upper = match (&range.upper, last_line) {
@@ -39,8 +41,13 @@ pub fn child_range(page: &Page, index: usize, range: &KeyRange) -> KeyRange {
         (Some(bound), false) if bound < &key => Some(bound.clone()),
         (_, false) => Some(key.clone()),
     };
+    let lower = match (&range.lower, previous) {
+        (Some(bound), Some(previous)) if *previous <= **bound => Some(bound.clone()),
+        (_, Some(previous)) => Some(Rc::from(previous)),
+        (bound, None) => bound.clone(),
+    };
     KeyRange {
-        lower: range.lower.clone().max(previous),
+        lower,
         upper,
         parent_key: (!key.is_empty()).then_some(key),
     }
@@ -79,7 +86,7 @@ fn branch_problem(page: &Page, range: &KeyRange) -> Option<String> {
             ));
         }
         if index == lines {
-            if let Some(parent) = range.parent_key.as_ref().filter(|p| **p != key) {
+            if let Some(parent) = range.parent_key.as_ref().filter(|p| ***p != *key) {
                 return Some(format!(
                     "last branch key {} is not the parent's key {} for this page",
                     hex(&key),
@@ -206,10 +213,15 @@ mod tests {
 
     fn range(lower: Option<&[u8]>, upper: Option<&[u8]>, parent: Option<&[u8]>) -> KeyRange {
         KeyRange {
-            lower: lower.map(<[u8]>::to_vec),
-            upper: upper.map(<[u8]>::to_vec),
-            parent_key: parent.map(<[u8]>::to_vec),
+            lower: lower.map(Rc::from),
+            upper: upper.map(Rc::from),
+            parent_key: parent.map(Rc::from),
         }
+    }
+
+    /// A range's bounds as plain bytes, to compare.
+    fn bounds(range: &KeyRange) -> [Option<&[u8]>; 3] {
+        [&range.lower, &range.upper, &range.parent_key].map(|b| b.as_deref())
     }
 
     #[test]
@@ -222,24 +234,14 @@ mod tests {
         let outer = range(Some(b"a"), Some(b"x"), None);
         let first = child_range(&branch, 1, &outer);
         assert_eq!(
-            (first.lower, first.upper, first.parent_key),
-            (
-                Some(b"a".to_vec()),
-                Some(b"b".to_vec()),
-                Some(b"b".to_vec())
-            )
+            bounds(&first),
+            [Some(&b"a"[..]), Some(&b"b"[..]), Some(&b"b"[..])]
         );
         let middle = child_range(&branch, 2, &outer);
-        assert_eq!(
-            (middle.lower, middle.upper),
-            (Some(b"b".to_vec()), Some(b"d".to_vec()))
-        );
+        assert_eq!(bounds(&middle)[..2], [Some(&b"b"[..]), Some(&b"d"[..])]);
         // The last line takes the rest of the page's range; its empty key names no parent key.
         let last = child_range(&branch, 3, &outer);
-        assert_eq!(
-            (last.lower, last.upper, last.parent_key),
-            (Some(b"d".to_vec()), Some(b"x".to_vec()), None)
-        );
+        assert_eq!(bounds(&last), [Some(&b"d"[..]), Some(&b"x"[..]), None]);
         assert_eq!(page_problem(&branch, &outer, false), None);
     }
 
