@@ -102,19 +102,28 @@ fn branch_problem(page: &Page, range: &KeyRange) -> Option<String> {
 fn leaf_problem(page: &Page, range: &KeyRange, non_unique: bool) -> Option<String> {
     let prefix = page.external_header();
     let lines = page.tag_count().saturating_sub(1);
+    let outside = |index: usize| -> Option<Option<&'static str>> {
+        let sought = Sought::of(&page.node(index).ok()?, prefix, non_unique);
+        Some(
+            if range.lower.as_ref().is_some_and(|l| sought.cmp(l).is_lt()) {
+                Some("before the key that leads to its page")
+            } else if range.upper.as_ref().is_some_and(|u| sought.cmp(u).is_ge()) {
+                Some("at or after the key that leads past its page")
+            } else {
+                None
+            },
+        )
+    };
+    // The entries of a page ascend (a walk checks that on its own, as key order): when the
+    // first and the last lie in the range, all do, and the others are not compared.
+    let ends_inside = lines == 0 || (outside(1)?.is_none() && outside(lines)?.is_none());
     let mut unreachable = 0usize;
     let mut first: Option<(usize, &'static str)> = None;
-    for index in 1..=lines {
-        let sought = Sought::of(&page.node(index).ok()?, prefix, non_unique);
-        let side = if range.lower.as_ref().is_some_and(|l| sought.cmp(l).is_lt()) {
-            "before the key that leads to its page"
-        } else if range.upper.as_ref().is_some_and(|u| sought.cmp(u).is_ge()) {
-            "at or after the key that leads past its page"
-        } else {
-            continue;
-        };
-        unreachable += 1;
-        first.get_or_insert((index, side));
+    for index in (1..=lines).filter(|_| !ends_inside) {
+        if let Some(side) = outside(index)? {
+            unreachable += 1;
+            first.get_or_insert((index, side));
+        }
     }
     if let Some((index, side)) = first {
         return Some(format!(
