@@ -199,9 +199,14 @@ fn check_to<S: PageSource>(
         drop(held);
         (trees, accounted) = (CheckSummary::default(), PageSet::new(db.page_count()));
         let mut quiet = |_| {};
-        let (report, pages) = (&mut report, &mut accounted);
         check_trees(
-            db, &trees_of, &db_space, report, &mut trees, pages, &mut quiet,
+            db,
+            &trees_of,
+            &db_space,
+            &mut report,
+            &mut trees,
+            &mut accounted,
+            &mut quiet,
         );
     } else {
         held.into_iter().for_each(&mut report);
@@ -352,9 +357,14 @@ fn database_space<S: PageSource>(
 }
 
 fn page_of<S: PageSource>(db: &Database<S>, problem: &Problem) -> Option<u32> {
+    page_at(db.page_size() as u64, problem)
+}
+
+/// The page a problem's offset lies in (pages count from 1, after the header page).
+fn page_at(page_size: u64, problem: &Problem) -> Option<u32> {
     problem
         .offset
-        .map(|o| (o / db.page_size() as u64).saturating_sub(1) as u32)
+        .map(|o| (o / page_size).saturating_sub(1) as u32)
 }
 
 fn check_pages<S: PageSource>(
@@ -545,7 +555,7 @@ enum TreeKind<'a> {
 struct TreeCheck<'a, S> {
     db: &'a Database<S>,
     db_space: &'a Option<space::TreeSpace>,
-    name: &'a str,
+    namer: Namer,
     object_id: u32,
     root: u32,
     /// For a table's own tree: its records, each decoded.
@@ -574,7 +584,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         TreeCheck {
             db,
             db_space,
-            name,
+            namer: Namer::new(db, name.to_owned()),
             object_id,
             root,
             records: None,
@@ -582,10 +592,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
     }
 
     fn problem(&self, number: u32, message: &str) -> Problem {
-        Problem::at_offset(
-            self.db.page_offset(number),
-            format!("page {number} ({}): {message}", self.name),
-        )
+        self.namer.problem(number, message)
     }
 
     /// Walks the tree, reporting what breaks a rule; a long-value tree's live entries also go
@@ -642,11 +649,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                     let problem = |n: u32, m: &str| self.problem(n, m);
                     check_key_order(page.number, &key, &mut state, &problem, report);
                 }
-                TreeEvent::Problem(problem) => report(Finding {
-                    page: page_of(self.db, &problem),
-                    kind: "tree",
-                    problem,
-                }),
+                TreeEvent::Problem(problem) => report(self.namer.walk_finding(problem)),
             }
             ControlFlow::Continue(())
         });
@@ -859,10 +862,7 @@ impl TreeWatch {
     pub fn new<S: PageSource>(db: &Database<S>, name: String, root: u32) -> TreeWatch {
         TreeWatch {
             root,
-            namer: Namer {
-                name,
-                page_size: db.page_size() as u64,
-            },
+            namer: Namer::new(db, name),
             state: WalkState::default(),
             findings: Vec::new(),
             pages: Vec::new(),
@@ -893,13 +893,7 @@ impl TreeWatch {
                 self.entries += 1;
                 check_key_order(page.number, key, &mut self.state, &problem, &mut report);
             }
-            TreeEvent::Problem(found) => report(Finding {
-                page: found
-                    .offset
-                    .map(|o| (o / namer.page_size).saturating_sub(1) as u32),
-                kind: "tree",
-                problem: found.clone(),
-            }),
+            TreeEvent::Problem(found) => report(namer.walk_finding(found.clone())),
         }
     }
 
@@ -932,7 +926,7 @@ impl TreeWatch {
     }
 }
 
-/// How a watched tree's findings name it.
+/// How a tree's findings name it and their pages.
 #[derive(Debug)]
 struct Namer {
     name: String,
@@ -940,10 +934,26 @@ struct Namer {
 }
 
 impl Namer {
+    fn new<S: PageSource>(db: &Database<S>, name: String) -> Namer {
+        Namer {
+            name,
+            page_size: db.page_size() as u64,
+        }
+    }
+
     fn problem(&self, number: u32, message: &str) -> Problem {
         Problem::at_offset(
             (u64::from(number) + 1) * self.page_size,
             format!("page {number} ({}): {message}", self.name),
         )
+    }
+
+    /// A problem the walk of the tree met, as a finding on its page.
+    fn walk_finding(&self, problem: Problem) -> Finding {
+        Finding {
+            page: page_at(self.page_size, &problem),
+            kind: "tree",
+            problem,
+        }
     }
 }
