@@ -208,9 +208,9 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, Unproven> {
 
 /// Rebuilds the source into the new file and proves it, on two cores: while the rebuild
 /// runs, each tree is compared as soon as it is written, and what needs only the source
-/// (its catalog and Unicode indexes, its hash) is worked out beside it; then `db check` of
-/// the complete file runs while the last trees are compared and the file is flushed (and
-/// hashed). The error is the reason to refuse.
+/// (its catalog and Unicode indexes, its hash) is worked out beside it; then, while the file
+/// is flushed (and hashed), the catalogs are compared and `db check` of the new file runs
+/// on what the comparison did not walk. The error is the reason to refuse.
 fn rebuild_and_prove_sound(work: &Work<'_>) -> Result<Proven, String> {
     let source = work.source;
     let os_before = source.header.os_version;

@@ -34,8 +34,6 @@ const KEY_SHOWN: usize = 32;
 pub enum VerifyError {
     #[error("the new file fails db check ({0})")]
     CheckFails(check::Damage),
-    #[error("db check of the new file stopped unexpectedly")]
-    CheckStopped,
     #[error("catalog: {0}")]
     Catalog(Problem),
     #[error("the new catalog describes other objects than the old one")]
