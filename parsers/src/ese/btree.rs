@@ -141,7 +141,7 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
 
     /// The next live (not deleted) leaf entry, or the next problem.
     pub fn next_live_entry(&mut self) -> Option<Result<LiveEntry<'_>, Problem>> {
-        self.next_live_entry_watched(&mut |_| {})
+        self.next_live(None)
     }
 
     /// [`next_live_entry`](Self::next_live_entry), showing `watch` every event on the way
@@ -150,31 +150,44 @@ impl<'db, S: PageSource> TreeCursor<'db, S> {
         &mut self,
         watch: &mut impl FnMut(&TreeEvent<'_>),
     ) -> Option<Result<LiveEntry<'_>, Problem>> {
+        self.next_live(Some(watch))
+    }
+
+    /// Events are built only for a watch: an unwatched walk decodes each live entry once.
+    fn next_live(
+        &mut self,
+        mut watch: Option<&mut dyn FnMut(&TreeEvent<'_>)>,
+    ) -> Option<Result<LiveEntry<'_>, Problem>> {
         let index = loop {
-            match self.step()? {
-                Step::Problem(problem) => {
-                    watch(&TreeEvent::Problem(problem.clone()));
-                    return Some(Err(problem));
-                }
-                Step::Announce => {
-                    let frame = self.path.last()?;
-                    watch(&TreeEvent::Page {
-                        page: &frame.page,
-                        depth: frame.depth,
-                    });
-                }
-                Step::Entry { index, deleted } => {
-                    let (page, key, node) = self.entry(index)?;
-                    watch(&TreeEvent::Entry {
-                        page,
-                        key,
-                        data: node.data,
-                        flags: node.flags,
-                    });
-                    if !deleted {
-                        break index;
+            let step = self.step()?;
+            if let Some(watch) = watch.as_mut() {
+                match &step {
+                    Step::Problem(problem) => watch(&TreeEvent::Problem(problem.clone())),
+                    Step::Announce => {
+                        let frame = self.path.last()?;
+                        watch(&TreeEvent::Page {
+                            page: &frame.page,
+                            depth: frame.depth,
+                        });
+                    }
+                    Step::Entry { index, .. } => {
+                        let (page, key, node) = self.entry(*index)?;
+                        watch(&TreeEvent::Entry {
+                            page,
+                            key,
+                            data: node.data,
+                            flags: node.flags,
+                        });
                     }
                 }
+            }
+            match step {
+                Step::Problem(problem) => return Some(Err(problem)),
+                Step::Entry {
+                    index,
+                    deleted: false,
+                } => break index,
+                Step::Announce | Step::Entry { .. } => {}
             }
         };
         let (_, key, node) = self.entry(index)?;
