@@ -9,6 +9,7 @@ pub mod engine;
 mod entry_stream;
 pub mod files;
 pub mod fix;
+mod page_writer;
 pub mod preflight;
 pub mod rebuild;
 pub mod replace;
@@ -77,23 +78,23 @@ fn write_pages(
     page_size: usize,
     build: &mut dyn FnMut(&mut Sink<'_>, &mut WriteOut<'_>) -> Result<Built, RebuildError>,
 ) -> Result<()> {
-    let pages = RefCell::new(PageRun::new(file, page_size));
-    let mut sink = |number: u32, bytes: Vec<u8>| {
-        crash::point();
-        let added = pages.borrow_mut().add(number, &bytes);
-        added.map_err(|e| WriteError::sink(format!("writing page {number}"), e))
-    };
-    let mut write_out = || {
-        let flushed = pages.borrow_mut().flush();
-        flushed.map_err(|e| WriteError::sink("writing pages", e))
-    };
-    let built = build(&mut sink, &mut write_out);
+    let built = page_writer::with_page_runs(file, page_size, |run| {
+        let pages = RefCell::new(run);
+        let mut sink = |number: u32, bytes: Vec<u8>| {
+            crash::point();
+            let added = pages.borrow_mut().add(number, &bytes);
+            added.map_err(|e| WriteError::sink(format!("writing page {number}"), e))
+        };
+        let mut write_out = || {
+            let settled = pages.borrow_mut().settle();
+            settled.map_err(|e| WriteError::sink("writing pages", e))
+        };
+        let built = build(&mut sink, &mut write_out)?;
+        write_out()?;
+        Ok::<_, RebuildError>(built)
+    });
     let (page_count, headers) = match built {
-        Ok(built) => pages
-            .into_inner()
-            .flush()
-            .map(|()| built)
-            .with_context(|| format!("{}: writing", target.display()))?,
+        Ok(built) => built,
         Err(error) => {
             // The file's I/O error stays the cause, so a full disk is known by its kind.
             let message = error.to_string();
@@ -108,91 +109,8 @@ fn write_pages(
     let length = (u64::from(page_count) + 2) * page_size as u64;
     crash::point();
     file.set_len(length)
-        .and_then(|()| write_at(file, 0, &headers))
+        .and_then(|()| page_writer::write_at(file, 0, &headers))
         .with_context(|| format!("{}: writing", target.display()))
-}
-
-/// Bytes of consecutive pages gathered before they are written.
-const RUN_BYTES: usize = 1 << 20;
-
-/// Consecutive pages waiting to be written together: the rebuild hands out most pages in
-/// ascending order, so a run saves a system call per page.
-struct PageRun<'a> {
-    file: &'a File,
-    page_size: usize,
-    first: u32,
-    bytes: Vec<u8>,
-    /// Pages written so far, one bit each: the verifier reads a tree as soon as it is
-    /// written, which proves the final file only if no page is ever written again.
-    written: Vec<u64>,
-}
-
-impl<'a> PageRun<'a> {
-    fn new(file: &'a File, page_size: usize) -> PageRun<'a> {
-        PageRun {
-            file,
-            page_size,
-            first: 0,
-            bytes: Vec::with_capacity(RUN_BYTES),
-            written: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, number: u32, page: &[u8]) -> std::io::Result<()> {
-        self.mark_written(number)?;
-        let pages = (self.bytes.len() / self.page_size) as u64;
-        let follows = u64::from(self.first) + pages == u64::from(number);
-        if !follows || self.bytes.len() + page.len() > RUN_BYTES {
-            self.flush()?;
-            self.first = number;
-        }
-        self.bytes.extend_from_slice(page);
-        Ok(())
-    }
-
-    fn mark_written(&mut self, number: u32) -> std::io::Result<()> {
-        let (word, bit) = (number as usize / 64, number % 64);
-        if word >= self.written.len() {
-            self.written.resize(word + 1, 0);
-        }
-        let was = self.written[word];
-        if was >> bit & 1 == 1 {
-            return Err(std::io::Error::other(format!(
-                "page {number} written twice (a bug)"
-            )));
-        }
-        self.written[word] = was | 1 << bit;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.bytes.is_empty() {
-            return Ok(());
-        }
-        let offset = (u64::from(self.first) + 1) * self.page_size as u64;
-        write_at(self.file, offset, &self.bytes)?;
-        self.bytes.clear();
-        Ok(())
-    }
-}
-
-#[cfg(unix)]
-fn write_at(file: &File, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
-}
-
-#[cfg(windows)]
-fn write_at(file: &File, mut offset: u64, mut bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    while !bytes.is_empty() {
-        let n = file.seek_write(bytes, offset)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        bytes = &bytes[n..];
-        offset += n as u64;
-    }
-    Ok(())
 }
 
 /// Opens a file as a database, naming the path in the error. Pages are read with positioned
@@ -219,26 +137,6 @@ fn advise_sequential(_file: &File) {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_are_written_together_and_no_page_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = File::create(dir.path().join("new")).unwrap();
-        let mut run = PageRun::new(&file, 4);
-        for number in [1, 2, 3, 7] {
-            run.add(number, &[number as u8; 4]).unwrap();
-        }
-        let twice = run.add(2, &[0; 4]).unwrap_err();
-        assert_eq!(twice.to_string(), "page 2 written twice (a bug)");
-        run.flush().unwrap();
-        let bytes = std::fs::read(dir.path().join("new")).unwrap();
-        // Page n is at (n + 1) * page size: two header pages come first.
-        let expected: Vec<u8> = [0, 0, 1, 2, 3, 0, 0, 0, 7]
-            .iter()
-            .flat_map(|&n| [n; 4])
-            .collect();
-        assert_eq!(bytes, expected);
-    }
 
     #[test]
     fn a_failed_write_keeps_its_io_error_through_the_rebuild() {
