@@ -1,12 +1,17 @@
 //! `evtdoctor db defrag` on the real ESE corpus: every clean database is rebuilt, and the new
 //! file is read back by the project's own checker and by two independent readers
-//! (dissect.database for every row, esedbexport for every table it can export).
+//! (dissect.database for every row, esedbexport for every table it can export); and the
+//! rebuild fed by the walk of `db check`'s judgement writes what one walking the source
+//! itself writes.
 
 use crate::common;
 use common::Need;
 
 use common::ese::{as_exchange_2000, dissect, json_lines};
 use common::{corpus_files, evtdoctor, oracle};
+use evtdoctor::defrag::rebuild::{self, RebuildOptions, RebuildSummary};
+use evtdoctor::defrag::source_feed::{self, SourceFeed};
+use evtdoctor_parsers::ese::{check, Catalog, Database};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -420,4 +425,72 @@ fn indexes_over_unicode_text_are_reported() {
         stderr.contains("warning: index IxUnicode of table index sorts 1 non-ASCII"),
         "{stderr}"
     );
+}
+
+/// Rebuilds `db` into pages (by number), taking trees from `feed`.
+fn rebuilt_pages(db: &Database<Vec<u8>>, feed: &mut SourceFeed) -> (Pages, RebuildSummary) {
+    let options = RebuildOptions {
+        os_version: db.header.os_version,
+        random: 7,
+        now: [0; 8],
+    };
+    let mut pages = Pages::new();
+    let mut sink = |number: u32, bytes: Vec<u8>| {
+        assert!(pages.insert(number, bytes).is_none(), "page {number} twice");
+        Ok(())
+    };
+    let rebuilt = rebuild::rebuild(db, &options, &mut sink, &mut |_| {}, &mut |_| Ok(()), feed);
+    (pages, rebuilt.unwrap().summary)
+}
+
+type Pages = BTreeMap<u32, Vec<u8>>;
+
+/// `db defrag` copies the source's trees from the walk of `db check`'s judgement
+/// (src/defrag/source_feed.rs) instead of reading them again: the pages are byte for byte
+/// those of a rebuild that walks every tree itself, every user tree comes from the judgement,
+/// and the deleted entries left behind are counted the same.
+fn fed_rebuild_matches_walked_rebuild(file: &Path) -> usize {
+    let bytes = std::fs::read(file).unwrap();
+    let db = Database::open(bytes.clone()).unwrap();
+    let judged = Database::open(bytes).unwrap();
+    let (walked_pages, walked) = rebuilt_pages(&db, &mut SourceFeed::none());
+    let order = rebuild::copy_order(&Catalog::read(&db).0);
+    let (mut tap, mut feed) = source_feed::feed(order.clone());
+    let (fed_pages, fed) = std::thread::scope(|scope| {
+        let judgement = scope.spawn(|| check::verdict_tapped(&judged, &mut tap).map(drop));
+        let rebuilt = rebuilt_pages(&db, &mut feed);
+        drop(feed);
+        judgement.join().unwrap().unwrap();
+        rebuilt
+    });
+    assert_eq!(walked.trees_from_check, 0);
+    assert_eq!(fed.trees_from_check as usize, order.len(), "{}", name(file));
+    assert_eq!(
+        RebuildSummary {
+            trees_from_check: 0,
+            ..fed
+        },
+        walked,
+        "{}",
+        name(file)
+    );
+    assert!(fed_pages == walked_pages, "{}: pages differ", name(file));
+    order.len()
+}
+
+#[test]
+fn the_sample_rebuilt_from_the_judgements_walk_is_the_same_file() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/kmsmdb.edb");
+    // The trees of the sample's user tables (records, long values, indexes).
+    assert_eq!(fed_rebuild_matches_walked_rebuild(&sample), 13);
+}
+
+#[test]
+fn every_clean_corpus_database_rebuilt_from_the_judgements_walk_is_the_same_file() {
+    common::needs!(Need::Corpus);
+    let trees: usize = clean_files()
+        .iter()
+        .map(|file| fed_rebuild_matches_walked_rebuild(file))
+        .sum();
+    assert!(trees > 100, "{trees} user trees");
 }

@@ -6,6 +6,7 @@ use super::files::{self, RunLock};
 use super::preflight;
 use super::rebuild::{self, RebuildOptions, RebuildSummary};
 use super::replace::{self, beside, Backup};
+use super::source_feed::{self, SourceFeed};
 use super::unicode_keys::{self, UnicodeIndex};
 use super::verify::{self, Verified};
 use crate::progress::Progress;
@@ -13,7 +14,7 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
 use evtdoctor_parsers::ese::header::{DbState, OsVersion};
 use evtdoctor_parsers::ese::write::header::log_time;
-use evtdoctor_parsers::ese::{Database, FileHeader};
+use evtdoctor_parsers::ese::{Catalog, Database, FileHeader};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -194,13 +195,19 @@ impl Unproven {
     }
 }
 
-/// `db check`'s judgement of the source beside [`rebuild_and_prove_sound`]: on two cores
-/// the check costs little more wall time than the rebuild alone, and its refusal wins over
-/// whatever the rebuild of a damaged database ran into.
+/// `db check`'s judgement of the source beside [`rebuild_and_prove_sound`], on a reader of
+/// its own: the rebuild copies the trees its walk hands over (source_feed.rs), so the source
+/// is read once for both, and its refusal wins over whatever the rebuild of a damaged
+/// database ran into.
 fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, Unproven> {
+    let judge_reader =
+        preflight::reader_beside(work.source_path, work.source).map_err(Unproven::SourceDamaged)?;
+    let (catalog, _) = Catalog::read(work.source);
+    let (mut tap, mut feed) = source_feed::feed(rebuild::copy_order(&catalog));
     std::thread::scope(|scope| {
-        let judged = scope.spawn(|| preflight::judge(work.source_path, work.source));
-        let proven = rebuild_and_prove_sound(work);
+        let judged = scope.spawn(|| preflight::judge(&judge_reader, &mut tap));
+        let proven = rebuild_and_prove_sound(work, &judge_reader, &mut feed);
+        drop(feed);
         helper(judged.join()).map_err(Unproven::SourceDamaged)?;
         proven.map_err(Unproven::Failed)
     })
@@ -210,18 +217,23 @@ fn rebuild_and_prove(work: &Work<'_>) -> Result<Proven, Unproven> {
 /// runs, each tree is compared as soon as it is written, and what needs only the source
 /// (its catalog and Unicode indexes, its hash) is worked out beside it; then, while the file
 /// is flushed (and hashed), the catalogs are compared and `db check` of the new file runs
-/// on what the comparison did not walk. The error is the reason to refuse.
-fn rebuild_and_prove_sound(work: &Work<'_>) -> Result<Proven, String> {
+/// on what the comparison did not walk. The error is the reason to refuse. `judged`: the
+/// judgement's reader, whose walk `feed` hands over.
+fn rebuild_and_prove_sound(
+    work: &Work<'_>,
+    judged: &Database<File>,
+    feed: &mut SourceFeed,
+) -> Result<Proven, String> {
     let source = work.source;
     let os_before = source.header.os_version;
     let growing =
         growing_new_file(source, work.temp, work.options).map_err(|e| format!("{e:#}"))?;
-    // The rebuild and the verifier each read the source once.
+    // The judgement (for itself and the rebuild) and the verifier each read the source once.
     let progress = Progress::for_bytes(source.file_size().saturating_mul(2), false);
     let mut reported = 0u64;
     let page_size = source.page_size() as u64;
     let mut report_progress = |_| {
-        let read = source.pages_read() * page_size;
+        let read = (source.pages_read() + judged.pages_read()) * page_size;
         progress.advance(read.saturating_sub(reported));
         reported = read;
     };
@@ -251,6 +263,7 @@ fn rebuild_and_prove_sound(work: &Work<'_>) -> Result<Proven, String> {
             work.options,
             &mut report_progress,
             &mut tree_done,
+            feed,
         );
         drop(finished);
         let summary = match rebuilt {

@@ -1,6 +1,7 @@
-//! One tree's live entries read on a thread of their own and handed over in packed batches,
-//! so that the comparison reads the source's tree and the new file's tree on two cores: each
-//! walk (pages read, checksummed, decoded) costs about as much as the other.
+//! One tree's live entries handed from the thread that walks it to another in packed batches:
+//! the comparison reads the source's tree and the new file's tree on two cores (each walk,
+//! pages read, checksummed and decoded, costs about as much as the other), and the rebuild
+//! takes the source's trees from the walk of `db check`'s judgement (`source_feed.rs`).
 
 use evtdoctor_parsers::ese::btree::TreeCursor;
 use evtdoctor_parsers::ese::{Database, PageSource};
@@ -22,12 +23,18 @@ struct Batch {
     ends: Vec<(usize, usize)>,
     /// What stopped the walk, after the entries.
     problem: Option<Problem>,
+    /// Deleted entries passed over while this batch was filled.
+    deleted: u64,
+    /// The walk's last batch: without one, the walk stopped before the tree's end.
+    last: bool,
 }
 
 impl Batch {
     fn emptied(mut self) -> Batch {
         self.bytes.clear();
         self.ends.clear();
+        self.deleted = 0;
+        self.last = false;
         self
     }
 }
@@ -41,6 +48,8 @@ pub struct EntryStream {
     used: SyncSender<Batch>,
     batch: Batch,
     next: usize,
+    /// Deleted entries counted in the batches read so far.
+    deleted: u64,
 }
 
 /// A live entry as received.
@@ -56,15 +65,9 @@ impl EntryStream {
         db: &'env Database<S>,
         root: u32,
     ) -> EntryStream {
-        let (sender, batches) = sync_channel(BATCHES_IN_FLIGHT);
-        let (used, to_reuse) = sync_channel(BATCHES_IN_FLIGHT + 2);
-        scope.spawn(move || send_entries(db, root, &sender, &to_reuse));
-        EntryStream {
-            batches,
-            used,
-            batch: Batch::default(),
-            next: 0,
-        }
+        let (sender, stream) = channel();
+        scope.spawn(move || send_entries(db, root, sender));
+        stream
     }
 
     /// The next entry, the problem that stopped the walk, or `None` at the end.
@@ -73,7 +76,19 @@ impl EntryStream {
             if let Some(problem) = self.batch.problem.take() {
                 return Some(Err(problem));
             }
-            let read = std::mem::replace(&mut self.batch, self.batches.recv().ok()?);
+            if self.batch.last {
+                return None;
+            }
+            let Ok(received) = self.batches.recv() else {
+                self.batch.last = true;
+                return Some(Err(Problem {
+                    offset: None,
+                    line: None,
+                    message: "the walk of the tree stopped before its end".into(),
+                }));
+            };
+            let read = std::mem::replace(&mut self.batch, received);
+            self.deleted += read.deleted;
             let _ = self.used.try_send(read);
             self.next = 0;
         }
@@ -89,38 +104,92 @@ impl EntryStream {
             data: span(key_end..data_end),
         }))
     }
+
+    /// Deleted entries the walk passed over, once the stream has ended.
+    pub fn deleted(&self) -> u64 {
+        self.deleted + self.batch.deleted
+    }
+}
+
+/// A stream's two ends: the walk of a tree puts its entries into the first.
+pub fn channel() -> (EntrySender, EntryStream) {
+    let (sender, batches) = sync_channel(BATCHES_IN_FLIGHT);
+    let (used, to_reuse) = sync_channel(BATCHES_IN_FLIGHT + 2);
+    let sending = EntrySender {
+        sender,
+        to_reuse,
+        batch: Batch::default(),
+    };
+    let stream = EntryStream {
+        batches,
+        used,
+        batch: Batch::default(),
+        next: 0,
+        deleted: 0,
+    };
+    (sending, stream)
+}
+
+/// The sending end; dropped without [`EntrySender::finish`] or [`EntrySender::fail`], the
+/// receiver gets a problem where the entries stop.
+pub struct EntrySender {
+    sender: SyncSender<Batch>,
+    to_reuse: Receiver<Batch>,
+    batch: Batch,
+}
+
+impl EntrySender {
+    /// Adds a live entry; `false` once the receiver is gone (nothing more is wanted).
+    pub fn push(&mut self, key: &[u8], data: &[u8]) -> bool {
+        let batch = &mut self.batch;
+        batch.bytes.extend_from_slice(key);
+        let key_end = batch.bytes.len();
+        batch.bytes.extend_from_slice(data);
+        batch.ends.push((key_end, batch.bytes.len()));
+        if batch.bytes.len() < BATCH_BYTES {
+            return true;
+        }
+        let next = self
+            .to_reuse
+            .try_recv()
+            .map(Batch::emptied)
+            .unwrap_or_default();
+        self.sender
+            .send(std::mem::replace(&mut self.batch, next))
+            .is_ok()
+    }
+
+    /// Counts a deleted entry passed over.
+    pub fn pass_deleted(&mut self) {
+        self.batch.deleted += 1;
+    }
+
+    /// Ends the stream with the problem that stopped the walk.
+    pub fn fail(mut self, problem: Problem) {
+        self.batch.problem = Some(problem);
+        self.finish();
+    }
+
+    /// Ends the stream.
+    pub fn finish(mut self) {
+        self.batch.last = true;
+        let _ = self.sender.send(self.batch);
+    }
 }
 
 /// Walks the tree, sending its live entries batch by batch; stops when the receiver is gone
 /// (the comparison found a difference).
-fn send_entries<S: PageSource>(
-    db: &Database<S>,
-    root: u32,
-    sender: &SyncSender<Batch>,
-    to_reuse: &Receiver<Batch>,
-) {
+fn send_entries<S: PageSource>(db: &Database<S>, root: u32, mut sender: EntrySender) {
     let mut cursor = TreeCursor::new(db, root);
-    let mut batch = Batch::default();
     loop {
         match cursor.next_live_entry() {
-            None => break,
-            Some(Err(problem)) => {
-                batch.problem = Some(problem);
-                break;
-            }
+            None => return sender.finish(),
+            Some(Err(problem)) => return sender.fail(problem),
             Some(Ok(entry)) => {
-                batch.bytes.extend_from_slice(&entry.key);
-                let key_end = batch.bytes.len();
-                batch.bytes.extend_from_slice(entry.data);
-                batch.ends.push((key_end, batch.bytes.len()));
-                if batch.bytes.len() >= BATCH_BYTES {
-                    let next = to_reuse.try_recv().map(Batch::emptied).unwrap_or_default();
-                    if sender.send(std::mem::replace(&mut batch, next)).is_err() {
-                        return;
-                    }
+                if !sender.push(&entry.key, entry.data) {
+                    return;
                 }
             }
         }
     }
-    let _ = sender.send(batch);
 }

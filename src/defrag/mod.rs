@@ -13,6 +13,7 @@ mod page_writer;
 pub mod preflight;
 pub mod rebuild;
 pub mod replace;
+pub mod source_feed;
 pub mod unicode_keys;
 pub mod verify;
 
@@ -21,6 +22,7 @@ use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::WriteError;
 use evtdoctor_parsers::ese::{Database, PageSource};
 use rebuild::{Finished, RebuildError, RebuildOptions, RebuildSummary};
+use source_feed::SourceFeed;
 use std::cell::RefCell;
 use std::fs::File;
 use std::path::Path;
@@ -36,6 +38,7 @@ pub fn write_rebuilt<S: PageSource>(
     options: &RebuildOptions,
     progress: &mut dyn FnMut(u64),
     finished: &mut Finished<'_>,
+    feed: &mut SourceFeed,
 ) -> Result<RebuildSummary> {
     let mut summary = RebuildSummary::default();
     write_pages(file, target, source.page_size(), &mut |sink, write_out| {
@@ -43,7 +46,7 @@ pub fn write_rebuilt<S: PageSource>(
             write_out()?;
             finished(tree)
         };
-        let rebuilt = rebuild::rebuild(source, options, sink, progress, &mut tree_done)?;
+        let rebuilt = rebuild::rebuild(source, options, sink, progress, &mut tree_done, feed)?;
         summary = rebuilt.summary;
         Ok((summary.pages, rebuilt.headers))
     })?;

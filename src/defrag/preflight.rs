@@ -3,7 +3,7 @@
 //! holding the file open.
 
 use super::engine::DefragError;
-use evtdoctor_parsers::ese::check;
+use evtdoctor_parsers::ese::check::{self, TreeTap};
 use evtdoctor_parsers::ese::database::OpenError;
 use evtdoctor_parsers::ese::header::{FileHeader, HEADER_CHECKSUM_SPAN};
 use evtdoctor_parsers::ese::logfile::{
@@ -31,15 +31,20 @@ pub fn open_for_repair(path: &Path) -> Result<Database<File>, DefragError> {
     }
 }
 
-/// `db check`'s judgement of `source`, the database at `path`, read by a reader of its own
-/// (a rebuild reads `source` beside it; pages either finds right are not checksummed again):
-/// the reason to refuse a database it calls damaged (header values ESE refuses, page, tree
-/// and record damage). The same judgement as `db check`, so a defrag never replaces a
-/// database with a file that carries damage yet looks verified.
-pub fn judge(path: &Path, source: &Database<File>) -> Result<(), String> {
+/// A second reader of `source`, the database at `path`, for [`judge`] to read while a
+/// rebuild reads `source`: pages either finds right are not checksummed again.
+pub fn reader_beside(path: &Path, source: &Database<File>) -> Result<Database<File>, String> {
     let mut db = super::open(path).map_err(|e| format!("{e:#}"))?;
     db.share_checksums_with(source);
-    check::verdict(&db, check::Depth::Records)
+    Ok(db)
+}
+
+/// `db check`'s judgement of `db`: the reason to refuse a database it calls damaged (header
+/// values ESE refuses, page, tree and record damage). The same judgement as `db check`, so a
+/// defrag never replaces a database with a file that carries damage yet looks verified.
+/// `tap` hears each tree as the check walks it.
+pub fn judge(db: &Database<File>, tap: &mut dyn TreeTap) -> Result<(), String> {
+    check::verdict_tapped(db, tap)
         .map(drop)
         .map_err(|damage| damage_reason(&damage.to_string()))
 }

@@ -5,6 +5,8 @@
 //! stored. Pages stream out through the sink, so memory holds one page per tree level.
 
 use super::catalog_rows::{PatchError, RootMap};
+use super::entry_stream::EntryStream;
+use super::source_feed::SourceFeed;
 use super::verify::{tree_label, FinishedTree, TreeRole};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::catalog::IndexDef;
@@ -44,6 +46,9 @@ pub struct RebuildSummary {
     /// Pages of the new file after the two header pages.
     pub pages: u32,
     pub trees: u32,
+    /// Trees copied from the walk of `db check`'s judgement (source_feed.rs), not walked
+    /// again by the rebuild.
+    pub trees_from_check: u32,
     /// Leaf entries copied (records, index entries, long-value chunks).
     pub entries: u64,
     /// Deleted entries of the source left behind.
@@ -101,7 +106,10 @@ struct TreePlan {
 /// A table and the trees it owns, with their new roots.
 struct FamilyPlan {
     table: TreePlan,
+    /// The long values (if any), then the secondary indexes.
     children: Vec<TreePlan>,
+    /// How many children are copied before the records (the long values: see [`copy_order`]).
+    children_first: usize,
     /// Catalog trees live at fixed pages and take the holes among them first.
     fixed: bool,
 }
@@ -113,6 +121,7 @@ struct Rebuild<'a, S> {
     roots: RootMap,
     summary: RebuildSummary,
     progress: &'a mut dyn FnMut(u64),
+    feed: &'a mut SourceFeed,
 }
 
 /// The rebuilt file's two header pages (primary and shadow, for offset 0), returned rather
@@ -122,15 +131,35 @@ pub struct Rebuilt {
     pub headers: Vec<u8>,
 }
 
+/// The roots of the user tables' trees in the order the rebuild copies them: each table's
+/// long values, records, then secondary indexes, which is the order `db check` walks them in
+/// (records look their long values up there), so the rebuild can take them from its walk.
+/// The catalog's trees are copied last, walked by the rebuild itself.
+pub fn copy_order(catalog: &Catalog) -> Vec<u32> {
+    let family = |table: &TableDef| {
+        let long_values = table.long_values.map(|tree| tree.root_page);
+        let indexes = secondary_indexes(table).map(|i| i.root_page);
+        let records = std::iter::once(table.root_page);
+        long_values
+            .into_iter()
+            .chain(records)
+            .chain(indexes)
+            .collect::<Vec<_>>()
+    };
+    let user_tables = catalog.tables.iter().filter(|t| !is_catalog(t));
+    user_tables.flat_map(family).collect()
+}
+
 /// Writes every page of the rebuilt database (page `n` belongs at offset `(n + 1) * page size`)
-/// to `sink`. After each tree of a user table (its records, long values, indexes; the catalog
-/// comes last), `finished` is told it is written in full.
+/// to `sink`. After each tree of a user table (in [`copy_order`]; the catalog comes last),
+/// `finished` is told it is written in full. Trees `feed` hands over are not read again.
 pub fn rebuild<S: PageSource>(
     db: &Database<S>,
     options: &RebuildOptions,
     sink: &mut Sink<'_>,
     progress: &mut dyn FnMut(u64),
     finished: &mut Finished<'_>,
+    feed: &mut SourceFeed,
 ) -> Result<Rebuilt, RebuildError> {
     let (catalog, problems) = Catalog::read(db);
     if let Some(problem) = problems.first() {
@@ -176,6 +205,7 @@ pub fn rebuild<S: PageSource>(
             ..RebuildSummary::default()
         },
         progress,
+        feed,
     };
     let fixed_plans = fixed_tables
         .iter()
@@ -272,6 +302,7 @@ impl<S: PageSource> Rebuild<'_, S> {
         }
         Ok(FamilyPlan {
             table: table_plan,
+            children_first: usize::from(table.long_values.is_some()),
             children,
             fixed,
         })
@@ -296,16 +327,32 @@ impl<S: PageSource> Rebuild<'_, S> {
         finished: &mut Finished<'_>,
     ) -> Result<(), RebuildError> {
         let mut family = Runs::default();
+        let (before, after) = plan.children.split_at(plan.children_first);
+        for child in before {
+            self.copy_child(child, plan.fixed, &mut family, sink, finished)?;
+        }
         let mut table_runs = self.copy_tree(&plan.table, plan.fixed, sink)?;
         self.announce(&plan.table, finished)?;
-        for child in &plan.children {
-            let runs = self.copy_tree(child, plan.fixed, sink)?;
-            self.write_space(child, &runs, sink)?;
-            family.extend(&runs);
-            self.announce(child, finished)?;
+        for child in after {
+            self.copy_child(child, plan.fixed, &mut family, sink, finished)?;
         }
         table_runs.extend(&family);
         self.write_space(&plan.table, &table_runs, sink)
+    }
+
+    /// Copies a tree a table owns, and writes its space tree; `family` gathers its pages.
+    fn copy_child(
+        &mut self,
+        child: &TreePlan,
+        fixed: bool,
+        family: &mut Runs,
+        sink: &mut Sink<'_>,
+        finished: &mut Finished<'_>,
+    ) -> Result<(), RebuildError> {
+        let runs = self.copy_tree(child, fixed, sink)?;
+        self.write_space(child, &runs, sink)?;
+        family.extend(&runs);
+        self.announce(child, finished)
     }
 
     fn announce(&self, plan: &TreePlan, finished: &mut Finished<'_>) -> Result<(), RebuildError> {
@@ -346,49 +393,39 @@ impl<S: PageSource> Rebuild<'_, S> {
             },
         )
         .keeping_root_header(root_page.external_header());
-        let mut failure = None;
+        // The catalog's trees are not in the feed's order: the rebuild walks them itself.
+        let fed = if use_holes {
+            None
+        } else {
+            self.feed.take(plan.old_root)
+        };
         let summary = &mut self.summary;
         let progress = &mut *self.progress;
         let roots = &self.roots;
         let pages = &mut self.pages;
-        // A source tree ESE itself could not search is refused, not silently repaired: by
-        // `db check`'s judgement of the source, which runs beside the rebuild (engine.rs).
-        btree::walk(self.db, plan.old_root, |event| {
-            let outcome = match event {
-                TreeEvent::Entry { flags, .. } if flags & NODE_DELETED != 0 => {
-                    summary.dropped += 1;
-                    Ok(())
-                }
-                TreeEvent::Entry { key, data, .. } => {
-                    let data = if plan.patch_records {
-                        roots.patch(data).map(std::borrow::Cow::Owned)
-                    } else {
-                        Ok(std::borrow::Cow::Borrowed(data))
-                    };
-                    let data = data.map_err(RebuildError::from);
-                    summary.entries += 1;
-                    if summary.entries.is_multiple_of(4096) {
-                        progress(summary.entries);
-                    }
-                    data.and_then(|data| Ok(tree.add(&key, &data, pages, sink)?))
-                }
-                TreeEvent::Page { .. } => Ok(()),
-                TreeEvent::Problem(problem) => Err(RebuildError::Source(problem.to_string())),
+        let mut add = |key: &[u8], data: &[u8]| -> Result<(), RebuildError> {
+            let data = if plan.patch_records {
+                std::borrow::Cow::Owned(roots.patch(data)?)
+            } else {
+                std::borrow::Cow::Borrowed(data)
             };
-            match outcome {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(error) => {
-                    failure = Some(error);
-                    ControlFlow::Break(())
-                }
+            summary.entries += 1;
+            if summary.entries.is_multiple_of(4096) {
+                progress(summary.entries);
             }
-        });
-        if let Some(error) = failure {
-            return Err(RebuildError::Tree {
-                page: plan.old_root,
-                cause: Box::new(error),
-            });
-        }
+            Ok(tree.add(key, &data, pages, sink)?)
+        };
+        let copied = match fed {
+            Some(entries) => copy_entries(entries, &mut add),
+            None => walk_entries(self.db, plan.old_root, &mut add),
+        };
+        let tree_error = |cause| RebuildError::Tree {
+            page: plan.old_root,
+            cause: Box::new(cause),
+        };
+        let (dropped, from_check) = copied.map_err(tree_error)?;
+        self.summary.dropped += dropped;
+        self.summary.trees_from_check += u32::from(from_check);
         self.summary.trees += 1;
         Ok(tree.finish(&mut self.pages, sink)?)
     }
@@ -410,4 +447,52 @@ impl<S: PageSource> Rebuild<'_, S> {
         };
         Ok(write_space(self.format, &place, runs, &[], sink)?)
     }
+}
+
+/// Copies one live entry (key, data) into the new tree.
+type AddEntry<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), RebuildError> + 'a;
+
+/// Hands `add` the live entries of a tree as the judgement's walk sent them; returns the
+/// deleted entries it passed over, and `true` (taken from the check).
+fn copy_entries(
+    mut entries: EntryStream,
+    add: &mut AddEntry<'_>,
+) -> Result<(u64, bool), RebuildError> {
+    while let Some(entry) = entries.next_entry() {
+        let entry = entry.map_err(|problem| RebuildError::Source(problem.to_string()))?;
+        add(entry.key, entry.data)?;
+    }
+    Ok((entries.deleted(), true))
+}
+
+/// Walks the tree at `root` and hands `add` its live entries; returns the deleted entries
+/// passed over, and `false` (walked here). A source tree ESE itself could not search is
+/// refused, not silently repaired: by `db check`'s judgement of the source, which runs
+/// beside the rebuild (engine.rs).
+fn walk_entries<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+    add: &mut AddEntry<'_>,
+) -> Result<(u64, bool), RebuildError> {
+    let mut dropped = 0;
+    let mut failure = None;
+    btree::walk(db, root, |event| {
+        let outcome = match event {
+            TreeEvent::Entry { flags, .. } if flags & NODE_DELETED != 0 => {
+                dropped += 1;
+                Ok(())
+            }
+            TreeEvent::Entry { key, data, .. } => add(&key, data),
+            TreeEvent::Page { .. } => Ok(()),
+            TreeEvent::Problem(problem) => Err(RebuildError::Source(problem.to_string())),
+        };
+        match outcome {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => {
+                failure = Some(error);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    failure.map_or(Ok((dropped, false)), Err)
 }

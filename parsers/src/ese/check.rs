@@ -69,7 +69,38 @@ pub enum Depth {
 /// `db check`'s judgement in one call: what it covered, or the damage it found (the
 /// judgement `db defrag` and `fix` refuse by, and prove their new file by, at `depth`).
 pub fn verdict<S: PageSource>(db: &Database<S>, depth: Depth) -> Result<CheckSummary, Damage> {
-    judged(db, depth, &HashMap::new())
+    judged(db, depth, &HashMap::new(), None)
+}
+
+/// Hears the entries of the trees a check walks, as it walks them: `db defrag` builds its
+/// copy of the source from the walk of its judgement instead of reading the source again.
+pub trait TreeTap {
+    /// The walk of the tree at `root` begins; `true` to hear its entries.
+    fn open(&mut self, root: u32) -> bool;
+    /// The next entry of the tree opened, in key order (deleted ones too: see `flags`).
+    fn entry(&mut self, key: &[u8], data: &[u8], flags: u8);
+    /// The walk of the tree opened ran into damage (it may go on past it).
+    fn problem(&mut self, problem: &Problem);
+    /// The walk of the tree opened is over.
+    fn close(&mut self);
+    /// No more trees will be walked.
+    fn done(&mut self);
+}
+
+/// A tap lent for one call (a reborrow that shortens the trait object's lifetime too).
+fn reborrow<'a>(tap: &'a mut Option<&mut dyn TreeTap>) -> Option<&'a mut dyn TreeTap> {
+    match tap {
+        Some(tap) => Some(&mut **tap),
+        None => None,
+    }
+}
+
+/// [`verdict`] at [`Depth::Records`], with the entries of every tree as walked going to `tap`.
+pub fn verdict_tapped<S: PageSource>(
+    db: &Database<S>,
+    tap: &mut dyn TreeTap,
+) -> Result<CheckSummary, Damage> {
+    judged(db, Depth::Records, &HashMap::new(), Some(tap))
 }
 
 /// [`verdict`] at [`Depth::Structure`] of a file some of whose trees were walked already, each
@@ -79,13 +110,14 @@ pub fn structure_verdict<S: PageSource>(
     walked: &[TreeWatch],
 ) -> Result<CheckSummary, Damage> {
     let walked: HashMap<u32, &TreeWatch> = walked.iter().map(|w| (w.root, w)).collect();
-    judged(db, Depth::Structure, &walked)
+    judged(db, Depth::Structure, &walked, None)
 }
 
 fn judged<S: PageSource>(
     db: &Database<S>,
     depth: Depth,
     walked: &HashMap<u32, &TreeWatch>,
+    tap: Option<&mut dyn TreeTap>,
 ) -> Result<CheckSummary, Damage> {
     let mut count = 0usize;
     let mut first = None;
@@ -93,6 +125,7 @@ fn judged<S: PageSource>(
         db,
         depth,
         walked,
+        tap,
         |finding| {
             count += 1;
             first.get_or_insert(finding);
@@ -111,14 +144,16 @@ pub fn check<S: PageSource>(
     report: impl FnMut(Finding),
     progress: impl FnMut(u32),
 ) -> CheckSummary {
-    check_to(db, Depth::Records, &HashMap::new(), report, progress)
+    check_to(db, Depth::Records, &HashMap::new(), None, report, progress)
 }
 
-/// `walked`: trees walked already (at [`Depth::Structure`] only), by root.
+/// `walked`: trees walked already (at [`Depth::Structure`] only), by root; `tap` hears the
+/// first walk of the trees.
 fn check_to<S: PageSource>(
     db: &Database<S>,
     depth: Depth,
     walked: &HashMap<u32, &TreeWatch>,
+    tap: Option<&mut dyn TreeTap>,
     mut report: impl FnMut(Finding),
     mut progress: impl FnMut(u32),
 ) -> CheckSummary {
@@ -183,16 +218,19 @@ fn check_to<S: PageSource>(
         true => held.push(finding),
         false => overflow = true,
     };
-    let trees_of = TreesOf { depth, walked };
+    let mut trees_of = TreesOf { depth, walked, tap };
     check_trees(
         db,
-        &trees_of,
+        &mut trees_of,
         &db_space,
         &mut hold,
         &mut trees,
         &mut accounted,
         &mut progress,
     );
+    if let Some(tap) = trees_of.tap.take() {
+        tap.done();
+    }
     check_pages(db, &db_space, &mut report, &mut progress, &mut summary);
     if overflow {
         // Too many to hold: the trees are walked again, after the page pass.
@@ -201,7 +239,7 @@ fn check_to<S: PageSource>(
         let mut quiet = |_| {};
         check_trees(
             db,
-            &trees_of,
+            &mut trees_of,
             &db_space,
             &mut report,
             &mut trees,
@@ -460,7 +498,7 @@ fn finding(page: u32, kind: &'static str, problem: Problem) -> Finding {
 /// thousands of walks of the same tree.
 fn check_trees<S: PageSource>(
     db: &Database<S>,
-    trees_of: &TreesOf<'_>,
+    trees_of: &mut TreesOf<'_, '_>,
     db_space: &Option<space::TreeSpace>,
     report: &mut impl FnMut(Finding),
     summary: &mut CheckSummary,
@@ -468,7 +506,7 @@ fn check_trees<S: PageSource>(
     progress: &mut impl FnMut(u32),
 ) {
     TreeCheck::new(db, db_space, "MSysObjects", CATALOG_OBJECT_ID, CATALOG_ROOT)
-        .run(report, summary, accounted, progress, None);
+        .run(report, summary, accounted, progress, None, None);
     let (catalog, problems) = Catalog::read(db);
     for problem in problems {
         report(Finding {
@@ -511,7 +549,14 @@ fn check_trees<S: PageSource>(
             report(found);
         };
         let index = long_values.as_mut();
-        tree.run(&mut report_tree, summary, accounted, progress, index);
+        tree.run(
+            &mut report_tree,
+            summary,
+            accounted,
+            progress,
+            index,
+            reborrow(&mut trees_of.tap),
+        );
         // Values of a tree with any fault are sought as before: the index holds what a
         // seek finds only where the tree is sound.
         long_values.filter(|_| clean).map(LongValueIndex::finish)
@@ -537,10 +582,11 @@ fn check_trees<S: PageSource>(
     }
 }
 
-/// How deep the trees are checked, and which were walked already.
-struct TreesOf<'w> {
+/// How deep the trees are checked, which were walked already, and who hears the walks.
+struct TreesOf<'w, 't> {
     depth: Depth,
     walked: &'w HashMap<u32, &'w TreeWatch>,
+    tap: Option<&'t mut dyn TreeTap>,
 }
 
 /// What a tree holds, for what its walk checks beyond the structure.
@@ -596,7 +642,7 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
     }
 
     /// Walks the tree, reporting what breaks a rule; a long-value tree's live entries also go
-    /// to `long_values`.
+    /// to `long_values`, and every entry to `tap` if it opens the tree.
     fn run(
         &self,
         report: &mut impl FnMut(Finding),
@@ -604,7 +650,9 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
         accounted: &mut PageSet,
         progress: &mut impl FnMut(u32),
         mut long_values: Option<&mut LongValueIndex>,
+        tap: Option<&mut dyn TreeTap>,
     ) {
+        let mut tap = tap.and_then(|tap| tap.open(self.root).then_some(tap));
         summary.trees += 1;
         let tree_space = self.tree_space(report);
         if let Some(tree_space) = &tree_space {
@@ -646,13 +694,24 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                     if let Some(index) = long_values.as_mut().filter(|_| is_live) {
                         index.entry(&key, data);
                     }
+                    if let Some(tap) = tap.as_mut() {
+                        tap.entry(&key, data, flags);
+                    }
                     let problem = |n: u32, m: &str| self.problem(n, m);
                     check_key_order(page.number, &key, &mut state, &problem, report);
                 }
-                TreeEvent::Problem(problem) => report(self.namer.walk_finding(problem)),
+                TreeEvent::Problem(problem) => {
+                    if let Some(tap) = tap.as_mut() {
+                        tap.problem(&problem);
+                    }
+                    report(self.namer.walk_finding(problem));
+                }
             }
             ControlFlow::Continue(())
         });
+        if let Some(tap) = tap {
+            tap.close();
+        }
         check_last_leaf(&state, &|n: u32, m: &str| self.problem(n, m), report);
     }
 
