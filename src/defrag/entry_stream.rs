@@ -14,6 +14,9 @@ use std::thread::Scope;
 /// takes.
 const BATCH_BYTES: usize = 256 << 10;
 const BATCHES_IN_FLIGHT: usize = 4;
+/// Batches in all: those in flight, the one being read and the one being filled. They go
+/// round, so none is taken anew (fresh memory costs a page fault per 4 KiB).
+const BATCHES: usize = BATCHES_IN_FLIGHT + 2;
 
 /// Entries packed one after another: each is a key then its data, in `bytes`.
 #[derive(Default)]
@@ -114,10 +117,11 @@ impl EntryStream {
 /// A stream's two ends: the walk of a tree puts its entries into the first.
 pub fn channel() -> (EntrySender, EntryStream) {
     let (sender, batches) = sync_channel(BATCHES_IN_FLIGHT);
-    let (used, to_reuse) = sync_channel(BATCHES_IN_FLIGHT + 2);
+    let (used, to_reuse) = sync_channel(BATCHES);
     let sending = EntrySender {
         sender,
         to_reuse,
+        batches_left: BATCHES - 1,
         batch: Batch::default(),
     };
     let stream = EntryStream {
@@ -135,25 +139,45 @@ pub fn channel() -> (EntrySender, EntryStream) {
 pub struct EntrySender {
     sender: SyncSender<Batch>,
     to_reuse: Receiver<Batch>,
+    /// Batches not taken yet.
+    batches_left: usize,
     batch: Batch,
 }
 
 impl EntrySender {
     /// Adds a live entry; `false` once the receiver is gone (nothing more is wanted).
     pub fn push(&mut self, key: &[u8], data: &[u8]) -> bool {
+        let size = key.len() + data.len();
+        // A full batch goes before the entry that would make its buffer grow past
+        // BATCH_BYTES (a grown buffer would double, and stay doubled as it is reused).
+        let full = !self.batch.ends.is_empty() && self.batch.bytes.len() + size > BATCH_BYTES;
+        if full && !self.send_batch() {
+            return false;
+        }
         let batch = &mut self.batch;
+        if batch.bytes.capacity() == 0 {
+            batch.bytes.reserve_exact(BATCH_BYTES.max(size));
+        }
         batch.bytes.extend_from_slice(key);
         let key_end = batch.bytes.len();
         batch.bytes.extend_from_slice(data);
         batch.ends.push((key_end, batch.bytes.len()));
-        if batch.bytes.len() < BATCH_BYTES {
-            return true;
-        }
-        let next = self
-            .to_reuse
-            .try_recv()
-            .map(Batch::emptied)
-            .unwrap_or_default();
+        true
+    }
+
+    fn send_batch(&mut self) -> bool {
+        let next = match self.to_reuse.try_recv() {
+            Ok(read) => read.emptied(),
+            Err(_) if self.batches_left > 0 => {
+                self.batches_left -= 1;
+                Batch::default()
+            }
+            // All in use: the next one the receiver is done with (or it is gone).
+            Err(_) => match self.to_reuse.recv() {
+                Ok(read) => read.emptied(),
+                Err(_) => return false,
+            },
+        };
         self.sender
             .send(std::mem::replace(&mut self.batch, next))
             .is_ok()

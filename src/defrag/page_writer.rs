@@ -9,9 +9,12 @@ use std::sync::Mutex;
 
 /// Bytes of consecutive pages gathered before they are written.
 const RUN_BYTES: usize = 1 << 20;
-/// Runs waiting for the writing thread: the rebuild waits when it is that far ahead, so
-/// memory holds a few MiB whatever the file's size.
+/// Runs waiting for the writing thread: the rebuild waits when it is that far ahead.
 const RUNS_QUEUED: usize = 4;
+/// Run buffers in all: those queued, the one being written and the one being filled. They go
+/// round (a written run's buffer is filled again), so memory holds a few MiB whatever the
+/// file's size, and none is taken anew (fresh memory costs a page fault per 4 KiB).
+const RUN_BUFFERS: usize = RUNS_QUEUED + 2;
 
 enum Job {
     Write {
@@ -33,12 +36,13 @@ pub fn with_page_runs<T>(
     let failure = Mutex::new(None);
     std::thread::scope(|scope| {
         let (jobs, queue) = sync_channel(RUNS_QUEUED);
-        let (emptied, reusable) = sync_channel(RUNS_QUEUED + 1);
+        let (emptied, reusable) = sync_channel(RUN_BUFFERS);
         let failure = &failure;
         scope.spawn(move || write_jobs(file, queue, emptied, failure));
         body(&mut PageRun {
             jobs,
             reusable,
+            buffers_left: RUN_BUFFERS - 1,
             failure,
             page_size,
             first: 0,
@@ -54,6 +58,8 @@ pub struct PageRun<'a> {
     jobs: SyncSender<Job>,
     /// Run buffers the writing thread is done with, to fill again.
     reusable: Receiver<Vec<u8>>,
+    /// Run buffers not taken yet.
+    buffers_left: usize,
     /// The writing thread's error, which stopped it.
     failure: &'a Mutex<Option<std::io::Error>>,
     page_size: usize,
@@ -106,10 +112,15 @@ impl PageRun<'_> {
             return Ok(());
         }
         let offset = (u64::from(self.first) + 1) * self.page_size as u64;
-        let next = self
-            .reusable
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(RUN_BYTES));
+        let next = match self.reusable.try_recv() {
+            Ok(written) => written,
+            Err(_) if self.buffers_left > 0 => {
+                self.buffers_left -= 1;
+                Vec::with_capacity(RUN_BYTES)
+            }
+            // All in use: the next one the writing thread is done with.
+            Err(_) => self.reusable.recv().map_err(|_| self.failure())?,
+        };
         let bytes = std::mem::replace(&mut self.bytes, next);
         self.send(Job::Write { offset, bytes })
     }
@@ -143,6 +154,7 @@ fn write_jobs(
                     return;
                 }
                 bytes.clear();
+                // Never full: it holds as many as there are buffers.
                 let _ = emptied.try_send(bytes);
             }
             Job::Settle(answer) => {
