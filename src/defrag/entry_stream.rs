@@ -1,14 +1,11 @@
 //! One tree's live entries handed from the thread that walks it to another in packed batches:
-//! the comparison reads the source's tree and the new file's tree on two cores (each walk,
-//! pages read, checksummed and decoded, costs about as much as the other), and the rebuild
-//! takes the source's trees from the walk of `db check`'s judgement (`source_feed.rs`).
+//! the comparison walks the new file's tree on a thread of its own (verify.rs), and the
+//! rebuild takes the source's trees from the walk of `db check`'s judgement
+//! (`source_feed.rs`).
 
-use evtdoctor_parsers::ese::btree::TreeCursor;
-use evtdoctor_parsers::ese::{Database, PageSource};
 use evtdoctor_parsers::Problem;
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::thread::Scope;
 
 /// Bytes of keys and data per batch; with the batches in flight, all the memory the hand-over
 /// takes.
@@ -62,17 +59,6 @@ pub struct Entry<'a> {
 }
 
 impl EntryStream {
-    /// Starts reading the tree at `root` of `db` on a thread of `scope`.
-    pub fn spawn<'scope, 'env, S: PageSource + Sync>(
-        scope: &'scope Scope<'scope, 'env>,
-        db: &'env Database<S>,
-        root: u32,
-    ) -> EntryStream {
-        let (sender, stream) = channel();
-        scope.spawn(move || send_entries(db, root, sender));
-        stream
-    }
-
     /// The next entry, the problem that stopped the walk, or `None` at the end.
     pub fn next_entry(&mut self) -> Option<Result<Entry<'_>, Problem>> {
         while self.next >= self.batch.ends.len() {
@@ -198,22 +184,5 @@ impl EntrySender {
     pub fn finish(mut self) {
         self.batch.last = true;
         let _ = self.sender.send(self.batch);
-    }
-}
-
-/// Walks the tree, sending its live entries batch by batch; stops when the receiver is gone
-/// (the comparison found a difference).
-fn send_entries<S: PageSource>(db: &Database<S>, root: u32, mut sender: EntrySender) {
-    let mut cursor = TreeCursor::new(db, root);
-    loop {
-        match cursor.next_live_entry() {
-            None => return sender.finish(),
-            Some(Err(problem)) => return sender.fail(problem),
-            Some(Ok(entry)) => {
-                if !sender.push(&entry.key, entry.data) {
-                    return;
-                }
-            }
-        }
     }
 }

@@ -16,7 +16,7 @@
 //! threads; each holds one page per tree level.
 
 use super::catalog_rows::{PatchError, RootMap};
-use super::entry_stream::EntryStream;
+use super::entry_stream::{self, EntrySender};
 use evtdoctor_parsers::ese::btree::TreeCursor;
 use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, SHADOW_OBJECT_ID};
 use evtdoctor_parsers::ese::check::{self, TreeWatch};
@@ -120,7 +120,7 @@ pub struct Compared {
 impl Compared {
     /// Compares the trees at `roots` (and keeps the walk of the new one) unless compared
     /// already: their live entries.
-    fn tree<A: PageSource + Sync, B: PageSource>(
+    fn tree<A: PageSource, B: PageSource + Sync>(
         &mut self,
         trees: &Trees<'_, A, B>,
         label: &str,
@@ -145,7 +145,7 @@ impl Compared {
 /// Compares each tree the rebuild reports written (on its own thread, while the rebuild goes
 /// on) with its source; `new` is the file being written, grown before each tree to the size
 /// the rebuild reports. Stops at the first difference.
-pub fn compare_finished<A: PageSource + Sync, B: PageSource>(
+pub fn compare_finished<A: PageSource, B: PageSource + Sync>(
     old: &Database<A>,
     new: &Database<B>,
     finished: Receiver<FinishedTree>,
@@ -161,7 +161,7 @@ pub fn compare_finished<A: PageSource + Sync, B: PageSource>(
 
 /// `old_catalog`: the old file's catalog as [`read_catalog`] gives it (read once by the
 /// caller, who needs it too).
-pub fn verify<A: PageSource + Sync, B: PageSource + Sync>(
+pub fn verify<A: PageSource, B: PageSource + Sync>(
     old: &Database<A>,
     old_catalog: &Catalog,
     new: &Database<B>,
@@ -188,7 +188,7 @@ pub fn check_clean<S: PageSource>(
 /// The catalogs describe the same objects, and every tree the old one names holds the same
 /// entries as the tree the new one names for it; `compared`: trees compared already, to
 /// which those compared now are added.
-pub fn compare<A: PageSource + Sync, B: PageSource>(
+pub fn compare<A: PageSource, B: PageSource + Sync>(
     old: &Database<A>,
     old_catalog: &Catalog,
     new: &Database<B>,
@@ -282,10 +282,12 @@ struct Trees<'a, A, B> {
     new: &'a Database<B>,
 }
 
-impl<A: PageSource + Sync, B: PageSource> Trees<'_, A, B> {
+impl<A: PageSource, B: PageSource + Sync> Trees<'_, A, B> {
     /// Reads both trees' live entries in key order and compares them byte for byte, the old
     /// record patched with `roots` first when given; returns how many there are. `walk` sees
-    /// the walk of the new tree, which checks ESE's seek rules on the way.
+    /// the walk of the new tree, which checks ESE's seek rules on the way. That walk, the
+    /// dearer one (every page's checksum and the seek rules), has a thread of its own; this
+    /// one walks the source and compares.
     fn same_entries(
         &self,
         old_root: u32,
@@ -294,16 +296,18 @@ impl<A: PageSource + Sync, B: PageSource> Trees<'_, A, B> {
         walk: &mut TreeWatch,
     ) -> Result<u64, TreeDifference> {
         std::thread::scope(|scope| {
-            let mut old_tree = EntryStream::spawn(scope, self.old, old_root);
-            let mut new_tree = TreeCursor::new(self.new, new_root).checking_seeks();
+            let (sender, mut new_tree) = entry_stream::channel();
+            let new = self.new;
+            scope.spawn(move || send_watched_entries(new, new_root, sender, walk));
+            let mut old_tree = TreeCursor::new(self.old, old_root);
             let mut count = 0u64;
             loop {
                 let old_entry = old_tree
-                    .next_entry()
+                    .next_live_entry()
                     .transpose()
                     .map_err(TreeDifference::OldUnreadable)?;
                 let new_entry = new_tree
-                    .next_live_entry_watched(&mut |event| walk.see(event))
+                    .next_entry()
                     .transpose()
                     .map_err(TreeDifference::NewUnreadable)?;
                 let (old_entry, new_entry) = match (old_entry, new_entry) {
@@ -316,8 +320,8 @@ impl<A: PageSource + Sync, B: PageSource> Trees<'_, A, B> {
                     Some(roots) => Cow::Owned(roots.patch(old_entry.data)?),
                     None => Cow::Borrowed(old_entry.data),
                 };
-                if old_entry.key != &*new_entry.key || *expected != *new_entry.data {
-                    let key = old_entry.key;
+                if *old_entry.key != *new_entry.key || *expected != *new_entry.data {
+                    let key = &old_entry.key;
                     let shown = &key[..key.len().min(KEY_SHOWN)];
                     return Err(TreeDifference::Entry {
                         number: count + 1,
@@ -327,5 +331,27 @@ impl<A: PageSource + Sync, B: PageSource> Trees<'_, A, B> {
                 count += 1;
             }
         })
+    }
+}
+
+/// Walks the new tree at `root` with ESE's seek rules, `walk` watching, and sends its live
+/// entries; stops when the receiver is gone (the comparison found a difference).
+fn send_watched_entries<S: PageSource>(
+    db: &Database<S>,
+    root: u32,
+    mut sender: EntrySender,
+    walk: &mut TreeWatch,
+) {
+    let mut cursor = TreeCursor::new(db, root).checking_seeks();
+    loop {
+        match cursor.next_live_entry_watched(&mut |event| walk.see(event)) {
+            None => return sender.finish(),
+            Some(Err(problem)) => return sender.fail(problem),
+            Some(Ok(entry)) => {
+                if !sender.push(&entry.key, entry.data) {
+                    return;
+                }
+            }
+        }
     }
 }
