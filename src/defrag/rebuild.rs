@@ -364,11 +364,12 @@ impl<S: PageSource> Rebuild<'_, S> {
         })
     }
 
-    /// Copies one tree; returns the pages it took (root and space pages included).
+    /// Copies one tree; returns the pages it took (root and space pages included). `fixed`:
+    /// a catalog tree, whose pages take the holes among the fixed pages first.
     fn copy_tree(
         &mut self,
         plan: &TreePlan,
-        use_holes: bool,
+        fixed: bool,
         sink: &mut Sink<'_>,
     ) -> Result<Runs, RebuildError> {
         let source_root = self.db.read_page(plan.old_root);
@@ -389,12 +390,12 @@ impl<S: PageSource> Rebuild<'_, S> {
                 tree_flags: root_page.header.flags & TREE_KIND_FLAGS,
                 root: plan.new_root,
                 parent_root: plan.parent_root,
-                use_holes,
+                use_holes: fixed,
             },
         )
         .keeping_root_header(root_page.external_header());
         // The catalog's trees are not in the feed's order: the rebuild walks them itself.
-        let fed = if use_holes {
+        let fed = if fixed {
             None
         } else {
             self.feed.take(plan.old_root)
