@@ -3,7 +3,7 @@
 //! time per database (a lock file beside it naming its holder); leftovers of a crashed run
 //! are named and removed by the next.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -49,6 +49,7 @@ pub fn mode_of(original: &Metadata) -> u32 {
 pub fn keep_owner_and_mode(file: &File, original: &Metadata) -> Result<Option<String>> {
     #[cfg(unix)]
     {
+        use anyhow::Context;
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         file.set_permissions(std::fs::Permissions::from_mode(original.mode() & 0o7777))
             .context("setting the new file's mode")?;
