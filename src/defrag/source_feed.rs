@@ -1,10 +1,10 @@
 //! The source's trees handed to the rebuild as `db check`'s judgement walks them (the two run
-//! side by side, engine.rs): the source is read once for both instead of once each, which
-//! is about a fifth of a defrag's CPU time. The rebuild copies the trees of user tables in
-//! the order the check walks them (a table's long values, its records, its indexes); a tree
-//! the check does not hand over (damaged, walked out of order, or no judgement at all) the
-//! rebuild walks itself. What the rebuild wrote is proven against a walk of its own of the
-//! source either way (verify.rs).
+//! side by side, engine.rs): the source is read once for both instead of once each, and the
+//! rebuild's thread no longer reads or walks it. The rebuild copies the trees of user tables
+//! in the order the check walks them (a table's long values, its records, its indexes); a
+//! tree the check does not hand over (damaged, walked out of order, or no judgement at all)
+//! the rebuild walks itself. What the rebuild wrote is proven against a walk of its own of
+//! the source either way (verify.rs).
 
 use super::entry_stream::{self, EntrySender, EntryStream};
 use evtdoctor_parsers::ese::check::TreeTap;
