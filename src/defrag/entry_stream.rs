@@ -3,6 +3,7 @@
 //! rebuild takes the source's trees from the walk of `db check`'s judgement
 //! (`source_feed.rs`).
 
+use super::buffer_pool::{buffer_pool, BufferPool};
 use evtdoctor_parsers::Problem;
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -11,8 +12,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 /// takes.
 const BATCH_BYTES: usize = 256 << 10;
 const BATCHES_IN_FLIGHT: usize = 4;
-/// Batches in all: those in flight, the one being read and the one being filled. They go
-/// round, so none is taken anew (fresh memory costs a page fault per 4 KiB).
+/// Batches in all: those in flight, the one being read and the one being filled.
 const BATCHES: usize = BATCHES_IN_FLIGHT + 2;
 
 /// Entries packed one after another: each is a key then its data, in `bytes`.
@@ -78,7 +78,7 @@ impl EntryStream {
             };
             let read = std::mem::replace(&mut self.batch, received);
             self.deleted += read.deleted;
-            let _ = self.used.try_send(read);
+            let _ = self.used.try_send(read.emptied());
             self.next = 0;
         }
         let start = match self.next {
@@ -103,11 +103,10 @@ impl EntryStream {
 /// A stream's two ends: the walk of a tree puts its entries into the first.
 pub fn channel() -> (EntrySender, EntryStream) {
     let (sender, batches) = sync_channel(BATCHES_IN_FLIGHT);
-    let (used, to_reuse) = sync_channel(BATCHES);
+    let (batches_to_fill, used) = buffer_pool(BATCHES);
     let sending = EntrySender {
         sender,
-        to_reuse,
-        batches_left: BATCHES - 1,
+        batches: batches_to_fill.made_one(),
         batch: Batch::default(),
     };
     let stream = EntryStream {
@@ -124,9 +123,8 @@ pub fn channel() -> (EntrySender, EntryStream) {
 /// receiver gets a problem where the entries stop.
 pub struct EntrySender {
     sender: SyncSender<Batch>,
-    to_reuse: Receiver<Batch>,
-    /// Batches not taken yet.
-    batches_left: usize,
+    /// Batches; the receiver gives each back once read.
+    batches: BufferPool<Batch>,
     batch: Batch,
 }
 
@@ -152,17 +150,8 @@ impl EntrySender {
     }
 
     fn send_batch(&mut self) -> bool {
-        let next = match self.to_reuse.try_recv() {
-            Ok(read) => read.emptied(),
-            Err(_) if self.batches_left > 0 => {
-                self.batches_left -= 1;
-                Batch::default()
-            }
-            // All in use: the next one the receiver is done with (or it is gone).
-            Err(_) => match self.to_reuse.recv() {
-                Ok(read) => read.emptied(),
-                Err(_) => return false,
-            },
+        let Some(next) = self.batches.take(Batch::default) else {
+            return false;
         };
         self.sender
             .send(std::mem::replace(&mut self.batch, next))

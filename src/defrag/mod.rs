@@ -3,6 +3,7 @@
 //! which hands it to the safe-replace protocol ([`replace`]); [`fix`] wraps it for a key
 //! database.
 
+mod buffer_pool;
 pub mod catalog_rows;
 pub mod crash;
 pub mod engine;

@@ -3,6 +3,7 @@
 //! system's cache is about half of a rebuild's system time; on that thread it runs beside
 //! the rebuild instead of in its way.
 
+use super::buffer_pool::{buffer_pool, BufferPool};
 use std::fs::File;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
@@ -11,9 +12,8 @@ use std::sync::Mutex;
 const RUN_BYTES: usize = 1 << 20;
 /// Runs waiting for the writing thread: the rebuild waits when it is that far ahead.
 const RUNS_QUEUED: usize = 4;
-/// Run buffers in all: those queued, the one being written and the one being filled. They go
-/// round (a written run's buffer is filled again), so memory holds a few MiB whatever the
-/// file's size, and none is taken anew (fresh memory costs a page fault per 4 KiB).
+/// Run buffers in all: those queued, the one being written and the one being filled; they go
+/// round, so memory holds a few MiB whatever the file's size.
 const RUN_BUFFERS: usize = RUNS_QUEUED + 2;
 
 enum Job {
@@ -36,13 +36,12 @@ pub fn with_page_runs<T>(
     let failure = Mutex::new(None);
     std::thread::scope(|scope| {
         let (jobs, queue) = sync_channel(RUNS_QUEUED);
-        let (emptied, reusable) = sync_channel(RUN_BUFFERS);
+        let (buffers, emptied) = buffer_pool(RUN_BUFFERS);
         let failure = &failure;
         scope.spawn(move || write_jobs(file, queue, emptied, failure));
         body(&mut PageRun {
             jobs,
-            reusable,
-            buffers_left: RUN_BUFFERS - 1,
+            buffers: buffers.made_one(),
             failure,
             page_size,
             first: 0,
@@ -56,10 +55,8 @@ pub fn with_page_runs<T>(
 /// ascending order, so a run saves a system call per page.
 pub struct PageRun<'a> {
     jobs: SyncSender<Job>,
-    /// Run buffers the writing thread is done with, to fill again.
-    reusable: Receiver<Vec<u8>>,
-    /// Run buffers not taken yet.
-    buffers_left: usize,
+    /// Run buffers; the writing thread gives each back once written.
+    buffers: BufferPool<Vec<u8>>,
     /// The writing thread's error, which stopped it.
     failure: &'a Mutex<Option<std::io::Error>>,
     page_size: usize,
@@ -112,15 +109,8 @@ impl PageRun<'_> {
             return Ok(());
         }
         let offset = (u64::from(self.first) + 1) * self.page_size as u64;
-        let next = match self.reusable.try_recv() {
-            Ok(written) => written,
-            Err(_) if self.buffers_left > 0 => {
-                self.buffers_left -= 1;
-                Vec::with_capacity(RUN_BYTES)
-            }
-            // All in use: the next one the writing thread is done with.
-            Err(_) => self.reusable.recv().map_err(|_| self.failure())?,
-        };
+        let next = self.buffers.take(|| Vec::with_capacity(RUN_BYTES));
+        let next = next.ok_or_else(|| self.failure())?;
         let bytes = std::mem::replace(&mut self.bytes, next);
         self.send(Job::Write { offset, bytes })
     }
@@ -154,7 +144,6 @@ fn write_jobs(
                     return;
                 }
                 bytes.clear();
-                // Never full: it holds as many as there are buffers.
                 let _ = emptied.try_send(bytes);
             }
             Job::Settle(answer) => {
