@@ -4,6 +4,7 @@
 use super::checksum::{self, ChecksumStatus};
 use super::header::{FileHeader, HeaderError, HeaderFault, HEADER_CHECKSUM_SPAN};
 use super::page::Page;
+use super::page_buffer;
 use super::read_ahead::{PageSpot, ReadAhead};
 use super::PageSource;
 use crate::Problem;
@@ -224,7 +225,7 @@ impl<S: PageSource> Database<S> {
         self.pages_read.fetch_add(1, Ordering::Relaxed);
         let offset = self.page_offset(number);
         if let Some(all) = self.source.in_memory() {
-            return self.page_in(all, number).map(<[u8]>::to_vec);
+            return self.page_in(all, number).map(page_buffer::copy_of);
         }
         let spot = PageSpot {
             number,
@@ -235,7 +236,7 @@ impl<S: PageSource> Database<S> {
         if let Some(bytes) = self.read_ahead.read(&self.source, &spot) {
             return Ok(bytes);
         }
-        let mut bytes = vec![0u8; self.page_size];
+        let mut bytes = page_buffer::take(self.page_size);
         let n = self
             .source
             .read_at(offset, &mut bytes)

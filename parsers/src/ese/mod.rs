@@ -17,6 +17,7 @@ pub mod logfile;
 pub mod longvalue;
 pub mod longvalue_index;
 pub mod page;
+mod page_buffer;
 pub mod read_ahead;
 pub mod record;
 mod schema;

@@ -1,6 +1,7 @@
 //! Database pages: the header (40 bytes, or 80 on pages over 8 KiB), and the tag array at the
 //! end of the page that locates each node (key + data) in the page.
 
+use super::page_buffer;
 use super::{le_u16, le_u32, le_u64};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -172,6 +173,13 @@ pub enum PageError {
     NoKeySize(usize),
     #[error("tag {index}: key size {key_len} exceeds the node")]
     KeyExceedsNode { index: usize, key_len: u16 },
+}
+
+/// The buffer goes back to be read into again (a walk frees a page per page it reads).
+impl Drop for Page {
+    fn drop(&mut self) {
+        page_buffer::give(std::mem::take(&mut self.bytes));
+    }
 }
 
 impl Page {

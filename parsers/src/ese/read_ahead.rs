@@ -3,7 +3,7 @@
 //! streams are followed at once (the check and the defrag's comparison share the new file);
 //! reads that do not go forward are left to the caller, so random access costs nothing extra.
 
-use super::PageSource;
+use super::{page_buffer, PageSource};
 use std::sync::Mutex;
 
 /// Bytes read in one go (and held, per stream): small enough that a run is still in the CPU's
@@ -41,7 +41,9 @@ impl Stream {
 
     fn page(&self, number: u32, page_size: usize) -> Option<Vec<u8>> {
         let start = (number - self.first) as usize * page_size;
-        self.bytes.get(start..start + page_size).map(<[u8]>::to_vec)
+        self.bytes
+            .get(start..start + page_size)
+            .map(page_buffer::copy_of)
     }
 }
 
