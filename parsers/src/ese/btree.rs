@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 /// No real tree is deeper; a deeper walk means a cycle or damage.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// What a walk reports, in key order.
 pub enum TreeEvent<'a> {

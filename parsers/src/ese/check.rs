@@ -8,8 +8,9 @@ use super::checksum::ChecksumStatus;
 use super::cleanup::{self, DeletedTable};
 use super::database::{describe_checksum, Database};
 use super::longvalue_index::LongValueIndex;
-use super::page::{Page, PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT, NODE_DELETED};
+use super::page::{PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE, FLAG_ROOT, NODE_DELETED};
 use super::schema::TableDef;
+use super::seek_rules::LeafSummary;
 use super::space::{self, SpaceHeader};
 use super::PageSource;
 use crate::Problem;
@@ -671,7 +672,14 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
                     }
                     self.check_owner(page.number, page.header.object_id, report);
                     let problem = |n: u32, m: &str| self.problem(n, m);
-                    check_shape(page, depth, &mut state, &problem, report);
+                    check_shape(
+                        page.number,
+                        &page.header,
+                        depth,
+                        &mut state,
+                        &problem,
+                        report,
+                    );
                     if let Some(tree_space) = &tree_space {
                         self.check_page_space(page.number, tree_space, report);
                     }
@@ -816,13 +824,13 @@ impl<'a, S: PageSource> TreeCheck<'a, S> {
 
 /// Root flag, leaf level and the leaf chain of a page entered at `depth`.
 fn check_shape(
-    page: &Page,
+    number: u32,
+    header: &PageHeader,
     depth: usize,
     state: &mut WalkState,
     problem: &impl Fn(u32, &str) -> Problem,
     report: &mut impl FnMut(Finding),
 ) {
-    let (number, header) = (page.number, &page.header);
     if depth == 0 {
         state.non_unique = header.is(FLAG_NON_UNIQUE);
         if !header.is(FLAG_ROOT) {
@@ -855,6 +863,9 @@ fn check_shape(
     state.previous_leaf = Some((number, header.next));
 }
 
+const KEY_DESCENDS: &str = "key smaller than the key before it";
+const KEY_REPEATS: &str = "key equal to the key before it, in a tree without the non-unique flag";
+
 /// Keys ascend (repeat only in a non-unique tree).
 fn check_key_order(
     page: u32,
@@ -864,10 +875,8 @@ fn check_key_order(
     report: &mut impl FnMut(Finding),
 ) {
     let out_of_order = match &state.previous_key {
-        Some(p) if key < p.as_slice() => Some("key smaller than the key before it"),
-        Some(p) if key == p.as_slice() && !state.non_unique => {
-            Some("key equal to the key before it, in a tree without the non-unique flag")
-        }
+        Some(p) if key < p.as_slice() => Some(KEY_DESCENDS),
+        Some(p) if key == p.as_slice() && !state.non_unique => Some(KEY_REPEATS),
         _ => None,
     };
     if let Some(message) = out_of_order {
@@ -946,7 +955,14 @@ impl TreeWatch {
         };
         match event {
             TreeEvent::Page { page, depth } => {
-                check_shape(page, *depth, &mut self.state, &problem, &mut report);
+                check_shape(
+                    page.number,
+                    &page.header,
+                    *depth,
+                    &mut self.state,
+                    &problem,
+                    &mut report,
+                );
             }
             TreeEvent::Entry { page, key, .. } => {
                 self.entries += 1;
@@ -954,6 +970,53 @@ impl TreeWatch {
             }
             TreeEvent::Problem(found) => report(namer.walk_finding(found.clone())),
         }
+    }
+
+    /// Takes a leaf read earlier (its page, then its entries), reached at `depth`: see
+    /// [`super::branch_walk`].
+    pub(crate) fn see_leaf(&mut self, leaf: &LeafSummary<'_>, depth: usize) {
+        self.walked(leaf.number, leaf.header.object_id, depth);
+        let namer = &self.namer;
+        let problem = |number: u32, message: &str| namer.problem(number, message);
+        let findings = &mut self.findings;
+        let mut report = |found: Finding| {
+            if findings.len() < MAX_WATCH_FINDINGS {
+                findings.push(found);
+            }
+        };
+        let state = &mut self.state;
+        check_shape(
+            leaf.number,
+            &leaf.header,
+            depth,
+            state,
+            &problem,
+            &mut report,
+        );
+        self.entries += leaf.entries;
+        let Some((first, last)) = &leaf.ends else {
+            return;
+        };
+        check_key_order(leaf.number, first.key(), state, &problem, &mut report);
+        let inside = [
+            (leaf.descends, KEY_DESCENDS),
+            (leaf.repeats && !state.non_unique, KEY_REPEATS),
+        ];
+        for (_, message) in inside.iter().filter(|(broken, _)| *broken) {
+            report(finding(
+                leaf.number,
+                "key-order",
+                problem(leaf.number, message),
+            ));
+        }
+        let previous = state.previous_key.get_or_insert_with(Vec::new);
+        previous.clear();
+        previous.extend_from_slice(last.key());
+    }
+
+    /// Whether the walk so far broke no rule.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.findings.is_empty()
     }
 
     fn walked(&mut self, number: u32, owner: u32, depth: usize) {

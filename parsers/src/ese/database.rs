@@ -222,6 +222,11 @@ impl<S: PageSource> Database<S> {
 
     /// Reads page `number` without verifying it.
     pub fn read_raw(&self, number: u32) -> Result<Vec<u8>, Problem> {
+        self.read_raw_before(number, (self.page_count() + 1).saturating_sub(number))
+    }
+
+    /// Reads page `number`, reading ahead no further than `pages_left` pages from it.
+    fn read_raw_before(&self, number: u32, pages_left: u32) -> Result<Vec<u8>, Problem> {
         self.pages_read.fetch_add(1, Ordering::Relaxed);
         let offset = self.page_offset(number);
         if let Some(all) = self.source.in_memory() {
@@ -231,7 +236,7 @@ impl<S: PageSource> Database<S> {
             number,
             offset,
             size: self.page_size,
-            pages_left: (self.page_count() + 1).saturating_sub(number),
+            pages_left,
         };
         if let Some(bytes) = self.read_ahead.read(&self.source, &spot) {
             return Ok(bytes);
@@ -318,8 +323,27 @@ impl<S: PageSource> Database<S> {
     /// Reads and verifies page `number`. A single flipped bit the ECC locates is corrected in
     /// memory (and reported); any other checksum failure makes the page unusable.
     pub fn read_page(&self, number: u32) -> PageRead {
+        self.read_page_before(number, (self.page_count() + 1).saturating_sub(number))
+    }
+
+    /// [`read_page`](Self::read_page) for a file being written, whose writer has written
+    /// `written` pages from `number` on (pages past them may not be written yet, however far
+    /// the file has grown): runs are read ahead within those only. The file counts as grown
+    /// to their end.
+    pub fn read_written_page(&self, number: u32, written: u32) -> PageRead {
+        let end = self.page_offset(number.saturating_add(written));
+        self.size.fetch_max(end, Ordering::Relaxed);
+        self.read_page_before(number, written)
+    }
+
+    /// Drops the runs read ahead so far: pages they hold may have been written since.
+    pub fn forget_read_ahead(&self) {
+        self.read_ahead.forget();
+    }
+
+    fn read_page_before(&self, number: u32, pages_left: u32) -> PageRead {
         let offset = self.page_offset(number);
-        let mut bytes = match self.read_raw(number) {
+        let mut bytes = match self.read_raw_before(number, pages_left) {
             Ok(bytes) => bytes,
             Err(problem) => {
                 return PageRead {

@@ -5,6 +5,7 @@
 //! memory whatever the file size) and tests can feed bytes held in memory. Layout facts come
 //! from the libesedb format documentation and Microsoft's published ESE source.
 
+pub mod branch_walk;
 pub mod btree;
 pub mod catalog;
 pub mod check;
@@ -13,6 +14,7 @@ pub mod cleanup;
 pub mod compression;
 pub mod database;
 pub mod header;
+pub mod leaf_chain;
 pub mod logfile;
 pub mod longvalue;
 pub mod longvalue_index;

@@ -13,7 +13,7 @@
 //! equal to its parent's key for it, a leaf's last key below its parent's key (and such a leaf
 //! linked on to a next one).
 
-use super::page::{Node, Page, FLAG_LEAF};
+use super::page::{Node, Page, PageHeader, FLAG_LEAF, FLAG_NON_UNIQUE};
 use std::cmp::Ordering;
 use std::rc::Rc;
 
@@ -102,47 +102,137 @@ fn branch_problem(page: &Page, range: &KeyRange) -> Option<String> {
 fn leaf_problem(page: &Page, range: &KeyRange, non_unique: bool) -> Option<String> {
     let prefix = page.external_header();
     let lines = page.tag_count().saturating_sub(1);
-    let outside = |index: usize| -> Option<Option<&'static str>> {
-        let sought = Sought::of(&page.node(index).ok()?, prefix, non_unique);
-        Some(
-            if range.lower.as_ref().is_some_and(|l| sought.cmp(l).is_lt()) {
-                Some("before the key that leads to its page")
-            } else if range.upper.as_ref().is_some_and(|u| sought.cmp(u).is_ge()) {
-                Some("at or after the key that leads past its page")
-            } else {
-                None
-            },
-        )
+    let sought = |index: usize, with_data: bool| {
+        let node = page.node(index).ok()?;
+        Some(Sought::of(&node, prefix, with_data))
     };
-    // The entries of a page ascend (a walk checks that on its own, as key order): when the
-    // first and the last lie in the range, all do, and the others are not compared.
-    let ends_inside = lines == 0 || (outside(1)?.is_none() && outside(lines)?.is_none());
-    let mut unreachable = 0usize;
-    let mut first: Option<(usize, &'static str)> = None;
-    for index in (1..=lines).filter(|_| !ends_inside) {
-        if let Some(side) = outside(index)? {
-            unreachable += 1;
-            first.get_or_insert((index, side));
+    let ends = match lines {
+        0 => None,
+        _ => Some(LeafEnds {
+            first: sought(1, non_unique)?,
+            last: sought(lines, non_unique)?,
+            last_key: sought(lines, false)?,
+        }),
+    };
+    Some(match leaf_fault(ends, range, page.header.next)? {
+        LeafFault::Outside => {
+            let mut unreachable = 0usize;
+            let mut first: Option<(usize, &'static str)> = None;
+            for index in 1..=lines {
+                if let Some(side) = outside(&sought(index, non_unique)?, range) {
+                    unreachable += 1;
+                    first.get_or_insert((index, side));
+                }
+            }
+            let (index, side) = first?;
+            format!(
+                "{unreachable} of {lines} entries unreachable by a seek from the root (entry {index} sorts {side})"
+            )
         }
+        LeafFault::LastNotBelowParent(parent) => format!(
+            "last key {} does not sort before the parent's key {} for this page",
+            hex(&page.node(lines).ok()?.key(prefix)),
+            hex(&parent)
+        ),
+        LeafFault::NoNextLeaf => NO_NEXT_LEAF.into(),
+    })
+}
+
+const NO_NEXT_LEAF: &str = "the parent names this leaf by a key, but it links on to no next leaf";
+
+/// A leaf as a walk read it earlier, kept for the rules that need only its ends: the
+/// defrag's comparison reads a new tree's leaves as they are written, before the branch
+/// pages above them exist (`leaf_chain.rs` keeps them, `branch_walk.rs` checks them).
+#[derive(Debug, Clone)]
+pub struct LeafSummary<'a> {
+    pub number: u32,
+    /// The fields the checks use (links, owner, flags).
+    pub header: PageHeader,
+    /// The first and the last entry (`None` on an empty leaf).
+    pub ends: Option<(LeafEnd<'a>, LeafEnd<'a>)>,
+    /// Entries, deleted ones included.
+    pub entries: u64,
+    /// Whether a key in the page sorts before the one above it, or equals it.
+    pub descends: bool,
+    pub repeats: bool,
+}
+
+/// One end of a leaf: what a seek for it looks for (the key, then the data when the page's
+/// tree is non-unique).
+#[derive(Debug, Clone, Copy)]
+pub struct LeafEnd<'a> {
+    pub sought: &'a [u8],
+    pub key_len: usize,
+}
+
+impl<'a> LeafEnd<'a> {
+    pub fn key(&self) -> &'a [u8] {
+        &self.sought[..self.key_len.min(self.sought.len())]
     }
-    if let Some((index, side)) = first {
-        return Some(format!(
-            "{unreachable} of {lines} entries unreachable by a seek from the root (entry {index} sorts {side})"
-        ));
+}
+
+/// The first rule a leaf read earlier breaks, reached through `range` (as [`page_problem`]
+/// for a leaf page, told in fewer words: a caller that meets one walks the tree again).
+pub fn leaf_summary_problem(
+    leaf: &LeafSummary<'_>,
+    range: &KeyRange,
+    non_unique: bool,
+) -> Option<&'static str> {
+    if leaf.header.is(FLAG_NON_UNIQUE) != non_unique {
+        return Some("the leaf's non-unique flag is not its root's");
+    }
+    let ends = leaf.ends.as_ref().map(|(first, last)| LeafEnds {
+        first: Sought::whole(first.sought),
+        last: Sought::whole(last.sought),
+        last_key: Sought::whole(last.key()),
+    });
+    Some(match leaf_fault(ends, range, leaf.header.next)? {
+        LeafFault::Outside => "entries unreachable by a seek from the root",
+        LeafFault::LastNotBelowParent(_) => "last key does not sort before the parent's key",
+        LeafFault::NoNextLeaf => NO_NEXT_LEAF,
+    })
+}
+
+/// A leaf's first and last entries as a seek looks for them, and its last key alone.
+struct LeafEnds<'a> {
+    first: Sought<'a>,
+    last: Sought<'a>,
+    last_key: Sought<'a>,
+}
+
+enum LeafFault {
+    /// An end lies outside the range: some entries are unreachable.
+    Outside,
+    LastNotBelowParent(std::rc::Rc<[u8]>),
+    NoNextLeaf,
+}
+
+/// The rules on a leaf's ends: inside its range (the entries ascend, so all then are), the
+/// last key below the parent's key for the page, and such a page linked on to a next one.
+fn leaf_fault(ends: Option<LeafEnds<'_>>, range: &KeyRange, next: u32) -> Option<LeafFault> {
+    if let Some(ends) = &ends {
+        if outside(&ends.first, range).is_some() || outside(&ends.last, range).is_some() {
+            return Some(LeafFault::Outside);
+        }
     }
     let parent = range.parent_key.as_ref()?;
-    if lines > 0 {
-        let last = page.node(lines).ok()?;
-        if Sought::of(&last, prefix, false).cmp(parent).is_ge() {
-            return Some(format!(
-                "last key {} does not sort before the parent's key {} for this page",
-                hex(&last.key(prefix)),
-                hex(parent)
-            ));
+    if let Some(ends) = &ends {
+        if ends.last_key.cmp(parent).is_ge() {
+            return Some(LeafFault::LastNotBelowParent(parent.clone()));
         }
     }
-    (page.header.next == 0)
-        .then(|| "the parent names this leaf by a key, but it links on to no next leaf".into())
+    (next == 0).then_some(LeafFault::NoNextLeaf)
+}
+
+/// Which side of `range` an entry lies on, if outside it.
+fn outside(sought: &Sought<'_>, range: &KeyRange) -> Option<&'static str> {
+    if range.lower.as_ref().is_some_and(|l| sought.cmp(l).is_lt()) {
+        Some("before the key that leads to its page")
+    } else if range.upper.as_ref().is_some_and(|u| sought.cmp(u).is_ge()) {
+        Some("at or after the key that leads past its page")
+    } else {
+        None
+    }
 }
 
 /// What a seek for a leaf entry looks for, in the pieces the page stores it in (the prefix
@@ -155,6 +245,11 @@ impl<'a> Sought<'a> {
         let prefix = page_prefix.get(..node.prefix_len).unwrap_or(page_prefix);
         let data: &[u8] = if non_unique { node.data } else { &[] };
         Sought([prefix, node.suffix, data])
+    }
+
+    /// Bytes held in one piece.
+    fn whole(bytes: &'a [u8]) -> Sought<'a> {
+        Sought([bytes, &[], &[]])
     }
 
     /// The pieces joined, compared byte-wise with `bound`.

@@ -271,7 +271,10 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ese::branch_walk::watch_from_leaves;
     use crate::ese::btree::{self, TreeEvent};
+    use crate::ese::check::TreeWatch;
+    use crate::ese::leaf_chain::LeafChain;
     use crate::ese::Database;
     use std::collections::BTreeMap;
     use std::ops::ControlFlow;
@@ -291,6 +294,31 @@ mod tests {
     /// and reads them back with the walk that checks every page against ESE's seek rules
     /// (any broken rule fails the test); returns the entries read and the leaves' depth.
     fn build_and_walk(entries: &Entries, tree_flags: u32) -> (BuiltTree, Entries, u32) {
+        let (built, file) = build(entries, tree_flags);
+        let db = Database::open(file).unwrap();
+        let mut read = Vec::new();
+        let mut depth = 0;
+        let mut watch = TreeWatch::new(&db, "t".into(), built.root);
+        btree::walk_checking_seeks(&db, built.root, |event| {
+            watch.see(&event);
+            match event {
+                TreeEvent::Entry { key, data, .. } => read.push((key.into_owned(), data.to_vec())),
+                TreeEvent::Page { depth: d, .. } => depth = depth.max(d as u32),
+                TreeEvent::Problem(p) => panic!("{} entries: {p:?}", entries.len()),
+            }
+            ControlFlow::Continue(())
+        });
+        // The walk by the branch pages over the leaves read along their links (the defrag's
+        // comparison) proves the same, and sees the same.
+        let chain = leaf_chain(&db, built.root);
+        let by_branches = watch_from_leaves(&db, "t".into(), built.root, &chain);
+        let by_branches = by_branches.unwrap_or_else(|| panic!("{} entries", entries.len()));
+        assert_eq!(format!("{by_branches:?}"), format!("{:?}", watch.finish()));
+        (built, read, depth)
+    }
+
+    /// Builds a tree of `entries` (in order) into an in-memory file behind a fresh header.
+    fn build(entries: &Entries, tree_flags: u32) -> (BuiltTree, Vec<u8>) {
         let mut pages: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
         let mut next_free = 11u32;
         let mut allocate = || {
@@ -313,18 +341,25 @@ mod tests {
             let at = (*number as usize + 1) * 4096;
             file[at..at + 4096].copy_from_slice(bytes);
         }
-        let db = Database::open(file).unwrap();
-        let mut read = Vec::new();
-        let mut depth = 0;
-        btree::walk_checking_seeks(&db, built.root, |event| {
-            match event {
-                TreeEvent::Entry { key, data, .. } => read.push((key.into_owned(), data.to_vec())),
-                TreeEvent::Page { depth: d, .. } => depth = depth.max(d as u32),
-                TreeEvent::Problem(p) => panic!("{} entries: {p:?}", entries.len()),
+        (built, file)
+    }
+
+    /// The leaves of the tree at `root` read along their links, from the first one.
+    fn leaf_chain(db: &Database<Vec<u8>>, root: u32) -> LeafChain {
+        let mut number = root;
+        let mut page = db.read_page(number).page.unwrap();
+        while !page.header.is(FLAG_LEAF) {
+            number = crate::ese::le_u32(page.node(1).unwrap().data, 0).unwrap();
+            page = db.read_page(number).page.unwrap();
+        }
+        let mut chain = LeafChain::new(usize::MAX);
+        loop {
+            assert!(chain.read_leaf(&page, |_, _, _| true).unwrap());
+            if page.header.next == 0 {
+                return chain;
             }
-            ControlFlow::Continue(())
-        });
-        (built, read, depth)
+            page = db.read_page(page.header.next).page.unwrap();
+        }
     }
 
     fn numbered(count: u32, data_len: usize) -> Entries {
@@ -401,6 +436,44 @@ mod tests {
         let (_, read, depth) = build_and_walk(&entries, FLAG_NON_UNIQUE | 0x40);
         assert_eq!(read, entries);
         assert_eq!(depth, 1);
+    }
+
+    /// A branch key past the first key of the page on its right hides that key from a seek:
+    /// the full walk finds the broken rule, and the walk by the branch pages declines the
+    /// tree (the defrag then compares it in full, which says what).
+    #[test]
+    fn the_walk_by_branch_pages_declines_a_tree_a_seek_cannot_search() {
+        let entries = numbered(300, 100);
+        let (built, mut file) = build(&entries, 0);
+        let db = Database::open(file.clone()).unwrap();
+        let root = db.read_page(built.root).page.unwrap();
+        assert!(!root.header.is(FLAG_LEAF));
+        // The root's first line, the separator of the first two leaves ("key000035"), made
+        // to sort after the second leaf's first key.
+        let separator = root.node(1).unwrap().suffix;
+        let at = separator.as_ptr() as usize - root.bytes().as_ptr() as usize;
+        let page_start = (built.root as usize + 1) * 4096;
+        file[page_start + at + separator.len() - 1] = 0xff;
+        crate::ese::checksum::set_page_checksums(
+            &mut file[page_start..page_start + 4096],
+            built.root,
+        );
+        let db = Database::open(file).unwrap();
+        let mut problems = Vec::new();
+        btree::walk_checking_seeks(&db, built.root, |event| {
+            if let TreeEvent::Problem(problem) = event {
+                problems.push(problem.message);
+            }
+            ControlFlow::Continue(())
+        });
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("unreachable by a seek"),
+            "{problems:?}"
+        );
+        let chain = leaf_chain(&db, built.root);
+        assert!(chain.usable());
+        assert!(watch_from_leaves(&db, "t".into(), built.root, &chain).is_none());
     }
 
     #[test]
