@@ -8,10 +8,13 @@ use common::Need;
 
 use common::ese::{dissect, json_lines, written_key};
 use common::{corpus_dir, evtdoctor};
+use evtdoctor::defrag::entry_stream;
+use evtdoctor::defrag::page_writer::WrittenPages;
 use evtdoctor::defrag::verify::{
-    compare, compare_finished, read_catalog, verify, Compared, FinishedTree, Verified,
+    check_clean, compare, compare_finished, read_catalog, verify, Compared, FinishedTree,
+    StreamedTree, TreeNews, Verified,
 };
-use evtdoctor_parsers::ese::btree::{self, TreeEvent};
+use evtdoctor_parsers::ese::btree::{self, TreeCursor, TreeEvent};
 use evtdoctor_parsers::ese::checksum::set_page_checksums;
 use evtdoctor_parsers::ese::{check, Catalog, Database, FileHeader};
 use std::ops::ControlFlow;
@@ -45,10 +48,82 @@ fn old_and_new(name: &str, dir: &Path) -> (Vec<u8>, Vec<u8>) {
     (old, std::fs::read(&target).unwrap())
 }
 
+/// The verification of `new` against `old` both ways a defrag runs it, which must agree:
+/// [`verify_written`] and [`verify_leaf_by_leaf`].
 fn verify_bytes(old: &[u8], new: &[u8]) -> Result<Verified, String> {
+    let written = verify_written(old, new);
+    assert_eq!(verify_leaf_by_leaf(old, new), written);
+    written
+}
+
+/// The verification of a file written in full: every tree compared, then `db check`.
+fn verify_written(old: &[u8], new: &[u8]) -> Result<Verified, String> {
     let old = Database::open(old.to_vec()).unwrap();
     let new = Database::open(new.to_vec()).unwrap();
     verify(&old, &read_catalog(&old).unwrap(), &new).map_err(|e| e.to_string())
+}
+
+/// The verification as a defrag runs it on the trees it copies from the hand-over of `db
+/// check`'s walk: each user tree's leaves read along their links as they are written (here
+/// all are) and compared with the source's live entries as that walk hands them over, then
+/// its branch pages walked once it is complete; then the rest of the comparison (the
+/// catalog) and `db check` of the file.
+fn verify_leaf_by_leaf(old: &[u8], new: &[u8]) -> Result<Verified, String> {
+    let mut compared = compared_leaf_by_leaf(old, new)?;
+    let old = Database::open(old.to_vec()).unwrap();
+    let new = Database::open(new.to_vec()).unwrap();
+    let old_catalog = read_catalog(&old).unwrap();
+    let verified = compare(&old, &old_catalog, &new, &mut compared).map_err(|e| e.to_string())?;
+    check_clean(&new, &compared).map_err(|e| e.to_string())?;
+    Ok(verified)
+}
+
+/// The user trees compared leaf by leaf, as they are written.
+fn compared_leaf_by_leaf(old: &[u8], new: &[u8]) -> Result<Compared, String> {
+    let old_db = Database::open(old.to_vec()).unwrap();
+    let header = FileHeader::parse(new).unwrap();
+    let growing = Database::being_written(new.to_vec(), header, new.len() as u64);
+    let written = WrittenPages::complete();
+    let compared = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for tree in user_trees(old, new, new.len() as u64) {
+            let (mut handing_over, entries) = entry_stream::channel(entry_stream::FOLLOWED_BATCHES);
+            let (old_db, root) = (&old_db, tree.old_root);
+            scope.spawn(move || {
+                let mut cursor = TreeCursor::new(old_db, root);
+                while let Some(Ok(entry)) = cursor.next_live_entry() {
+                    if !handing_over.push(&entry.key, entry.data) {
+                        return;
+                    }
+                }
+                handing_over.finish();
+            });
+            let leaves = StreamedTree {
+                label: tree.label.clone(),
+                old_root: tree.old_root,
+                first_leaf: first_leaf(new, tree.new_root),
+                entries,
+            };
+            sender.send(TreeNews::Leaves(leaves)).unwrap();
+            sender.send(TreeNews::Written(tree)).unwrap();
+        }
+        drop(sender);
+        compare_finished(&old_db, &growing, &written, receiver)
+    });
+    compared.map_err(|e| e.to_string())
+}
+
+/// The first leaf of the tree at `root`: down its first lines.
+fn first_leaf(file: &[u8], root: u32) -> u32 {
+    let db = Database::open(file.to_vec()).unwrap();
+    let mut number = root;
+    loop {
+        let page = db.read_page(number).page.unwrap();
+        if page.header.is(evtdoctor_parsers::ese::page::FLAG_LEAF) {
+            return number;
+        }
+        number = u32::from_le_bytes(page.node(1).unwrap().data[..4].try_into().unwrap());
+    }
 }
 
 /// Flips the last data byte of the `nth` entry (1-based) of the tree at `root` and puts the
@@ -183,10 +258,11 @@ fn compared_while_written(
     let growing = Database::being_written(new.to_vec(), header, new.len() as u64);
     let (sender, receiver) = std::sync::mpsc::channel();
     for tree in trees {
-        sender.send(tree).unwrap();
+        sender.send(TreeNews::Written(tree)).unwrap();
     }
     drop(sender);
-    compare_finished(&old, &growing, receiver).map_err(|e| e.to_string())
+    let written = WrittenPages::complete();
+    compare_finished(&old, &growing, &written, receiver).map_err(|e| e.to_string())
 }
 
 /// The rest of the comparison once the file is complete, taking `compared` as done.
@@ -196,7 +272,7 @@ fn compare_rest(old: &[u8], new: &[u8], compared: &mut Compared) -> Result<Verif
     compare(&old, &read_catalog(&old).unwrap(), &new, compared).map_err(|e| e.to_string())
 }
 
-/// Every user tree of the SRUM file (which has no long values), as the rebuild announces them.
+/// Every user tree of a file, as the rebuild announces them (long values, records, indexes).
 fn user_trees(old: &[u8], new: &[u8], written: u64) -> Vec<FinishedTree> {
     let (old, new) = (catalog(old), catalog(new));
     let mut trees = Vec::new();
@@ -210,6 +286,10 @@ fn user_trees(old: &[u8], new: &[u8], written: u64) -> Vec<FinishedTree> {
             })
         };
         let name = &old_table.name;
+        if let (Some(old_lv), Some(new_lv)) = (old_table.long_values, new_table.long_values) {
+            let label = format!("table {name}: long values");
+            add(label, old_lv.root_page, new_lv.root_page);
+        }
         add(
             format!("table {name}: records"),
             old_table.root_page,
@@ -244,6 +324,9 @@ fn trees_compared_while_written_count_the_same_and_catch_a_changed_byte() {
     let verified = compare_rest(&old, &new, &mut compared).unwrap();
     assert_eq!(verified, verify_bytes(&old, &new).unwrap());
     assert_eq!((verified.records, verified.index_entries), (7807, 13682));
+    // Leaf by leaf, every tree is proven so (none is compared again in full).
+    let leaf_by_leaf = compared_leaf_by_leaf(&old, &new).unwrap();
+    assert_eq!(leaf_by_leaf.proven_leaf_by_leaf(), 30);
 
     let root = catalog(&new).table(BIG_TABLE).unwrap().root_page;
     flip_entry_byte(&mut new, root, 1000);
@@ -304,6 +387,13 @@ fn a_branch_key_that_hides_entries_from_seeks_fails() {
     new[last] += 1;
     let start = (number as usize + 1) * 4096;
     set_page_checksums(&mut new[start..start + 4096], number);
+    // Leaf by leaf, the walk of the branch pages cannot prove that tree: it is compared in
+    // full, which fails as the comparison of the written file does.
+    let error = compared_leaf_by_leaf(&old, &new).unwrap_err();
+    assert!(
+        error.contains("unreachable by a seek from the root"),
+        "{error}"
+    );
     let error = verify_bytes(&old, &new).unwrap_err();
     let table = format!("table {BIG_TABLE}: records: new file: offset ");
     assert!(error.starts_with(&table), "{error}");
@@ -362,6 +452,76 @@ fn faults_only_db_check_sees_fail_the_verification_through_the_comparisons_walk(
         error.contains(&format!(
             "page {leaf} ({BIG_TABLE}): belongs to object 7777, expected "
         )),
+        "{error}"
+    );
+}
+
+/// Leaf by leaf, the new tree must hold exactly what the check's walk handed over: one entry
+/// fewer or more in the hand-over, or one that differs, fails naming where.
+#[test]
+fn leaf_by_leaf_the_new_tree_must_hold_exactly_the_hand_over() {
+    common::needs!(Need::Corpus);
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = old_and_new(SRUM, dir.path());
+    let label = format!("table {BIG_TABLE}: records");
+    let tree = user_trees(&old, &new, new.len() as u64)
+        .into_iter()
+        .find(|t| t.label == label)
+        .unwrap();
+    let old_db = Database::open(old.clone()).unwrap();
+    let mut cursor = TreeCursor::new(&old_db, tree.old_root);
+    let mut entries = Vec::new();
+    while let Some(entry) = cursor.next_live_entry() {
+        let entry = entry.unwrap();
+        entries.push((entry.key.to_vec(), entry.data.to_vec()));
+    }
+    let header = FileHeader::parse(&new).unwrap();
+    let written = WrittenPages::complete();
+    let compare_with = |handed: Vec<(Vec<u8>, Vec<u8>)>| {
+        let growing = Database::being_written(new.clone(), header.clone(), new.len() as u64);
+        let (mut handing_over, stream) = entry_stream::channel(entry_stream::FOLLOWED_BATCHES);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for (key, data) in &handed {
+                    if !handing_over.push(key, data) {
+                        return;
+                    }
+                }
+                handing_over.finish();
+            });
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let leaves = StreamedTree {
+                label: label.clone(),
+                old_root: tree.old_root,
+                first_leaf: first_leaf(&new, tree.new_root),
+                entries: stream,
+            };
+            sender.send(TreeNews::Leaves(leaves)).unwrap();
+            sender.send(TreeNews::Written(tree.clone())).unwrap();
+            drop(sender);
+            compare_finished(&old_db, &growing, &written, receiver)
+                .map(|compared| compared.proven_leaf_by_leaf())
+                .map_err(|e| e.to_string())
+        })
+    };
+    let count = entries.len();
+    assert_eq!(count, 4038);
+    assert_eq!(compare_with(entries.clone()), Ok(1));
+    let fewer = entries[..count - 1].to_vec();
+    let more_than = format!(
+        "{label}: the new tree has more than the old {} entries",
+        count - 1
+    );
+    assert_eq!(compare_with(fewer), Err(more_than));
+    let mut more = entries.clone();
+    more.push((vec![0xff; 8], Vec::new()));
+    let ends_after = format!("{label}: the new tree ends after {count} entries");
+    assert_eq!(compare_with(more), Err(ends_after));
+    let mut changed = entries;
+    changed[99].1.push(0);
+    let error = compare_with(changed).unwrap_err();
+    assert!(
+        error.starts_with(&format!("{label}: entry 100 (key ")),
         "{error}"
     );
 }

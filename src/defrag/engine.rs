@@ -3,12 +3,14 @@
 //! Until the rename, the original is untouched; the rename itself is atomic.
 
 use super::files::{self, RunLock};
+use super::page_writer::WrittenPages;
 use super::preflight;
 use super::rebuild::{self, RebuildOptions, RebuildSummary};
 use super::replace::{self, beside, Backup};
 use super::source_feed::{self, SourceFeed};
 use super::unicode_keys::{self, UnicodeIndex};
 use super::verify::{self, Verified};
+use super::NewFile;
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use chrono::{Datelike, Timelike, Utc};
@@ -228,8 +230,9 @@ fn rebuild_and_prove_sound(
     let os_before = source.header.os_version;
     let growing =
         growing_new_file(source, work.temp, work.options).map_err(|e| format!("{e:#}"))?;
-    // The judgement (for itself and the rebuild) and the verifier each read the source once.
-    let progress = Progress::for_bytes(source.file_size().saturating_mul(2), false);
+    // The judgement reads the source once, for itself, the rebuild and the comparison; the
+    // comparison reads only the trees it was not handed again.
+    let progress = Progress::for_bytes(source.file_size(), false);
     let mut reported = 0u64;
     let page_size = source.page_size() as u64;
     let mut report_progress = |_| {
@@ -237,7 +240,8 @@ fn rebuild_and_prove_sound(
         progress.advance(read.saturating_sub(reported));
         reported = read;
     };
-    let (finished, trees_written) = mpsc::channel();
+    let (tell, news) = mpsc::channel();
+    let written = WrittenPages::default();
     let proven = std::thread::scope(|scope| {
         let side = scope.spawn(|| {
             let db = super::open(work.source_path).map_err(|e| format!("{e:#}"))?;
@@ -248,30 +252,37 @@ fn rebuild_and_prove_sound(
                 .map_err(|e| format!("{e:#}"))?;
             Ok::<_, String>((catalog, unicode, before))
         });
-        let growing = &growing;
+        let (growing, written) = (&growing, &written);
         let verifier =
-            scope.spawn(move || verify::compare_finished(source, growing, trees_written));
-        let mut tree_done = |tree| {
-            finished
-                .send(tree)
+            scope.spawn(move || verify::compare_finished(source, growing, written, news));
+        let mut told = |news| {
+            tell.send(news)
                 .map_err(|_| rebuild::RebuildError::VerifierStopped)
+        };
+        let target = NewFile {
+            file: work.file,
+            path: work.temp,
+            written,
         };
         let rebuilt = super::write_rebuilt(
             source,
-            work.file,
-            work.temp,
+            &target,
             work.options,
             &mut report_progress,
-            &mut tree_done,
+            &mut told,
             feed,
         );
-        drop(finished);
+        drop(tell);
         let summary = match rebuilt {
             Ok(summary) => summary,
-            // A difference the verifier found stops the rebuild: it is the reason to give.
+            // A difference the verifier found stops the rebuild: it is the reason to give,
+            // unless the verifier only found the rebuild stopped.
             Err(e) => {
-                return Err(match helper(verifier.join()) {
-                    Err(message) => format!("verification failed: {message}"),
+                return Err(match verifier.join() {
+                    Ok(Err(found)) if !found.is_rebuild_stopped() => {
+                        format!("verification failed: {found}")
+                    }
+                    Err(_) => "a helper thread stopped unexpectedly".into(),
                     Ok(_) => format!("{e:#}"),
                 })
             }

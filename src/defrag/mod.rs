@@ -7,10 +7,11 @@ mod buffer_pool;
 pub mod catalog_rows;
 pub mod crash;
 pub mod engine;
-mod entry_stream;
+pub mod entry_stream;
 pub mod files;
 pub mod fix;
-mod page_writer;
+mod leaf_stream;
+pub mod page_writer;
 pub mod preflight;
 pub mod rebuild;
 pub mod replace;
@@ -22,32 +23,46 @@ use anyhow::{Context, Result};
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::WriteError;
 use evtdoctor_parsers::ese::{Database, PageSource};
-use rebuild::{Finished, RebuildError, RebuildOptions, RebuildSummary};
+use page_writer::WrittenPages;
+use rebuild::{RebuildError, RebuildOptions, RebuildSummary, Tell};
 use source_feed::SourceFeed;
 use std::cell::RefCell;
 use std::fs::File;
 use std::path::Path;
-use verify::FinishedTree;
+use verify::TreeNews;
 
-/// Rebuilds `source` into `file` (new and empty, at `target`); `finished` hears of each
-/// user tree once it is written out, so it can be verified while the rebuild goes on.
-/// The file is not flushed to disk: see [`flush`].
+/// The file a rebuild writes (new and empty), its path, and which of its pages are on it.
+#[derive(Clone, Copy)]
+pub struct NewFile<'a> {
+    pub file: &'a File,
+    pub path: &'a Path,
+    pub written: &'a WrittenPages,
+}
+
+/// Rebuilds `source` into `target`; `tell` hears of each user tree as it is written (see
+/// [`TreeNews`]), so it can be verified while the rebuild goes on. The file is not flushed
+/// to disk: see [`flush`].
 pub fn write_rebuilt<S: PageSource>(
     source: &Database<S>,
-    file: &File,
-    target: &Path,
+    target: &NewFile<'_>,
     options: &RebuildOptions,
     progress: &mut dyn FnMut(u64),
-    finished: &mut Finished<'_>,
+    tell: &mut Tell<'_>,
     feed: &mut SourceFeed,
 ) -> Result<RebuildSummary> {
     let mut summary = RebuildSummary::default();
-    write_pages(file, target, source.page_size(), &mut |sink, write_out| {
-        let mut tree_done = |tree: FinishedTree| {
-            write_out()?;
-            finished(tree)
+    let page_size = source.page_size();
+    write_pages(target, page_size, &mut |sink, pages_out| {
+        let mut told = |news: TreeNews| match news {
+            // A tree is announced written once its pages are on the file.
+            TreeNews::Written(tree) => {
+                pages_out(PagesOut::Settle)?;
+                tell(TreeNews::Written(tree))
+            }
+            TreeNews::Waiting => Ok(pages_out(PagesOut::Flush)?),
+            leaves @ TreeNews::Leaves(_) => tell(leaves),
         };
-        let rebuilt = rebuild::rebuild(source, options, sink, progress, &mut tree_done, feed)?;
+        let rebuilt = rebuild::rebuild(source, options, sink, progress, &mut told, feed)?;
         summary = rebuilt.summary;
         Ok((summary.pages, rebuilt.headers))
     })?;
@@ -58,8 +73,13 @@ pub fn write_rebuilt<S: PageSource>(
 /// header pages.
 pub type Built = (u32, Vec<u8>);
 
-/// Writes the pages gathered so far to the file.
-pub type WriteOut<'a> = dyn FnMut() -> Result<(), WriteError> + 'a;
+/// Sends the pages gathered so far to the file: at once, or waiting until they are written.
+pub type WriteOut<'a> = dyn FnMut(PagesOut) -> Result<(), WriteError> + 'a;
+
+pub enum PagesOut {
+    Flush,
+    Settle,
+}
 
 /// Creates `target`, which must not exist yet, for writing.
 pub fn create(target: &Path) -> Result<File> {
@@ -76,25 +96,34 @@ pub fn flush(file: &File, target: &Path) -> Result<()> {
 /// Fills `file` (new and empty) with what `build` sends to the sink: pages are gathered into
 /// runs of consecutive pages and each run goes out in one positioned write (and at once when
 /// `build` calls its second argument); the header pages are written last. Not flushed.
+/// The target's `written` hears of each page on the file.
 fn write_pages(
-    file: &File,
-    target: &Path,
+    target: &NewFile<'_>,
     page_size: usize,
     build: &mut dyn FnMut(&mut Sink<'_>, &mut WriteOut<'_>) -> Result<Built, RebuildError>,
 ) -> Result<()> {
-    let built = page_writer::with_page_runs(file, page_size, |run| {
+    let NewFile {
+        file,
+        path: target,
+        written,
+    } = *target;
+    let built = page_writer::with_page_runs(file, page_size, written, |run| {
         let pages = RefCell::new(run);
         let mut sink = |number: u32, bytes: Vec<u8>| {
             crash::point();
             let added = pages.borrow_mut().add(number, &bytes);
             added.map_err(|e| WriteError::sink(format!("writing page {number}"), e))
         };
-        let mut write_out = || {
-            let settled = pages.borrow_mut().settle();
-            settled.map_err(|e| WriteError::sink("writing pages", e))
+        let mut write_out = |how: PagesOut| {
+            let mut pages = pages.borrow_mut();
+            let sent = match how {
+                PagesOut::Flush => pages.flush(),
+                PagesOut::Settle => pages.settle(),
+            };
+            sent.map_err(|e| WriteError::sink("writing pages", e))
         };
         let built = build(&mut sink, &mut write_out)?;
-        write_out()?;
+        write_out(PagesOut::Settle)?;
         Ok::<_, RebuildError>(built)
     });
     let (page_count, headers) = match built {
@@ -147,7 +176,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new");
         let file = File::create(&path).unwrap();
-        let error = write_pages(&file, &path, 4, &mut |sink, _| {
+        let written = WrittenPages::default();
+        let target = NewFile {
+            file: &file,
+            path: &path,
+            written: &written,
+        };
+        let error = write_pages(&target, 4, &mut |sink, _| {
             sink(1, vec![0; 4])?;
             let twice = sink(1, vec![0; 4]).unwrap_err();
             let cause = Box::new(RebuildError::from(twice));

@@ -7,7 +7,7 @@
 use super::catalog_rows::{PatchError, RootMap};
 use super::entry_stream::EntryStream;
 use super::source_feed::SourceFeed;
-use super::verify::{tree_label, FinishedTree, TreeRole};
+use super::verify::{tree_label, FinishedTree, StreamedTree, TreeNews, TreeRole};
 use evtdoctor_parsers::ese::btree::{self, TreeEvent};
 use evtdoctor_parsers::ese::catalog::IndexDef;
 use evtdoctor_parsers::ese::catalog::{
@@ -16,7 +16,9 @@ use evtdoctor_parsers::ese::catalog::{
 use evtdoctor_parsers::ese::checksum::uses_ecc;
 use evtdoctor_parsers::ese::cleanup;
 use evtdoctor_parsers::ese::header::OsVersion;
-use evtdoctor_parsers::ese::page::{FLAG_INDEX, FLAG_LONG_VALUE, FLAG_NON_UNIQUE, NODE_DELETED};
+use evtdoctor_parsers::ese::page::{
+    FLAG_INDEX, FLAG_LEAF, FLAG_LONG_VALUE, FLAG_NON_UNIQUE, NODE_DELETED,
+};
 use evtdoctor_parsers::ese::space::SpaceHeader;
 use evtdoctor_parsers::ese::write::header::{fresh_header, FreshHeader};
 use evtdoctor_parsers::ese::write::layout::{
@@ -25,6 +27,7 @@ use evtdoctor_parsers::ese::write::layout::{
 use evtdoctor_parsers::ese::write::tree::Sink;
 use evtdoctor_parsers::ese::write::{PageFormat, WriteError};
 use evtdoctor_parsers::ese::{Catalog, Database, PageSource, TableDef};
+use std::cell::RefCell;
 use std::ops::ControlFlow;
 
 /// Source page flags a rebuilt tree keeps: what kind of tree it is and whether keys repeat.
@@ -90,8 +93,8 @@ impl RebuildError {
     }
 }
 
-/// Told of each tree written in full.
-pub type Finished<'a> = dyn FnMut(FinishedTree) -> Result<(), RebuildError> + 'a;
+/// Told how the copy of the trees goes (see [`TreeNews`]).
+pub type Tell<'a> = dyn FnMut(TreeNews) -> Result<(), RebuildError> + 'a;
 
 /// One tree to copy: where it is, where it goes.
 struct TreePlan {
@@ -158,7 +161,7 @@ pub fn rebuild<S: PageSource>(
     options: &RebuildOptions,
     sink: &mut Sink<'_>,
     progress: &mut dyn FnMut(u64),
-    finished: &mut Finished<'_>,
+    tell: &mut Tell<'_>,
     feed: &mut SourceFeed,
 ) -> Result<Rebuilt, RebuildError> {
     let (catalog, problems) = Catalog::read(db);
@@ -213,7 +216,7 @@ pub fn rebuild<S: PageSource>(
         .collect::<Result<Vec<_>, _>>()?;
     for table in catalog.tables.iter().filter(|t| !is_catalog(t)) {
         let plan = run.plan(table, false)?;
-        run.copy_family(&plan, sink, finished)?;
+        run.copy_family(&plan, sink, tell)?;
     }
     for plan in &fixed_plans {
         run.copy_family(plan, sink, &mut |_| Ok(()))?;
@@ -319,22 +322,22 @@ impl<S: PageSource> Rebuild<'_, S> {
     }
 
     /// Copies a table's trees, then writes their space trees: the table owns its own pages
-    /// and all of its children's. `finished` hears of each tree once it is written.
+    /// and all of its children's. `tell` hears of each tree as it is written.
     fn copy_family(
         &mut self,
         plan: &FamilyPlan,
         sink: &mut Sink<'_>,
-        finished: &mut Finished<'_>,
+        tell: &mut Tell<'_>,
     ) -> Result<(), RebuildError> {
         let mut family = Runs::default();
         let (before, after) = plan.children.split_at(plan.children_first);
         for child in before {
-            self.copy_child(child, plan.fixed, &mut family, sink, finished)?;
+            self.copy_child(child, plan.fixed, &mut family, sink, tell)?;
         }
-        let mut table_runs = self.copy_tree(&plan.table, plan.fixed, sink)?;
-        self.announce(&plan.table, finished)?;
+        let mut table_runs = self.copy_tree(&plan.table, plan.fixed, sink, tell)?;
+        self.announce(&plan.table, tell)?;
         for child in after {
-            self.copy_child(child, plan.fixed, &mut family, sink, finished)?;
+            self.copy_child(child, plan.fixed, &mut family, sink, tell)?;
         }
         table_runs.extend(&family);
         self.write_space(&plan.table, &table_runs, sink)
@@ -347,30 +350,33 @@ impl<S: PageSource> Rebuild<'_, S> {
         fixed: bool,
         family: &mut Runs,
         sink: &mut Sink<'_>,
-        finished: &mut Finished<'_>,
+        tell: &mut Tell<'_>,
     ) -> Result<(), RebuildError> {
-        let runs = self.copy_tree(child, fixed, sink)?;
+        let runs = self.copy_tree(child, fixed, sink, tell)?;
         self.write_space(child, &runs, sink)?;
         family.extend(&runs);
-        self.announce(child, finished)
+        self.announce(child, tell)
     }
 
-    fn announce(&self, plan: &TreePlan, finished: &mut Finished<'_>) -> Result<(), RebuildError> {
-        finished(FinishedTree {
+    fn announce(&self, plan: &TreePlan, tell: &mut Tell<'_>) -> Result<(), RebuildError> {
+        tell(TreeNews::Written(FinishedTree {
             label: plan.label.clone(),
             old_root: plan.old_root,
             new_root: plan.new_root,
             written: (u64::from(self.pages.last_page()) + 2) * self.format.page_size as u64,
-        })
+        }))
     }
 
     /// Copies one tree; returns the pages it took (root and space pages included). `fixed`:
-    /// a catalog tree, whose pages take the holes among the fixed pages first.
+    /// a catalog tree, whose pages take the holes among the fixed pages first. A tree copied
+    /// from the hand-over is told (`tell`) once its first leaf goes to the writer, with the
+    /// entries as the copy is done with them, so it can be compared while it is written.
     fn copy_tree(
         &mut self,
         plan: &TreePlan,
         fixed: bool,
         sink: &mut Sink<'_>,
+        tell: &mut Tell<'_>,
     ) -> Result<Runs, RebuildError> {
         let source_root = self.db.read_page(plan.old_root);
         let root_page = source_root.page.ok_or_else(|| {
@@ -395,10 +401,30 @@ impl<S: PageSource> Rebuild<'_, S> {
         )
         .keeping_root_header(root_page.external_header());
         // The catalog's trees are not in the feed's order: the rebuild walks them itself.
-        let fed = if fixed {
+        let mut fed = if fixed {
             None
         } else {
             self.feed.take(plan.old_root)
+        };
+        let tell = RefCell::new(tell);
+        let mut streamed = fed
+            .as_mut()
+            .map(|entries| (plan.label.clone(), entries.tee()));
+        // The first leaf page is the first page of the tree the writer gets with the leaf flag.
+        let mut tree_sink = |number: u32, bytes: Vec<u8>| {
+            if streamed.is_some() && page_flags(&bytes) & FLAG_LEAF != 0 {
+                if let Some((label, entries)) = streamed.take() {
+                    let leaves = StreamedTree {
+                        label,
+                        old_root: plan.old_root,
+                        first_leaf: number,
+                        entries,
+                    };
+                    // A verifier gone is heard of when the tree is announced written.
+                    let _ = (tell.borrow_mut())(TreeNews::Leaves(leaves));
+                }
+            }
+            sink(number, bytes)
         };
         let summary = &mut self.summary;
         let progress = &mut *self.progress;
@@ -414,10 +440,15 @@ impl<S: PageSource> Rebuild<'_, S> {
             if summary.entries.is_multiple_of(4096) {
                 progress(summary.entries);
             }
-            Ok(tree.add(key, &data, pages, sink)?)
+            Ok(tree.add(key, &data, pages, &mut tree_sink)?)
+        };
+        // Before the copy waits for the hand-over, the pages gathered go out: the comparison
+        // may be waiting for them, holding the hand-over's buffers.
+        let mut waiting = || {
+            let _ = (tell.borrow_mut())(TreeNews::Waiting);
         };
         let copied = match fed {
-            Some(entries) => copy_entries(entries, &mut add),
+            Some(entries) => copy_entries(entries, &mut add, &mut waiting),
             None => walk_entries(self.db, plan.old_root, &mut add),
         };
         let tree_error = |cause| RebuildError::Tree {
@@ -428,7 +459,7 @@ impl<S: PageSource> Rebuild<'_, S> {
         self.summary.dropped += dropped;
         self.summary.trees_from_check += u32::from(from_check);
         self.summary.trees += 1;
-        Ok(tree.finish(&mut self.pages, sink)?)
+        Ok(tree.finish(&mut self.pages, &mut tree_sink)?)
     }
 
     /// The owned-extent page lists `runs`; the available-extent page is empty (no free page).
@@ -458,8 +489,9 @@ type AddEntry<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), RebuildError> + 'a;
 fn copy_entries(
     mut entries: EntryStream,
     add: &mut AddEntry<'_>,
+    waiting: &mut dyn FnMut(),
 ) -> Result<(u64, bool), RebuildError> {
-    while let Some(entry) = entries.next_entry() {
+    while let Some(entry) = entries.next_entry_or_idle(waiting) {
         let entry = entry.map_err(|problem| RebuildError::Source(problem.to_string()))?;
         add(entry.key, entry.data)?;
     }

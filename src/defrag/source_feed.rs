@@ -92,7 +92,7 @@ impl TreeTap for FeedTap {
             });
         }
         self.wanted.pop_front();
-        let (sender, entries) = entry_stream::channel();
+        let (sender, entries) = entry_stream::channel(entry_stream::FOLLOWED_BATCHES);
         let handed = self.hand_over(Handoff {
             root,
             entries: Some(entries),

@@ -8,15 +8,20 @@
 //! lockstep. Catalog records differ in one field, the root page of the object they describe;
 //! that field is patched in the old record (from the two catalogs) before comparing.
 //!
-//! During a defrag, each user table's trees are compared as soon as the rebuild has written
-//! them ([`compare_finished`], on a second core); what is left (the catalog, the check) runs
-//! once the file is complete, and every tree the new catalog names must be one that was
-//! compared, at the same old and new root. The rebuild writes each page once, so what was
-//! compared is what the file holds. The check and the rest of the comparison run on two
-//! threads; each holds one page per tree level.
+//! During a defrag, each user table's trees are compared while the rebuild writes them
+//! ([`compare_finished`], on a second core): a tree copied from the hand-over of `db check`'s
+//! walk leaf by leaf as each leaf is written, against that hand-over (`leaf_stream.rs`), then
+//! by its branch pages once complete (`branch_walk.rs` in parsers); any other once it is
+//! written, against a walk of the source. What is left (the catalog, the check) runs once the
+//! file is complete, and every tree the new catalog names must be one that was compared, at
+//! the same old and new root. The rebuild writes each page once, so what was compared is what
+//! the file holds.
 
 use super::catalog_rows::{PatchError, RootMap};
-use super::entry_stream::{self, EntrySender};
+use super::entry_stream::{self, EntrySender, EntryStream};
+use super::leaf_stream;
+use super::page_writer::WrittenPages;
+use evtdoctor_parsers::ese::branch_walk;
 use evtdoctor_parsers::ese::btree::TreeCursor;
 use evtdoctor_parsers::ese::catalog::{CATALOG_OBJECT_ID, SHADOW_OBJECT_ID};
 use evtdoctor_parsers::ese::check::{self, TreeWatch};
@@ -57,6 +62,10 @@ pub enum TreeDifference {
     Shorter(u64),
     #[error("the new tree has more than the old {0} entries")]
     Longer(u64),
+    /// The rebuild stopped before it wrote what the comparison waits for (its own error says
+    /// why).
+    #[error("the rebuild stopped before the tree was written")]
+    RebuildStopped,
     /// Entry `number` (counted from 1), shown by the start of its key in hex.
     #[error("entry {number} (key {key}) differs")]
     Entry { number: u64, key: String },
@@ -64,13 +73,54 @@ pub enum TreeDifference {
     Catalog(#[from] PatchError),
 }
 
+impl VerifyError {
+    /// Whether the comparison stopped only because the rebuild did.
+    pub fn is_rebuild_stopped(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::Tree {
+                difference: TreeDifference::RebuildStopped,
+                ..
+            }
+        )
+    }
+}
+
 impl TreeDifference {
+    /// Entry `number` (counted from 1) differs; `key`: the old entry's.
+    pub fn entry(number: u64, key: &[u8]) -> TreeDifference {
+        TreeDifference::Entry {
+            number,
+            key: hex::encode(&key[..key.len().min(KEY_SHOWN)]),
+        }
+    }
+
     fn of(self, label: String) -> VerifyError {
         VerifyError::Tree {
             label,
             difference: self,
         }
     }
+}
+
+/// What the rebuild tells as it goes (rebuild.rs).
+pub enum TreeNews {
+    /// A tree copied from the hand-over has its first leaf with the writer.
+    Leaves(StreamedTree),
+    /// A tree is written in full.
+    Written(FinishedTree),
+    /// The rebuild is about to wait for the hand-over (it sends the pages it gathered out).
+    Waiting,
+}
+
+/// A tree the rebuild copies from the hand-over of `db check`'s walk, told once its first
+/// leaf goes to the writer: each leaf is read as soon as it is written, and compared with
+/// `entries`, the hand-over as the rebuild is done with it; the source is not read again.
+pub struct StreamedTree {
+    pub label: String,
+    pub old_root: u32,
+    pub first_leaf: u32,
+    pub entries: EntryStream,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,9 +165,16 @@ pub fn tree_label(table: &str, role: TreeRole<'_>) -> String {
 pub struct Compared {
     entries: HashMap<(u32, u32), u64>,
     walks: Vec<TreeWatch>,
+    /// Trees proven leaf by leaf as they were written (the others were compared in full).
+    leaf_by_leaf: usize,
 }
 
 impl Compared {
+    /// How many trees were proven leaf by leaf as they were written.
+    pub fn proven_leaf_by_leaf(&self) -> usize {
+        self.leaf_by_leaf
+    }
+
     /// Compares the trees at `roots` (and keeps the walk of the new one) unless compared
     /// already: their live entries.
     fn tree<A: PageSource, B: PageSource + Sync>(
@@ -140,21 +197,70 @@ impl Compared {
         self.walks.push(walk.finish());
         Ok(count)
     }
+
+    /// Takes a tree whose leaves were compared as they were written (`leaves`), once it is
+    /// complete: its branch pages are walked down to those leaves, checking ESE's seek rules
+    /// and what `db check`'s walk checks. When that cannot prove the tree (a rule broken,
+    /// or too many leaves to keep), the tree is compared in full instead, which says what.
+    fn streamed<A: PageSource, B: PageSource + Sync>(
+        &mut self,
+        trees: &Trees<'_, A, B>,
+        label: &str,
+        (old_root, new_root): (u32, u32),
+        leaves: leaf_stream::ComparedLeaves,
+    ) -> Result<(), VerifyError> {
+        let watch =
+            branch_walk::watch_from_leaves(trees.new, label.to_owned(), new_root, &leaves.chain);
+        match watch {
+            Some(watch) => {
+                self.entries.insert((old_root, new_root), leaves.entries);
+                self.walks.push(watch);
+                self.leaf_by_leaf += 1;
+            }
+            None => {
+                self.tree(trees, label, (old_root, new_root), None)?;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Compares each tree the rebuild reports written (on its own thread, while the rebuild goes
-/// on) with its source; `new` is the file being written, grown before each tree to the size
-/// the rebuild reports. Stops at the first difference.
+/// Compares each tree the rebuild writes with its source, on its own thread while the
+/// rebuild goes on: a tree copied from the hand-over leaf by leaf as it is written (then its
+/// branch pages once it is complete), any other once it is written; `new` is the file being
+/// written, `written` which of its pages are on it. Stops at the first difference.
 pub fn compare_finished<A: PageSource, B: PageSource + Sync>(
     old: &Database<A>,
     new: &Database<B>,
-    finished: Receiver<FinishedTree>,
+    written: &WrittenPages,
+    news: Receiver<TreeNews>,
 ) -> Result<Compared, VerifyError> {
     let trees = Trees { old, new };
     let mut compared = Compared::default();
-    for tree in finished {
-        new.grow_to(tree.written);
-        compared.tree(&trees, &tree.label, (tree.old_root, tree.new_root), None)?;
+    let mut streamed = None;
+    for told in news {
+        match told {
+            TreeNews::Leaves(tree) => {
+                // Runs read ahead before may hold pages of this tree not written then.
+                new.forget_read_ahead();
+                let old_root = tree.old_root;
+                let label = tree.label.clone();
+                let leaves =
+                    leaf_stream::compare_leaves(new, written, tree).map_err(|d| d.of(label))?;
+                streamed = Some((old_root, leaves));
+            }
+            TreeNews::Written(tree) => {
+                new.grow_to(tree.written);
+                let roots = (tree.old_root, tree.new_root);
+                match streamed.take().filter(|(root, _)| *root == tree.old_root) {
+                    Some((_, leaves)) => compared.streamed(&trees, &tree.label, roots, leaves)?,
+                    None => {
+                        compared.tree(&trees, &tree.label, roots, None)?;
+                    }
+                }
+            }
+            TreeNews::Waiting => {}
+        }
     }
     Ok(compared)
 }
@@ -296,7 +402,7 @@ impl<A: PageSource, B: PageSource + Sync> Trees<'_, A, B> {
         walk: &mut TreeWatch,
     ) -> Result<u64, TreeDifference> {
         std::thread::scope(|scope| {
-            let (sender, mut new_tree) = entry_stream::channel();
+            let (sender, mut new_tree) = entry_stream::channel(entry_stream::BATCHES);
             let new = self.new;
             scope.spawn(move || send_watched_entries(new, new_root, sender, walk));
             let mut old_tree = TreeCursor::new(self.old, old_root);
@@ -321,12 +427,7 @@ impl<A: PageSource, B: PageSource + Sync> Trees<'_, A, B> {
                     None => Cow::Borrowed(old_entry.data),
                 };
                 if *old_entry.key != *new_entry.key || *expected != *new_entry.data {
-                    let key = &old_entry.key;
-                    let shown = &key[..key.len().min(KEY_SHOWN)];
-                    return Err(TreeDifference::Entry {
-                        number: count + 1,
-                        key: hex::encode(shown),
-                    });
+                    return Err(TreeDifference::entry(count + 1, &old_entry.key));
                 }
                 count += 1;
             }
