@@ -942,76 +942,76 @@ impl TreeWatch {
 
     /// Takes the walk's next event.
     pub fn see(&mut self, event: &TreeEvent<'_>) {
-        if let TreeEvent::Page { page, depth } = event {
-            self.walked(page.number, page.header.object_id, *depth);
-        }
-        let namer = &self.namer;
-        let problem = |number: u32, message: &str| namer.problem(number, message);
-        let findings = &mut self.findings;
-        let mut report = |found: Finding| {
-            if findings.len() < MAX_WATCH_FINDINGS {
-                findings.push(found);
-            }
-        };
         match event {
             TreeEvent::Page { page, depth } => {
-                check_shape(
-                    page.number,
-                    &page.header,
-                    *depth,
-                    &mut self.state,
-                    &problem,
-                    &mut report,
-                );
+                self.walked(page.number, page.header.object_id, *depth);
             }
-            TreeEvent::Entry { page, key, .. } => {
-                self.entries += 1;
-                check_key_order(page.number, key, &mut self.state, &problem, &mut report);
-            }
-            TreeEvent::Problem(found) => report(namer.walk_finding(found.clone())),
+            TreeEvent::Entry { .. } => self.entries += 1,
+            TreeEvent::Problem(_) => {}
         }
+        self.checking(|namer, state, mut report| {
+            let problem = |number: u32, message: &str| namer.problem(number, message);
+            match event {
+                TreeEvent::Page { page, depth } => {
+                    check_shape(
+                        page.number,
+                        &page.header,
+                        *depth,
+                        state,
+                        &problem,
+                        &mut report,
+                    );
+                }
+                TreeEvent::Entry { page, key, .. } => {
+                    check_key_order(page.number, key, state, &problem, &mut report);
+                }
+                TreeEvent::Problem(found) => report(namer.walk_finding(found.clone())),
+            }
+        });
     }
 
     /// Takes a leaf read earlier (its page, then its entries), reached at `depth`: see
     /// [`super::branch_walk`].
     pub(crate) fn see_leaf(&mut self, leaf: &LeafSummary<'_>, depth: usize) {
         self.walked(leaf.number, leaf.header.object_id, depth);
-        let namer = &self.namer;
-        let problem = |number: u32, message: &str| namer.problem(number, message);
+        self.entries += leaf.entries;
+        self.checking(|namer, state, mut report| {
+            let problem = |number: u32, message: &str| namer.problem(number, message);
+            check_shape(
+                leaf.number,
+                &leaf.header,
+                depth,
+                state,
+                &problem,
+                &mut report,
+            );
+            let Some((first, last)) = &leaf.ends else {
+                return;
+            };
+            check_key_order(leaf.number, first.key(), state, &problem, &mut report);
+            let inside = [
+                (leaf.descends, KEY_DESCENDS),
+                (leaf.repeats && !state.non_unique, KEY_REPEATS),
+            ];
+            for (_, message) in inside.iter().filter(|(broken, _)| *broken) {
+                let found = problem(leaf.number, message);
+                report(finding(leaf.number, "key-order", found));
+            }
+            let previous = state.previous_key.get_or_insert_with(Vec::new);
+            previous.clear();
+            previous.extend_from_slice(last.key());
+        });
+    }
+
+    /// Runs `check` on the walk's state, with a report that keeps the first findings.
+    fn checking(&mut self, check: impl FnOnce(&Namer, &mut WalkState, &mut dyn FnMut(Finding))) {
         let findings = &mut self.findings;
         let mut report = |found: Finding| {
             if findings.len() < MAX_WATCH_FINDINGS {
                 findings.push(found);
             }
         };
-        let state = &mut self.state;
-        check_shape(
-            leaf.number,
-            &leaf.header,
-            depth,
-            state,
-            &problem,
-            &mut report,
-        );
-        self.entries += leaf.entries;
-        let Some((first, last)) = &leaf.ends else {
-            return;
-        };
-        check_key_order(leaf.number, first.key(), state, &problem, &mut report);
-        let inside = [
-            (leaf.descends, KEY_DESCENDS),
-            (leaf.repeats && !state.non_unique, KEY_REPEATS),
-        ];
-        for (_, message) in inside.iter().filter(|(broken, _)| *broken) {
-            report(finding(
-                leaf.number,
-                "key-order",
-                problem(leaf.number, message),
-            ));
-        }
-        let previous = state.previous_key.get_or_insert_with(Vec::new);
-        previous.clear();
-        previous.extend_from_slice(last.key());
+        check(&self.namer, &mut self.state, &mut report);
     }
 
     /// Whether the walk so far broke no rule.

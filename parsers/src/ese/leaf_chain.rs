@@ -227,29 +227,12 @@ impl LeafChain {
 mod tests {
     use super::*;
     use crate::ese::page::{FLAG_INDEX, FLAG_LEAF};
-    use crate::ese::write::page::{PageBuilder, PageFormat, PageRole};
+    use crate::ese::write::page::test_page;
 
     type Entries<'a> = &'a [(&'a [u8], &'a [u8])];
 
     fn leaf(number: u32, links: (u32, u32), flags: u32, entries: Entries<'_>) -> Page {
-        let format = PageFormat {
-            page_size: 4096,
-            ecc: true,
-            common_flags: 0,
-            db_time: 1,
-        };
-        let mut builder = PageBuilder::new(format);
-        for (key, data) in entries {
-            builder.push(format.encode_node(key, data).unwrap());
-        }
-        let role = PageRole {
-            number,
-            object_id: 5,
-            flags: FLAG_LEAF | flags,
-            previous: links.0,
-            next: links.1,
-        };
-        Page::parse(number, builder.finish(role, &[])).unwrap()
+        test_page(number, FLAG_LEAF | flags, links, entries)
     }
 
     fn chain_of(max_bytes: usize, pages: &[Page]) -> LeafChain {

@@ -290,29 +290,12 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::ese::page::{FLAG_LEAF, FLAG_PARENT};
-    use crate::ese::write::page::{PageBuilder, PageFormat, PageRole};
+    use crate::ese::write::page::test_page;
 
     const CHILD: &[u8] = &[9, 0, 0, 0];
 
     fn page(flags: u32, next: u32, entries: &[(&[u8], &[u8])]) -> Page {
-        let format = PageFormat {
-            page_size: 4096,
-            ecc: true,
-            common_flags: 0,
-            db_time: 1,
-        };
-        let mut builder = PageBuilder::new(format);
-        for (key, data) in entries {
-            builder.push(format.encode_node(key, data).unwrap());
-        }
-        let role = PageRole {
-            number: 7,
-            object_id: 5,
-            flags,
-            previous: 0,
-            next,
-        };
-        Page::parse(7, builder.finish(role, &[])).unwrap()
+        test_page(7, flags, (0, next), entries)
     }
 
     fn range(lower: Option<&[u8]>, upper: Option<&[u8]>, parent: Option<&[u8]>) -> KeyRange {

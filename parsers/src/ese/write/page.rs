@@ -174,6 +174,35 @@ impl PageBuilder {
     }
 }
 
+/// A 4 KiB page holding `entries`, owned by object 5: the pages the tests of the page rules
+/// are made of.
+#[cfg(test)]
+pub(crate) fn test_page(
+    number: u32,
+    flags: u32,
+    (previous, next): (u32, u32),
+    entries: &[(&[u8], &[u8])],
+) -> crate::ese::page::Page {
+    let format = PageFormat {
+        page_size: 4096,
+        ecc: true,
+        common_flags: 0,
+        db_time: 1,
+    };
+    let mut builder = PageBuilder::new(format);
+    for (key, data) in entries {
+        builder.push(format.encode_node(key, data).unwrap());
+    }
+    let role = PageRole {
+        number,
+        object_id: 5,
+        flags,
+        previous,
+        next,
+    };
+    crate::ese::page::Page::parse(number, builder.finish(role, &[])).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
