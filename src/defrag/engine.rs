@@ -278,13 +278,16 @@ fn rebuild_and_prove_sound(
             // A difference the verifier found stops the rebuild: it is the reason to give,
             // unless the verifier only found the rebuild stopped.
             Err(e) => {
-                return Err(match verifier.join() {
-                    Ok(Err(found)) if !found.is_rebuild_stopped() => {
-                        format!("verification failed: {found}")
-                    }
-                    Err(_) => "a helper thread stopped unexpectedly".into(),
-                    Ok(_) => format!("{e:#}"),
-                })
+                let verifier = verifier.join();
+                let found_first = match &verifier {
+                    Ok(Err(found)) => !found.is_rebuild_stopped(),
+                    Ok(Ok(_)) => false,
+                    Err(_) => true,
+                };
+                return Err(match helper(verifier) {
+                    Err(message) if found_first => format!("verification failed: {message}"),
+                    _ => format!("{e:#}"),
+                });
             }
         };
         let flushed = scope.spawn(|| super::flush(work.file, work.temp));

@@ -77,7 +77,9 @@ pub type Built = (u32, Vec<u8>);
 pub type WriteOut<'a> = dyn FnMut(PagesOut) -> Result<(), WriteError> + 'a;
 
 pub enum PagesOut {
+    /// Hand them to the writing thread.
     Flush,
+    /// And wait until they are written.
     Settle,
 }
 
