@@ -13,7 +13,7 @@ const BATCH_BYTES: usize = 256 << 10;
 /// Batches the walk may send ahead of the reader.
 const BATCHES_IN_FLIGHT: usize = 4;
 /// Batches in all for a stream read once: those in flight, the one being read and the one
-/// being filled; with [`BATCH_BYTES`], all the memory the hand-over takes.
+/// being filled; with `BATCH_BYTES`, all the memory the hand-over takes.
 pub const BATCHES: usize = BATCHES_IN_FLIGHT + 2;
 /// Batches in all for a stream a second reader follows ([`EntryStream::tee`]), which holds
 /// the batches whose entries are not on the file yet: they cover what the rebuild and the
