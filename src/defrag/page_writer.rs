@@ -17,10 +17,8 @@ const RUNS_QUEUED: usize = 4;
 const RUN_BUFFERS: usize = RUNS_QUEUED + 2;
 
 enum Job {
-    Write {
-        offset: u64,
-        bytes: Vec<u8>,
-    },
+    /// Consecutive pages from page `first` on.
+    Write { first: u32, bytes: Vec<u8> },
     /// Answered once every write sent before it is done.
     Settle(SyncSender<()>),
 }
@@ -33,10 +31,31 @@ pub struct WrittenPages {
     changed: Condvar,
 }
 
+/// One bit per page number, growing as pages are marked.
+#[derive(Default)]
+struct PageBits(Vec<u64>);
+
+impl PageBits {
+    /// Marks page `number`; false when it was marked already.
+    fn insert(&mut self, number: u32) -> bool {
+        let (word, bit) = (number as usize / 64, number % 64);
+        if word >= self.0.len() {
+            self.0.resize(word + 1, 0);
+        }
+        let was = self.0[word];
+        self.0[word] = was | 1 << bit;
+        was >> bit & 1 == 0
+    }
+
+    fn contains(&self, number: u32) -> bool {
+        let (word, bit) = (number as usize / 64, number % 64);
+        self.0.get(word).is_some_and(|w| w >> bit & 1 == 1)
+    }
+}
+
 #[derive(Default)]
 struct Written {
-    /// One bit per page.
-    pages: Vec<u64>,
+    pages: PageBits,
     /// No page will be written any more (the writer is done, or failed).
     closed: bool,
     /// Every page counts as written (a file written before it is read).
@@ -45,8 +64,7 @@ struct Written {
 
 impl Written {
     fn has(&self, number: u32) -> bool {
-        let (word, bit) = (number as usize / 64, number % 64);
-        self.all || self.pages.get(word).is_some_and(|w| w >> bit & 1 == 1)
+        self.all || self.pages.contains(number)
     }
 }
 
@@ -65,11 +83,7 @@ impl WrittenPages {
     fn mark(&self, first: u32, count: u32) {
         let mut state = self.lock();
         for number in first..first.saturating_add(count) {
-            let (word, bit) = (number as usize / 64, number % 64);
-            if word >= state.pages.len() {
-                state.pages.resize(word + 1, 0);
-            }
-            state.pages[word] |= 1 << bit;
+            state.pages.insert(number);
         }
         self.changed.notify_all();
     }
@@ -122,7 +136,7 @@ pub fn with_page_runs<T>(
             page_size,
             first: 0,
             bytes: Vec::with_capacity(RUN_BYTES),
-            written: Vec::new(),
+            written: PageBits::default(),
         })
     })
 }
@@ -140,7 +154,7 @@ pub struct PageRun<'a> {
     bytes: Vec<u8>,
     /// Pages written so far, one bit each: the verifier reads a tree as soon as it is
     /// written, which proves the final file only if no page is ever written again.
-    written: Vec<u64>,
+    written: PageBits,
 }
 
 impl PageRun<'_> {
@@ -170,17 +184,11 @@ impl PageRun<'_> {
     }
 
     fn mark_written(&mut self, number: u32) -> std::io::Result<()> {
-        let (word, bit) = (number as usize / 64, number % 64);
-        if word >= self.written.len() {
-            self.written.resize(word + 1, 0);
-        }
-        let was = self.written[word];
-        if was >> bit & 1 == 1 {
+        if !self.written.insert(number) {
             return Err(std::io::Error::other(format!(
                 "page {number} written twice (a bug)"
             )));
         }
-        self.written[word] = was | 1 << bit;
         Ok(())
     }
 
@@ -189,11 +197,13 @@ impl PageRun<'_> {
         if self.bytes.is_empty() {
             return Ok(());
         }
-        let offset = (u64::from(self.first) + 1) * self.page_size as u64;
         let next = self.buffers.take(|| Vec::with_capacity(RUN_BYTES));
         let next = next.ok_or_else(|| self.failure())?;
         let bytes = std::mem::replace(&mut self.bytes, next);
-        self.send(Job::Write { offset, bytes })
+        self.send(Job::Write {
+            first: self.first,
+            bytes,
+        })
     }
 
     fn send(&self, job: Job) -> std::io::Result<()> {
@@ -222,17 +232,16 @@ impl Writer<'_> {
     fn write_jobs(self, queue: Receiver<Job>, emptied: SyncSender<Vec<u8>>) {
         for job in queue {
             match job {
-                Job::Write { offset, mut bytes } => {
+                Job::Write { first, mut bytes } => {
+                    // Page n is at (n + 1) * page size: two header pages come first.
+                    let offset = (u64::from(first) + 1) * self.page_size as u64;
                     if let Err(e) = write_at(self.file, offset, &bytes) {
                         if let Ok(mut slot) = self.failure.lock() {
                             *slot = Some(e);
                         }
                         break;
                     }
-                    // Page n is at (n + 1) * page size: two header pages come first.
-                    let first = offset / self.page_size as u64 - 1;
                     let count = bytes.len() / self.page_size;
-                    let first = u32::try_from(first).unwrap_or(u32::MAX);
                     self.written.mark(first, u32::try_from(count).unwrap_or(0));
                     start_writeback(self.file, offset, bytes.len());
                     bytes.clear();
