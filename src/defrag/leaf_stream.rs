@@ -67,8 +67,11 @@ pub fn compare_leaves<S: PageSource>(
                 "a leaf link names a page that is no leaf",
             ));
         }
-        compare_leaf(&page, &mut entries, &mut compared)
-            .map_err(|e| e.unwrap_or_else(|e| unreadable(new, number, &e.to_string())))?;
+        match compare_leaf(&page, &mut entries, &mut compared) {
+            Ok(None) => {}
+            Ok(Some(difference)) => return Err(difference),
+            Err(e) => return Err(unreadable(new, number, &e.to_string())),
+        }
         let next = page.header.next;
         if next == 0 {
             break;
@@ -87,12 +90,12 @@ pub fn compare_leaves<S: PageSource>(
 }
 
 /// Compares the live entries of one leaf with the next ones of the hand-over, counting them
-/// and keeping the leaf in `compared`; the first difference, or why the page is unreadable.
+/// and keeping the leaf in `compared`; the first difference, if any.
 fn compare_leaf(
     page: &Page,
     entries: &mut EntryStream,
     compared: &mut ComparedLeaves,
-) -> Result<(), Result<TreeDifference, PageError>> {
+) -> Result<Option<TreeDifference>, PageError> {
     let mut difference = None;
     let count = &mut compared.entries;
     let read = compared.chain.read_leaf(page, |key, data, deleted| {
@@ -109,8 +112,8 @@ fn compare_leaf(
         *count += 1;
         difference.is_none()
     });
-    read.map_err(Err)?;
-    difference.map_or(Ok(()), |d| Err(Ok(d)))
+    read?;
+    Ok(difference)
 }
 
 fn unreadable<S: PageSource>(new: &Database<S>, number: u32, message: &str) -> TreeDifference {
